@@ -1,0 +1,33 @@
+//! # soru-core
+//!
+//! The portable heart of Soru: a `no_std` + `alloc` implementation of the Tezos WASM PVM
+//! (`smart_rollup_core` host ABI, 2.0.0-r5 semantics), the Irmin-compatible Merkle tree that
+//! holds its state, octez-compatible proofs, commitments and every Tezos byte encoding the
+//! rollup touches.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`tree`] | persistent Merkle tree, octez `Context_binary` hashing, proofs and their codec |
+//! | [`durable`] | durable storage semantics (paths, 512-byte chunked values) on top of [`tree`] |
+//! | [`encoding`] | Tezos binary encodings: inbox/outbox messages, Micheline, base58check |
+//! | [`host`] | the `smart_rollup_core` host functions, their limits and error codes |
+//! | [`pvm`] | the level state machine: inputs, `kernel_run`, reboots, stuck state, upgrades |
+//! | [`reveal`] | the reveal channel the embedder implements (preimages, metadata) |
+//! | [`commitment`] | the 76-byte commitment, its hash and chain checks |
+//! | [`output_proof`] | verifying octez output (withdrawal) proofs against a state hash |
+//! | [`inputs`] | the octez wasm debugger's JSON inputs format |
+#![no_std]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod commitment;
+pub mod durable;
+pub mod encoding;
+pub mod host;
+pub mod inputs;
+pub mod output_proof;
+pub mod pvm;
+pub mod reveal;
+pub mod tree;

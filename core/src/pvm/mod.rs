@@ -1,0 +1,1 @@
+//! The PVM state machine.

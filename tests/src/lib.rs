@@ -1,0 +1,1 @@
+//! Shared helpers for Soru's cross-crate and end-to-end tests.
