@@ -1,1 +1,3 @@
 //! The PVM state machine.
+
+pub mod output_buffer;

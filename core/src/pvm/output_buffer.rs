@@ -1,0 +1,1 @@
+//! TODO(output_buffer)
