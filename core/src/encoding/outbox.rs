@@ -5,7 +5,7 @@
 //!                                          { parameters: Micheline, destination: 0x01 ++ KT1(20) ++ 0x00,
 //!                                            entrypoint: uint30-prefixed string }
 //! tag 1  Atomic_transaction_batch_typed  same, with `parameters_ty: Micheline` after `parameters`
-//! tag 2  Whitelist_update                0x00 (none) | 0x01 ++ uint30-prefixed list of public key hashes
+//! tag 2  Whitelist_update                0x00 (none) | 0xff ++ uint30-prefixed list of public key hashes
 //! tag 3  Canonical_rollup_signal         uint30-prefixed bytes
 //! ```
 //! A whole message is at most [`MAX_MESSAGE_SIZE`] bytes.
@@ -151,7 +151,7 @@ impl OutboxMessage {
             }
             OutboxMessage::WhitelistUpdate(None) => out.extend_from_slice(&[2, 0]),
             OutboxMessage::WhitelistUpdate(Some(keys)) => {
-                out.extend_from_slice(&[2, 1]);
+                out.extend_from_slice(&[2, 0xff]);
                 put_dynamic(&mut out, |out| {
                     for k in keys {
                         k.encode_into(out);
@@ -207,7 +207,8 @@ impl OutboxMessage {
                 let at = r.position();
                 match r.u8()? {
                     0 => OutboxMessage::WhitelistUpdate(None),
-                    1 => OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
+                    // `Data_encoding` options are 0x00 (none) / 0xff (some).
+                    0xff => OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
                         let mut keys = Vec::new();
                         while !r.is_empty() {
                             keys.push(PublicKeyHash::read(r)?);
@@ -297,7 +298,7 @@ mod tests {
     fn errors() {
         let err = OutboxMessage::decode(&[7]).unwrap_err();
         assert_eq!(err.offset, 0);
-        let err = OutboxMessage::decode(&[2, 2]).unwrap_err();
+        let err = OutboxMessage::decode(&[2, 1, 0, 0, 0, 0]).unwrap_err();
         assert_eq!(err.offset, 1);
         let err = OutboxMessage::decode(&[0, 0, 0, 0, 1]).unwrap_err();
         assert_eq!(
