@@ -204,26 +204,17 @@ impl OutboxMessage {
                 Ok(txs)
             })?),
             2 => {
-                let at = r.position();
-                match r.u8()? {
-                    0 => OutboxMessage::WhitelistUpdate(None),
-                    // `Data_encoding` options are 0x00 (none) / 0xff (some).
-                    0xff => OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
+                // `Data_encoding` option flag: 0x00 none, any other byte some (0xff written).
+                if r.bool()? {
+                    OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
                         let mut keys = Vec::new();
                         while !r.is_empty() {
                             keys.push(PublicKeyHash::read(r)?);
                         }
                         Ok(keys)
-                    })?)),
-                    t => {
-                        return Err(r.error_at(
-                            at,
-                            DecodeErrorKind::InvalidTag {
-                                what: "option",
-                                tag: u16::from(t),
-                            },
-                        ))
-                    }
+                    })?))
+                } else {
+                    OutboxMessage::WhitelistUpdate(None)
                 }
             }
             3 => OutboxMessage::CanonicalRollupSignal(r.dynamic_bytes()?.to_vec()),
@@ -298,8 +289,12 @@ mod tests {
     fn errors() {
         let err = OutboxMessage::decode(&[7]).unwrap_err();
         assert_eq!(err.offset, 0);
-        let err = OutboxMessage::decode(&[2, 1, 0, 0, 0, 0]).unwrap_err();
+        let err = OutboxMessage::decode(&[2]).unwrap_err();
         assert_eq!(err.offset, 1);
+        assert_eq!(
+            OutboxMessage::decode(&[2, 1, 0, 0, 0, 0]).unwrap(),
+            OutboxMessage::WhitelistUpdate(Some(vec![]))
+        );
         let err = OutboxMessage::decode(&[0, 0, 0, 0, 1]).unwrap_err();
         assert_eq!(
             err.kind,
