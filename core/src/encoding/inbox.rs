@@ -1,1 +1,337 @@
-//! TODO(inbox)
+//! Inbox messages, byte for byte as the L1 writes them into a rollup's inbox
+//! (`Sc_rollup_inbox_message_repr`).
+//!
+//! ```text
+//! 0x01 ++ payload                           External (payload: all remaining bytes)
+//! 0x00 ++ 0x00 ++ Micheline ++ KT1(20) ++ pkh(21) ++ sr1(20)   Transfer{payload, sender, source, destination}
+//! 0x00 ++ 0x01                              Start_of_level
+//! 0x00 ++ 0x02                              End_of_level
+//! 0x00 ++ 0x03 ++ i64 ++ block hash(32)     Info_per_level{predecessor_timestamp, predecessor}
+//! 0x00 ++ 0x04 ++ uint30-prefixed string    Protocol_migration
+//! 0x00 ++ 0x05 ++ ...                       Dal_attested_slots
+//! ```
+//! A whole message is at most [`MAX_MESSAGE_SIZE`] bytes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::address::{ContractHash, PublicKeyHash, SmartRollupAddress};
+use super::base58;
+use super::binary::{
+    put_dynamic, put_dynamic_bytes, put_i32, put_i64, put_u16, put_u8, put_z, DecodeError,
+    DecodeErrorKind, Reader, Zarith,
+};
+use super::micheline::Expr;
+
+pub use super::outbox::MAX_MESSAGE_SIZE;
+
+/// A 32-byte L1 block hash (`B...` in base58).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockHash(pub [u8; 32]);
+
+impl BlockHash {
+    /// Base58check form.
+    pub fn to_b58check(&self) -> String {
+        base58::encode(&base58::BLOCK_HASH, &self.0)
+    }
+
+    /// Parses the base58check form.
+    pub fn from_b58check(s: &str) -> Result<Self, base58::Base58Error> {
+        base58::decode_array(&base58::BLOCK_HASH, s).map(BlockHash)
+    }
+}
+
+impl core::fmt::Debug for BlockHash {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "BlockHash({})", self.to_b58check())
+    }
+}
+
+/// A deposit from an L1 contract to the rollup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// The transferred Michelson value.
+    pub payload: Expr,
+    /// The L1 contract that sent it.
+    pub sender: ContractHash,
+    /// The implicit account that signed the operation.
+    pub source: PublicKeyHash,
+    /// The receiving rollup.
+    pub destination: SmartRollupAddress,
+}
+
+/// The DAL slots attested at a level, per publisher (protocol `Dal_attested_slots`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DalAttestedSlots {
+    /// The level at which the slots were published.
+    pub published_level: i32,
+    /// Number of slots per level.
+    pub number_of_slots: u16,
+    /// Slot size in bytes (an `int31`).
+    pub slot_size: i32,
+    /// Page size in bytes.
+    pub page_size: u16,
+    /// For each publisher (in the L1's map order), the bitset of its attested slot indices.
+    pub slots_by_publisher: Vec<(PublicKeyHash, Zarith)>,
+}
+
+/// A message the protocol itself adds to the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InternalInboxMessage {
+    /// Tag 0: a transfer from an L1 contract.
+    Transfer(Transfer),
+    /// Tag 1: first message of every level.
+    StartOfLevel,
+    /// Tag 2: last message of every level.
+    EndOfLevel,
+    /// Tag 3: second message of every level.
+    InfoPerLevel {
+        /// Timestamp of the predecessor block, in seconds since the epoch.
+        predecessor_timestamp: i64,
+        /// Hash of the predecessor block.
+        predecessor: BlockHash,
+    },
+    /// Tag 4: the L1 switched protocol (the new protocol's name).
+    ProtocolMigration(String),
+    /// Tag 5: DAL attestation summary.
+    DalAttestedSlots(DalAttestedSlots),
+}
+
+/// A message in the rollup's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxMessage {
+    /// Tag 0: written by the protocol.
+    Internal(InternalInboxMessage),
+    /// Tag 1: posted by anyone with `Smart_rollup_add_messages` (raw bytes).
+    External(Vec<u8>),
+}
+
+impl InboxMessage {
+    /// Serialized bytes, as the PVM reads them with `read_input`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            InboxMessage::External(payload) => {
+                put_u8(&mut out, 1);
+                out.extend_from_slice(payload);
+            }
+            InboxMessage::Internal(m) => {
+                put_u8(&mut out, 0);
+                match m {
+                    InternalInboxMessage::Transfer(t) => {
+                        put_u8(&mut out, 0);
+                        t.payload.encode_into(&mut out);
+                        t.sender.encode_into(&mut out);
+                        t.source.encode_into(&mut out);
+                        t.destination.encode_into(&mut out);
+                    }
+                    InternalInboxMessage::StartOfLevel => put_u8(&mut out, 1),
+                    InternalInboxMessage::EndOfLevel => put_u8(&mut out, 2),
+                    InternalInboxMessage::InfoPerLevel {
+                        predecessor_timestamp,
+                        predecessor,
+                    } => {
+                        put_u8(&mut out, 3);
+                        put_i64(&mut out, *predecessor_timestamp);
+                        out.extend_from_slice(&predecessor.0);
+                    }
+                    InternalInboxMessage::ProtocolMigration(p) => {
+                        put_u8(&mut out, 4);
+                        put_dynamic_bytes(&mut out, p.as_bytes());
+                    }
+                    InternalInboxMessage::DalAttestedSlots(d) => {
+                        put_u8(&mut out, 5);
+                        put_i32(&mut out, d.published_level);
+                        put_u16(&mut out, d.number_of_slots);
+                        put_i32(&mut out, d.slot_size);
+                        put_u16(&mut out, d.page_size);
+                        put_dynamic(&mut out, |out| {
+                            for (pkh, bits) in &d.slots_by_publisher {
+                                pkh.encode_into(out);
+                                put_z(out, bits);
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Decodes a serialized inbox message (all of `bytes`, at most [`MAX_MESSAGE_SIZE`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_MESSAGE_SIZE {
+            return Err(DecodeError {
+                offset: MAX_MESSAGE_SIZE,
+                kind: DecodeErrorKind::Invalid {
+                    what: "inbox message",
+                    reason: "larger than 4096 bytes",
+                },
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let msg = match r.u8()? {
+            1 => return Ok(InboxMessage::External(r.rest().to_vec())),
+            0 => InboxMessage::Internal(read_internal(&mut r)?),
+            t => {
+                return Err(r.error_at(
+                    0,
+                    DecodeErrorKind::InvalidTag {
+                        what: "inbox message",
+                        tag: u16::from(t),
+                    },
+                ))
+            }
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+fn read_internal(r: &mut Reader<'_>) -> Result<InternalInboxMessage, DecodeError> {
+    let at = r.position();
+    Ok(match r.u8()? {
+        0 => InternalInboxMessage::Transfer(Transfer {
+            payload: Expr::read(r)?,
+            sender: ContractHash::read(r)?,
+            source: PublicKeyHash::read(r)?,
+            destination: SmartRollupAddress::read(r)?,
+        }),
+        1 => InternalInboxMessage::StartOfLevel,
+        2 => InternalInboxMessage::EndOfLevel,
+        3 => InternalInboxMessage::InfoPerLevel {
+            predecessor_timestamp: r.i64()?,
+            predecessor: BlockHash(r.array()?),
+        },
+        4 => InternalInboxMessage::ProtocolMigration(r.dynamic_string("protocol name")?.into()),
+        5 => {
+            let published_level = r.i32()?;
+            let number_of_slots = r.u16()?;
+            let size_at = r.position();
+            let slot_size = r.i32()?;
+            if !(-(1 << 30)..(1 << 30)).contains(&slot_size) {
+                return Err(r.error_at(size_at, DecodeErrorKind::Overflow { what: "int31" }));
+            }
+            let page_size = r.u16()?;
+            let slots_by_publisher = r.dynamic(|r| {
+                let mut v = Vec::new();
+                while !r.is_empty() {
+                    v.push((PublicKeyHash::read(r)?, r.z()?));
+                }
+                Ok(v)
+            })?;
+            InternalInboxMessage::DalAttestedSlots(DalAttestedSlots {
+                published_level,
+                number_of_slots,
+                slot_size,
+                page_size,
+                slots_by_publisher,
+            })
+        }
+        t => {
+            return Err(r.error_at(
+                at,
+                DecodeErrorKind::InvalidTag {
+                    what: "internal inbox message",
+                    tag: u16::from(t),
+                },
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::address::KeyKind;
+    use crate::encoding::micheline::Primitive;
+    use alloc::vec;
+
+    #[test]
+    fn level_markers() {
+        let sol = InboxMessage::Internal(InternalInboxMessage::StartOfLevel);
+        assert_eq!(sol.encode(), vec![0, 1]);
+        assert_eq!(
+            InboxMessage::Internal(InternalInboxMessage::EndOfLevel).encode(),
+            vec![0, 2]
+        );
+        let info = InboxMessage::Internal(InternalInboxMessage::InfoPerLevel {
+            predecessor_timestamp: 1_700_000_000,
+            predecessor: BlockHash([3; 32]),
+        });
+        let bytes = info.encode();
+        assert_eq!(bytes.len(), 2 + 8 + 32);
+        assert_eq!(&bytes[2..10], &1_700_000_000i64.to_be_bytes());
+        assert_eq!(InboxMessage::decode(&bytes).unwrap(), info);
+    }
+
+    #[test]
+    fn transfer_layout() {
+        let t = InboxMessage::Internal(InternalInboxMessage::Transfer(Transfer {
+            payload: Expr::prim(Primitive::UNIT, vec![]),
+            sender: ContractHash([1; 20]),
+            source: PublicKeyHash {
+                kind: KeyKind::Secp256k1,
+                hash: [2; 20],
+            },
+            destination: SmartRollupAddress([3; 20]),
+        }));
+        let bytes = t.encode();
+        let mut expected = vec![0, 0, 3, 11];
+        expected.extend_from_slice(&[1; 20]);
+        expected.push(1);
+        expected.extend_from_slice(&[2; 20]);
+        expected.extend_from_slice(&[3; 20]);
+        assert_eq!(bytes, expected);
+        assert_eq!(InboxMessage::decode(&bytes).unwrap(), t);
+    }
+
+    #[test]
+    fn external_keeps_every_byte() {
+        let e = InboxMessage::External(vec![0, 1, 2]);
+        assert_eq!(e.encode(), vec![1, 0, 1, 2]);
+        assert_eq!(
+            InboxMessage::decode(&[1]).unwrap(),
+            InboxMessage::External(vec![])
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(InboxMessage::decode(&[2]).unwrap_err().offset, 0);
+        let err = InboxMessage::decode(&[0, 9]).unwrap_err();
+        assert_eq!(err.offset, 1);
+        let err = InboxMessage::decode(&[0, 1, 0]).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::TrailingBytes { remaining: 1 });
+        let err = InboxMessage::decode(&[]).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::UnexpectedEof { needed: 1 });
+        let err = InboxMessage::decode(&[0, 3, 0, 0]).unwrap_err();
+        assert_eq!(
+            (err.offset, err.kind),
+            (2, DecodeErrorKind::UnexpectedEof { needed: 6 })
+        );
+    }
+
+    #[test]
+    fn protocol_migration_and_dal() {
+        for m in [
+            InternalInboxMessage::ProtocolMigration("PtNairobi".into()),
+            InternalInboxMessage::DalAttestedSlots(DalAttestedSlots {
+                published_level: 12,
+                number_of_slots: 32,
+                slot_size: 126_944,
+                page_size: 3967,
+                slots_by_publisher: vec![(
+                    PublicKeyHash {
+                        kind: KeyKind::Ed25519,
+                        hash: [5; 20],
+                    },
+                    Zarith::from_u64(0b1011),
+                )],
+            }),
+        ] {
+            let msg = InboxMessage::Internal(m);
+            assert_eq!(InboxMessage::decode(&msg.encode()).unwrap(), msg);
+        }
+    }
+}
