@@ -19,9 +19,9 @@
 use alloc::vec::Vec;
 
 use crate::pvm::output_buffer::{self, OutputBufferError};
-use crate::tree::codec::{self, DecodeError, DecodeReason};
-use crate::tree::proof::{KindedHash, ProofError};
-use crate::tree::Hash;
+use crate::tree::codec::{self, DecodeError, DecodeReason, EncodeError};
+use crate::tree::proof::{self, KindedHash, ProofError};
+use crate::tree::{Hash, Tree, TreeError};
 
 /// How the output proof's fields are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,7 +200,7 @@ fn verify_with(
     if !matches!(proof.before, KindedHash::Node(_)) {
         return Err(OutputProofError::RootNotDirectory);
     }
-    let tree = proof.state.to_tree().map_err(OutputProofError::Proof)?;
+    let mut tree = proof.state.to_tree().map_err(OutputProofError::Proof)?;
     let computed = tree.hash();
     if computed != before {
         return Err(OutputProofError::RootHashMismatch {
@@ -208,7 +208,7 @@ fn verify_with(
             claimed: before,
         });
     }
-    let stored = output_buffer::read_message(&tree, outbox_level, message_index)?;
+    let stored = output_buffer::read_message(&mut tree, outbox_level, message_index)?;
     if stored != message {
         return Err(OutputProofError::MessageMismatch {
             stored_len: stored.len(),
@@ -223,6 +223,54 @@ fn verify_with(
         state_hash: before,
         layout,
     })
+}
+
+/// Produces the output proof of message `message_index` of the outbox at `outbox_level` in
+/// `state`, in `layout` (what the octez rollup node serves at
+/// `/global/block/<id>/helpers/proofs/outbox/<level>/messages`). Its tree proof reveals what
+/// octez's verifier reads: `/tag` and the output buffer path; the rest is blinded.
+pub fn produce_output_proof(
+    state: &Tree,
+    outbox_level: u32,
+    message_index: u64,
+    layout: Layout,
+) -> Result<Vec<u8>, ProduceOutputProofError> {
+    let (proof, message) = proof::produce(state, |rec| {
+        match output_buffer::read_message(rec, outbox_level, message_index) {
+            Ok(m) => Ok(Ok(m)),
+            Err(OutputBufferError::Tree(t)) => Err(t),
+            Err(other) => Ok(Err(other)),
+        }
+    })
+    .map_err(ProduceOutputProofError::Tree)?;
+    let message = message.map_err(ProduceOutputProofError::OutputBuffer)?;
+    let mut out = codec::encode(&proof).map_err(ProduceOutputProofError::Encode)?;
+    if layout == Layout::Obj3 {
+        out.extend_from_slice(proof.before.hash());
+    }
+    let level = i32::try_from(outbox_level)
+        .map_err(|_| ProduceOutputProofError::LevelTooLarge(outbox_level))?;
+    out.extend_from_slice(&level.to_be_bytes());
+    out.extend_from_slice(&output_buffer::encode_n(message_index));
+    out.extend_from_slice(&message);
+    Ok(out)
+}
+
+/// Why an output proof could not be produced.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProduceOutputProofError {
+    /// The state tree refused a read.
+    #[error(transparent)]
+    Tree(TreeError),
+    /// The output buffer has no such message (or is malformed).
+    #[error(transparent)]
+    OutputBuffer(OutputBufferError),
+    /// The proof cannot be encoded (a step or value too long for the format).
+    #[error(transparent)]
+    Encode(EncodeError),
+    /// Outbox levels are int32 in the output encoding.
+    #[error("outbox level {0} does not fit an int32")]
+    LevelTooLarge(u32),
 }
 
 /// Re-exported so callers can match decode failures without importing the codec.

@@ -22,7 +22,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::tree::{Tree, TreeError};
+use crate::tree::proof::TreeAccess;
+#[cfg(test)]
+use crate::tree::Tree;
+use crate::tree::TreeError;
 
 /// Path of the output buffer in the state tree.
 pub const OUTPUT_BUFFER: [&[u8]; 4] = [b"value", b"pvm", b"buffers", b"output"];
@@ -115,7 +118,10 @@ fn full_path<'a>(suffix: &[&'a [u8]]) -> Vec<&'a [u8]> {
     p
 }
 
-fn read<'t>(tree: &'t Tree, suffix: &[&[u8]]) -> Result<&'t [u8], OutputBufferError> {
+fn read<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    suffix: &[&[u8]],
+) -> Result<Vec<u8>, OutputBufferError> {
     tree.value(&full_path(suffix))?
         .ok_or_else(|| OutputBufferError::Missing(path_of(suffix)))
 }
@@ -211,17 +217,33 @@ pub(crate) fn decode_n(bytes: &[u8]) -> Option<(u64, usize)> {
     }
 }
 
+/// Encodes a `Data_encoding.n`.
+pub(crate) fn encode_n(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// Reads the scalar fields of the output buffer.
-pub fn read_info(tree: &Tree) -> Result<OutputBufferInfo, OutputBufferError> {
+pub fn read_info<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+) -> Result<OutputBufferInfo, OutputBufferError> {
     let ll: [&[u8]; 2] = [b"2", b"last_level"];
     let last_level = match tree.value(&full_path(&ll))? {
         None => None,
-        Some(b) => Some(int32(b, &ll)?),
+        Some(b) => Some(int32(&b, &ll)?),
     };
     let vp: [&[u8]; 2] = [b"3", b"validity_period"];
-    let validity_period = int32(read(tree, &vp)?, &vp)?;
+    let validity_period = int32(&read(tree, &vp)?, &vp)?;
     let ml: [&[u8]; 2] = [b"4", b"message_limit"];
-    let message_limit = z_u64(read(tree, &ml)?, &ml)?;
+    let message_limit = z_u64(&read(tree, &ml)?, &ml)?;
     Ok(OutputBufferInfo {
         last_level,
         validity_period,
@@ -230,10 +252,10 @@ pub fn read_info(tree: &Tree) -> Result<OutputBufferInfo, OutputBufferError> {
 }
 
 /// Checks `/tag` is `"Some"` (octez decodes no buffers otherwise).
-pub fn check_tag(tree: &Tree) -> Result<(), OutputBufferError> {
+pub fn check_tag<T: TreeAccess + ?Sized>(tree: &mut T) -> Result<(), OutputBufferError> {
     match tree.value(&TAG)? {
         Some(t) if t == TAG_SOME => Ok(()),
-        Some(t) => Err(OutputBufferError::BadTag(t.to_vec())),
+        Some(t) => Err(OutputBufferError::BadTag(t)),
         None => Err(OutputBufferError::Missing(String::from("/tag"))),
     }
 }
@@ -255,22 +277,29 @@ pub fn check_level(info: &OutputBufferInfo, level: u32) -> Result<(), OutputBuff
 }
 
 /// `head` and `length` of the outbox at `level` (both 0 if the outbox is absent).
-pub fn read_outbox_bounds(tree: &Tree, level: u32) -> Result<(u64, u64), OutputBufferError> {
+pub fn read_outbox_bounds<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    level: u32,
+) -> Result<(u64, u64), OutputBufferError> {
     let lvl = format!("{level}");
     let outbox: [&[u8]; 3] = [b"1", b"outboxes", lvl.as_bytes()];
     if tree.kind(&full_path(&outbox))?.is_none() {
         return Ok((0, 0));
     }
     let h: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"head"];
-    let head = z_u64(read(tree, &h)?, &h)?;
+    let head = z_u64(&read(tree, &h)?, &h)?;
     let l: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"length"];
-    let length = z_u64(read(tree, &l)?, &l)?;
+    let length = z_u64(&read(tree, &l)?, &l)?;
     Ok((head, length))
 }
 
 /// Message `index` of the outbox at `level` after the octez checks (state tag, validity
 /// window, index range): the raw message bytes (`Sc_rollup_outbox_message_repr` encoding).
-pub fn read_message(tree: &Tree, level: u32, index: u64) -> Result<Vec<u8>, OutputBufferError> {
+pub fn read_message<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    level: u32,
+    index: u64,
+) -> Result<Vec<u8>, OutputBufferError> {
     check_tag(tree)?;
     let info = read_info(tree)?;
     check_level(&info, level)?;
@@ -286,7 +315,7 @@ pub fn read_message(tree: &Tree, level: u32, index: u64) -> Result<Vec<u8>, Outp
     let i = format!("{}", u128::from(head) + u128::from(index));
     let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
     let stored = read(tree, &c)?;
-    match stored.split_first_chunk::<4>() {
+    match stored.as_slice().split_first_chunk::<4>() {
         Some((len, msg)) if u32::from_be_bytes(*len) as usize == msg.len() => Ok(msg.to_vec()),
         _ => Err(malformed(&c, "expected u30 length-prefixed bytes")),
     }
@@ -294,7 +323,10 @@ pub fn read_message(tree: &Tree, level: u32, index: u64) -> Result<Vec<u8>, Outp
 
 /// Writes the scalar fields (origination sets `validity_period` and `message_limit`; every
 /// level sets `last_level`).
-pub fn write_info(tree: &mut Tree, info: &OutputBufferInfo) -> Result<(), OutputBufferError> {
+pub fn write_info<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    info: &OutputBufferInfo,
+) -> Result<(), OutputBufferError> {
     let ll: [&[u8]; 2] = [b"2", b"last_level"];
     match info.last_level {
         Some(l) => tree.set_value(&full_path(&ll), &l.to_be_bytes())?,
@@ -316,7 +348,10 @@ pub fn write_info(tree: &mut Tree, info: &OutputBufferInfo) -> Result<(), Output
 /// Starts the outbox of a new level as octez's `move_outbox_forward` (or
 /// `initialize_outbox` for the first one) does: sets `last_level`, allocates an empty
 /// outbox at `level` and drops the outbox that left the validity window.
-pub fn start_level(tree: &mut Tree, level: u32) -> Result<(), OutputBufferError> {
+pub fn start_level<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    level: u32,
+) -> Result<(), OutputBufferError> {
     let mut info = read_info(tree)?;
     let level_i32 = i32::try_from(level)
         .map_err(|_| malformed(&[b"2", b"last_level"], "level above 2^31-1"))?;
@@ -342,7 +377,10 @@ pub fn start_level(tree: &mut Tree, level: u32) -> Result<(), OutputBufferError>
 }
 
 /// Appends `message` to the outbox of `last_level` (octez `push_message`); returns its index.
-pub fn push_message(tree: &mut Tree, message: &[u8]) -> Result<(u32, u64), OutputBufferError> {
+pub fn push_message<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    message: &[u8],
+) -> Result<(u32, u64), OutputBufferError> {
     let info = read_info(tree)?;
     let last = info.last_level.ok_or(OutputBufferError::NotInitialized)?;
     let level =
@@ -402,7 +440,7 @@ mod tests {
         };
         write_info(&mut t, &info).unwrap();
         assert_eq!(
-            read_message(&t, 5, 0),
+            read_message(&mut t, 5, 0),
             Err(OutputBufferError::NotInitialized)
         );
         start_level(&mut t, 5).unwrap();
@@ -412,9 +450,9 @@ mod tests {
             push_message(&mut t, b"!"),
             Err(OutputBufferError::Full { .. })
         ));
-        assert_eq!(read_message(&t, 5, 1).unwrap(), b"world");
+        assert_eq!(read_message(&mut t, 5, 1).unwrap(), b"world");
         assert!(matches!(
-            read_message(&t, 5, 2),
+            read_message(&mut t, 5, 2),
             Err(OutputBufferError::IndexOutOfRange { .. })
         ));
         for l in 6..=8 {
@@ -422,7 +460,7 @@ mod tests {
         }
         // Level 5 left the window 6..=8 and was dropped.
         assert!(matches!(
-            read_message(&t, 5, 0),
+            read_message(&mut t, 5, 0),
             Err(OutputBufferError::LevelOutsideWindow { .. })
         ));
         assert_eq!(
