@@ -5,6 +5,9 @@
 //! `SORU_TREE_BENCH_KEYS` sets N (default 1,000,000; e.g. 20000 for a quick run):
 //! `SORU_TREE_BENCH_KEYS=20000 cargo bench -p soru-core --bench tree`.
 
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
