@@ -483,6 +483,17 @@ impl Pvm {
         Ok(self.state_tree()?.hash())
     }
 
+    /// Sets a durable value before or between levels, like the octez debugger's installer
+    /// configuration (`/readonly` keys included). Only while the PVM waits for inputs.
+    pub fn set_durable_value(&mut self, path: &str, value: &[u8]) -> Result<(), PvmError> {
+        if !matches!(self.phase, Phase::Collect) {
+            return Err(PvmError::NotWaitingForInput(self.status()));
+        }
+        let k = Key::from_path(path)?;
+        self.host_mut().durable.set_value(&k, value, true)?;
+        Ok(())
+    }
+
     /// Adds one input (a serialized inbox message) at `level` with index `counter`: one tick.
     /// A stuck PVM counts the tick and ignores the input.
     pub fn step_input(&mut self, level: u32, counter: u32, payload: &[u8]) -> Result<(), PvmError> {
