@@ -188,6 +188,55 @@ impl InboxMessage {
     }
 }
 
+/// The kernel SDK's framing of external messages, so that a kernel can tell which external
+/// messages (shared by all rollups) are meant for it: `0x00 ++ sr1 (20 bytes) ++ contents`.
+///
+/// This is a convention of the Tezos kernel SDK, not of the L1: the PVM sees it inside
+/// [`InboxMessage::External`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalMessageFrame {
+    /// Tag 0: a message for one rollup.
+    Targetted {
+        /// The rollup the message is for.
+        address: SmartRollupAddress,
+        /// The rest of the message.
+        contents: Vec<u8>,
+    },
+}
+
+impl ExternalMessageFrame {
+    /// The framed bytes (the payload of an external message).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ExternalMessageFrame::Targetted { address, contents } => {
+                let mut out = Vec::with_capacity(21 + contents.len());
+                out.push(0);
+                address.encode_into(&mut out);
+                out.extend_from_slice(contents);
+                out
+            }
+        }
+    }
+
+    /// Parses framed bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        match r.u8()? {
+            0 => Ok(ExternalMessageFrame::Targetted {
+                address: SmartRollupAddress::read(&mut r)?,
+                contents: r.rest().to_vec(),
+            }),
+            t => Err(r.error_at(
+                0,
+                DecodeErrorKind::InvalidTag {
+                    what: "external message frame",
+                    tag: u16::from(t),
+                },
+            )),
+        }
+    }
+}
+
 /// The octez JSON form of a protocol timestamp: RFC 3339 (`2023-06-01T12:00:00Z`) for years
 /// 0000 to 9999, the decimal seconds otherwise (`Time.Protocol.as_string_encoding`).
 pub fn timestamp_to_json(seconds: i64) -> String {
@@ -335,6 +384,21 @@ mod tests {
     use crate::encoding::address::KeyKind;
     use crate::encoding::micheline::Primitive;
     use alloc::vec;
+
+    #[test]
+    fn external_frame() {
+        let f = ExternalMessageFrame::Targetted {
+            address: SmartRollupAddress([9; 20]),
+            contents: vec![1, 2],
+        };
+        let bytes = f.encode();
+        assert_eq!(bytes.len(), 23);
+        assert_eq!((bytes[0], bytes[21], bytes[22]), (0, 1, 2));
+        assert_eq!(ExternalMessageFrame::decode(&bytes).unwrap(), f);
+        assert_eq!(ExternalMessageFrame::decode(&[1]).unwrap_err().offset, 0);
+        let err = ExternalMessageFrame::decode(&[0, 1]).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::UnexpectedEof { needed: 19 });
+    }
 
     #[test]
     fn timestamps_as_octez_prints_them() {
