@@ -1,0 +1,52 @@
+# Soru: the two commands a newcomer needs are `make run` and `make test`.
+#
+# Everything builds into target/ (cargo's cache), so repeated runs only rebuild what changed.
+
+CARGO        ?= cargo
+SORU_DEBUG   := target/debug/soru
+EXAMPLE_DIR  := node-shim/examples
+# `make fuzz`: seconds per fuzz target (override: make fuzz FUZZ_SECONDS=300).
+FUZZ_SECONDS ?= 20
+
+.PHONY: run test setup bench fuzz clean
+
+## run: build the `soru` CLI and replay the example echo kernel on its example inputs (JSON Lines).
+run:
+	$(CARGO) build --quiet -p soru-node --bin soru
+	$(SORU_DEBUG) replay --kernel $(EXAMPLE_DIR)/echo.wat --inputs $(EXAMPLE_DIR)/inputs.json --json
+
+## setup: install the toolchain pieces `make test` needs (idempotent, quiet when all is there).
+setup:
+	@bash scripts/setup.sh
+
+## test: everything CI checks: format, lints, all tests, docs, no_std and WASI builds.
+test: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
+	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown
+	$(CARGO) build -p soru-node --target wasm32-wasip1
+
+## bench: the benchmark table (scripts/bench.sh is maintained with the benches).
+bench:
+	@test -f scripts/bench.sh || { echo "make bench: scripts/bench.sh does not exist yet" >&2; exit 1; }
+	bash scripts/bench.sh
+
+## fuzz: run every fuzz target in core/fuzz for FUZZ_SECONDS each (needs cargo-fuzz and nightly).
+fuzz:
+	@test -d core/fuzz || { echo "make fuzz: core/fuzz does not exist yet" >&2; exit 1; }
+	@command -v cargo-fuzz >/dev/null 2>&1 || { \
+	  echo "make fuzz: cargo-fuzz is not installed; install it with: cargo install cargo-fuzz" >&2; exit 1; }
+	@rustup toolchain list | grep -q '^nightly' || { \
+	  echo "make fuzz: cargo fuzz needs a nightly toolchain; install it with: rustup toolchain install nightly" >&2; exit 1; }
+	cd core && for t in $$(cargo +nightly fuzz list); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+	  cargo +nightly fuzz run "$$t" -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+## clean: remove build outputs.
+clean:
+	$(CARGO) clean
+	rm -rf core/fuzz/target pkg/dist
