@@ -2,6 +2,7 @@
 //! protocol migrations, and the step API.
 
 use soru_core::durable::Key;
+use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage};
 use soru_core::host::TICKS_PER_SNAPSHOT;
 use soru_core::pvm::{
     Pvm, PvmConfig, PvmError, PvmVersion, Status, StuckReason, REBOOT_COUNTER_KEY, STUCK_FLAG_KEY,
@@ -21,9 +22,11 @@ fn value(pvm: &Pvm, key: &str) -> Option<Vec<u8>> {
 }
 
 fn external(payload: &[u8]) -> Vec<u8> {
-    let mut m = vec![1];
-    m.extend(payload);
-    m
+    InboxMessage::External(payload.to_vec()).encode()
+}
+
+fn migration(protocol: &str) -> Vec<u8> {
+    InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(protocol.into())).encode()
 }
 
 #[test]
@@ -194,20 +197,15 @@ fn exhausting_the_call_stack_leaves_the_pvm_stuck() {
 #[test]
 fn protocol_migration_rewrites_the_version() {
     let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
-    let mut migration = vec![0, 4];
-    migration.extend(9u32.to_be_bytes());
-    migration.extend(b"paris_019");
-    pvm.run_level(&[migration], &mut NoReveal).unwrap();
+    pvm.run_level(&[migration("paris_019")], &mut NoReveal)
+        .unwrap();
     assert_eq!(
         value(&pvm, "/readonly/wasm_version"),
         Some(b"2.0.0-r4".to_vec())
     );
     assert_eq!(pvm.version(), PvmVersion::V4);
     // Unknown protocol names leave it unchanged.
-    let mut unknown = vec![0, 4];
-    unknown.extend(3u32.to_be_bytes());
-    unknown.extend(b"zzz");
-    pvm.run_level(&[unknown], &mut NoReveal).unwrap();
+    pvm.run_level(&[migration("zzz")], &mut NoReveal).unwrap();
     assert_eq!(pvm.version(), PvmVersion::V4);
 }
 

@@ -80,6 +80,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
+use crate::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
 use crate::host::{
     self, HostState, HostTrap, Input, MAXIMUM_REBOOTS_PER_INPUT, METADATA_SIZE,
     OUTBOX_MESSAGE_LIMIT, OUTBOX_VALIDITY_PERIOD, TICKS_PER_SNAPSHOT,
@@ -265,44 +266,32 @@ fn key(path: &str) -> Key {
     Key::from_path(path).expect("the PVM's own keys are valid constants")
 }
 
-/// The serialized internal inbox messages the PVM adds around a level's messages.
-fn start_of_level() -> Vec<u8> {
-    alloc::vec![0, 1]
-}
-
-fn end_of_level() -> Vec<u8> {
-    alloc::vec![0, 2]
-}
-
-fn info_per_level(timestamp: i64, predecessor: &[u8; 32]) -> Vec<u8> {
-    let mut m = alloc::vec![0, 3];
-    m.extend_from_slice(&timestamp.to_be_bytes());
-    m.extend_from_slice(predecessor);
-    m
-}
-
 /// The kind of an input, as octez's `Pvm_input_kind.from_raw_input` sees it.
-enum InputKind<'a> {
+enum InputKind {
     StartOfLevel,
     EndOfLevel,
-    ProtocolMigration(&'a [u8]),
+    ProtocolMigration(String),
     Other,
 }
 
-fn input_kind(payload: &[u8]) -> InputKind<'_> {
-    match payload {
-        [0, 1] => InputKind::StartOfLevel,
-        [0, 2] => InputKind::EndOfLevel,
-        [0, 4, rest @ ..] if rest.len() >= 4 => {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            if rest.len() == 4 + len {
-                InputKind::ProtocolMigration(&rest[4..])
-            } else {
-                InputKind::Other
-            }
+fn input_kind(payload: &[u8]) -> InputKind {
+    // Only internal messages with tags 1, 2 and 4 matter; decode only those (octez requires
+    // them to be exactly well-formed, as `InboxMessage::decode` does).
+    if !matches!(payload, [0, 1 | 2 | 4, ..]) {
+        return InputKind::Other;
+    }
+    match InboxMessage::decode(payload) {
+        Ok(InboxMessage::Internal(InternalInboxMessage::StartOfLevel)) => InputKind::StartOfLevel,
+        Ok(InboxMessage::Internal(InternalInboxMessage::EndOfLevel)) => InputKind::EndOfLevel,
+        Ok(InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(name))) => {
+            InputKind::ProtocolMigration(name)
         }
         _ => InputKind::Other,
     }
+}
+
+fn internal(message: InternalInboxMessage) -> Vec<u8> {
+    InboxMessage::Internal(message).encode()
 }
 
 /// The WASM PVM. See the module documentation.
@@ -524,7 +513,7 @@ impl Pvm {
             InputKind::StartOfLevel => host.outboxes.start_level(level),
             InputKind::EndOfLevel => self.phase = Phase::Boundary,
             InputKind::ProtocolMigration(name) => {
-                if let Some(v) = PvmVersion::for_protocol(name) {
+                if let Some(v) = PvmVersion::for_protocol(name.as_bytes()) {
                     host.durable
                         .set_value(&key(VERSION_KEY), v.as_str().as_bytes(), true)?;
                     if v != version {
@@ -860,12 +849,18 @@ impl Pvm {
             counter += 1;
             Ok(())
         };
-        feed(self, &start_of_level())?;
-        feed(self, &info_per_level(timestamp, predecessor))?;
+        feed(self, &internal(InternalInboxMessage::StartOfLevel))?;
+        feed(
+            self,
+            &internal(InternalInboxMessage::InfoPerLevel {
+                predecessor_timestamp: timestamp,
+                predecessor: BlockHash(*predecessor),
+            }),
+        )?;
         for m in messages {
             feed(self, m)?;
         }
-        feed(self, &end_of_level())?;
+        feed(self, &internal(InternalInboxMessage::EndOfLevel))?;
         self.next_level = level.wrapping_add(1);
         self.finish_level(reveal)
     }
