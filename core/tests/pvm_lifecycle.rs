@@ -272,3 +272,45 @@ fn step_api_rejects_misuse() {
         Err(PvmError::NoPendingReveal)
     ));
 }
+
+#[test]
+fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
+    use soru_core::pvm::output_buffer;
+    let config = PvmConfig {
+        outbox_validity_period: 2,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel("trap"), config).unwrap();
+    pvm.run_level(&[external(b"out")], &mut NoReveal).unwrap();
+    let mut state = pvm.state_tree().unwrap();
+    assert_eq!(state.hash(), pvm.state_hash().unwrap());
+    assert_eq!(
+        state.value(&[b"tag"]).unwrap(),
+        Some(output_buffer::TAG_SOME)
+    );
+    assert_eq!(
+        state
+            .value(&[
+                b"value",
+                b"durable",
+                b"readonly",
+                b"wasm_version",
+                b"@",
+                b"length"
+            ])
+            .unwrap(),
+        Some(&8i64.to_be_bytes()[..])
+    );
+    // The echo of the external message is message 2 of the level-0 outbox.
+    assert_eq!(
+        output_buffer::read_message(&mut state, 0, 2).unwrap(),
+        external(b"out")
+    );
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+    // Outboxes leave the validity window.
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert!(pvm.outbox(0).unwrap().is_empty());
+    assert_eq!(pvm.outbox(2).unwrap().len(), 3);
+}

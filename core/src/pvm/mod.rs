@@ -37,11 +37,13 @@
 //! [`PvmConfig`].
 //!
 //! ## State
-//! The state is a [`Tree`]; [`Pvm::state_hash`] is its root hash. It holds durable storage under
-//! `/durable` in octez's layout (see [`crate::durable`]). Octez's state tree additionally holds
-//! the output and input buffers, the tick and reboot counters and the decoded module under
-//! `/pvm` and `/wasm`; those parts are not in Soru's tree yet, so Soru's state hash is not
-//! octez's, but the durable layout is identical and the rest can be added without changing it.
+//! The state is a [`Tree`] in octez's layout; [`Pvm::state_hash`] is its root hash. It holds
+//! `/tag` (`"Some"`), durable storage under `/value/durable` (see [`crate::durable`]) and the
+//! outboxes under `/value/pvm/buffers/output` (see [`output_buffer`]), so outbox proofs of a
+//! Soru state are octez output proofs. Octez's tree additionally holds the input buffer, the
+//! tick and reboot counters and the interpreter state under `/value/pvm` and `/value/wasm`;
+//! Soru keeps those in the [`Pvm`] value, so its state hash is not yet octez's, but every part
+//! it does store is laid out as octez does and the rest can be added without changing it.
 //!
 //! ## Example
 //! ```
@@ -69,7 +71,6 @@
 //! ```
 
 pub mod kernel;
-pub(crate) mod outbox;
 pub mod output_buffer;
 mod version;
 
@@ -88,8 +89,11 @@ use crate::host::{
 use crate::reveal::{Reveal, RevealRequest};
 use crate::tree::{Hash, Tree, TreeError};
 pub use kernel::KernelError;
-use outbox::Outboxes;
+use output_buffer::{OutputBufferError, OutputBufferInfo};
 pub use version::PvmVersion;
+
+/// Path of durable storage in the state tree.
+pub const DURABLE_PATH: [&[u8]; 2] = [b"value", b"durable"];
 
 /// Durable key of the kernel.
 pub const KERNEL_KEY: &str = "/kernel/boot.wasm";
@@ -221,6 +225,9 @@ pub enum PvmError {
     /// The state tree failed.
     #[error("state tree: {0}")]
     Tree(#[from] TreeError),
+    /// The output buffer in the state tree is malformed.
+    #[error("output buffer: {0}")]
+    OutputBuffer(#[from] OutputBufferError),
     /// The engine could not be set up.
     #[error("engine setup: {0}")]
     Engine(String),
@@ -338,6 +345,16 @@ impl Pvm {
     /// A PVM over existing durable storage (e.g. restored from a snapshot), waiting for inputs
     /// with fresh counters. The version is read from `/readonly/wasm_version` when present.
     pub fn from_durable(durable: Durable, config: PvmConfig) -> Result<Pvm, PvmError> {
+        let mut buffers = Tree::empty();
+        buffers.set_value(&output_buffer::TAG, output_buffer::TAG_SOME)?;
+        output_buffer::write_info(
+            &mut buffers,
+            &OutputBufferInfo {
+                last_level: None,
+                validity_period: i32::try_from(config.outbox_validity_period).unwrap_or(i32::MAX),
+                message_limit: config.outbox_message_limit as u64,
+            },
+        )?;
         let version = durable
             .read_all(&key(VERSION_KEY))?
             .and_then(|v| PvmVersion::from_bytes(&v))
@@ -345,7 +362,7 @@ impl Pvm {
         let host = HostState {
             durable,
             inputs: VecDeque::new(),
-            outboxes: Outboxes::new(config.outbox_validity_period, config.outbox_message_limit),
+            buffers,
             debug: Vec::new(),
             memory: None,
             limits: wasmi::StoreLimitsBuilder::new()
@@ -450,9 +467,18 @@ impl Pvm {
         self.durable().values()
     }
 
-    /// Messages of the outbox of `level`, if it is still kept.
-    pub fn outbox(&self, level: u32) -> Option<&[Vec<u8>]> {
-        self.host_ref().outboxes.messages(level)
+    /// Messages of the outbox of `level` (empty if the level is outside the validity window
+    /// or has no messages).
+    pub fn outbox(&self, level: u32) -> Result<Vec<Vec<u8>>, PvmError> {
+        let mut buffers = self.host_ref().buffers.clone();
+        let info = output_buffer::read_info(&mut buffers)?;
+        if output_buffer::check_level(&info, level).is_err() {
+            return Ok(Vec::new());
+        }
+        let (_, length) = output_buffer::read_outbox_bounds(&mut buffers, level)?;
+        (0..length)
+            .map(|i| Ok(output_buffer::read_message(&mut buffers, level, i)?))
+            .collect()
     }
 
     /// Debug messages written since the current level started.
@@ -460,10 +486,12 @@ impl Pvm {
         &self.host_ref().debug
     }
 
-    /// The state tree: durable storage under `/durable`.
+    /// The state tree in octez's layout: `/tag` (`"Some"`), durable storage under
+    /// `/value/durable` and the output buffer under `/value/pvm/buffers/output`.
     pub fn state_tree(&self) -> Result<Tree, PvmError> {
-        let mut tree = Tree::empty();
-        tree.set_subtree(&[b"durable"], self.durable().tree().clone())?;
+        let host = self.host_ref();
+        let mut tree = host.buffers.clone();
+        tree.set_subtree(&DURABLE_PATH, host.durable.tree().clone())?;
         Ok(tree)
     }
 
@@ -510,7 +538,16 @@ impl Pvm {
             payload: payload.to_vec(),
         });
         match kind {
-            InputKind::StartOfLevel => host.outboxes.start_level(level),
+            InputKind::StartOfLevel => {
+                // Octez initialises the outbox at the first level, then moves it forward by one
+                // level at every Start_of_level.
+                let info = output_buffer::read_info(&mut host.buffers)?;
+                let outbox_level = match info.last_level {
+                    Some(last) => u32::try_from(last).unwrap_or(0).wrapping_add(1),
+                    None => level,
+                };
+                output_buffer::start_level(&mut host.buffers, outbox_level)?;
+            }
             InputKind::EndOfLevel => self.phase = Phase::Boundary,
             InputKind::ProtocolMigration(name) => {
                 if let Some(v) = PvmVersion::for_protocol(name.as_bytes()) {
@@ -890,12 +927,11 @@ impl Pvm {
     pub fn report(&self) -> Result<LevelReport, PvmError> {
         let level = self.current_level.unwrap_or(self.next_level);
         let host = self.host_ref();
-        let outbox = host
-            .outboxes
-            .current_level()
-            .and_then(|l| host.outboxes.messages(l))
-            .map(<[Vec<u8>]>::to_vec)
-            .unwrap_or_default();
+        let mut buffers = host.buffers.clone();
+        let outbox = match output_buffer::read_info(&mut buffers)?.last_level {
+            Some(l) => self.outbox(u32::try_from(l).unwrap_or(0))?,
+            None => Vec::new(),
+        };
         Ok(LevelReport {
             level,
             outbox,
