@@ -17,7 +17,7 @@
 //!
 //! A few octez paths raise an OCaml exception instead of returning a code (a negative
 //! `max_size` for `store_get_nth_key`/`__internal_store_get_hash`, a negative `max_bytes` for a
-//! reveal): the PVM is then stuck for good. They are reported here as [`HostTrap::Crash`].
+//! reveal): the PVM is then stuck for good ([`crate::pvm::StuckReason::HostCrash`]).
 
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
