@@ -314,3 +314,44 @@ fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
     assert!(pvm.outbox(0).unwrap().is_empty());
     assert_eq!(pvm.outbox(2).unwrap().len(), 3);
 }
+
+/// A `store_write(/kernel/env/reboot, 0 bytes)` command for the `hostcall` kernel.
+fn request_reboot() -> Vec<u8> {
+    let key = b"/kernel/env/reboot";
+    let mut m = vec![1, 10];
+    for a in [0x1022i32, key.len() as i32, 0, 0x1022, 0, 0] {
+        m.extend(a.to_le_bytes());
+    }
+    m.extend(0i64.to_le_bytes());
+    m.extend(key);
+    m
+}
+
+#[test]
+fn a_reboot_runs_the_kernel_again_in_the_same_level() {
+    let mut pvm = Pvm::new(&kernel("hostcall"), PvmConfig::default()).unwrap();
+    pvm.set_durable_value(TOO_MANY_REBOOT_FLAG_KEY, b"")
+        .unwrap();
+    let report = pvm.run_level(&[request_reboot()], &mut NoReveal).unwrap();
+    assert_eq!(report.kernel_runs, 2);
+    assert_eq!(report.ticks, 3 * TICKS_PER_SNAPSHOT);
+    // A normal yield clears the too_many_reboot flag and sets the reboot flag for next level.
+    assert_eq!(value(&pvm, TOO_MANY_REBOOT_FLAG_KEY), None);
+    assert_eq!(value(&pvm, "/kernel/env/reboot"), Some(vec![]));
+}
+
+#[test]
+fn an_ill_typed_kernel_run_is_saved_as_fallback_then_stuck() {
+    let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    let bad = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "kernel_run") (param i32)))"#,
+    )
+    .unwrap();
+    let report = pvm.run_level(&[external(&bad)], &mut NoReveal).unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    assert!(matches!(
+        pvm.stuck_reason(),
+        Some(StuckReason::InvalidKernel(_))
+    ));
+    assert_eq!(value(&pvm, "/readonly/kernel/boot.wasm"), Some(bad));
+}
