@@ -151,6 +151,9 @@ fn optimise(wasm_opt: &Path, input: &Path, output: &Path) -> Result<(), String> 
         .arg("-O2")
         .args(WASM_OPT_FEATURES)
         .arg("--strip-debug")
+        // Drop rustc's target_features section so no engine reads reference-types/multivalue
+        // into it: the code itself was just validated without them.
+        .arg("--strip-target-features")
         .arg(input)
         .arg("-o")
         .arg(output)

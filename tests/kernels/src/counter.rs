@@ -16,8 +16,6 @@ use tezos_smart_rollup::storage::path::RefPath;
 
 use crate::wire::external_body;
 
-extern crate alloc;
-
 /// Total `kernel_run` calls, `u64` big-endian.
 pub const RUNS: RefPath<'static> = RefPath::assert_from(b"/counter/runs");
 /// Total external messages read, `u64` big-endian.

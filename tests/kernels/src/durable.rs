@@ -31,8 +31,6 @@ use tezos_smart_rollup::prelude::Runtime;
 use tezos_smart_rollup::storage::path::OwnedPath;
 use tezos_smart_rollup_host::runtime::ValueType;
 
-extern crate alloc;
-
 /// Result status: success, the command's data follows.
 pub const OK: u8 = 0;
 /// Result status: the host returned an error code, an `i32` big-endian follows.

@@ -14,8 +14,6 @@ use alloc::format;
 use alloc::vec::Vec;
 use tezos_smart_rollup::prelude::Runtime;
 
-extern crate alloc;
-
 /// Prefix of an echoed internal transfer.
 pub const TRANSFER_PREFIX: &[u8] = b"transfer:";
 

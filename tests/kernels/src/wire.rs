@@ -5,8 +5,6 @@
 
 use alloc::vec::Vec;
 
-extern crate alloc;
-
 /// Tag of an external inbox message (`Sc_rollup_inbox_message_repr`): the payload follows.
 pub const EXTERNAL_TAG: u8 = 0x01;
 /// Tag of an internal inbox message (transfer, start/end of level, info per level, migration).
