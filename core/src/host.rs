@@ -1,1 +1,891 @@
-//! TODO(host)
+//! The `smart_rollup_core` host functions: one place for their names, signatures, limits,
+//! error codes and semantics.
+//!
+//! Semantics follow octez's `src/lib_scoru_wasm/host_funcs.ml` and `durable.ml` (PVM
+//! `2.0.0-r5`), including the order in which errors are detected, since the first failing check
+//! decides the code a kernel sees. Notable octez behaviours reproduced here:
+//!
+//! - memory writes that run past the end of memory store the in-bounds prefix, then fail with
+//!   [`HostError::MemoryInvalidAccess`]; a negative length is a [`HostError::GenericInvalidAccess`];
+//! - `read_input` checks `address + length < memory size` (strictly) for both the info record
+//!   and the payload buffer *before* consuming the input;
+//! - `store_read` returns [`HostError::StoreInvalidAccess`] when `offset >= size` (also for an
+//!   empty value) and [`HostError::InputOutputTooLarge`] for `max_bytes > 2048`;
+//! - `store_list_size` counts the value of a key as a child (it is stored under `@`);
+//! - writes and deletes under `/readonly` (and of the root key `""`) give
+//!   [`HostError::StoreReadonlyValue`], reads there are allowed.
+//!
+//! A few octez paths raise an OCaml exception instead of returning a code (a negative
+//! `max_size` for `store_get_nth_key`/`__internal_store_get_hash`, a negative `max_bytes` for a
+//! reveal): the PVM is then stuck for good. They are reported here as [`HostTrap::Crash`].
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::durable::{Durable, DurableError, Key, Target};
+use crate::pvm::outbox::{Outboxes, PushError};
+use crate::pvm::PvmVersion;
+use crate::reveal::RevealRequest;
+
+/// Name of the import module of every host function.
+pub const HOST_MODULE: &str = "smart_rollup_core";
+/// Maximum size of an input or output message, and of a reveal hash/payload argument.
+pub const MAX_INPUT_OUTPUT_SIZE: usize = 4096;
+/// Maximum number of bytes moved by one `store_read` or `store_write`.
+pub const MAX_STORE_IO_SIZE: usize = 2048;
+/// Maximum length of a durable key: 250 bytes minus `/durable` and `/@` (octez `max_key_length`).
+pub const MAX_KEY_LENGTH: usize = 240;
+/// Size of a durable value chunk (octez chunked byte vector).
+pub const CHUNK_SIZE: usize = 512;
+/// Size of the `read_input` info record: level and message index, little-endian `i32`s.
+pub const READ_INPUT_INFO_SIZE: usize = 8;
+/// Size of the rollup metadata: 20-byte address and big-endian `i32` origination level.
+pub const METADATA_SIZE: usize = 24;
+/// Size of the hash `__internal_store_get_hash` writes.
+pub const STORE_HASH_SIZE: usize = 32;
+/// Number of reboots a kernel may request per level (octez `maximum_reboots_per_input`); the
+/// first `kernel_run` of a level does not count, so a level has at most 1001 runs.
+pub const MAXIMUM_REBOOTS_PER_INPUT: u32 = 1000;
+/// Default maximum number of outbox messages per level (protocol `outbox_message_limit`).
+pub const OUTBOX_MESSAGE_LIMIT: usize = 100;
+/// Default number of levels an outbox is kept (protocol `outbox_validity_period`).
+pub const OUTBOX_VALIDITY_PERIOD: u32 = 241_920;
+/// Default ticks per `kernel_run` (protocol `ticks_per_snapshot`, as used by the octez debugger).
+pub const TICKS_PER_SNAPSHOT: u128 = 50_000_000_000_000;
+
+/// Error codes returned by host functions, exactly as octez numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum HostError {
+    /// The key is longer than [`MAX_KEY_LENGTH`].
+    StoreKeyTooLarge = -1,
+    /// The key is not a valid path.
+    StoreInvalidKey = -2,
+    /// No value at the key.
+    StoreNotAValue = -3,
+    /// An offset outside the value.
+    StoreInvalidAccess = -4,
+    /// A value would exceed the maximum size (or a size is negative).
+    StoreValueSizeExceeded = -5,
+    /// A memory access outside the kernel's memory.
+    MemoryInvalidAccess = -6,
+    /// An input, output or store transfer larger than allowed.
+    InputOutputTooLarge = -7,
+    /// Any other failure (e.g. a negative length).
+    GenericInvalidAccess = -8,
+    /// The key is read-only.
+    StoreReadonlyValue = -9,
+    /// No subtree at the key.
+    StoreNotANode = -10,
+    /// The outbox of the level is full.
+    FullOutbox = -11,
+    /// `store_get_nth_key` index out of range.
+    StoreInvalidSubkeyIndex = -12,
+    /// `store_create` on a key that already holds a value.
+    StoreValueAlreadyExists = -13,
+}
+
+impl HostError {
+    /// Every error code, from -1 down to -13.
+    pub const ALL: [HostError; 13] = [
+        HostError::StoreKeyTooLarge,
+        HostError::StoreInvalidKey,
+        HostError::StoreNotAValue,
+        HostError::StoreInvalidAccess,
+        HostError::StoreValueSizeExceeded,
+        HostError::MemoryInvalidAccess,
+        HostError::InputOutputTooLarge,
+        HostError::GenericInvalidAccess,
+        HostError::StoreReadonlyValue,
+        HostError::StoreNotANode,
+        HostError::FullOutbox,
+        HostError::StoreInvalidSubkeyIndex,
+        HostError::StoreValueAlreadyExists,
+    ];
+
+    /// The numeric code a kernel sees.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The error for a numeric code, if it is one.
+    pub fn from_code(code: i32) -> Option<HostError> {
+        HostError::ALL.into_iter().find(|e| e.code() == code)
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?} ({})", self.code())
+    }
+}
+
+/// A wasm value type in a host function signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValKind {
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+}
+
+/// Every host function of `smart_rollup_core` Soru provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostFunction {
+    /// `read_input(info_addr, dst, max_bytes) -> i32`
+    ReadInput,
+    /// `write_output(src, num_bytes) -> i32`
+    WriteOutput,
+    /// `write_debug(src, num_bytes)`
+    WriteDebug,
+    /// `store_has(key, key_len) -> i32`
+    StoreHas,
+    /// `store_list_size(key, key_len) -> i64`
+    StoreListSize,
+    /// `store_get_nth_key(key, key_len, index: i64, dst, max_size) -> i32`
+    StoreGetNthKey,
+    /// `store_delete(key, key_len) -> i32`
+    StoreDelete,
+    /// `store_delete_value(key, key_len) -> i32`
+    StoreDeleteValue,
+    /// `store_copy(from, from_len, to, to_len) -> i32`
+    StoreCopy,
+    /// `store_move(from, from_len, to, to_len) -> i32`
+    StoreMove,
+    /// `store_value_size(key, key_len) -> i32`
+    StoreValueSize,
+    /// `store_read(key, key_len, offset, dst, max_bytes) -> i32`
+    StoreRead,
+    /// `store_write(key, key_len, offset, src, num_bytes) -> i32`
+    StoreWrite,
+    /// `store_create(key, key_len, size) -> i32`
+    StoreCreate,
+    /// `store_exists(key, key_len) -> i32`
+    StoreExists,
+    /// `__internal_store_get_hash(key, key_len, dst, max_size) -> i32`
+    StoreGetHash,
+    /// `reveal_preimage(hash, hash_len, dst, max_bytes) -> i32`
+    RevealPreimage,
+    /// `reveal_metadata(dst, max_bytes) -> i32`
+    RevealMetadata,
+    /// `reveal(payload, payload_len, dst, max_bytes) -> i32`
+    Reveal,
+}
+
+impl HostFunction {
+    /// Every host function.
+    pub const ALL: [HostFunction; 19] = [
+        HostFunction::ReadInput,
+        HostFunction::WriteOutput,
+        HostFunction::WriteDebug,
+        HostFunction::StoreHas,
+        HostFunction::StoreListSize,
+        HostFunction::StoreGetNthKey,
+        HostFunction::StoreDelete,
+        HostFunction::StoreDeleteValue,
+        HostFunction::StoreCopy,
+        HostFunction::StoreMove,
+        HostFunction::StoreValueSize,
+        HostFunction::StoreRead,
+        HostFunction::StoreWrite,
+        HostFunction::StoreCreate,
+        HostFunction::StoreExists,
+        HostFunction::StoreGetHash,
+        HostFunction::RevealPreimage,
+        HostFunction::RevealMetadata,
+        HostFunction::Reveal,
+    ];
+
+    /// The import name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostFunction::ReadInput => "read_input",
+            HostFunction::WriteOutput => "write_output",
+            HostFunction::WriteDebug => "write_debug",
+            HostFunction::StoreHas => "store_has",
+            HostFunction::StoreListSize => "store_list_size",
+            HostFunction::StoreGetNthKey => "store_get_nth_key",
+            HostFunction::StoreDelete => "store_delete",
+            HostFunction::StoreDeleteValue => "store_delete_value",
+            HostFunction::StoreCopy => "store_copy",
+            HostFunction::StoreMove => "store_move",
+            HostFunction::StoreValueSize => "store_value_size",
+            HostFunction::StoreRead => "store_read",
+            HostFunction::StoreWrite => "store_write",
+            HostFunction::StoreCreate => "store_create",
+            HostFunction::StoreExists => "store_exists",
+            HostFunction::StoreGetHash => "__internal_store_get_hash",
+            HostFunction::RevealPreimage => "reveal_preimage",
+            HostFunction::RevealMetadata => "reveal_metadata",
+            HostFunction::Reveal => "reveal",
+        }
+    }
+
+    /// Parameter types.
+    pub fn params(self) -> &'static [ValKind] {
+        use ValKind::{I32, I64};
+        match self {
+            HostFunction::ReadInput | HostFunction::StoreCreate => &[I32, I32, I32],
+            HostFunction::WriteOutput
+            | HostFunction::WriteDebug
+            | HostFunction::StoreHas
+            | HostFunction::StoreListSize
+            | HostFunction::StoreDelete
+            | HostFunction::StoreDeleteValue
+            | HostFunction::StoreValueSize
+            | HostFunction::StoreExists
+            | HostFunction::RevealMetadata => &[I32, I32],
+            HostFunction::StoreGetNthKey => &[I32, I32, I64, I32, I32],
+            HostFunction::StoreCopy
+            | HostFunction::StoreMove
+            | HostFunction::StoreGetHash
+            | HostFunction::RevealPreimage
+            | HostFunction::Reveal => &[I32, I32, I32, I32],
+            HostFunction::StoreRead | HostFunction::StoreWrite => &[I32, I32, I32, I32, I32],
+        }
+    }
+
+    /// Result types.
+    pub fn results(self) -> &'static [ValKind] {
+        match self {
+            HostFunction::WriteDebug => &[],
+            HostFunction::StoreListSize => &[ValKind::I64],
+            _ => &[ValKind::I32],
+        }
+    }
+
+    /// The first PVM version providing the function.
+    pub fn since(self) -> PvmVersion {
+        match self {
+            HostFunction::StoreDeleteValue
+            | HostFunction::StoreCreate
+            | HostFunction::StoreGetHash => PvmVersion::V1,
+            HostFunction::StoreExists => PvmVersion::V2,
+            HostFunction::Reveal => PvmVersion::V3,
+            _ => PvmVersion::V0,
+        }
+    }
+
+    /// The host function `name` denotes at `version` (octez `Host_funcs.lookup_opt`).
+    pub fn lookup(name: &str, version: PvmVersion) -> Option<HostFunction> {
+        HostFunction::ALL
+            .into_iter()
+            .find(|f| f.name() == name && f.since() <= version)
+    }
+}
+
+/// An input message waiting in the input buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Input {
+    pub(crate) level: u32,
+    pub(crate) counter: u32,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Everything host functions act on during a `kernel_run`.
+pub(crate) struct HostState {
+    pub(crate) durable: Durable,
+    pub(crate) inputs: VecDeque<Input>,
+    pub(crate) outboxes: Outboxes,
+    pub(crate) debug: Vec<Vec<u8>>,
+    pub(crate) memory: Option<wasmi::Memory>,
+    pub(crate) limits: wasmi::StoreLimits,
+}
+
+/// Why a host call stopped the kernel instead of returning a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostTrap {
+    /// The kernel asked for data to be revealed; resume with the number of bytes written.
+    Reveal {
+        request: RevealRequest,
+        dst: i32,
+        max_bytes: i32,
+    },
+    /// An octez host function raises an exception here: the PVM is stuck for good.
+    Crash(String),
+    /// The state tree failed (e.g. reading a blinded node of a proof tree).
+    Tree(String),
+}
+
+impl fmt::Display for HostTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostTrap::Reveal { request, .. } => write!(f, "reveal requested: {request:?}"),
+            HostTrap::Crash(m) => write!(f, "host function crash: {m}"),
+            HostTrap::Tree(m) => write!(f, "state tree error: {m}"),
+        }
+    }
+}
+
+impl wasmi::errors::HostError for HostTrap {}
+
+type HostResult<T> = Result<T, HostTrap>;
+
+fn durable_code(e: DurableError) -> HostResult<HostError> {
+    Ok(match e {
+        DurableError::KeyTooLong { .. } => HostError::StoreKeyTooLarge,
+        DurableError::InvalidKey { .. } => HostError::StoreInvalidKey,
+        DurableError::Readonly => HostError::StoreReadonlyValue,
+        DurableError::ValueNotFound => HostError::StoreNotAValue,
+        DurableError::TreeNotFound => HostError::StoreNotANode,
+        DurableError::OutOfBounds { .. } => HostError::StoreInvalidAccess,
+        DurableError::Negative(_) | DurableError::CorruptLength { .. } => {
+            HostError::GenericInvalidAccess
+        }
+        DurableError::IoTooLarge(_) => HostError::InputOutputTooLarge,
+        DurableError::IndexTooLarge(_) => HostError::StoreInvalidSubkeyIndex,
+        DurableError::Tree(t) => return Err(HostTrap::Tree(t.to_string())),
+    })
+}
+
+/// Runs `f`, turning a host error into its code (and tree failures into a trap).
+fn code_of(f: impl FnOnce() -> Result<i32, Fail>) -> HostResult<i32> {
+    match f() {
+        Ok(v) => Ok(v),
+        Err(Fail::Code(e)) => Ok(e.code()),
+        Err(Fail::Trap(t)) => Err(t),
+    }
+}
+
+enum Fail {
+    Code(HostError),
+    Trap(HostTrap),
+}
+
+impl From<HostError> for Fail {
+    fn from(e: HostError) -> Fail {
+        Fail::Code(e)
+    }
+}
+
+impl From<DurableError> for Fail {
+    fn from(e: DurableError) -> Fail {
+        match durable_code(e) {
+            Ok(code) => Fail::Code(code),
+            Err(t) => Fail::Trap(t),
+        }
+    }
+}
+
+/// Reads `len` bytes at `addr` (octez `Memory.load_bytes`).
+pub(crate) fn load(mem: &[u8], addr: i32, len: i32) -> Result<&[u8], HostError> {
+    if len < 0 {
+        return Err(HostError::GenericInvalidAccess);
+    }
+    let start = addr as u32 as usize;
+    let end = start
+        .checked_add(len as usize)
+        .ok_or(HostError::MemoryInvalidAccess)?;
+    mem.get(start..end).ok_or(HostError::MemoryInvalidAccess)
+}
+
+/// Writes `bytes` at `addr`; past the end of memory the in-bounds prefix is written and the
+/// call fails (octez stores byte by byte).
+pub(crate) fn store(mem: &mut [u8], addr: i32, bytes: &[u8]) -> Result<(), HostError> {
+    let start = addr as u32 as usize;
+    if start >= mem.len() {
+        return if bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(HostError::MemoryInvalidAccess)
+        };
+    }
+    let room = mem.len() - start;
+    let n = bytes.len().min(room);
+    mem[start..start + n].copy_from_slice(&bytes[..n]);
+    if n < bytes.len() {
+        Err(HostError::MemoryInvalidAccess)
+    } else {
+        Ok(())
+    }
+}
+
+/// Octez `check_address`: `address + length < memory size`, strictly.
+fn check_address(mem: &[u8], addr: i32, len: i32) -> Result<(), HostError> {
+    if len < 0 {
+        return Err(HostError::MemoryInvalidAccess);
+    }
+    if (addr as u32 as u64) + (len as u64) < mem.len() as u64 {
+        Ok(())
+    } else {
+        Err(HostError::MemoryInvalidAccess)
+    }
+}
+
+fn load_key(mem: &[u8], off: i32, len: i32) -> Result<Key, Fail> {
+    if len > MAX_KEY_LENGTH as i32 {
+        return Err(HostError::StoreKeyTooLarge.into());
+    }
+    let bytes = load(mem, off, len)?;
+    Ok(Key::parse(bytes)?)
+}
+
+/// Truncates `bytes` to `max_size` like OCaml's `String.sub`, which raises on a negative size.
+fn truncate(bytes: &[u8], max_size: i32, what: &str) -> Result<Vec<u8>, Fail> {
+    if max_size < 0 {
+        return Err(Fail::Trap(HostTrap::Crash(alloc::format!(
+            "{what}: negative max_size {max_size}"
+        ))));
+    }
+    Ok(bytes[..bytes.len().min(max_size as usize)].to_vec())
+}
+
+impl HostState {
+    pub(crate) fn read_input(
+        &mut self,
+        mem: &mut [u8],
+        info_addr: i32,
+        dst: i32,
+        max_bytes: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            check_address(mem, info_addr, READ_INPUT_INFO_SIZE as i32)?;
+            let max_bytes = max_bytes.min(MAX_INPUT_OUTPUT_SIZE as i32);
+            check_address(mem, dst, max_bytes)?;
+            let Some(input) = self.inputs.pop_front() else {
+                return Ok(0);
+            };
+            let n = input.payload.len().min(max_bytes as usize);
+            store(mem, dst, &input.payload[..n])?;
+            let mut info = [0u8; READ_INPUT_INFO_SIZE];
+            info[..4].copy_from_slice(&input.level.to_le_bytes());
+            info[4..].copy_from_slice(&input.counter.to_le_bytes());
+            store(mem, info_addr, &info)?;
+            Ok(n as i32)
+        })
+    }
+
+    pub(crate) fn write_output(
+        &mut self,
+        mem: &mut [u8],
+        src: i32,
+        num_bytes: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            if num_bytes > MAX_INPUT_OUTPUT_SIZE as i32 {
+                return Err(HostError::InputOutputTooLarge.into());
+            }
+            let payload = load(mem, src, num_bytes)?;
+            match self.outboxes.push(payload) {
+                Ok(()) => Ok(0),
+                Err(PushError::Full) => Err(HostError::FullOutbox.into()),
+                Err(PushError::NotInitialized) => Err(HostError::GenericInvalidAccess.into()),
+            }
+        })
+    }
+
+    /// Records a debug message; an unreadable range records octez's `Error code: <n>` text.
+    /// The length is read as unsigned, as octez does.
+    pub(crate) fn write_debug(&mut self, mem: &[u8], src: i32, num_bytes: i32) {
+        let start = src as u32 as usize;
+        let message = match start
+            .checked_add(num_bytes as u32 as usize)
+            .and_then(|end| mem.get(start..end))
+        {
+            Some(bytes) => bytes.to_vec(),
+            None => {
+                alloc::format!("Error code: {}", HostError::MemoryInvalidAccess.code()).into_bytes()
+            }
+        };
+        self.debug.push(message);
+    }
+
+    pub(crate) fn store_has(&mut self, mem: &[u8], key: i32, len: i32) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            let has_value = self.durable.has_value(&key)?;
+            let children = self.durable.count_subtrees(&key)?;
+            Ok(match (has_value, children) {
+                (false, 0) => 0,
+                (true, 1) => 1,
+                (false, _) => 2,
+                (true, _) => 3,
+            })
+        })
+    }
+
+    pub(crate) fn store_exists(&mut self, mem: &[u8], key: i32, len: i32) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            Ok(i32::from(self.durable.exists(&key)?))
+        })
+    }
+
+    pub(crate) fn store_delete(
+        &mut self,
+        mem: &[u8],
+        key: i32,
+        len: i32,
+        target: Target,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            self.durable.delete(&key, target, false)?;
+            Ok(0)
+        })
+    }
+
+    pub(crate) fn store_list_size(&mut self, mem: &[u8], key: i32, len: i32) -> HostResult<i64> {
+        let count = || -> Result<i64, Fail> {
+            let key = load_key(mem, key, len)?;
+            Ok(self.durable.count_subtrees(&key)? as i64)
+        };
+        match count() {
+            Ok(n) => Ok(n),
+            Err(Fail::Code(e)) => Ok(i64::from(e.code())),
+            Err(Fail::Trap(t)) => Err(t),
+        }
+    }
+
+    pub(crate) fn store_copy(
+        &mut self,
+        mem: &[u8],
+        from: i32,
+        from_len: i32,
+        to: i32,
+        to_len: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let from = load_key(mem, from, from_len)?;
+            let to = load_key(mem, to, to_len)?;
+            self.durable.copy_tree(&from, &to, false)?;
+            Ok(0)
+        })
+    }
+
+    pub(crate) fn store_move(
+        &mut self,
+        mem: &[u8],
+        from: i32,
+        from_len: i32,
+        to: i32,
+        to_len: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let from = load_key(mem, from, from_len)?;
+            let to = load_key(mem, to, to_len)?;
+            self.durable.move_tree(&from, &to)?;
+            Ok(0)
+        })
+    }
+
+    pub(crate) fn store_create(
+        &mut self,
+        mem: &[u8],
+        key: i32,
+        len: i32,
+        size: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            if size < 0 {
+                return Err(HostError::StoreValueSizeExceeded.into());
+            }
+            if self.durable.create_value(&key, size as u64, false)? {
+                Ok(0)
+            } else {
+                Err(HostError::StoreValueAlreadyExists.into())
+            }
+        })
+    }
+
+    fn value_size(&self, key: &Key) -> Result<i32, Fail> {
+        match self.durable.value_length(key)? {
+            Some(n) => Ok(n as i64 as i32),
+            None => Err(HostError::StoreNotAValue.into()),
+        }
+    }
+
+    pub(crate) fn store_value_size(&mut self, mem: &[u8], key: i32, len: i32) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            self.value_size(&key)
+        })
+    }
+
+    pub(crate) fn store_read(
+        &mut self,
+        mem: &mut [u8],
+        key: i32,
+        len: i32,
+        offset: i32,
+        dst: i32,
+        max_bytes: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            let value = self
+                .durable
+                .read_value(&key, i64::from(offset), i64::from(max_bytes))?;
+            store(mem, dst, &value)?;
+            Ok(value.len() as i32)
+        })
+    }
+
+    pub(crate) fn store_write(
+        &mut self,
+        mem: &[u8],
+        key: i32,
+        len: i32,
+        offset: i32,
+        src: i32,
+        num_bytes: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            let size = match self.value_size(&key) {
+                Ok(s) => s,
+                Err(Fail::Code(HostError::StoreNotAValue)) => 0,
+                Err(e) => return Err(e),
+            };
+            if size.checked_add(num_bytes).is_none_or(|sum| sum < size) {
+                return Err(HostError::StoreValueSizeExceeded.into());
+            }
+            let payload = load(mem, src, num_bytes)?;
+            self.durable
+                .write_value(&key, i64::from(offset), payload, false)?;
+            Ok(0)
+        })
+    }
+
+    pub(crate) fn store_get_nth_key(
+        &mut self,
+        mem: &mut [u8],
+        key: i32,
+        len: i32,
+        index: i64,
+        dst: i32,
+        max_size: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            let name = self.durable.subtree_name_at(&key, index)?;
+            let name = truncate(&name, max_size, "store_get_nth_key")?;
+            if !name.is_empty() {
+                store(mem, dst, &name)?;
+            }
+            Ok(name.len() as i32)
+        })
+    }
+
+    pub(crate) fn store_get_hash(
+        &mut self,
+        mem: &mut [u8],
+        key: i32,
+        len: i32,
+        dst: i32,
+        max_size: i32,
+    ) -> HostResult<i32> {
+        code_of(|| {
+            let key = load_key(mem, key, len)?;
+            let hash = self
+                .durable
+                .hash(&key, Target::Directory)?
+                .ok_or(HostError::StoreNotANode)?;
+            let hash = truncate(&hash, max_size, "__internal_store_get_hash")?;
+            if !hash.is_empty() {
+                store(mem, dst, &hash)?;
+            }
+            Ok(hash.len() as i32)
+        })
+    }
+
+    /// `reveal_preimage` and the generic `reveal`: reads the argument, then suspends with a
+    /// reveal request (or returns an error code if the argument cannot be read).
+    pub(crate) fn reveal_request(
+        &mut self,
+        mem: &[u8],
+        function: HostFunction,
+        addr: i32,
+        len: i32,
+        dst: i32,
+        max_bytes: i32,
+    ) -> HostResult<i32> {
+        let arg = if len > MAX_INPUT_OUTPUT_SIZE as i32 {
+            Err(HostError::InputOutputTooLarge)
+        } else {
+            load(mem, addr, len)
+        };
+        let arg = match arg {
+            Ok(a) => a,
+            Err(e) => return Ok(e.code()),
+        };
+        let request = if function == HostFunction::RevealPreimage {
+            RevealRequest::Preimage(arg.to_vec())
+        } else {
+            RevealRequest::from_payload(arg)
+        };
+        Err(HostTrap::Reveal {
+            request,
+            dst,
+            max_bytes,
+        })
+    }
+}
+
+/// Completes a reveal: writes at most `max_bytes` of `data` at `dst` (octez `Aux.reveal`).
+pub(crate) fn finish_reveal(
+    mem: &mut [u8],
+    data: &[u8],
+    dst: i32,
+    max_bytes: i32,
+) -> HostResult<i32> {
+    if max_bytes < 0 {
+        return Err(HostTrap::Crash(alloc::format!(
+            "reveal: negative max_bytes {max_bytes}"
+        )));
+    }
+    let n = data.len().min(max_bytes as usize);
+    match store(mem, dst, &data[..n]) {
+        Ok(()) => Ok(n as i32),
+        Err(e) => Ok(e.code()),
+    }
+}
+
+fn with_memory<R>(
+    caller: &mut wasmi::Caller<'_, HostState>,
+    f: impl FnOnce(&mut [u8], &mut HostState) -> HostResult<R>,
+) -> Result<R, wasmi::Error> {
+    let memory = caller.data().memory.ok_or_else(|| {
+        wasmi::Error::host(HostTrap::Crash(
+            "host functions must not access memory during initialisation".into(),
+        ))
+    })?;
+    let (mem, state) = memory.data_and_store_mut(&mut *caller);
+    f(mem, state).map_err(wasmi::Error::host)
+}
+
+/// Registers the host functions available at `version` in `linker`.
+pub(crate) fn link(
+    linker: &mut wasmi::Linker<HostState>,
+    version: PvmVersion,
+) -> Result<(), wasmi::Error> {
+    use wasmi::Caller;
+    type C<'a> = Caller<'a, HostState>;
+    let m = HOST_MODULE;
+    for f in HostFunction::ALL {
+        if f.since() > version {
+            continue;
+        }
+        let name = f.name();
+        match f {
+            HostFunction::ReadInput => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| st.read_input(mem, a, b, n))
+                })
+            }
+            HostFunction::WriteOutput => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| st.write_output(mem, a, n))
+                })
+            }
+            HostFunction::WriteDebug => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| {
+                        st.write_debug(mem, a, n);
+                        Ok(())
+                    })
+                })
+            }
+            HostFunction::StoreHas => linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
+                with_memory(&mut c, |mem, st| st.store_has(mem, k, l))
+            }),
+            HostFunction::StoreExists => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
+                    with_memory(&mut c, |mem, st| st.store_exists(mem, k, l))
+                })
+            }
+            HostFunction::StoreListSize => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
+                    with_memory(&mut c, |mem, st| st.store_list_size(mem, k, l))
+                })
+            }
+            HostFunction::StoreGetNthKey => linker.func_wrap(
+                m,
+                name,
+                |mut c: C<'_>, k: i32, l: i32, i: i64, d: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| st.store_get_nth_key(mem, k, l, i, d, n))
+                },
+            ),
+            HostFunction::StoreDelete => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
+                    with_memory(&mut c, |mem, st| {
+                        st.store_delete(mem, k, l, Target::Directory)
+                    })
+                })
+            }
+            HostFunction::StoreDeleteValue => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
+                    with_memory(&mut c, |mem, st| st.store_delete(mem, k, l, Target::Value))
+                })
+            }
+            HostFunction::StoreCopy => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, x: i32, y: i32| {
+                    with_memory(&mut c, |mem, st| st.store_copy(mem, a, b, x, y))
+                })
+            }
+            HostFunction::StoreMove => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, x: i32, y: i32| {
+                    with_memory(&mut c, |mem, st| st.store_move(mem, a, b, x, y))
+                })
+            }
+            HostFunction::StoreValueSize => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
+                    with_memory(&mut c, |mem, st| st.store_value_size(mem, k, l))
+                })
+            }
+            HostFunction::StoreRead => linker.func_wrap(
+                m,
+                name,
+                |mut c: C<'_>, k: i32, l: i32, o: i32, d: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| st.store_read(mem, k, l, o, d, n))
+                },
+            ),
+            HostFunction::StoreWrite => linker.func_wrap(
+                m,
+                name,
+                |mut c: C<'_>, k: i32, l: i32, o: i32, s: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| st.store_write(mem, k, l, o, s, n))
+                },
+            ),
+            HostFunction::StoreCreate => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32, s: i32| {
+                    with_memory(&mut c, |mem, st| st.store_create(mem, k, l, s))
+                })
+            }
+            HostFunction::StoreGetHash => {
+                linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32, d: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| st.store_get_hash(mem, k, l, d, n))
+                })
+            }
+            HostFunction::RevealPreimage => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, l: i32, d: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| {
+                        st.reveal_request(mem, HostFunction::RevealPreimage, a, l, d, n)
+                    })
+                })
+            }
+            HostFunction::Reveal => {
+                linker.func_wrap(m, name, |mut c: C<'_>, a: i32, l: i32, d: i32, n: i32| {
+                    with_memory(&mut c, |mem, st| {
+                        st.reveal_request(mem, HostFunction::Reveal, a, l, d, n)
+                    })
+                })
+            }
+            HostFunction::RevealMetadata => linker.func_wrap(
+                m,
+                name,
+                |_c: C<'_>, d: i32, n: i32| -> Result<i32, wasmi::Error> {
+                    Err(wasmi::Error::host(HostTrap::Reveal {
+                        request: RevealRequest::Metadata,
+                        dst: d,
+                        max_bytes: n,
+                    }))
+                },
+            ),
+        }?;
+    }
+    Ok(())
+}

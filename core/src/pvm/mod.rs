@@ -1,3 +1,944 @@
-//! The PVM state machine.
+//! The Tezos WASM PVM state machine (`2.0.0-r5` semantics) on wasmi.
+//!
+//! A [`Pvm`] is created from a kernel (origination) and then driven level by level, exactly as
+//! the octez WASM debugger drives octez's PVM:
+//!
+//! 1. **Inputs** ([`Pvm::step_input`]): `Start_of_level`, `Info_per_level`, the level's messages
+//!    and `End_of_level` are appended to the input buffer, one tick each. `Start_of_level` opens
+//!    the level's outbox, `Protocol_migration` rewrites `/readonly/wasm_version`.
+//! 2. **Kernel runs** ([`Pvm::step_kernel_run`]): after `End_of_level`, every top-level step
+//!    starts at a *snapshot boundary*. If `/kernel/env/reboot` is set (it is, after each yield)
+//!    the kernel is loaded from `/kernel/boot.wasm` and `kernel_run` is called once; otherwise the
+//!    PVM yields: unread inputs are dropped and it waits for the next level. The reboot counter
+//!    (`/readonly/kernel/env/reboot_counter`, little-endian `i32`) allows 1000 reboots after the
+//!    first run of a level; a kernel asking for more is forced to yield and
+//!    `/readonly/kernel/env/too_many_reboot` is set.
+//! 3. **Failures**: a trap in `kernel_run` sets `/readonly/kernel/env/stuck` and execution
+//!    continues at the next boundary (the flag is cleared by the next successful run). A kernel
+//!    that fails to decode, link or initialise (e.g. after an upgrade by writing
+//!    `/kernel/boot.wasm`) is replaced by the last kernel that initialised
+//!    (`/readonly/kernel/boot.wasm`) and `/readonly/kernel/env/upgrade_error` is set; without such
+//!    a fallback, or when `kernel_run` is missing, the call stack is exhausted, the fuel runs out
+//!    or a host function crashes, the PVM is [`Status::Stuck`] for good, as in octez.
+//!
+//! ## Ticks and fuel
+//! Ticks follow octez: one tick per input, and every phase between two snapshot boundaries (the
+//! input phase of a level, and each `kernel_run`) lasts exactly `ticks_per_snapshot` ticks, so
+//! tick counts at level boundaries do not depend on the engine. The wasmi fuel consumed by
+//! `kernel_run` is metered separately ([`LevelReport::fuel`]); running out of the per-run fuel
+//! budget is Soru's deterministic stand-in for octez's `Too_many_ticks`. When the PVM gets stuck
+//! inside a run, Soru counts the run as if padded to the boundary (octez counts the interpreter
+//! ticks executed so far, which no other engine can reproduce).
+//!
+//! ## Reveals
+//! Reveal host calls suspend the run and ask the embedder's [`Reveal`]; if it has no answer yet
+//! the PVM reports [`Status::WaitingForReveal`] and [`Pvm::resume_reveal`] continues the very
+//! same call when the bytes arrive (wasmi resumable calls). Metadata requests are answered from
+//! [`PvmConfig`].
+//!
+//! ## State
+//! The state is a [`Tree`]; [`Pvm::state_hash`] is its root hash. It holds durable storage under
+//! `/durable` in octez's layout (see [`crate::durable`]). Octez's state tree additionally holds
+//! the output and input buffers, the tick and reboot counters and the decoded module under
+//! `/pvm` and `/wasm`; those parts are not in Soru's tree yet, so Soru's state hash is not
+//! octez's, but the durable layout is identical and the rest can be added without changing it.
+//!
+//! ## Example
+//! ```
+//! use soru_core::pvm::{Pvm, PvmConfig, Status};
+//! use soru_core::reveal::NoReveal;
+//!
+//! // A kernel that echoes every input to the outbox.
+//! let kernel = wat::parse_str(r#"
+//!   (module
+//!     (import "smart_rollup_core" "read_input" (func $read (param i32 i32 i32) (result i32)))
+//!     (import "smart_rollup_core" "write_output" (func $write (param i32 i32) (result i32)))
+//!     (memory (export "memory") 1)
+//!     (func (export "kernel_run") (local $n i32)
+//!       (loop $next
+//!         (local.set $n (call $read (i32.const 0) (i32.const 16) (i32.const 4096)))
+//!         (if (i32.gt_s (local.get $n) (i32.const 0))
+//!           (then (drop (call $write (i32.const 16) (local.get $n))) (br $next))))))
+//! "#).unwrap();
+//! let mut pvm = Pvm::new(&kernel, PvmConfig::default()).unwrap();
+//! let report = pvm.run_level(&[b"\x01hello".to_vec()], &mut NoReveal).unwrap();
+//! assert_eq!(report.status, Status::WaitingForInput);
+//! // Start_of_level, Info_per_level, the message and End_of_level were all echoed.
+//! assert_eq!(report.outbox.len(), 4);
+//! assert_eq!(report.outbox[2], b"\x01hello");
+//! ```
 
+pub mod kernel;
+pub(crate) mod outbox;
 pub mod output_buffer;
+mod version;
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
+use crate::host::{
+    self, HostState, HostTrap, Input, MAXIMUM_REBOOTS_PER_INPUT, METADATA_SIZE,
+    OUTBOX_MESSAGE_LIMIT, OUTBOX_VALIDITY_PERIOD, TICKS_PER_SNAPSHOT,
+};
+use crate::reveal::{Reveal, RevealRequest};
+use crate::tree::{Hash, Tree, TreeError};
+pub use kernel::KernelError;
+use outbox::Outboxes;
+pub use version::PvmVersion;
+
+/// Durable key of the kernel.
+pub const KERNEL_KEY: &str = "/kernel/boot.wasm";
+/// Durable key of the fallback kernel (the last one that initialised).
+pub const FALLBACK_KERNEL_KEY: &str = "/readonly/kernel/boot.wasm";
+/// Durable key a kernel writes to ask for a reboot.
+pub const REBOOT_FLAG_KEY: &str = "/kernel/env/reboot";
+/// Durable key of the remaining reboots (little-endian `i32`).
+pub const REBOOT_COUNTER_KEY: &str = "/readonly/kernel/env/reboot_counter";
+/// Durable key set when `kernel_run` trapped.
+pub const STUCK_FLAG_KEY: &str = "/readonly/kernel/env/stuck";
+/// Durable key set when an upgrade failed and the fallback kernel was restored.
+pub const UPGRADE_ERROR_FLAG_KEY: &str = "/readonly/kernel/env/upgrade_error";
+/// Durable key set when the kernel asked for too many reboots.
+pub const TOO_MANY_REBOOT_FLAG_KEY: &str = "/readonly/kernel/env/too_many_reboot";
+/// Durable key of the PVM version.
+pub const VERSION_KEY: &str = "/readonly/wasm_version";
+
+/// Parameters fixed at origination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PvmConfig {
+    /// The rollup's 20-byte address (revealed by `reveal_metadata`).
+    pub rollup_address: [u8; 20],
+    /// The origination level (revealed by `reveal_metadata`).
+    pub origination_level: u32,
+    /// The inbox level [`Pvm::run_level`] uses first (the octez debugger starts at 0).
+    pub first_level: u32,
+    /// The PVM version at origination.
+    pub version: PvmVersion,
+    /// Ticks between two snapshot boundaries (protocol `ticks_per_snapshot`).
+    pub ticks_per_snapshot: u128,
+    /// Levels an outbox is kept.
+    pub outbox_validity_period: u32,
+    /// Maximum messages per outbox.
+    pub outbox_message_limit: usize,
+    /// wasmi fuel available to one `kernel_run`; running out leaves the PVM stuck.
+    pub fuel_per_kernel_run: u64,
+    /// Upper bound on the kernel's memory in bytes (`memory.grow` beyond it returns -1).
+    pub max_memory_bytes: usize,
+}
+
+impl Default for PvmConfig {
+    /// The octez debugger's conventions: zero address, origination and first level 0,
+    /// `2.0.0-r5`, protocol outbox parameters, and 11 billion units of fuel per run.
+    fn default() -> Self {
+        PvmConfig {
+            rollup_address: [0; 20],
+            origination_level: 0,
+            first_level: 0,
+            version: PvmVersion::V5,
+            ticks_per_snapshot: TICKS_PER_SNAPSHOT,
+            outbox_validity_period: OUTBOX_VALIDITY_PERIOD,
+            outbox_message_limit: OUTBOX_MESSAGE_LIMIT,
+            fuel_per_kernel_run: 11_000_000_000,
+            max_memory_bytes: usize::try_from(1u64 << 32).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// What the PVM is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// It accepts inputs (between `End_of_level` of one level and `Start_of_level` of the next,
+    /// or inside a level before `End_of_level`).
+    WaitingForInput,
+    /// Inputs are complete: the next [`Pvm::step_kernel_run`] reboots the kernel or yields.
+    Evaluating,
+    /// A reveal host call is suspended; see [`Pvm::pending_reveal`] and [`Pvm::resume_reveal`].
+    WaitingForReveal,
+    /// Stuck for good (see [`Pvm::stuck_reason`]); inputs are still counted, nothing runs.
+    Stuck,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::WaitingForInput => "waiting_for_input",
+            Status::Evaluating => "evaluating",
+            Status::WaitingForReveal => "waiting_for_reveal",
+            Status::Stuck => "stuck",
+        })
+    }
+}
+
+/// Why the PVM is stuck for good.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StuckReason {
+    /// The kernel is invalid and no different fallback kernel exists.
+    #[error("invalid kernel and no fallback kernel: {0}")]
+    NoFallbackKernel(KernelError),
+    /// The kernel cannot be run (missing or ill-typed `kernel_run`).
+    #[error("{0}")]
+    InvalidKernel(KernelError),
+    /// `/kernel/boot.wasm` does not exist.
+    #[error("no kernel at {KERNEL_KEY}")]
+    MissingKernel,
+    /// `kernel_run` used up its fuel (octez: too many ticks).
+    #[error("kernel_run ran out of fuel")]
+    TooManyTicks,
+    /// The call stack was exhausted.
+    #[error("call stack exhausted")]
+    StackExhausted,
+    /// A host function raised an error octez does not turn into a code.
+    #[error("{0}")]
+    HostCrash(String),
+    /// The engine failed in an unexpected way.
+    #[error("engine error: {0}")]
+    Engine(String),
+}
+
+/// Errors of the PVM API (misuse or a broken state tree); kernel failures are not errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PvmError {
+    /// The kernel given at origination is invalid.
+    #[error("invalid kernel: {0}")]
+    InvalidKernel(#[from] KernelError),
+    /// An input was given while the PVM does not accept inputs.
+    #[error("the PVM does not accept inputs now (status {0})")]
+    NotWaitingForInput(Status),
+    /// A kernel run was asked for while the PVM waits for inputs or a reveal.
+    #[error("the PVM cannot run the kernel now (status {0})")]
+    NotEvaluating(Status),
+    /// Reveal data was given while no reveal is pending.
+    #[error("no reveal is pending")]
+    NoPendingReveal,
+    /// Durable storage failed (e.g. a blinded node of a proof tree was read).
+    #[error("durable storage: {0}")]
+    Durable(#[from] DurableError),
+    /// The state tree failed.
+    #[error("state tree: {0}")]
+    Tree(#[from] TreeError),
+    /// The engine could not be set up.
+    #[error("engine setup: {0}")]
+    Engine(String),
+}
+
+/// The result of one level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelReport {
+    /// The inbox level.
+    pub level: u32,
+    /// Messages written to the outbox of this level.
+    pub outbox: Vec<Vec<u8>>,
+    /// Messages written with `write_debug` during this level.
+    pub debug: Vec<Vec<u8>>,
+    /// The state hash at the end of the level.
+    pub state_hash: Hash,
+    /// Total ticks since origination.
+    pub ticks: u128,
+    /// wasmi fuel consumed by the kernel during this level.
+    pub fuel: u64,
+    /// Number of `kernel_run` calls during this level.
+    pub kernel_runs: u32,
+    /// Status at the end of the level.
+    pub status: Status,
+}
+
+struct Suspended {
+    store: wasmi::Store<HostState>,
+    call: wasmi::ResumableCallHostTrap,
+    request: RevealRequest,
+    dst: i32,
+    max_bytes: i32,
+}
+
+enum Phase {
+    Collect,
+    Boundary,
+    Suspended(Box<Suspended>),
+    Stuck(StuckReason),
+}
+
+fn key(path: &str) -> Key {
+    Key::from_path(path).expect("the PVM's own keys are valid constants")
+}
+
+/// The serialized internal inbox messages the PVM adds around a level's messages.
+fn start_of_level() -> Vec<u8> {
+    alloc::vec![0, 1]
+}
+
+fn end_of_level() -> Vec<u8> {
+    alloc::vec![0, 2]
+}
+
+fn info_per_level(timestamp: i64, predecessor: &[u8; 32]) -> Vec<u8> {
+    let mut m = alloc::vec![0, 3];
+    m.extend_from_slice(&timestamp.to_be_bytes());
+    m.extend_from_slice(predecessor);
+    m
+}
+
+/// The kind of an input, as octez's `Pvm_input_kind.from_raw_input` sees it.
+enum InputKind<'a> {
+    StartOfLevel,
+    EndOfLevel,
+    ProtocolMigration(&'a [u8]),
+    Other,
+}
+
+fn input_kind(payload: &[u8]) -> InputKind<'_> {
+    match payload {
+        [0, 1] => InputKind::StartOfLevel,
+        [0, 2] => InputKind::EndOfLevel,
+        [0, 4, rest @ ..] if rest.len() >= 4 => {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if rest.len() == 4 + len {
+                InputKind::ProtocolMigration(&rest[4..])
+            } else {
+                InputKind::Other
+            }
+        }
+        _ => InputKind::Other,
+    }
+}
+
+/// The WASM PVM. See the module documentation.
+pub struct Pvm {
+    config: PvmConfig,
+    version: PvmVersion,
+    host: Option<HostState>,
+    phase: Phase,
+    tick: u128,
+    last_top_level_call: u128,
+    reboot_counter: u32,
+    next_level: u32,
+    current_level: Option<u32>,
+    level_fuel: u64,
+    total_fuel: u64,
+    level_runs: u32,
+    engine: wasmi::Engine,
+    modules: BTreeMap<Hash, wasmi::Module>,
+}
+
+impl fmt::Debug for Pvm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pvm")
+            .field("status", &self.status())
+            .field("tick", &self.tick)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pvm {
+    /// Originates a rollup with `kernel`: validates it (see [`kernel`]), then installs it at
+    /// `/kernel/boot.wasm` with the reboot flag set and the version recorded, like octez's
+    /// `install_boot_sector`. The PVM then waits for the first level's inputs.
+    pub fn new(kernel: &[u8], config: PvmConfig) -> Result<Pvm, PvmError> {
+        kernel::validate(kernel, config.version)?;
+        let mut durable = Durable::new();
+        durable.set_value(&key(VERSION_KEY), config.version.as_str().as_bytes(), true)?;
+        durable.set_value(&key(REBOOT_FLAG_KEY), b"", false)?;
+        durable.set_value(&key(KERNEL_KEY), kernel, false)?;
+        Pvm::from_durable(durable, config)
+    }
+
+    /// A PVM over existing durable storage (e.g. restored from a snapshot), waiting for inputs
+    /// with fresh counters. The version is read from `/readonly/wasm_version` when present.
+    pub fn from_durable(durable: Durable, config: PvmConfig) -> Result<Pvm, PvmError> {
+        let version = durable
+            .read_all(&key(VERSION_KEY))?
+            .and_then(|v| PvmVersion::from_bytes(&v))
+            .unwrap_or(config.version);
+        let host = HostState {
+            durable,
+            inputs: VecDeque::new(),
+            outboxes: Outboxes::new(config.outbox_validity_period, config.outbox_message_limit),
+            debug: Vec::new(),
+            memory: None,
+            limits: wasmi::StoreLimitsBuilder::new()
+                .memory_size(config.max_memory_bytes)
+                .instances(1)
+                .memories(1)
+                .build(),
+        };
+        Ok(Pvm {
+            engine: wasmi::Engine::new(&kernel::engine_config(version)),
+            next_level: config.first_level,
+            config,
+            version,
+            host: Some(host),
+            phase: Phase::Collect,
+            tick: 0,
+            last_top_level_call: 0,
+            reboot_counter: MAXIMUM_REBOOTS_PER_INPUT + 1,
+            current_level: None,
+            level_fuel: 0,
+            total_fuel: 0,
+            level_runs: 0,
+            modules: BTreeMap::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PvmConfig {
+        &self.config
+    }
+
+    /// The current PVM version.
+    pub fn version(&self) -> PvmVersion {
+        self.version
+    }
+
+    /// Ticks since origination.
+    pub fn ticks(&self) -> u128 {
+        self.tick
+    }
+
+    /// wasmi fuel consumed since origination.
+    pub fn fuel(&self) -> u64 {
+        self.total_fuel
+    }
+
+    /// Remaining reboots of the current level, as exposed to the kernel.
+    pub fn reboot_counter(&self) -> u32 {
+        self.reboot_counter
+    }
+
+    /// What the PVM waits for.
+    pub fn status(&self) -> Status {
+        match &self.phase {
+            Phase::Collect => Status::WaitingForInput,
+            Phase::Boundary => Status::Evaluating,
+            Phase::Suspended(_) => Status::WaitingForReveal,
+            Phase::Stuck(_) => Status::Stuck,
+        }
+    }
+
+    /// Why the PVM is stuck, if it is.
+    pub fn stuck_reason(&self) -> Option<&StuckReason> {
+        match &self.phase {
+            Phase::Stuck(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The suspended reveal request, if any.
+    pub fn pending_reveal(&self) -> Option<&RevealRequest> {
+        match &self.phase {
+            Phase::Suspended(s) => Some(&s.request),
+            _ => None,
+        }
+    }
+
+    fn host_ref(&self) -> &HostState {
+        match (&self.host, &self.phase) {
+            (Some(h), _) => h,
+            (None, Phase::Suspended(s)) => s.store.data(),
+            // The host state is always either owned or inside the suspended store.
+            (None, _) => unreachable!("host state lost"),
+        }
+    }
+
+    fn host_mut(&mut self) -> &mut HostState {
+        match (&mut self.host, &mut self.phase) {
+            (Some(h), _) => h,
+            (None, Phase::Suspended(s)) => s.store.data_mut(),
+            (None, _) => unreachable!("host state lost"),
+        }
+    }
+
+    /// Durable storage.
+    pub fn durable(&self) -> &Durable {
+        &self.host_ref().durable
+    }
+
+    /// Every durable value as `(key, bytes)`.
+    pub fn durable_values(&self) -> DurableValues<'_> {
+        self.durable().values()
+    }
+
+    /// Messages of the outbox of `level`, if it is still kept.
+    pub fn outbox(&self, level: u32) -> Option<&[Vec<u8>]> {
+        self.host_ref().outboxes.messages(level)
+    }
+
+    /// Debug messages written since the current level started.
+    pub fn debug_messages(&self) -> &[Vec<u8>] {
+        &self.host_ref().debug
+    }
+
+    /// The state tree: durable storage under `/durable`.
+    pub fn state_tree(&self) -> Result<Tree, PvmError> {
+        let mut tree = Tree::empty();
+        tree.set_subtree(&[b"durable"], self.durable().tree().clone())?;
+        Ok(tree)
+    }
+
+    /// The state hash (root hash of [`Pvm::state_tree`]).
+    pub fn state_hash(&self) -> Result<Hash, PvmError> {
+        Ok(self.state_tree()?.hash())
+    }
+
+    /// Sets a durable value before or between levels, like the octez debugger's installer
+    /// configuration (`/readonly` keys included). Only while the PVM waits for inputs.
+    pub fn set_durable_value(&mut self, path: &str, value: &[u8]) -> Result<(), PvmError> {
+        if !matches!(self.phase, Phase::Collect) {
+            return Err(PvmError::NotWaitingForInput(self.status()));
+        }
+        let k = Key::from_path(path)?;
+        self.host_mut().durable.set_value(&k, value, true)?;
+        Ok(())
+    }
+
+    /// Adds one input (a serialized inbox message) at `level` with index `counter`: one tick.
+    /// A stuck PVM counts the tick and ignores the input.
+    pub fn step_input(&mut self, level: u32, counter: u32, payload: &[u8]) -> Result<(), PvmError> {
+        match self.phase {
+            Phase::Collect => {}
+            Phase::Stuck(_) => {
+                self.tick += 1;
+                return Ok(());
+            }
+            _ => return Err(PvmError::NotWaitingForInput(self.status())),
+        }
+        self.tick += 1;
+        let version = self.version;
+        let host = self.host_mut();
+        host.inputs.push_back(Input {
+            level,
+            counter,
+            payload: payload.to_vec(),
+        });
+        match input_kind(payload) {
+            InputKind::StartOfLevel => {
+                host.outboxes.start_level(level);
+                host.debug.clear();
+                self.current_level = Some(level);
+                self.level_fuel = 0;
+                self.level_runs = 0;
+            }
+            InputKind::EndOfLevel => self.phase = Phase::Boundary,
+            InputKind::ProtocolMigration(name) => {
+                if let Some(v) = PvmVersion::for_protocol(name) {
+                    host.durable
+                        .set_value(&key(VERSION_KEY), v.as_str().as_bytes(), true)?;
+                    if v != version {
+                        self.set_version(v);
+                    }
+                }
+            }
+            InputKind::Other => {}
+        }
+        Ok(())
+    }
+
+    fn set_version(&mut self, version: PvmVersion) {
+        self.version = version;
+        self.engine = wasmi::Engine::new(&kernel::engine_config(version));
+        self.modules.clear();
+    }
+
+    /// One top-level step from a snapshot boundary: either reboots the kernel and runs
+    /// `kernel_run` (until it returns, traps or suspends on a reveal), or yields and waits for
+    /// the next level's inputs. Returns the status afterwards.
+    pub fn step_kernel_run(&mut self, reveal: &mut dyn Reveal) -> Result<Status, PvmError> {
+        if !matches!(self.phase, Phase::Boundary) {
+            return Err(PvmError::NotEvaluating(self.status()));
+        }
+        self.tick = self.last_top_level_call + self.config.ticks_per_snapshot;
+        self.last_top_level_call = self.tick;
+        let durable = &mut self.host_mut().durable;
+        let reboot = durable.has_value(&key(REBOOT_FLAG_KEY))?;
+        let counter = self.reboot_counter;
+        if reboot && counter > 0 {
+            self.reboot_counter -= 1;
+            let n = self.reboot_counter;
+            let durable = &mut self.host_mut().durable;
+            durable.delete(&key(REBOOT_FLAG_KEY), Target::Directory, true)?;
+            write_counter(durable, n)?;
+            self.run_kernel(reveal)?;
+        } else {
+            let durable = &mut self.host_mut().durable;
+            if reboot {
+                durable.write_value(&key(TOO_MANY_REBOOT_FLAG_KEY), 0, b"", true)?;
+            } else {
+                durable.delete(&key(TOO_MANY_REBOOT_FLAG_KEY), Target::Directory, true)?;
+            }
+            durable.write_value(&key(REBOOT_FLAG_KEY), 0, b"", false)?;
+            let n = MAXIMUM_REBOOTS_PER_INPUT + 1;
+            write_counter(durable, n)?;
+            self.reboot_counter = n;
+            self.host_mut().inputs.clear();
+            self.phase = Phase::Collect;
+        }
+        Ok(self.status())
+    }
+
+    /// Restores the fallback kernel after a recoverable failure, or gets stuck without one.
+    fn fallback_or_stuck(&mut self, error: KernelError) -> Result<(), PvmError> {
+        let durable = &mut self.host_mut().durable;
+        let kernel_hash = durable.hash(&key(KERNEL_KEY), Target::Value)?;
+        let fallback_hash = durable.hash(&key(FALLBACK_KERNEL_KEY), Target::Value)?;
+        if fallback_hash.is_some() && fallback_hash != kernel_hash {
+            durable.copy_tree(&key(FALLBACK_KERNEL_KEY), &key(KERNEL_KEY), false)?;
+            durable.write_value(&key(UPGRADE_ERROR_FLAG_KEY), 0, b"", true)?;
+            self.phase = Phase::Boundary;
+        } else {
+            self.phase = Phase::Stuck(StuckReason::NoFallbackKernel(error));
+        }
+        Ok(())
+    }
+
+    fn compile(&mut self, kernel: &[u8], hash: Hash) -> Result<wasmi::Module, KernelError> {
+        if let Some(m) = self.modules.get(&hash) {
+            return Ok(m.clone());
+        }
+        kernel::validate(kernel, self.version)?;
+        let module = wasmi::Module::new(&self.engine, kernel)
+            .map_err(|e| KernelError::Compile(e.to_string()))?;
+        // Keep a small cache: kernels rarely change.
+        if self.modules.len() >= 4 {
+            self.modules.clear();
+        }
+        self.modules.insert(hash, module.clone());
+        Ok(module)
+    }
+
+    fn run_kernel(&mut self, reveal: &mut dyn Reveal) -> Result<(), PvmError> {
+        self.level_runs += 1;
+        let durable = &self.host_ref().durable;
+        let Some(kernel_bytes) = durable.read_all(&key(KERNEL_KEY))? else {
+            self.phase = Phase::Stuck(StuckReason::MissingKernel);
+            return Ok(());
+        };
+        let hash = durable
+            .hash(&key(KERNEL_KEY), Target::Value)?
+            .unwrap_or_default();
+        let module = match self.compile(&kernel_bytes, hash) {
+            Ok(m) => m,
+            Err(e) if e.is_recoverable() => return self.fallback_or_stuck(e),
+            Err(e) => {
+                if matches!(e, KernelError::EntrypointSignature { .. }) {
+                    // Octez only notices the bad signature when calling it, after initialisation
+                    // saved the kernel as fallback.
+                    save_fallback_kernel(&mut self.host_mut().durable)?;
+                }
+                self.phase = Phase::Stuck(StuckReason::InvalidKernel(e));
+                return Ok(());
+            }
+        };
+        let mut linker = wasmi::Linker::<HostState>::new(&self.engine);
+        host::link(&mut linker, self.version).map_err(|e| PvmError::Engine(e.to_string()))?;
+        let host = self
+            .host
+            .take()
+            .ok_or(PvmError::Engine("host state lost".into()))?;
+        let mut store = wasmi::Store::new(&self.engine, host);
+        store.limiter(|h| &mut h.limits);
+        let instance = match linker.instantiate_and_start(&mut store, &module) {
+            Ok(i) => i,
+            Err(e) => {
+                self.host = Some(store.into_data());
+                return self.fallback_or_stuck(KernelError::Instantiate(e.to_string()));
+            }
+        };
+        let (Some(memory), Some(run)) = (
+            instance.exports(&store).find_map(|e| e.into_memory()),
+            instance.get_func(&store, kernel::KERNEL_ENTRYPOINT),
+        ) else {
+            self.host = Some(store.into_data());
+            self.phase = Phase::Stuck(StuckReason::InvalidKernel(KernelError::MissingEntrypoint));
+            return Ok(());
+        };
+        store.data_mut().memory = Some(memory);
+        if let Err(e) = save_fallback_kernel(&mut store.data_mut().durable) {
+            self.host = Some(store.into_data());
+            return Err(e.into());
+        }
+        store
+            .set_fuel(self.config.fuel_per_kernel_run)
+            .map_err(|e| PvmError::Engine(e.to_string()))?;
+        let result = run.call_resumable(&mut store, &[], &mut []);
+        self.handle_call(store, result, reveal)
+    }
+
+    fn handle_call(
+        &mut self,
+        mut store: wasmi::Store<HostState>,
+        mut result: Result<wasmi::ResumableCall, wasmi::Error>,
+        reveal: &mut dyn Reveal,
+    ) -> Result<(), PvmError> {
+        loop {
+            match result {
+                Ok(wasmi::ResumableCall::HostTrap(call)) => {
+                    let trap = call.host_error().downcast_ref::<HostTrap>().cloned();
+                    match trap {
+                        Some(HostTrap::Reveal {
+                            request,
+                            dst,
+                            max_bytes,
+                        }) => {
+                            let answer = match &request {
+                                RevealRequest::Metadata => Some(self.metadata().to_vec()),
+                                other => reveal.reveal(other),
+                            };
+                            match answer {
+                                Some(data) => {
+                                    let r = complete_reveal(&mut store, &data, dst, max_bytes);
+                                    match r {
+                                        Ok(n) => {
+                                            result = call.resume(
+                                                &mut store,
+                                                &[wasmi::Val::I32(n)],
+                                                &mut [],
+                                            );
+                                        }
+                                        Err(t) => return self.finish_trapped(store, t),
+                                    }
+                                }
+                                None => {
+                                    self.host = None;
+                                    self.phase = Phase::Suspended(Box::new(Suspended {
+                                        store,
+                                        call,
+                                        request,
+                                        dst,
+                                        max_bytes,
+                                    }));
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        Some(t) => return self.finish_trapped(store, t),
+                        None => {
+                            let msg = call.host_error().to_string();
+                            return self.finish_stuck(store, StuckReason::Engine(msg));
+                        }
+                    }
+                }
+                Ok(wasmi::ResumableCall::OutOfFuel(_)) => {
+                    return self.finish_stuck(store, StuckReason::TooManyTicks)
+                }
+                Ok(wasmi::ResumableCall::Finished) => {
+                    self.account_fuel(&store);
+                    let mut host = store.into_data();
+                    host.memory = None;
+                    host.durable
+                        .delete(&key(STUCK_FLAG_KEY), Target::Directory, true)?;
+                    host.durable
+                        .delete(&key(UPGRADE_ERROR_FLAG_KEY), Target::Directory, true)?;
+                    self.host = Some(host);
+                    self.phase = Phase::Boundary;
+                    return Ok(());
+                }
+                Err(e) => {
+                    if let Some(t) = e.downcast_ref::<HostTrap>().cloned() {
+                        return self.finish_trapped(store, t);
+                    }
+                    match e.as_trap_code() {
+                        Some(wasmi::TrapCode::OutOfFuel) => {
+                            return self.finish_stuck(store, StuckReason::TooManyTicks)
+                        }
+                        Some(wasmi::TrapCode::StackOverflow) => {
+                            return self.finish_stuck(store, StuckReason::StackExhausted)
+                        }
+                        Some(_) => {
+                            // A wasm trap: set the stuck flag and continue at the next boundary.
+                            self.account_fuel(&store);
+                            let mut host = store.into_data();
+                            host.memory = None;
+                            host.durable
+                                .write_value(&key(STUCK_FLAG_KEY), 0, b"", true)?;
+                            self.host = Some(host);
+                            self.phase = Phase::Boundary;
+                            return Ok(());
+                        }
+                        None => {
+                            return self.finish_stuck(store, StuckReason::Engine(e.to_string()))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn account_fuel(&mut self, store: &wasmi::Store<HostState>) {
+        let left = store.get_fuel().unwrap_or(0);
+        let used = self.config.fuel_per_kernel_run.saturating_sub(left);
+        self.level_fuel = self.level_fuel.saturating_add(used);
+        self.total_fuel = self.total_fuel.saturating_add(used);
+    }
+
+    fn finish_trapped(
+        &mut self,
+        store: wasmi::Store<HostState>,
+        trap: HostTrap,
+    ) -> Result<(), PvmError> {
+        match trap {
+            HostTrap::Tree(msg) => {
+                let mut host = store.into_data();
+                host.memory = None;
+                self.host = Some(host);
+                Err(PvmError::Engine(msg))
+            }
+            HostTrap::Crash(msg) => self.finish_stuck(store, StuckReason::HostCrash(msg)),
+            HostTrap::Reveal { .. } => self.finish_stuck(
+                store,
+                StuckReason::Engine("unexpected reveal request".into()),
+            ),
+        }
+    }
+
+    fn finish_stuck(
+        &mut self,
+        store: wasmi::Store<HostState>,
+        reason: StuckReason,
+    ) -> Result<(), PvmError> {
+        self.account_fuel(&store);
+        let mut host = store.into_data();
+        host.memory = None;
+        self.host = Some(host);
+        self.phase = Phase::Stuck(reason);
+        Ok(())
+    }
+
+    fn metadata(&self) -> [u8; METADATA_SIZE] {
+        let mut m = [0u8; METADATA_SIZE];
+        m[..20].copy_from_slice(&self.config.rollup_address);
+        m[20..].copy_from_slice(&(self.config.origination_level as i32).to_be_bytes());
+        m
+    }
+
+    /// Supplies the bytes of the pending reveal and continues the suspended `kernel_run` until
+    /// it returns, traps or suspends again.
+    pub fn resume_reveal(
+        &mut self,
+        data: &[u8],
+        reveal: &mut dyn Reveal,
+    ) -> Result<Status, PvmError> {
+        let phase = core::mem::replace(&mut self.phase, Phase::Boundary);
+        let Phase::Suspended(s) = phase else {
+            self.phase = phase;
+            return Err(PvmError::NoPendingReveal);
+        };
+        let Suspended {
+            mut store,
+            call,
+            dst,
+            max_bytes,
+            ..
+        } = *s;
+        match complete_reveal(&mut store, data, dst, max_bytes) {
+            Ok(n) => {
+                let result = call.resume(&mut store, &[wasmi::Val::I32(n)], &mut []);
+                self.handle_call(store, result, reveal)?;
+            }
+            Err(t) => self.finish_trapped(store, t)?,
+        }
+        Ok(self.status())
+    }
+
+    /// Feeds a whole level: `Start_of_level`, `Info_per_level(timestamp, predecessor)`, the
+    /// `messages` (serialized inbox messages) and `End_of_level`, then runs the kernel until it
+    /// yields (or suspends on a reveal, or gets stuck).
+    pub fn step_level(
+        &mut self,
+        level: u32,
+        timestamp: i64,
+        predecessor: &[u8; 32],
+        messages: &[Vec<u8>],
+        reveal: &mut dyn Reveal,
+    ) -> Result<Status, PvmError> {
+        let mut counter = 0u32;
+        let mut feed = |pvm: &mut Pvm, payload: &[u8]| -> Result<(), PvmError> {
+            pvm.step_input(level, counter, payload)?;
+            counter += 1;
+            Ok(())
+        };
+        feed(self, &start_of_level())?;
+        feed(self, &info_per_level(timestamp, predecessor))?;
+        for m in messages {
+            feed(self, m)?;
+        }
+        feed(self, &end_of_level())?;
+        self.next_level = level.wrapping_add(1);
+        self.finish_level(reveal)
+    }
+
+    /// Runs the kernel from the current boundary (or does nothing if the PVM is not evaluating)
+    /// until it yields, suspends on a reveal or gets stuck.
+    pub fn finish_level(&mut self, reveal: &mut dyn Reveal) -> Result<Status, PvmError> {
+        while matches!(self.phase, Phase::Boundary) {
+            self.step_kernel_run(reveal)?;
+        }
+        Ok(self.status())
+    }
+
+    /// Runs one level with the octez debugger's conventions (level numbers from
+    /// [`PvmConfig::first_level`], timestamp 0, zero predecessor hash) and reports it.
+    pub fn run_level(
+        &mut self,
+        messages: &[Vec<u8>],
+        reveal: &mut dyn Reveal,
+    ) -> Result<LevelReport, PvmError> {
+        let level = self.next_level;
+        self.step_level(level, 0, &[0; 32], messages, reveal)?;
+        self.report()
+    }
+
+    /// The report of the current level so far.
+    pub fn report(&self) -> Result<LevelReport, PvmError> {
+        let level = self.current_level.unwrap_or(self.next_level);
+        let host = self.host_ref();
+        let outbox = host
+            .outboxes
+            .current_level()
+            .and_then(|l| host.outboxes.messages(l))
+            .map(<[Vec<u8>]>::to_vec)
+            .unwrap_or_default();
+        Ok(LevelReport {
+            level,
+            outbox,
+            debug: host.debug.clone(),
+            state_hash: self.state_hash()?,
+            ticks: self.tick,
+            fuel: self.level_fuel,
+            kernel_runs: self.level_runs,
+            status: self.status(),
+        })
+    }
+}
+
+fn write_counter(durable: &mut Durable, n: u32) -> Result<(), DurableError> {
+    let k = key(REBOOT_COUNTER_KEY);
+    durable.delete(&k, Target::Directory, true)?;
+    durable.write_value(&k, 0, &(n as i32).to_le_bytes(), true)
+}
+
+fn complete_reveal(
+    store: &mut wasmi::Store<HostState>,
+    data: &[u8],
+    dst: i32,
+    max_bytes: i32,
+) -> Result<i32, HostTrap> {
+    let memory = store
+        .data()
+        .memory
+        .ok_or_else(|| HostTrap::Crash("no memory for the reveal".into()))?;
+    let mem = memory.data_mut(&mut *store);
+    host::finish_reveal(mem, data, dst, max_bytes)
+}
+
+/// Octez `save_fallback_kernel`: the kernel that initialised becomes the fallback.
+fn save_fallback_kernel(durable: &mut Durable) -> Result<(), DurableError> {
+    let kernel_hash = durable.hash(&key(KERNEL_KEY), Target::Value)?;
+    let fallback_hash = durable.hash(&key(FALLBACK_KERNEL_KEY), Target::Value)?;
+    if kernel_hash != fallback_hash {
+        durable.copy_tree(&key(KERNEL_KEY), &key(FALLBACK_KERNEL_KEY), true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Kernel validation and compilation: what makes a WASM module a valid kernel.
+//!
+//! A kernel must:
+//! - decode as a WebAssembly module without any floating-point type or instruction (octez
+//!   decodes with `allow_floats:false`) and without SIMD;
+//! - import only functions of `smart_rollup_core` that exist at the PVM version, each with its
+//!   exact signature;
+//! - define exactly one memory (32-bit) and export it;
+//! - have no start function (Soru rejects them: a start function could not use host functions);
+//! - export `kernel_run: [] -> []`.
+//!
+//! Errors are classified like octez's failure states ([`KernelError::is_recoverable`]): a kernel
+//! that fails to decode, link or initialise is replaced by the fallback kernel on upgrade, while
+//! a missing or ill-typed `kernel_run` leaves the PVM stuck.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use wasmparser::{CompositeInnerType, ExternalKind, Operator, Parser, Payload, TypeRef, ValType};
+
+use crate::host::{HostFunction, ValKind, HOST_MODULE};
+use crate::pvm::PvmVersion;
+
+/// Name of the kernel's entry point.
+pub const KERNEL_ENTRYPOINT: &str = "kernel_run";
+
+/// Why a module is not a valid kernel; each variant says what and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// The bytes are not a well-formed WebAssembly module.
+    #[error("malformed module at byte offset {offset}: {message}")]
+    Malformed {
+        /// Byte offset of the problem.
+        offset: usize,
+        /// What the decoder reported.
+        message: String,
+    },
+    /// A floating-point instruction in a function body.
+    #[error("float instruction {instruction} in function {function} at byte offset {offset}")]
+    FloatInstruction {
+        /// Function index (imports included).
+        function: u32,
+        /// Byte offset of the instruction.
+        offset: usize,
+        /// The instruction.
+        instruction: String,
+    },
+    /// A floating-point value type.
+    #[error("float type {ty} in {location}")]
+    FloatType {
+        /// Where (e.g. "type 3", "locals of function 7", "global 2").
+        location: String,
+        /// `f32` or `f64`.
+        ty: String,
+    },
+    /// A start function.
+    #[error("start function {function} is not allowed in a kernel")]
+    StartFunction {
+        /// Index of the start function.
+        function: u32,
+    },
+    /// An import from a module other than `smart_rollup_core`.
+    #[error("import {module}.{name}: only {HOST_MODULE} can be imported")]
+    UnknownImportModule {
+        /// Module name of the import.
+        module: String,
+        /// Item name of the import.
+        name: String,
+    },
+    /// An import of a name that is not a host function at this PVM version, or not a function.
+    #[error("import {HOST_MODULE}.{name} is not a host function of PVM {version}")]
+    UnknownHostFunction {
+        /// Item name of the import.
+        name: String,
+        /// The PVM version.
+        version: PvmVersion,
+    },
+    /// A host function imported with the wrong signature.
+    #[error("import {HOST_MODULE}.{name} has type {found}, expected {expected}")]
+    ImportSignature {
+        /// Host function name.
+        name: String,
+        /// Its signature.
+        expected: String,
+        /// The signature the kernel declared.
+        found: String,
+    },
+    /// The kernel does not define exactly one memory.
+    #[error("a kernel must define exactly one memory, found {count}")]
+    MemoryCount {
+        /// Number of memories (defined and imported).
+        count: usize,
+    },
+    /// The memory is 64-bit.
+    #[error("the kernel memory must be 32-bit")]
+    Memory64,
+    /// The memory is not exported.
+    #[error("the kernel must export its memory")]
+    MemoryNotExported,
+    /// No `kernel_run` export.
+    #[error("no `kernel_run` function exported")]
+    MissingEntrypoint,
+    /// `kernel_run` is exported but is not a function.
+    #[error("export `kernel_run` is not a function")]
+    EntrypointNotAFunction,
+    /// `kernel_run` does not have type `[] -> []`.
+    #[error("`kernel_run` has type {found}, expected [] -> []")]
+    EntrypointSignature {
+        /// The declared type.
+        found: String,
+    },
+    /// The engine rejected the module (a feature Soru does not accept).
+    #[error("module rejected by the engine: {0}")]
+    Compile(String),
+    /// Instantiation failed (e.g. a data segment outside memory).
+    #[error("instantiation failed: {0}")]
+    Instantiate(String),
+}
+
+impl KernelError {
+    /// Whether octez recovers from this failure with the fallback kernel (decode, link and
+    /// initialisation errors) rather than getting stuck (a missing or ill-typed `kernel_run`).
+    pub fn is_recoverable(&self) -> bool {
+        !matches!(
+            self,
+            KernelError::MissingEntrypoint
+                | KernelError::EntrypointNotAFunction
+                | KernelError::EntrypointSignature { .. }
+        )
+    }
+}
+
+fn malformed(e: wasmparser::BinaryReaderError) -> KernelError {
+    KernelError::Malformed {
+        offset: e.offset(),
+        message: e.message().to_string(),
+    }
+}
+
+fn is_float(t: &ValType) -> bool {
+    matches!(t, ValType::F32 | ValType::F64)
+}
+
+fn check_types(types: &[ValType], location: impl Fn() -> String) -> Result<(), KernelError> {
+    match types.iter().find(|t| is_float(t)) {
+        Some(t) => Err(KernelError::FloatType {
+            location: location(),
+            ty: format!("{t}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn float_operator(op: &Operator<'_>) -> Option<String> {
+    let blockty_float =
+        |bt: &wasmparser::BlockType| matches!(bt, wasmparser::BlockType::Type(t) if is_float(t));
+    let name = format!("{op:?}");
+    let head = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
+    let float = head.contains("F32")
+        || head.contains("F64")
+        || match op {
+            Operator::TypedSelect { ty } => is_float(ty),
+            Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
+                blockty_float(blockty)
+            }
+            _ => false,
+        };
+    float.then_some(head)
+}
+
+fn show_sig(params: &[ValType], results: &[ValType]) -> String {
+    let list = |ts: &[ValType]| {
+        ts.iter()
+            .map(|t| format!("{t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("[{}] -> [{}]", list(params), list(results))
+}
+
+fn kind_sig(params: &[ValKind], results: &[ValKind]) -> String {
+    let show = |k: &ValKind| match k {
+        ValKind::I32 => "i32",
+        ValKind::I64 => "i64",
+    };
+    let list = |ts: &[ValKind]| ts.iter().map(show).collect::<Vec<_>>().join(", ");
+    format!("[{}] -> [{}]", list(params), list(results))
+}
+
+fn matches_kinds(types: &[ValType], kinds: &[ValKind]) -> bool {
+    types.len() == kinds.len()
+        && types.iter().zip(kinds).all(|(t, k)| {
+            matches!(
+                (t, k),
+                (ValType::I32, ValKind::I32) | (ValType::I64, ValKind::I64)
+            )
+        })
+}
+
+/// Checks that `bytes` is a valid kernel for PVM `version` (see the module docs).
+pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
+    let mut types: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut imported_funcs = 0u32;
+    let mut memories = 0usize;
+    let mut memory_exported = false;
+    let mut entrypoint: Option<(ExternalKind, u32)> = None;
+    let mut next_body = 0u32;
+
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(malformed)? {
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for sub in group.map_err(malformed)?.into_types() {
+                        let index = types.len();
+                        match &sub.composite_type.inner {
+                            CompositeInnerType::Func(ft) => {
+                                check_types(ft.params(), || format!("parameters of type {index}"))?;
+                                check_types(ft.results(), || format!("results of type {index}"))?;
+                                types.push((ft.params().to_vec(), ft.results().to_vec()));
+                            }
+                            _ => {
+                                return Err(KernelError::Compile(format!(
+                                    "type {index} is not a function type"
+                                )))
+                            }
+                        }
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader {
+                    let import = import.map_err(malformed)?;
+                    if import.module != HOST_MODULE {
+                        return Err(KernelError::UnknownImportModule {
+                            module: import.module.to_string(),
+                            name: import.name.to_string(),
+                        });
+                    }
+                    let host = HostFunction::lookup(import.name, version);
+                    match (host, import.ty) {
+                        (Some(f), TypeRef::Func(ty)) => {
+                            let (params, results) =
+                                types
+                                    .get(ty as usize)
+                                    .ok_or_else(|| KernelError::Malformed {
+                                        offset: 0,
+                                        message: format!(
+                                            "import {} uses unknown type {ty}",
+                                            import.name
+                                        ),
+                                    })?;
+                            if !matches_kinds(params, f.params())
+                                || !matches_kinds(results, f.results())
+                            {
+                                return Err(KernelError::ImportSignature {
+                                    name: import.name.to_string(),
+                                    expected: kind_sig(f.params(), f.results()),
+                                    found: show_sig(params, results),
+                                });
+                            }
+                            func_types.push(ty);
+                            imported_funcs += 1;
+                        }
+                        _ => {
+                            return Err(KernelError::UnknownHostFunction {
+                                name: import.name.to_string(),
+                                version,
+                            })
+                        }
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    func_types.push(ty.map_err(malformed)?);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for mem in reader {
+                    if mem.map_err(malformed)?.memory64 {
+                        return Err(KernelError::Memory64);
+                    }
+                    memories += 1;
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for (i, global) in reader.into_iter().enumerate() {
+                    let global = global.map_err(malformed)?;
+                    check_types(&[global.ty.content_type], || format!("global {i}"))?;
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(malformed)?;
+                    if export.kind == ExternalKind::Memory && export.index == 0 {
+                        memory_exported = true;
+                    }
+                    if export.name == KERNEL_ENTRYPOINT {
+                        entrypoint = Some((export.kind, export.index));
+                    }
+                }
+            }
+            Payload::StartSection { func, .. } => {
+                return Err(KernelError::StartFunction { function: func });
+            }
+            Payload::CodeSectionEntry(body) => {
+                let function = imported_funcs + next_body;
+                next_body += 1;
+                let locals = body.get_locals_reader().map_err(malformed)?;
+                for local in locals {
+                    let (_, ty) = local.map_err(malformed)?;
+                    check_types(&[ty], || format!("locals of function {function}"))?;
+                }
+                let mut ops = body.get_operators_reader().map_err(malformed)?;
+                while !ops.eof() {
+                    let (op, offset) = ops.read_with_offset().map_err(malformed)?;
+                    if let Some(instruction) = float_operator(&op) {
+                        return Err(KernelError::FloatInstruction {
+                            function,
+                            offset,
+                            instruction,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    if memories != 1 {
+        return Err(KernelError::MemoryCount { count: memories });
+    }
+    if !memory_exported {
+        return Err(KernelError::MemoryNotExported);
+    }
+    match entrypoint {
+        None => Err(KernelError::MissingEntrypoint),
+        Some((ExternalKind::Func, index)) => {
+            let ty = func_types
+                .get(index as usize)
+                .and_then(|t| types.get(*t as usize));
+            match ty {
+                Some((p, r)) if p.is_empty() && r.is_empty() => Ok(()),
+                Some((p, r)) => Err(KernelError::EntrypointSignature {
+                    found: show_sig(p, r),
+                }),
+                None => Err(KernelError::Malformed {
+                    offset: 0,
+                    message: format!("kernel_run refers to unknown function {index}"),
+                }),
+            }
+        }
+        Some(_) => Err(KernelError::EntrypointNotAFunction),
+    }
+}
+
+/// The wasmi engine configuration of the PVM: eager compilation, fuel metering, no floats, no
+/// start function, only the WebAssembly features octez's interpreter accepts, and the call
+/// stack limit of `version`.
+pub(crate) fn engine_config(version: PvmVersion) -> wasmi::Config {
+    let mut config = wasmi::Config::default();
+    config
+        .compilation_mode(wasmi::CompilationMode::Eager)
+        .consume_fuel(true)
+        .floats(false)
+        .allow_start_fn(false)
+        .wasm_mutable_global(true)
+        .wasm_sign_extension(true)
+        .wasm_saturating_float_to_int(false)
+        .wasm_multi_value(true)
+        .wasm_bulk_memory(true)
+        .wasm_reference_types(true)
+        .wasm_tail_call(false)
+        .wasm_extended_const(false)
+        .wasm_multi_memory(false)
+        .wasm_custom_page_sizes(false)
+        .wasm_wide_arithmetic(false)
+        .set_max_recursion_depth(version.stack_size_limit());
+    config
+}

@@ -1,0 +1,157 @@
+//! octez `Context_binary` hashing: the exact pre-images irmin hashes for contents, "stable"
+//! (v1) directory nodes and irmin-pack inodes, all with BLAKE2b-256.
+//!
+//! Sources: octez `src/lib_context/encoding/context.ml` (contents as `bytes_of Int64`, the v1
+//! node pre-hash with 8-byte kind, length-prefixed step and `Hash.V1`), irmin-pack
+//! `src/irmin-pack/inode.ml` (`Bin.v` pre-hash: `Values` / `Tree` variants, LEB128 ints).
+
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Digest};
+
+/// A BLAKE2b-256 digest: the hash of a tree node, contents or inode.
+pub type Hash = [u8; 32];
+
+type Hasher = Blake2b<U32>;
+
+/// Kind prefix of a contents entry in a v1 node pre-image (`Some ()` metadata).
+const V1_KIND_CONTENTS: [u8; 8] = [0xff, 0, 0, 0, 0, 0, 0, 0];
+/// Kind prefix of a node entry in a v1 node pre-image (`None` metadata).
+const V1_KIND_NODE: [u8; 8] = [0; 8];
+
+/// Whether a directory entry points at contents or at a node; both hash forms need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    /// A value (irmin `Contents`).
+    Contents,
+    /// A directory (irmin `Node`).
+    Node,
+}
+
+/// BLAKE2b-256 of arbitrary bytes (used for the child ordering key `H(step)`).
+pub(crate) fn blake2b(bytes: &[u8]) -> Hash {
+    let mut h = Hasher::new();
+    h.update(bytes);
+    h.finalize().into()
+}
+
+/// A streaming hasher for pre-images, so they are never buffered.
+struct Stream(Hasher);
+
+impl Stream {
+    fn new() -> Self {
+        Stream(Hasher::new())
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.update(b);
+    }
+    fn leb(&mut self, n: u64) {
+        let mut buf = [0u8; 10];
+        let mut len = 0;
+        let mut n = n;
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                buf[len] = byte;
+                len += 1;
+                break;
+            }
+            buf[len] = byte | 0x80;
+            len += 1;
+        }
+        self.0.update(&buf[..len]);
+    }
+    fn finish(self) -> Hash {
+        self.0.finalize().into()
+    }
+}
+
+/// Hash of contents: `H(be64 len | bytes)` (octez `Contents.pre_hash_v1`).
+pub(crate) fn contents(bytes: &[u8]) -> Hash {
+    let mut s = Stream::new();
+    s.bytes(&(bytes.len() as u64).to_be_bytes());
+    s.bytes(bytes);
+    s.finish()
+}
+
+/// Hash of a "stable" directory (a root with at most `stable_hash = 2` entries): the irmin 1.4
+/// v1 node pre-image. `entries` must be sorted by raw step bytes (octez sorts with
+/// `String.compare` before hashing).
+pub(crate) fn stable_node<'a>(
+    entries: impl ExactSizeIterator<Item = (&'a [u8], EntryKind, Hash)>,
+) -> Hash {
+    let mut s = Stream::new();
+    s.bytes(&(entries.len() as u64).to_be_bytes());
+    for (step, kind, hash) in entries {
+        s.bytes(match kind {
+            EntryKind::Contents => &V1_KIND_CONTENTS,
+            EntryKind::Node => &V1_KIND_NODE,
+        });
+        s.leb(step.len() as u64);
+        s.bytes(step);
+        s.bytes(&32u64.to_be_bytes());
+        s.bytes(&hash);
+    }
+    s.finish()
+}
+
+/// Hash of a non-root inode bucket (`Bin.Values`): `H(00 | leb n | (leb len | step | kind | hash)*)`
+/// with kind `00` for a node and `01` for contents, entries in step order.
+pub(crate) fn inode_values<'a>(
+    entries: impl ExactSizeIterator<Item = (&'a [u8], EntryKind, Hash)>,
+) -> Hash {
+    let mut s = Stream::new();
+    s.bytes(&[0]);
+    s.leb(entries.len() as u64);
+    for (step, kind, hash) in entries {
+        s.leb(step.len() as u64);
+        s.bytes(step);
+        s.bytes(&[match kind {
+            EntryKind::Node => 0,
+            EntryKind::Contents => 1,
+        }]);
+        s.bytes(&hash);
+    }
+    s.finish()
+}
+
+/// Hash of an inode tree (`Bin.Tree`): `H(01 | leb depth | leb length | leb k | (leb index | hash)*)`
+/// over the present children in index order.
+pub(crate) fn inode_tree(depth: u32, length: u64, children: &[Option<Hash>; 2]) -> Hash {
+    let mut s = Stream::new();
+    s.bytes(&[1]);
+    s.leb(u64::from(depth));
+    s.leb(length);
+    s.leb(children.iter().flatten().count() as u64);
+    for (index, child) in children.iter().enumerate() {
+        if let Some(h) = child {
+            s.leb(index as u64);
+            s.bytes(h);
+        }
+    }
+    s.finish()
+}
+
+/// Bit `depth` (MSB-first) of the child-ordering key `H(step)`: the child index at that depth
+/// (irmin `Child_ordering.hash_bits` with `entries = 2`). `None` beyond the 256 bits of the key.
+pub(crate) fn index_bit(key: &Hash, depth: u32) -> Option<usize> {
+    let byte = *key.get(usize::try_from(depth / 8).ok()?)?;
+    Some(usize::from((byte >> (7 - (depth % 8))) & 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_bits_are_msb_first() {
+        let mut k = [0u8; 32];
+        k[0] = 0b1010_0000;
+        k[31] = 1;
+        assert_eq!(index_bit(&k, 0), Some(1));
+        assert_eq!(index_bit(&k, 1), Some(0));
+        assert_eq!(index_bit(&k, 2), Some(1));
+        assert_eq!(index_bit(&k, 255), Some(1));
+        assert_eq!(index_bit(&k, 256), None);
+    }
+}

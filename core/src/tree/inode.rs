@@ -1,0 +1,402 @@
+//! Directories as irmin-pack inodes (`entries = 2`, child order `Hash_bits`).
+//!
+//! A directory's entries live in a binary trie keyed by the bits of `H(step)`, MSB-first: an
+//! inode at depth `d` is either a bucket of at most 2 entries sorted by step bytes (`Values`),
+//! or a `Tree` whose child `i` holds the entries with bit `d` of `H(step)` equal to `i`. The
+//! shape is canonical, exactly as irmin-pack's `inode.ml` builds it: a bucket that would hold 3
+//! entries splits into a tree at the same depth (`add`), and a tree left with at most 2 entries
+//! collapses back into a bucket (`remove`). Hence updates copy O(depth) small nodes and the
+//! hash of a directory is irmin's, whatever sequence of operations built it.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Once;
+
+use super::hash::{self, Hash};
+use super::node::{Observer, Tree};
+
+/// One directory entry: its step and the node it names.
+pub(crate) type Entry = (Step, Tree);
+
+/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes.
+pub(crate) type Step = alloc::boxed::Box<[u8]>;
+
+/// Most entries a bucket holds (irmin `Conf.entries`); a third one splits it.
+pub(crate) const ENTRIES: usize = 2;
+
+/// Deepest trie level: the step hash has 256 bits. irmin's own limit (`max_depth` = 50) is only
+/// reached by steps whose hashes share 50 leading bits, which nobody can produce.
+pub(crate) const MAX_DEPTH: u32 = 256;
+
+/// A shared inode; clone is O(1).
+#[derive(Clone)]
+pub(crate) struct Inode(pub(crate) Arc<InodeNode>);
+
+/// An inode's content with its lazily computed (non-root) hash.
+pub(crate) struct InodeNode {
+    pub(crate) v: InodeV,
+    hash: Once<Hash>,
+}
+
+/// The three inode forms.
+pub(crate) enum InodeV {
+    /// A bucket of entries sorted by step bytes.
+    Values(Vec<Entry>),
+    /// A trie level: `length` entries in total below, children indexed by bit `depth`.
+    Tree {
+        depth: u32,
+        length: u64,
+        children: [Option<Inode>; 2],
+    },
+    /// An inode of a proof tree left out; only its hash is known.
+    #[allow(dead_code)] // built by proof decoding
+    Blinded(Hash),
+}
+
+/// Why an inode operation could not complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// It had to read a blinded inode, node or value with this hash.
+    Blinded(Hash),
+    /// Two distinct steps share every bit of their hash (cannot happen with BLAKE2b).
+    TooDeep,
+}
+
+/// `H(step)`, computed at most once per operation and only if a trie level needs it.
+pub(crate) struct Key<'a> {
+    step: &'a [u8],
+    key: Option<Hash>,
+}
+
+impl<'a> Key<'a> {
+    pub(crate) fn new(step: &'a [u8]) -> Self {
+        Key { step, key: None }
+    }
+    fn bit(&mut self, depth: u32) -> Result<usize, Miss> {
+        let step = self.step;
+        let key = self.key.get_or_insert_with(|| hash::blake2b(step));
+        hash::index_bit(key, depth).ok_or(Miss::TooDeep)
+    }
+}
+
+impl Inode {
+    pub(crate) fn from_v(v: InodeV) -> Inode {
+        let hash = Once::new();
+        if let InodeV::Blinded(h) = &v {
+            hash.call_once(|| *h);
+        }
+        Inode(Arc::new(InodeNode { v, hash }))
+    }
+
+    /// The empty directory's root inode.
+    pub(crate) fn empty() -> Inode {
+        Inode::from_v(InodeV::Values(Vec::new()))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(&self.0.v, InodeV::Values(vs) if vs.is_empty())
+    }
+
+    /// Number of entries below this inode.
+    pub(crate) fn length(&self) -> Result<u64, Miss> {
+        match &self.0.v {
+            InodeV::Values(vs) => Ok(vs.len() as u64),
+            InodeV::Tree { length, .. } => Ok(*length),
+            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+        }
+    }
+
+    /// The hash of this inode as a non-root inode (`Bin.V.hash`), cached.
+    pub(crate) fn hash(&self) -> Hash {
+        *self.0.hash.call_once(|| match &self.0.v {
+            InodeV::Values(vs) => {
+                hash::inode_values(vs.iter().map(|(s, t)| (&s[..], t.entry_kind(), t.hash())))
+            }
+            InodeV::Tree {
+                depth,
+                length,
+                children,
+            } => hash::inode_tree(
+                *depth,
+                *length,
+                &[
+                    children[0].as_ref().map(Inode::hash),
+                    children[1].as_ref().map(Inode::hash),
+                ],
+            ),
+            InodeV::Blinded(h) => *h,
+        })
+    }
+
+    /// The hash of the directory whose root inode this is. irmin hashes a root with at most
+    /// `stable_hash = 2` entries in the v1 "stable" node form (`should_be_stable`), anything
+    /// else in the inode form. A canonical root bucket always has at most 2 entries; a root
+    /// tree always has more (proof decoding rejects other shapes).
+    pub(crate) fn root_hash(&self) -> Hash {
+        match &self.0.v {
+            InodeV::Values(vs) if vs.len() <= ENTRIES => {
+                hash::stable_node(vs.iter().map(|(s, t)| (&s[..], t.entry_kind(), t.hash())))
+            }
+            _ => self.hash(),
+        }
+    }
+
+    /// The node named `step`, if any.
+    pub(crate) fn find<O: Observer>(
+        &self,
+        key: &mut Key<'_>,
+        obs: &mut O,
+    ) -> Result<Option<&Tree>, Miss> {
+        let mut cur = self;
+        loop {
+            match &cur.0.v {
+                InodeV::Values(vs) => {
+                    return Ok(vs
+                        .binary_search_by(|(s, _)| (**s).cmp(key.step))
+                        .ok()
+                        .map(|i| &vs[i].1));
+                }
+                InodeV::Tree {
+                    depth, children, ..
+                } => match &children[key.bit(*depth)?] {
+                    None => return Ok(None),
+                    Some(child) => {
+                        obs.inode(child);
+                        cur = child;
+                    }
+                },
+                InodeV::Blinded(h) => return Err(Miss::Blinded(*h)),
+            }
+        }
+    }
+
+    /// This inode (at `depth`) with `step` bound to `tree` (added or replaced); also says
+    /// whether the entry is new.
+    pub(crate) fn add<O: Observer>(
+        &self,
+        depth: u32,
+        key: &mut Key<'_>,
+        tree: Tree,
+        obs: &mut O,
+    ) -> Result<(Inode, bool), Miss> {
+        match &self.0.v {
+            InodeV::Values(vs) => {
+                let mut vs = vs.clone();
+                let added = match vs.binary_search_by(|(s, _)| (**s).cmp(key.step)) {
+                    Ok(i) => {
+                        vs[i].1 = tree;
+                        false
+                    }
+                    Err(i) => {
+                        vs.insert(i, (key.step.into(), tree));
+                        true
+                    }
+                };
+                Ok((split(vs, depth)?, added))
+            }
+            InodeV::Tree {
+                depth: d,
+                length,
+                children,
+            } => {
+                let i = key.bit(*d)?;
+                let mut children = children.clone();
+                let added = match &children[i] {
+                    None => {
+                        children[i] = Some(Inode::from_v(InodeV::Values(alloc::vec![(
+                            key.step.into(),
+                            tree
+                        )])));
+                        true
+                    }
+                    Some(child) => {
+                        obs.inode(child);
+                        let (c, added) = child.add(d.saturating_add(1), key, tree, obs)?;
+                        children[i] = Some(c);
+                        added
+                    }
+                };
+                let length = if added {
+                    length.saturating_add(1)
+                } else {
+                    *length
+                };
+                Ok((
+                    Inode::from_v(InodeV::Tree {
+                        depth: *d,
+                        length,
+                        children,
+                    }),
+                    added,
+                ))
+            }
+            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+        }
+    }
+
+    /// This inode without `step`, or `None` if `step` is absent. A tree left with at most 2
+    /// entries collapses into a bucket (which reads all of them, as irmin does).
+    pub(crate) fn remove<O: Observer>(
+        &self,
+        key: &mut Key<'_>,
+        obs: &mut O,
+    ) -> Result<Option<Inode>, Miss> {
+        if self.find(key, obs)?.is_none() {
+            return Ok(None);
+        }
+        self.remove_present(key, obs).map(Some)
+    }
+
+    fn remove_present<O: Observer>(&self, key: &mut Key<'_>, obs: &mut O) -> Result<Inode, Miss> {
+        match &self.0.v {
+            InodeV::Values(vs) => {
+                let vs: Vec<Entry> = vs
+                    .iter()
+                    .filter(|(s, _)| **s != *key.step)
+                    .cloned()
+                    .collect();
+                Ok(Inode::from_v(InodeV::Values(vs)))
+            }
+            InodeV::Tree {
+                depth,
+                length,
+                children,
+            } => {
+                let length = length.saturating_sub(1);
+                if length <= ENTRIES as u64 {
+                    let mut all = Vec::new();
+                    self.collect(&mut all, obs)?;
+                    all.retain(|(s, _)| **s != *key.step);
+                    all.sort_by(|a, b| a.0.cmp(&b.0));
+                    return Ok(Inode::from_v(InodeV::Values(all)));
+                }
+                let i = key.bit(*depth)?;
+                let mut children = children.clone();
+                // `find` went this way, so the child exists and is not blinded.
+                if let Some(child) = &children[i] {
+                    children[i] = if child.length()? == 1 {
+                        None
+                    } else {
+                        Some(child.remove_present(key, obs)?)
+                    };
+                }
+                Ok(Inode::from_v(InodeV::Tree {
+                    depth: *depth,
+                    length,
+                    children,
+                }))
+            }
+            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+        }
+    }
+
+    /// Appends every entry below this inode, in irmin's listing order.
+    pub(crate) fn collect<O: Observer>(
+        &self,
+        out: &mut Vec<Entry>,
+        obs: &mut O,
+    ) -> Result<(), Miss> {
+        match &self.0.v {
+            InodeV::Values(vs) => {
+                out.extend(vs.iter().cloned());
+                Ok(())
+            }
+            InodeV::Tree { children, .. } => {
+                for child in children.iter().flatten() {
+                    obs.inode(child);
+                    child.collect(out, obs)?;
+                }
+                Ok(())
+            }
+            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+        }
+    }
+
+    /// Appends up to `*remaining` entries after skipping `*skip` of them, in irmin's listing
+    /// order (`Inode.seq`: children in index order, buckets in step order), skipping whole
+    /// subtrees by their length like irmin's `seq_tree` so `nth` costs O(depth).
+    pub(crate) fn list<O: Observer>(
+        &self,
+        skip: &mut u64,
+        remaining: &mut u64,
+        out: &mut Vec<Entry>,
+        obs: &mut O,
+    ) -> Result<(), Miss> {
+        match &self.0.v {
+            InodeV::Values(vs) => {
+                for e in vs {
+                    if *remaining == 0 {
+                        break;
+                    }
+                    if *skip > 0 {
+                        *skip -= 1;
+                    } else {
+                        out.push(e.clone());
+                        *remaining -= 1;
+                    }
+                }
+                Ok(())
+            }
+            InodeV::Tree { children, .. } => {
+                for child in children.iter().flatten() {
+                    if *remaining == 0 {
+                        break;
+                    }
+                    obs.inode(child);
+                    let len = child.length()?;
+                    if *skip >= len {
+                        *skip -= len;
+                    } else {
+                        child.list(skip, remaining, out, obs)?;
+                    }
+                }
+                Ok(())
+            }
+            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+        }
+    }
+}
+
+/// The canonical inode at `depth` for sorted `entries`: a bucket if there are at most 2, else a
+/// tree splitting them on bit `depth` of their step hashes (recursively).
+fn split(entries: Vec<Entry>, depth: u32) -> Result<Inode, Miss> {
+    if entries.len() <= ENTRIES {
+        return Ok(Inode::from_v(InodeV::Values(entries)));
+    }
+    let keyed: Vec<(Hash, Entry)> = entries
+        .into_iter()
+        .map(|e| (hash::blake2b(&e.0), e))
+        .collect();
+    split_keyed(keyed, depth)
+}
+
+fn split_keyed(entries: Vec<(Hash, Entry)>, depth: u32) -> Result<Inode, Miss> {
+    if entries.len() <= ENTRIES {
+        return Ok(Inode::from_v(InodeV::Values(
+            entries.into_iter().map(|(_, e)| e).collect(),
+        )));
+    }
+    if depth >= MAX_DEPTH {
+        return Err(Miss::TooDeep);
+    }
+    let length = entries.len() as u64;
+    let mut sides: [Vec<(Hash, Entry)>; 2] = [Vec::new(), Vec::new()];
+    for (k, e) in entries {
+        let bit = hash::index_bit(&k, depth).ok_or(Miss::TooDeep)?;
+        sides[bit].push((k, e));
+    }
+    let [zero, one] = sides;
+    let child = |side: Vec<(Hash, Entry)>| -> Result<Option<Inode>, Miss> {
+        if side.is_empty() {
+            Ok(None)
+        } else {
+            split_keyed(side, depth + 1).map(Some)
+        }
+    };
+    let children = [child(zero)?, child(one)?];
+    Ok(Inode::from_v(InodeV::Tree {
+        depth,
+        length,
+        children,
+    }))
+}
