@@ -79,7 +79,12 @@ fn build() -> Result<(), String> {
         command
             .current_dir(&workspace)
             .args(["build", "--release", "--locked", "--quiet"])
-            .args(["--target", "wasm32-unknown-unknown", "-p", "soru-test-kernels"])
+            .args([
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "soru-test-kernels",
+            ])
             .args(["--features", &format!("kernel-{kernel}")])
             .arg("--manifest-path")
             .arg(workspace.join("Cargo.toml"))
@@ -112,7 +117,10 @@ fn build() -> Result<(), String> {
             }
         }
     }
-    println!("cargo:rustc-env=SORU_TEST_KERNELS_DIR={}", out_dir.display());
+    println!(
+        "cargo:rustc-env=SORU_TEST_KERNELS_DIR={}",
+        out_dir.display()
+    );
     Ok(())
 }
 

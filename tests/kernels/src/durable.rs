@@ -183,7 +183,8 @@ fn execute<Host: Runtime>(host: &mut Host, command: &[u8]) -> Option<Vec<u8>> {
         }
         Op::WriteAll => {
             let target = path(&mut cursor)?;
-            host.store_write_all(&target, cursor.rest()).map(|()| Vec::new())
+            host.store_write_all(&target, cursor.rest())
+                .map(|()| Vec::new())
         }
         Op::Generate => {
             let target = path(&mut cursor)?;
@@ -198,7 +199,8 @@ fn execute<Host: Runtime>(host: &mut Host, command: &[u8]) -> Option<Vec<u8>> {
         }
         Op::ReadAll => {
             let target = path(&mut cursor)?;
-            host.store_read_all(&target).map(|value| describe_value(&value))
+            host.store_read_all(&target)
+                .map(|value| describe_value(&value))
         }
         Op::Has => {
             let target = path(&mut cursor)?;

@@ -108,7 +108,9 @@ fn batch(body: &[u8]) -> Result<Vec<u8>, RequestError> {
     let message: OutboxMessage<Parameters> =
         OutboxMessage::AtomicTransactionBatch(transactions.into());
     let mut out = Vec::new();
-    message.bin_write(&mut out).map_err(|_| RequestError::Encoding)?;
+    message
+        .bin_write(&mut out)
+        .map_err(|_| RequestError::Encoding)?;
     Ok(out)
 }
 

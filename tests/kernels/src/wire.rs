@@ -49,7 +49,8 @@ impl<'a> Cursor<'a> {
 
     /// Takes a big-endian `u32`.
     pub fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// Takes a big-endian `i64`.
