@@ -22,7 +22,7 @@
 //! soru_core::commitment::check_chain(&[genesis, next], 20).unwrap();
 //! ```
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use core::fmt;
 use core::str::FromStr;
 
@@ -166,6 +166,118 @@ impl Commitment {
     pub fn hash(&self) -> CommitmentHash {
         let digest = Blake2b::<U32>::digest(self.encode());
         CommitmentHash(digest.into())
+    }
+}
+
+/// Why a JSON commitment (octez RPC form) was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommitmentJsonError {
+    /// The value is not a JSON object.
+    #[error("commitment must be a JSON object")]
+    NotAnObject,
+    /// A field is missing.
+    #[error("commitment field {0:?} is missing")]
+    Missing(&'static str),
+    /// A key that is not a commitment field.
+    #[error("unexpected commitment field {0:?}")]
+    UnexpectedField(String),
+    /// A field has the wrong JSON type or an out-of-range value.
+    #[error("commitment field {field:?}: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A hash field is not valid base58check of the right kind.
+    #[error("commitment field {field:?}: {error}")]
+    Base58 {
+        /// The field.
+        field: &'static str,
+        /// Why it was rejected.
+        error: Base58Error,
+    },
+}
+
+impl Commitment {
+    /// The octez RPC JSON form: hashes in base58, `inbox_level` a number, `number_of_ticks` a
+    /// decimal string (as `Data_encoding` writes `int64`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert(
+            "compressed_state".into(),
+            self.compressed_state.to_b58check().into(),
+        );
+        m.insert("inbox_level".into(), self.inbox_level.into());
+        m.insert("predecessor".into(), self.predecessor.to_b58check().into());
+        m.insert(
+            "number_of_ticks".into(),
+            self.number_of_ticks.to_string().into(),
+        );
+        serde_json::Value::Object(m)
+    }
+
+    /// Parses the octez RPC JSON form (`number_of_ticks` as a string or a number).
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, CommitmentJsonError> {
+        use serde_json::Value;
+        const FIELDS: [&str; 4] = [
+            "compressed_state",
+            "inbox_level",
+            "predecessor",
+            "number_of_ticks",
+        ];
+        let Value::Object(m) = value else {
+            return Err(CommitmentJsonError::NotAnObject);
+        };
+        if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(CommitmentJsonError::UnexpectedField(k.clone()));
+        }
+        let get = |field: &'static str| m.get(field).ok_or(CommitmentJsonError::Missing(field));
+        let hash_str = |field: &'static str| -> Result<&str, CommitmentJsonError> {
+            get(field)?.as_str().ok_or(CommitmentJsonError::Invalid {
+                field,
+                reason: "expected a base58 string",
+            })
+        };
+        let compressed_state =
+            StateHash::from_b58check(hash_str("compressed_state")?).map_err(|error| {
+                CommitmentJsonError::Base58 {
+                    field: "compressed_state",
+                    error,
+                }
+            })?;
+        let predecessor =
+            CommitmentHash::from_b58check(hash_str("predecessor")?).map_err(|error| {
+                CommitmentJsonError::Base58 {
+                    field: "predecessor",
+                    error,
+                }
+            })?;
+        let inbox_level = get("inbox_level")?
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .filter(|v| *v >= 0)
+            .ok_or(CommitmentJsonError::Invalid {
+                field: "inbox_level",
+                reason: "expected a non-negative 32-bit integer",
+            })?;
+        let ticks_invalid = CommitmentJsonError::Invalid {
+            field: "number_of_ticks",
+            reason: "expected a non-negative 64-bit integer (string or number)",
+        };
+        let number_of_ticks = match get("number_of_ticks")? {
+            Value::String(s) if !s.starts_with('+') => s.parse::<i64>().ok(),
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+        .filter(|v| *v >= 0)
+        .ok_or(ticks_invalid)?;
+        Ok(Commitment {
+            compressed_state,
+            inbox_level,
+            predecessor,
+            number_of_ticks,
+        })
     }
 }
 

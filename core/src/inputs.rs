@@ -203,6 +203,14 @@ pub fn parse_with(json: &str, defaults: &Defaults) -> Result<Vec<Vec<Input>>, In
         .collect()
 }
 
+/// Parses an inputs file straight to the bytes the PVM reads, level by level.
+pub fn parse_to_bytes(json: &str, defaults: &Defaults) -> Result<Vec<Vec<Vec<u8>>>, InputsError> {
+    Ok(parse_with(json, defaults)?
+        .iter()
+        .map(|inbox| inbox.iter().map(Input::to_bytes).collect())
+        .collect())
+}
+
 /// Parses one message object.
 pub fn parse_message(value: &Value, defaults: &Defaults) -> Result<Input, MessageError> {
     let Value::Object(obj) = value else {

@@ -1,6 +1,8 @@
 //! Commitment layout, hash and chain checks against independently produced values.
 
-use soru_core::commitment::{check_chain, ChainError, Commitment, CommitmentHash, StateHash};
+use soru_core::commitment::{
+    check_chain, ChainError, Commitment, CommitmentHash, CommitmentJsonError, StateHash,
+};
 use soru_core::encoding::binary::DecodeErrorKind;
 
 /// The commitment of the `smart_rollup_publish` example in the Tezos Rust SDK
@@ -118,4 +120,52 @@ fn chain_checks_name_the_offending_commitment() {
     );
     assert_eq!(check_chain(&good, 0), Err(ChainError::InvalidPeriod(0)));
     assert!(check_chain(&good, 30).is_err());
+}
+
+#[test]
+fn octez_json_form() {
+    // The JSON given to `octez-codec` in the SDK example.
+    let json: serde_json::Value = serde_json::from_str(
+        r#"{
+            "compressed_state": "srs11ZWE34ur1d8j81Eqt68v2P5gFkP3hHms6kQ9Qo26j7ktDeu85y",
+            "inbox_level": 42,
+            "predecessor": "src12UJzB8mg7yU6nWPzicH7ofJbFjyJEbHvwtZdfRXi8DQHNp1LY8",
+            "number_of_ticks": "1234567890"
+        }"#,
+    )
+    .unwrap();
+    let c = Commitment::from_json(&json).unwrap();
+    assert_eq!(c, sdk_example());
+    assert_eq!(c.to_json(), json);
+
+    let mut bad = json.clone();
+    bad["number_of_ticks"] = "-1".into();
+    assert!(matches!(
+        Commitment::from_json(&bad),
+        Err(CommitmentJsonError::Invalid {
+            field: "number_of_ticks",
+            ..
+        })
+    ));
+    let mut bad = json.clone();
+    bad["predecessor"] = "srs11ZWE34ur1d8j81Eqt68v2P5gFkP3hHms6kQ9Qo26j7ktDeu85y".into();
+    assert!(matches!(
+        Commitment::from_json(&bad),
+        Err(CommitmentJsonError::Base58 {
+            field: "predecessor",
+            ..
+        })
+    ));
+    let mut bad = json.clone();
+    bad["extra"] = 1.into();
+    assert_eq!(
+        Commitment::from_json(&bad),
+        Err(CommitmentJsonError::UnexpectedField("extra".into()))
+    );
+    let mut bad = json;
+    bad.as_object_mut().unwrap().remove("inbox_level");
+    assert_eq!(
+        Commitment::from_json(&bad),
+        Err(CommitmentJsonError::Missing("inbox_level"))
+    );
 }

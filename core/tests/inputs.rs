@@ -5,7 +5,9 @@ use soru_core::encoding::base58::Base58Error;
 use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage, Transfer};
 use soru_core::encoding::micheline::{Expr, Primitive};
 use soru_core::encoding::michelson::ParseErrorKind;
-use soru_core::inputs::{parse, parse_with, Defaults, Input, InputsError, MessageError};
+use soru_core::inputs::{
+    parse, parse_to_bytes, parse_with, Defaults, Input, InputsError, MessageError,
+};
 
 #[test]
 fn defaults_are_the_debuggers() {
@@ -71,6 +73,10 @@ fn three_kinds_and_levels() {
     assert_eq!(&bytes[..4], &[0, 0, 3, 11]);
     assert_eq!(bytes[24], 3);
     assert_eq!(bytes.len(), 4 + 20 + 21 + 20);
+    let raw = parse_to_bytes(json, &Defaults::default()).unwrap();
+    assert_eq!(raw.len(), 3);
+    assert_eq!(raw[2][1], bytes);
+    assert_eq!(raw[0][1], vec![1, 0x0a, 0x0b]);
 }
 
 #[test]

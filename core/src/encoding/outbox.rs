@@ -5,7 +5,7 @@
 //!                                          { parameters: Micheline, destination: 0x01 ++ KT1(20) ++ 0x00,
 //!                                            entrypoint: uint30-prefixed string }
 //! tag 1  Atomic_transaction_batch_typed  same, with `parameters_ty: Micheline` after `parameters`
-//! tag 2  Whitelist_update                0x00 (none) | 0x01 ++ uint30-prefixed list of public key hashes
+//! tag 2  Whitelist_update                0x00 (none) | 0xff ++ uint30-prefixed list of public key hashes
 //! tag 3  Canonical_rollup_signal         uint30-prefixed bytes
 //! ```
 //! A whole message is at most [`MAX_MESSAGE_SIZE`] bytes.
@@ -151,7 +151,7 @@ impl OutboxMessage {
             }
             OutboxMessage::WhitelistUpdate(None) => out.extend_from_slice(&[2, 0]),
             OutboxMessage::WhitelistUpdate(Some(keys)) => {
-                out.extend_from_slice(&[2, 1]);
+                out.extend_from_slice(&[2, 0xff]);
                 put_dynamic(&mut out, |out| {
                     for k in keys {
                         k.encode_into(out);
@@ -204,25 +204,17 @@ impl OutboxMessage {
                 Ok(txs)
             })?),
             2 => {
-                let at = r.position();
-                match r.u8()? {
-                    0 => OutboxMessage::WhitelistUpdate(None),
-                    1 => OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
+                // `Data_encoding` option flag: 0x00 none, any other byte some (0xff written).
+                if r.bool()? {
+                    OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
                         let mut keys = Vec::new();
                         while !r.is_empty() {
                             keys.push(PublicKeyHash::read(r)?);
                         }
                         Ok(keys)
-                    })?)),
-                    t => {
-                        return Err(r.error_at(
-                            at,
-                            DecodeErrorKind::InvalidTag {
-                                what: "option",
-                                tag: u16::from(t),
-                            },
-                        ))
-                    }
+                    })?))
+                } else {
+                    OutboxMessage::WhitelistUpdate(None)
                 }
             }
             3 => OutboxMessage::CanonicalRollupSignal(r.dynamic_bytes()?.to_vec()),
@@ -297,8 +289,12 @@ mod tests {
     fn errors() {
         let err = OutboxMessage::decode(&[7]).unwrap_err();
         assert_eq!(err.offset, 0);
-        let err = OutboxMessage::decode(&[2, 2]).unwrap_err();
+        let err = OutboxMessage::decode(&[2]).unwrap_err();
         assert_eq!(err.offset, 1);
+        assert_eq!(
+            OutboxMessage::decode(&[2, 1, 0, 0, 0, 0]).unwrap(),
+            OutboxMessage::WhitelistUpdate(Some(vec![]))
+        );
         let err = OutboxMessage::decode(&[0, 0, 0, 0, 1]).unwrap_err();
         assert_eq!(
             err.kind,
