@@ -47,9 +47,11 @@
 //! # Ok::<(), soru_core::tree::TreeError>(())
 //! ```
 
+pub mod codec;
 mod hash;
 mod inode;
 mod node;
+pub mod proof;
 
 use alloc::string::String;
 use alloc::vec::Vec;
