@@ -483,18 +483,36 @@ impl Pvm {
         Ok(self.state_tree()?.hash())
     }
 
+    /// Sets a durable value before or between levels, like the octez debugger's installer
+    /// configuration (`/readonly` keys included). Only while the PVM waits for inputs.
+    pub fn set_durable_value(&mut self, path: &str, value: &[u8]) -> Result<(), PvmError> {
+        if !matches!(self.phase, Phase::Collect) {
+            return Err(PvmError::NotWaitingForInput(self.status()));
+        }
+        let k = Key::from_path(path)?;
+        self.host_mut().durable.set_value(&k, value, true)?;
+        Ok(())
+    }
+
     /// Adds one input (a serialized inbox message) at `level` with index `counter`: one tick.
     /// A stuck PVM counts the tick and ignores the input.
     pub fn step_input(&mut self, level: u32, counter: u32, payload: &[u8]) -> Result<(), PvmError> {
+        let kind = input_kind(payload);
         match self.phase {
-            Phase::Collect => {}
-            Phase::Stuck(_) => {
-                self.tick += 1;
-                return Ok(());
-            }
+            Phase::Collect | Phase::Stuck(_) => {}
             _ => return Err(PvmError::NotWaitingForInput(self.status())),
         }
         self.tick += 1;
+        if let InputKind::StartOfLevel = kind {
+            // Soru's per-level report bookkeeping (not part of the state).
+            self.current_level = Some(level);
+            self.level_fuel = 0;
+            self.level_runs = 0;
+            self.host_mut().debug.clear();
+        }
+        if let Phase::Stuck(_) = self.phase {
+            return Ok(());
+        }
         let version = self.version;
         let host = self.host_mut();
         host.inputs.push_back(Input {
@@ -502,14 +520,8 @@ impl Pvm {
             counter,
             payload: payload.to_vec(),
         });
-        match input_kind(payload) {
-            InputKind::StartOfLevel => {
-                host.outboxes.start_level(level);
-                host.debug.clear();
-                self.current_level = Some(level);
-                self.level_fuel = 0;
-                self.level_runs = 0;
-            }
+        match kind {
+            InputKind::StartOfLevel => host.outboxes.start_level(level),
             InputKind::EndOfLevel => self.phase = Phase::Boundary,
             InputKind::ProtocolMigration(name) => {
                 if let Some(v) = PvmVersion::for_protocol(name) {
