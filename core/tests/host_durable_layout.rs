@@ -6,7 +6,7 @@ fn k(path: &str) -> Key {
     Key::from_path(path).unwrap()
 }
 
-fn chunk_path<'a>(i: &'a str) -> [&'a [u8]; 5] {
+fn chunk_path(i: &str) -> [&[u8]; 5] {
     [b"a", b"b", b"@", b"contents", i.as_bytes()]
 }
 
