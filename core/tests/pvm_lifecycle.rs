@@ -355,3 +355,22 @@ fn an_ill_typed_kernel_run_is_saved_as_fallback_then_stuck() {
     ));
     assert_eq!(value(&pvm, "/readonly/kernel/boot.wasm"), Some(bad));
 }
+
+#[test]
+fn step_level_feeds_the_given_level_timestamp_and_predecessor() {
+    use soru_core::encoding::inbox::BlockHash;
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    let status = pvm
+        .step_level(7, 1_700_000_000, &[9; 32], &[external(b"m")], &mut NoReveal)
+        .unwrap();
+    assert_eq!(status, Status::WaitingForInput);
+    let outbox = pvm.outbox(7).unwrap();
+    let info = InboxMessage::Internal(InternalInboxMessage::InfoPerLevel {
+        predecessor_timestamp: 1_700_000_000,
+        predecessor: BlockHash([9; 32]),
+    })
+    .encode();
+    assert_eq!(outbox[1], info);
+    // run_level continues with the next level number.
+    assert_eq!(pvm.run_level(&[], &mut NoReveal).unwrap().level, 8);
+}

@@ -841,7 +841,8 @@ impl Pvm {
     }
 
     /// Supplies the bytes of the pending reveal and continues the suspended `kernel_run` until
-    /// it returns, traps or suspends again.
+    /// it returns, traps or suspends again. Call [`Pvm::finish_level`] afterwards to complete the
+    /// level (further reboots) and [`Pvm::report`] for its report.
     pub fn resume_reveal(
         &mut self,
         data: &[u8],
