@@ -200,7 +200,7 @@ impl ContractHash {
         out.push(0);
     }
 
-    /// Reads `Contract_repr.originated_encoding` (tag must be 1, padding must be 0).
+    /// Reads `Contract_repr.originated_encoding` (tag must be 1; the padding byte is ignored).
     pub fn read_originated(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let at = r.position();
         let tag = r.u8()?;
@@ -219,12 +219,10 @@ impl ContractHash {
     }
 }
 
+/// Skips the padding byte after an originated contract hash. `Data_encoding` writes 0x00 and
+/// ignores the value when reading, so any byte is accepted here too.
 fn read_padding(r: &mut Reader<'_>) -> Result<(), DecodeError> {
-    let at = r.position();
-    match r.u8()? {
-        0 => Ok(()),
-        b => Err(r.error_at(at, DecodeErrorKind::NonZeroPadding(b))),
-    }
+    r.u8().map(|_| ())
 }
 
 impl fmt::Display for PublicKeyHash {
@@ -371,12 +369,14 @@ mod tests {
         assert_eq!(bytes.len(), 22);
         assert_eq!((bytes[0], bytes[21]), (1, 0));
         assert_eq!(Contract::decode(&bytes).unwrap(), kt1);
-        let mut bad = bytes.clone();
-        bad[21] = 5;
-        let err = Contract::decode(&bad).unwrap_err();
+        // Like octez, the padding byte's value is ignored.
+        let mut odd = bytes.clone();
+        odd[21] = 5;
+        assert_eq!(Contract::decode(&odd).unwrap(), kt1);
+        let err = Contract::decode(&bytes[..21]).unwrap_err();
         assert_eq!(
             (err.offset, err.kind),
-            (21, DecodeErrorKind::NonZeroPadding(5))
+            (21, DecodeErrorKind::UnexpectedEof { needed: 1 })
         );
         let tz3 = Contract::Implicit(PublicKeyHash {
             kind: KeyKind::P256,

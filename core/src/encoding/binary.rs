@@ -59,18 +59,12 @@ pub enum DecodeErrorKind {
         /// The bytes actually available.
         available: usize,
     },
-    /// A boolean byte other than 0x00 / 0xff.
-    #[error("invalid boolean byte 0x{0:02x}")]
-    InvalidBool(u8),
     /// A string that must be UTF-8 is not.
     #[error("{what} is not valid UTF-8")]
     InvalidUtf8 {
         /// Which string.
         what: &'static str,
     },
-    /// A padding byte that must be zero is not.
-    #[error("non-zero padding byte 0x{0:02x}")]
-    NonZeroPadding(u8),
     /// Nesting exceeds the decoder's recursion limit.
     #[error("nesting deeper than {limit}")]
     TooDeep {
@@ -218,14 +212,11 @@ impl<'a> Reader<'a> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    /// Reads a `bool` (0x00 false, 0xff true, as `Data_encoding`).
+    /// Reads a `bool` or an option's presence flag.
+    ///
+    /// `Data_encoding` writes 0x00 / 0xff and reads any non-zero byte as `true`; so do we.
     pub fn bool(&mut self) -> Result<bool, DecodeError> {
-        let at = self.pos;
-        match self.u8()? {
-            0x00 => Ok(false),
-            0xff => Ok(true),
-            b => Err(self.error_at(at, DecodeErrorKind::InvalidBool(b))),
-        }
+        Ok(self.u8()? != 0)
     }
 
     /// Reads a `uint30` length (4 bytes big-endian, at most 2^30 - 1).
@@ -360,7 +351,7 @@ pub fn put_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-/// Appends a `bool` (0x00 / 0xff).
+/// Appends a `bool` or an option's presence flag (0x00 / 0xff).
 pub fn put_bool(out: &mut Vec<u8>, v: bool) {
     out.push(if v { 0xff } else { 0x00 });
 }

@@ -5,7 +5,7 @@
 //!                                          { parameters: Micheline, destination: 0x01 ++ KT1(20) ++ 0x00,
 //!                                            entrypoint: uint30-prefixed string }
 //! tag 1  Atomic_transaction_batch_typed  same, with `parameters_ty: Micheline` after `parameters`
-//! tag 2  Whitelist_update                0x00 (none) | 0x01 ++ uint30-prefixed list of public key hashes
+//! tag 2  Whitelist_update                0x00 (none) | 0xff ++ uint30-prefixed list of public key hashes
 //! tag 3  Canonical_rollup_signal         uint30-prefixed bytes
 //! ```
 //! A whole message is at most [`MAX_MESSAGE_SIZE`] bytes.
@@ -151,7 +151,7 @@ impl OutboxMessage {
             }
             OutboxMessage::WhitelistUpdate(None) => out.extend_from_slice(&[2, 0]),
             OutboxMessage::WhitelistUpdate(Some(keys)) => {
-                out.extend_from_slice(&[2, 1]);
+                out.extend_from_slice(&[2, 0xff]);
                 put_dynamic(&mut out, |out| {
                     for k in keys {
                         k.encode_into(out);
@@ -204,25 +204,17 @@ impl OutboxMessage {
                 Ok(txs)
             })?),
             2 => {
-                let at = r.position();
-                match r.u8()? {
-                    0 => OutboxMessage::WhitelistUpdate(None),
-                    1 => OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
+                // `Data_encoding` option flag: 0x00 none, any other byte some (0xff written).
+                if r.bool()? {
+                    OutboxMessage::WhitelistUpdate(Some(r.dynamic(|r| {
                         let mut keys = Vec::new();
                         while !r.is_empty() {
                             keys.push(PublicKeyHash::read(r)?);
                         }
                         Ok(keys)
-                    })?)),
-                    t => {
-                        return Err(r.error_at(
-                            at,
-                            DecodeErrorKind::InvalidTag {
-                                what: "option",
-                                tag: u16::from(t),
-                            },
-                        ))
-                    }
+                    })?))
+                } else {
+                    OutboxMessage::WhitelistUpdate(None)
                 }
             }
             3 => OutboxMessage::CanonicalRollupSignal(r.dynamic_bytes()?.to_vec()),
@@ -241,11 +233,96 @@ impl OutboxMessage {
     }
 }
 
+/// `Data_encoding`'s JSON for a `string Plain`: the string itself, or
+/// `{"invalid_utf8_string": [bytes]}` when it is not UTF-8.
+pub(crate) fn plain_string_json(bytes: &[u8]) -> serde_json::Value {
+    use serde_json::Value;
+    match core::str::from_utf8(bytes) {
+        Ok(s) => Value::String(s.into()),
+        Err(_) => {
+            let mut m = serde_json::Map::new();
+            m.insert(
+                "invalid_utf8_string".into(),
+                Value::Array(bytes.iter().map(|&b| Value::from(b)).collect()),
+            );
+            Value::Object(m)
+        }
+    }
+}
+
+impl OutboxMessage {
+    /// The octez JSON form (as `octez-smart-rollup-node` RPCs print outbox messages):
+    /// `{"transactions": [..], "kind": "untyped"}`, `{"transactions": [..], "kind": "typed"}`,
+    /// `{"whitelist": [..], "kind": "whitelist_update"}` (no `whitelist` when `None`) or
+    /// `{"payload": "..", "kind": "canonical_rollup_signal"}`. Entrypoints equal to
+    /// `default` are omitted, as `Data_encoding` omits default fields.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        fn tx(
+            parameters: &Expr,
+            ty: Option<&Expr>,
+            destination: &ContractHash,
+            entrypoint: &Entrypoint,
+        ) -> Value {
+            let mut m = Map::new();
+            m.insert("parameters".into(), parameters.to_json());
+            if let Some(ty) = ty {
+                m.insert("parameters_ty".into(), ty.to_json());
+            }
+            m.insert("destination".into(), destination.to_b58check().into());
+            if entrypoint.as_str() != "default" {
+                m.insert("entrypoint".into(), entrypoint.as_str().into());
+            }
+            Value::Object(m)
+        }
+        let mut m = Map::new();
+        let kind = match self {
+            OutboxMessage::AtomicTransactionBatch(txs) => {
+                let list = txs
+                    .iter()
+                    .map(|t| tx(&t.parameters, None, &t.destination, &t.entrypoint))
+                    .collect();
+                m.insert("transactions".into(), Value::Array(list));
+                "untyped"
+            }
+            OutboxMessage::AtomicTransactionBatchTyped(txs) => {
+                let list = txs
+                    .iter()
+                    .map(|t| {
+                        tx(
+                            &t.parameters,
+                            Some(&t.parameters_ty),
+                            &t.destination,
+                            &t.entrypoint,
+                        )
+                    })
+                    .collect();
+                m.insert("transactions".into(), Value::Array(list));
+                "typed"
+            }
+            OutboxMessage::WhitelistUpdate(w) => {
+                if let Some(keys) = w {
+                    let list = keys.iter().map(|k| Value::from(k.to_b58check())).collect();
+                    m.insert("whitelist".into(), Value::Array(list));
+                }
+                "whitelist_update"
+            }
+            OutboxMessage::CanonicalRollupSignal(p) => {
+                m.insert("payload".into(), plain_string_json(p));
+                "canonical_rollup_signal"
+            }
+        };
+        m.insert("kind".into(), kind.into());
+        Value::Object(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::encoding::address::KeyKind;
     use crate::encoding::micheline::Primitive;
+    use alloc::string::ToString;
     use alloc::vec;
 
     #[test]
@@ -263,6 +340,40 @@ mod tests {
         expected.extend_from_slice(b"default");
         assert_eq!(bytes, expected);
         assert_eq!(OutboxMessage::decode(&bytes).unwrap(), msg);
+    }
+
+    #[test]
+    fn json_form() {
+        let msg = OutboxMessage::AtomicTransactionBatch(vec![
+            Transaction {
+                parameters: Expr::int(1),
+                destination: ContractHash([0; 20]),
+                entrypoint: Entrypoint::default(),
+            },
+            Transaction {
+                parameters: Expr::int(2),
+                destination: ContractHash([0; 20]),
+                entrypoint: Entrypoint::new("withdraw").unwrap(),
+            },
+        ]);
+        assert_eq!(
+            msg.to_json().to_string(),
+            concat!(
+                r#"{"kind":"untyped","transactions":["#,
+                r#"{"destination":"KT18amZmM5W7qDWVt2pH6uj7sCEd3kbzLrHT","parameters":{"int":"1"}},"#,
+                r#"{"destination":"KT18amZmM5W7qDWVt2pH6uj7sCEd3kbzLrHT","entrypoint":"withdraw","parameters":{"int":"2"}}]}"#
+            )
+        );
+        assert_eq!(
+            OutboxMessage::WhitelistUpdate(None).to_json().to_string(),
+            r#"{"kind":"whitelist_update"}"#
+        );
+        assert_eq!(
+            OutboxMessage::CanonicalRollupSignal(vec![0xff])
+                .to_json()
+                .to_string(),
+            r#"{"kind":"canonical_rollup_signal","payload":{"invalid_utf8_string":[255]}}"#
+        );
     }
 
     #[test]
@@ -297,8 +408,12 @@ mod tests {
     fn errors() {
         let err = OutboxMessage::decode(&[7]).unwrap_err();
         assert_eq!(err.offset, 0);
-        let err = OutboxMessage::decode(&[2, 2]).unwrap_err();
+        let err = OutboxMessage::decode(&[2]).unwrap_err();
         assert_eq!(err.offset, 1);
+        assert_eq!(
+            OutboxMessage::decode(&[2, 1, 0, 0, 0, 0]).unwrap(),
+            OutboxMessage::WhitelistUpdate(Some(vec![]))
+        );
         let err = OutboxMessage::decode(&[0, 0, 0, 0, 1]).unwrap_err();
         assert_eq!(
             err.kind,

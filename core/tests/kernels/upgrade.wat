@@ -13,7 +13,7 @@
   (func (export "kernel_run") (local $n i32) (local $off i32)
     (drop (call $store_write (i32.const 64) (i32.const 8) (i32.const 0) (i32.const 80) (i32.const 2)))
     (loop $next
-      (local.set $n (call $read_input (i32.const 0x10) (i32.const 0x1000) (i32.const 4096)))
+      (local.set $n (call $read_input (i32.const 0x800) (i32.const 0x1000) (i32.const 4096)))
       (if (i32.gt_s (local.get $n) (i32.const 1)) (then
         (if (i32.eq (i32.load8_u (i32.const 0x1000)) (i32.const 1)) (then
           (drop (call $store_delete (i32.const 0) (i32.const 17)))
