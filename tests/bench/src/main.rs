@@ -52,21 +52,26 @@ struct HostState {
     debug_bytes: usize,
 }
 
-fn memory(caller: &mut Caller<'_, HostState>) -> Result<wasmtime::Memory> {
+fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<wasmtime::Memory> {
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Ok(memory),
-        _ => bail!("the kernel exports no memory"),
+        _ => Err(wasmtime::Error::msg("the kernel exports no memory")),
     }
+}
+
+/// wasmtime 48 has its own error type; this crate reports with `anyhow`.
+fn wt<T>(result: wasmtime::Result<T>) -> Result<T> {
+    result.map_err(|e| anyhow!("{e:?}"))
 }
 
 /// The host functions the benchmark kernels import, with the PVM's semantics for the cases the
 /// workloads reach (4096-byte limits, error code -3 for out-of-bounds memory).
 fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    linker.func_wrap(
+    wt(linker.func_wrap(
         "smart_rollup_core",
         "read_input",
-        |mut caller: Caller<'_, HostState>, info: u32, dst: u32, max: u32| -> Result<i32> {
+        |mut caller: Caller<'_, HostState>, info: u32, dst: u32, max: u32| -> wasmtime::Result<i32> {
             let Some(message) = caller.data_mut().inbox.pop_front() else {
                 return Ok(0);
             };
@@ -83,11 +88,11 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
             }
             Ok(n as i32)
         },
-    )?;
-    linker.func_wrap(
+    ))?;
+    wt(linker.func_wrap(
         "smart_rollup_core",
         "write_output",
-        |mut caller: Caller<'_, HostState>, src: u32, len: u32| -> Result<i32> {
+        |mut caller: Caller<'_, HostState>, src: u32, len: u32| -> wasmtime::Result<i32> {
             if len > 4096 {
                 return Ok(-2);
             }
@@ -99,14 +104,14 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
             caller.data_mut().outbox.push(bytes);
             Ok(0)
         },
-    )?;
-    linker.func_wrap(
+    ))?;
+    wt(linker.func_wrap(
         "smart_rollup_core",
         "write_debug",
         |mut caller: Caller<'_, HostState>, _src: u32, len: u32| {
             caller.data_mut().debug_bytes += len as usize;
         },
-    )?;
+    ))?;
     Ok(linker)
 }
 
@@ -122,8 +127,8 @@ impl Baseline {
         let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut config = Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = Engine::new(&config)?;
-        let module = Module::new(&engine, &bytes)
+        let engine = wt(Engine::new(&config))?;
+        let module = wt(Module::new(&engine, &bytes))
             .with_context(|| format!("wasmtime rejects {}", path.display()))?;
         let linker = linker(&engine)?;
         Ok(Baseline {
@@ -140,9 +145,9 @@ impl Baseline {
             ..HostState::default()
         };
         let mut store = Store::new(&self.engine, state);
-        let instance = self.linker.instantiate(&mut store, &self.module)?;
-        let run = instance.get_typed_func::<(), ()>(&mut store, "kernel_run")?;
-        run.call(&mut store, ())?;
+        let instance = wt(self.linker.instantiate(&mut store, &self.module))?;
+        let run = wt(instance.get_typed_func::<(), ()>(&mut store, "kernel_run"))?;
+        wt(run.call(&mut store, ()))?;
         Ok(std::mem::take(&mut store.data_mut().outbox))
     }
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make bench`: Soru's benchmarks next to their baselines, measured in one run, as one table.
+#
+#   1. builds the SDK test kernels (tests/build.rs, via `cargo build -p soru-tests`);
+#   2. runs the criterion benches of soru-core: `pvm` (wasmi, on the SDK kernels) and, when it
+#      exists, `tree` (scaled down with SORU_TREE_BENCH_KEYS, default here 100000 keys);
+#   3. runs the wasmtime baseline (tests/bench, outside the workspace) on the same kernels and
+#      workloads, and prints the table: benchmark | soru (wasmi) | baseline (wasmtime) | ratio.
+#
+# Environment: SORU_TREE_BENCH_KEYS (tree size), SORU_BASELINE_SECONDS (time per wasmtime
+# measurement, default 3), CARGO (cargo binary).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CARGO="${CARGO:-cargo}"
+ROOT="$(pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+KERNELS_DIR="$ROOT/target/sdk-kernels/kernels"
+SINCE="$(date +%s)"
+
+echo "== building the SDK test kernels (tests/kernels -> $KERNELS_DIR)"
+"$CARGO" build --quiet -p soru-tests
+
+echo "== soru-core pvm benches (criterion)"
+SORU_KERNELS_DIR="$KERNELS_DIR" "$CARGO" bench -p soru-core --bench pvm
+
+if [ -f core/benches/tree.rs ]; then
+  echo "== soru-core tree benches (criterion, SORU_TREE_BENCH_KEYS=${SORU_TREE_BENCH_KEYS:-100000})"
+  SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" "$CARGO" bench -p soru-core --bench tree
+fi
+
+echo "== wasmtime baseline (tests/bench) and the table"
+CARGO_TARGET_DIR="$TARGET_DIR/bench-baseline" "$CARGO" run --quiet --release \
+  --manifest-path tests/bench/Cargo.toml -- \
+  --kernels "$KERNELS_DIR" \
+  --criterion "$TARGET_DIR/criterion" \
+  --since "$SINCE" \
+  --seconds "${SORU_BASELINE_SECONDS:-3}"
