@@ -171,7 +171,8 @@ proptest! {
     #[test]
     fn expr_round_trips(e in expr()) {
         prop_assert_eq!(Expr::decode(&e.encode()).unwrap(), e.clone());
-        // The Michelson printer and parser agree too.
+        // The JSON form and the Michelson printer/parser agree too.
+        prop_assert_eq!(Expr::from_json(&e.to_json()).unwrap(), e.clone());
         prop_assert_eq!(michelson::parse(&e.to_string()).unwrap(), e);
     }
 
@@ -189,12 +190,22 @@ proptest! {
 
     #[test]
     fn inbox_round_trips(m in inbox_message()) {
-        prop_assert_eq!(InboxMessage::decode(&m.encode()).unwrap(), m);
+        prop_assert_eq!(InboxMessage::decode(&m.encode()).unwrap(), m.clone());
+        let _ = m.to_json();
     }
 
     #[test]
     fn outbox_round_trips(m in outbox_message()) {
-        prop_assert_eq!(OutboxMessage::decode(&m.encode()).unwrap(), m);
+        prop_assert_eq!(OutboxMessage::decode(&m.encode()).unwrap(), m.clone());
+        let _ = m.to_json();
+    }
+
+    #[test]
+    fn json_garbage_never_panics(s in "[\\[\\]{}\",: a-z0-9]{0,60}") {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&s) {
+            let _ = Expr::from_json(&v);
+            let _ = Commitment::from_json(&v);
+        }
     }
 
     #[test]

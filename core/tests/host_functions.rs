@@ -537,9 +537,11 @@ fn reveal_suspends_until_the_preimage_arrives() {
 
 #[test]
 fn reveal_metadata_and_generic_reveal() {
-    let mut config = PvmConfig::default();
-    config.rollup_address = [7; 20];
-    config.origination_level = 42;
+    let config = PvmConfig {
+        rollup_address: [7; 20],
+        origination_level: 42,
+        ..PvmConfig::default()
+    };
     let mut pvm = Pvm::new(&kernel("hostcall"), config).unwrap();
     let mut expected = vec![7u8; 20];
     expected.extend(42i32.to_be_bytes());

@@ -17,8 +17,11 @@ fn pvm(info: i32, dst: i32, max: i32) -> Pvm {
     pvm
 }
 
-/// (result, level, index) of each call, and the payloads read.
-fn calls(outbox: &[Vec<u8>]) -> (Vec<(i32, u32, u32)>, Vec<Vec<u8>>) {
+/// (result, level, index) of one call.
+type Call = (i32, u32, u32);
+
+/// The calls made, and the payloads read.
+fn calls(outbox: &[Vec<u8>]) -> (Vec<Call>, Vec<Vec<u8>>) {
     let mut results = Vec::new();
     let mut payloads = Vec::new();
     let mut i = 0;

@@ -184,3 +184,65 @@ fn errors_name_inbox_message_and_problem() {
         Err(InputsError::Json { line: 1, .. })
     ));
 }
+
+/// The example inputs file of the octez documentation (`docs/shell/smart_rollup_node.rst`).
+#[test]
+fn octez_documentation_example() {
+    let json = r#"
+  [
+    [
+      {
+        "external":
+        "0000000023030b01d1a37c088a1221b636bb5fccb35e05181038ba7c000000000764656661756c74"
+      }
+    ],
+    [
+      {
+        "payload" : "0",
+        "sender" : "KT1ThEdxfUcWUwqsdergy3QnbCWGHSUHeHJq",
+        "source" : "tz1RjtZUVeLhADFHDL8UwDZA6vjWWhojpu5w",
+        "destination" : "sr1RYurGZtN8KNSpkMcCt9CgWeUaNkzsAfXf"
+      },
+      { "payload" : "Pair Unit False" }
+    ]
+  ]"#;
+    let inboxes = parse(json).unwrap();
+    assert_eq!(inboxes.len(), 2);
+    assert_eq!(inboxes[1].len(), 2);
+    // The external payload of the example happens to be a serialized outbox message: a batch
+    // calling KT1ThEdx... with `Unit`.
+    let Input::Message(InboxMessage::External(payload)) = &inboxes[0][0] else {
+        panic!("expected an external message")
+    };
+    let out = soru_core::encoding::outbox::OutboxMessage::decode(payload).unwrap();
+    let soru_core::encoding::outbox::OutboxMessage::AtomicTransactionBatch(txs) = out else {
+        panic!("expected a batch")
+    };
+    assert_eq!(txs[0].parameters, Expr::prim(Primitive::UNIT, vec![]));
+    assert_eq!(
+        txs[0].destination.to_b58check(),
+        "KT1ThEdxfUcWUwqsdergy3QnbCWGHSUHeHJq"
+    );
+
+    let Input::Message(InboxMessage::Internal(InternalInboxMessage::Transfer(t))) = &inboxes[1][0]
+    else {
+        panic!("expected a transfer")
+    };
+    assert_eq!(t.payload, Expr::int(0));
+    assert_eq!(
+        t.sender.to_b58check(),
+        "KT1ThEdxfUcWUwqsdergy3QnbCWGHSUHeHJq"
+    );
+    assert_eq!(
+        t.source.to_b58check(),
+        "tz1RjtZUVeLhADFHDL8UwDZA6vjWWhojpu5w"
+    );
+    assert_eq!(
+        t.destination.to_b58check(),
+        "sr1RYurGZtN8KNSpkMcCt9CgWeUaNkzsAfXf"
+    );
+    let bytes = inboxes[1][1].to_bytes();
+    // 00 00 | Pair Unit False = 07 07 03 0b 03 03 | zero KT1 | zero tz1 | zero sr1
+    assert_eq!(&bytes[..8], &[0, 0, 7, 7, 3, 11, 3, 3]);
+    assert_eq!(&bytes[8..], &[0u8; 61][..]);
+}

@@ -2,6 +2,7 @@
 //! protocol migrations, and the step API.
 
 use soru_core::durable::Key;
+use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage};
 use soru_core::host::TICKS_PER_SNAPSHOT;
 use soru_core::pvm::{
     Pvm, PvmConfig, PvmError, PvmVersion, Status, StuckReason, REBOOT_COUNTER_KEY, STUCK_FLAG_KEY,
@@ -21,9 +22,11 @@ fn value(pvm: &Pvm, key: &str) -> Option<Vec<u8>> {
 }
 
 fn external(payload: &[u8]) -> Vec<u8> {
-    let mut m = vec![1];
-    m.extend(payload);
-    m
+    InboxMessage::External(payload.to_vec()).encode()
+}
+
+fn migration(protocol: &str) -> Vec<u8> {
+    InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(protocol.into())).encode()
 }
 
 #[test]
@@ -194,20 +197,15 @@ fn exhausting_the_call_stack_leaves_the_pvm_stuck() {
 #[test]
 fn protocol_migration_rewrites_the_version() {
     let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
-    let mut migration = vec![0, 4];
-    migration.extend(9u32.to_be_bytes());
-    migration.extend(b"paris_019");
-    pvm.run_level(&[migration], &mut NoReveal).unwrap();
+    pvm.run_level(&[migration("paris_019")], &mut NoReveal)
+        .unwrap();
     assert_eq!(
         value(&pvm, "/readonly/wasm_version"),
         Some(b"2.0.0-r4".to_vec())
     );
     assert_eq!(pvm.version(), PvmVersion::V4);
     // Unknown protocol names leave it unchanged.
-    let mut unknown = vec![0, 4];
-    unknown.extend(3u32.to_be_bytes());
-    unknown.extend(b"zzz");
-    pvm.run_level(&[unknown], &mut NoReveal).unwrap();
+    pvm.run_level(&[migration("zzz")], &mut NoReveal).unwrap();
     assert_eq!(pvm.version(), PvmVersion::V4);
 }
 
@@ -273,4 +271,87 @@ fn step_api_rejects_misuse() {
         pvm.resume_reveal(b"", &mut NoReveal),
         Err(PvmError::NoPendingReveal)
     ));
+}
+
+#[test]
+fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
+    use soru_core::pvm::output_buffer;
+    let config = PvmConfig {
+        outbox_validity_period: 2,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel("trap"), config).unwrap();
+    pvm.run_level(&[external(b"out")], &mut NoReveal).unwrap();
+    let mut state = pvm.state_tree().unwrap();
+    assert_eq!(state.hash(), pvm.state_hash().unwrap());
+    assert_eq!(
+        state.value(&[b"tag"]).unwrap(),
+        Some(output_buffer::TAG_SOME)
+    );
+    assert_eq!(
+        state
+            .value(&[
+                b"value",
+                b"durable",
+                b"readonly",
+                b"wasm_version",
+                b"@",
+                b"length"
+            ])
+            .unwrap(),
+        Some(&8i64.to_be_bytes()[..])
+    );
+    // The echo of the external message is message 2 of the level-0 outbox.
+    assert_eq!(
+        output_buffer::read_message(&mut state, 0, 2).unwrap(),
+        external(b"out")
+    );
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+    // Outboxes leave the validity window.
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert!(pvm.outbox(0).unwrap().is_empty());
+    assert_eq!(pvm.outbox(2).unwrap().len(), 3);
+}
+
+/// A `store_write(/kernel/env/reboot, 0 bytes)` command for the `hostcall` kernel.
+fn request_reboot() -> Vec<u8> {
+    let key = b"/kernel/env/reboot";
+    let mut m = vec![1, 10];
+    for a in [0x1022i32, key.len() as i32, 0, 0x1022, 0, 0] {
+        m.extend(a.to_le_bytes());
+    }
+    m.extend(0i64.to_le_bytes());
+    m.extend(key);
+    m
+}
+
+#[test]
+fn a_reboot_runs_the_kernel_again_in_the_same_level() {
+    let mut pvm = Pvm::new(&kernel("hostcall"), PvmConfig::default()).unwrap();
+    pvm.set_durable_value(TOO_MANY_REBOOT_FLAG_KEY, b"")
+        .unwrap();
+    let report = pvm.run_level(&[request_reboot()], &mut NoReveal).unwrap();
+    assert_eq!(report.kernel_runs, 2);
+    assert_eq!(report.ticks, 3 * TICKS_PER_SNAPSHOT);
+    // A normal yield clears the too_many_reboot flag and sets the reboot flag for next level.
+    assert_eq!(value(&pvm, TOO_MANY_REBOOT_FLAG_KEY), None);
+    assert_eq!(value(&pvm, "/kernel/env/reboot"), Some(vec![]));
+}
+
+#[test]
+fn an_ill_typed_kernel_run_is_saved_as_fallback_then_stuck() {
+    let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    let bad = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "kernel_run") (param i32)))"#,
+    )
+    .unwrap();
+    let report = pvm.run_level(&[external(&bad)], &mut NoReveal).unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    assert!(matches!(
+        pvm.stuck_reason(),
+        Some(StuckReason::InvalidKernel(_))
+    ));
+    assert_eq!(value(&pvm, "/readonly/kernel/boot.wasm"), Some(bad));
 }

@@ -208,3 +208,48 @@ fn output_proof_soru_produced_proofs_verify() {
     assert!(produce_output_proof(&t, 12, 20, Layout::Obj2).is_err());
     assert!(produce_output_proof(&t, 9, 0, Layout::Obj2).is_err());
 }
+
+/// Directories nested `dirs` deep, each with 3 entries reached through a 255-level extender.
+fn nested_extenders(dirs: usize) -> ProofTree {
+    use soru_core::tree::proof::{Extender, InodeProof, Segment};
+    let mut t = ProofTree::Value(b"leaf".to_vec());
+    for _ in 0..dirs {
+        let bucket = InodeTree::Values(vec![
+            (b"s".to_vec(), t),
+            (b"t".to_vec(), ProofTree::Value(vec![])),
+        ]);
+        let bottom = InodeTree::Tree(InodeProof {
+            length: 3,
+            children: [
+                Some(Box::new(bucket)),
+                Some(Box::new(InodeTree::Blinded([7; 32]))),
+            ],
+        });
+        let segment = Segment::new(vec![1; 255]).unwrap();
+        t = ProofTree::Extender(Extender {
+            length: 3,
+            segment,
+            proof: Box::new(bottom),
+        });
+    }
+    t
+}
+
+#[test]
+fn tree_proof_nesting_is_bounded() {
+    // 3 directories of 257 levels each: accepted, hashed without exhausting the stack.
+    let t = nested_extenders(3).to_tree().unwrap();
+    let _ = t.hash();
+    // 5 of them exceed the 1024-level bound.
+    let err = nested_extenders(5).to_tree().unwrap_err();
+    assert!(err.to_string().contains("1024"), "{err}");
+    let err = nested_extenders(200).to_tree().unwrap_err();
+    assert!(err.to_string().contains("1024"), "{err}");
+    let p = Proof {
+        version: 2,
+        before: proof::KindedHash::Node([0; 32]),
+        after: proof::KindedHash::Node([0; 32]),
+        state: nested_extenders(3),
+    };
+    round_trip(&p);
+}

@@ -188,6 +188,144 @@ impl InboxMessage {
     }
 }
 
+/// The kernel SDK's framing of external messages, so that a kernel can tell which external
+/// messages (shared by all rollups) are meant for it: `0x00 ++ sr1 (20 bytes) ++ contents`.
+///
+/// This is a convention of the Tezos kernel SDK, not of the L1: the PVM sees it inside
+/// [`InboxMessage::External`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalMessageFrame {
+    /// Tag 0: a message for one rollup.
+    Targetted {
+        /// The rollup the message is for.
+        address: SmartRollupAddress,
+        /// The rest of the message.
+        contents: Vec<u8>,
+    },
+}
+
+impl ExternalMessageFrame {
+    /// The framed bytes (the payload of an external message).
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ExternalMessageFrame::Targetted { address, contents } => {
+                let mut out = Vec::with_capacity(21 + contents.len());
+                out.push(0);
+                address.encode_into(&mut out);
+                out.extend_from_slice(contents);
+                out
+            }
+        }
+    }
+
+    /// Parses framed bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        match r.u8()? {
+            0 => Ok(ExternalMessageFrame::Targetted {
+                address: SmartRollupAddress::read(&mut r)?,
+                contents: r.rest().to_vec(),
+            }),
+            t => Err(r.error_at(
+                0,
+                DecodeErrorKind::InvalidTag {
+                    what: "external message frame",
+                    tag: u16::from(t),
+                },
+            )),
+        }
+    }
+}
+
+/// The octez JSON form of a protocol timestamp: RFC 3339 (`2023-06-01T12:00:00Z`) for years
+/// 0000 to 9999, the decimal seconds otherwise (`Time.Protocol.as_string_encoding`).
+pub fn timestamp_to_json(seconds: i64) -> String {
+    use alloc::format;
+    const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    if !(MIN..=MAX).contains(&seconds) {
+        return format!("{seconds}");
+    }
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian, integer arithmetic only).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+impl InboxMessage {
+    /// The octez JSON form (`Sc_rollup_inbox_message_repr.encoding`): external messages are a
+    /// hex string; internal ones an object tagged by `internal_inbox_message_kind`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        let m = match self {
+            InboxMessage::External(bytes) => return Value::String(hex::encode(bytes)),
+            InboxMessage::Internal(i) => i,
+        };
+        let mut o = Map::new();
+        let kind = match m {
+            InternalInboxMessage::Transfer(t) => {
+                o.insert("payload".into(), t.payload.to_json());
+                o.insert("sender".into(), t.sender.to_b58check().into());
+                o.insert("source".into(), t.source.to_b58check().into());
+                o.insert("destination".into(), t.destination.to_b58check().into());
+                "transfer"
+            }
+            InternalInboxMessage::StartOfLevel => "start_of_level",
+            InternalInboxMessage::EndOfLevel => "end_of_level",
+            InternalInboxMessage::InfoPerLevel {
+                predecessor_timestamp,
+                predecessor,
+            } => {
+                o.insert(
+                    "predecessor_timestamp".into(),
+                    timestamp_to_json(*predecessor_timestamp).into(),
+                );
+                o.insert("predecessor".into(), predecessor.to_b58check().into());
+                "info_per_level"
+            }
+            InternalInboxMessage::ProtocolMigration(p) => {
+                // `string Hex`: the JSON carries the hex of the name.
+                o.insert("protocol".into(), hex::encode(p.as_bytes()).into());
+                "protocol_migration"
+            }
+            InternalInboxMessage::DalAttestedSlots(d) => {
+                o.insert("published_level".into(), d.published_level.into());
+                o.insert("number_of_slots".into(), d.number_of_slots.into());
+                o.insert("slot_size".into(), d.slot_size.into());
+                o.insert("page_size".into(), d.page_size.into());
+                let list = d
+                    .slots_by_publisher
+                    .iter()
+                    .map(|(pkh, bits)| {
+                        Value::Array(alloc::vec![
+                            pkh.to_b58check().into(),
+                            alloc::string::ToString::to_string(bits).into(),
+                        ])
+                    })
+                    .collect();
+                o.insert("slots_by_publisher".into(), Value::Array(list));
+                "dal_attested_slots"
+            }
+        };
+        o.insert("internal_inbox_message_kind".into(), kind.into());
+        Value::Object(o)
+    }
+}
+
 fn read_internal(r: &mut Reader<'_>) -> Result<InternalInboxMessage, DecodeError> {
     let at = r.position();
     Ok(match r.u8()? {
@@ -246,6 +384,56 @@ mod tests {
     use crate::encoding::address::KeyKind;
     use crate::encoding::micheline::Primitive;
     use alloc::vec;
+
+    #[test]
+    fn external_frame() {
+        let f = ExternalMessageFrame::Targetted {
+            address: SmartRollupAddress([9; 20]),
+            contents: vec![1, 2],
+        };
+        let bytes = f.encode();
+        assert_eq!(bytes.len(), 23);
+        assert_eq!((bytes[0], bytes[21], bytes[22]), (0, 1, 2));
+        assert_eq!(ExternalMessageFrame::decode(&bytes).unwrap(), f);
+        assert_eq!(ExternalMessageFrame::decode(&[1]).unwrap_err().offset, 0);
+        let err = ExternalMessageFrame::decode(&[0, 1]).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::UnexpectedEof { needed: 19 });
+    }
+
+    #[test]
+    fn timestamps_as_octez_prints_them() {
+        assert_eq!(timestamp_to_json(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp_to_json(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(timestamp_to_json(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(timestamp_to_json(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(timestamp_to_json(-62_167_219_200), "0000-01-01T00:00:00Z");
+        assert_eq!(timestamp_to_json(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(timestamp_to_json(253_402_300_800), "253402300800");
+        assert_eq!(timestamp_to_json(i64::MIN), "-9223372036854775808");
+    }
+
+    #[test]
+    fn json_form() {
+        use alloc::string::ToString;
+        let info = InboxMessage::Internal(InternalInboxMessage::InfoPerLevel {
+            predecessor_timestamp: 0,
+            predecessor: BlockHash([0; 32]),
+        });
+        let j = info.to_json();
+        assert_eq!(j["internal_inbox_message_kind"], "info_per_level");
+        assert_eq!(j["predecessor_timestamp"], "1970-01-01T00:00:00Z");
+        assert!(j["predecessor"].as_str().unwrap().starts_with('B'));
+        assert_eq!(
+            InboxMessage::External(vec![1, 0xab]).to_json().to_string(),
+            r#""01ab""#
+        );
+        assert_eq!(
+            InboxMessage::Internal(InternalInboxMessage::StartOfLevel)
+                .to_json()
+                .to_string(),
+            r#"{"internal_inbox_message_kind":"start_of_level"}"#
+        );
+    }
 
     #[test]
     fn level_markers() {

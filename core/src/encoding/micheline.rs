@@ -491,6 +491,179 @@ fn read_node(r: &mut Reader<'_>, depth: usize) -> Result<Expr, DecodeError> {
     })
 }
 
+/// Why a JSON value is not a Micheline expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// Not an object or array of the Micheline JSON form.
+    #[error("at {path}: expected a Micheline node ({{\"int\"}}, {{\"string\"}}, {{\"bytes\"}}, {{\"prim\"}} or an array)")]
+    NotANode {
+        /// JSON path of the offending value, e.g. `$.args[1]`.
+        path: String,
+    },
+    /// A field has the wrong type or value.
+    #[error("at {path}: {reason}")]
+    Invalid {
+        /// JSON path of the offending value.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A primitive name outside the Michelson table.
+    #[error("at {path}: unknown primitive {name:?}")]
+    UnknownPrimitive {
+        /// JSON path of the node.
+        path: String,
+        /// The name.
+        name: String,
+    },
+    /// Nesting deeper than [`MAX_DEPTH`].
+    #[error("at {path}: nesting deeper than {MAX_DEPTH}")]
+    TooDeep {
+        /// JSON path where the limit was hit.
+        path: String,
+    },
+}
+
+impl Expr {
+    /// The octez JSON form (`Data_encoding.Json` of `Script_repr.expr`): `{"int": "1"}`,
+    /// `{"string": ".."}`, `{"bytes": "<hex>"}`, `{"prim": "Pair", "args": [..], "annots": [..]}`
+    /// (empty `args`/`annots` omitted) and arrays for sequences.
+    pub fn to_json(&self) -> serde_json::Value {
+        use alloc::string::ToString;
+        use serde_json::{Map, Value};
+        let obj = |k: &str, v: Value| {
+            let mut m = Map::new();
+            m.insert(k.into(), v);
+            Value::Object(m)
+        };
+        match self {
+            Expr::Int(z) => obj("int", Value::String(z.to_string())),
+            Expr::String(s) => obj("string", Value::String(s.clone())),
+            Expr::Bytes(b) => obj("bytes", Value::String(hex::encode(b))),
+            Expr::Seq(items) => Value::Array(items.iter().map(Expr::to_json).collect()),
+            Expr::Prim { prim, args, annots } => {
+                let mut m = Map::new();
+                m.insert("prim".into(), Value::String(prim.name().into()));
+                if !args.is_empty() {
+                    m.insert(
+                        "args".into(),
+                        Value::Array(args.iter().map(Expr::to_json).collect()),
+                    );
+                }
+                if !annots.is_empty() {
+                    m.insert(
+                        "annots".into(),
+                        Value::Array(annots.iter().cloned().map(Value::String).collect()),
+                    );
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// Parses the octez JSON form (see [`Expr::to_json`]).
+    pub fn from_json(value: &serde_json::Value) -> Result<Expr, JsonError> {
+        let mut path = String::from("$");
+        expr_from_json(value, &mut path, 0)
+    }
+}
+
+fn expr_from_json(
+    value: &serde_json::Value,
+    path: &mut String,
+    depth: usize,
+) -> Result<Expr, JsonError> {
+    use serde_json::Value;
+    if depth >= MAX_DEPTH {
+        return Err(JsonError::TooDeep { path: path.clone() });
+    }
+    let invalid = |path: &String, reason| JsonError::Invalid {
+        path: path.clone(),
+        reason,
+    };
+    let list = |v: &Value, path: &mut String, field: &str| -> Result<Vec<Expr>, JsonError> {
+        let Value::Array(items) = v else {
+            return Err(invalid(path, "expected an array"));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let len = path.len();
+            path.push_str(&alloc::format!("{field}[{i}]"));
+            out.push(expr_from_json(item, path, depth + 1)?);
+            path.truncate(len);
+        }
+        Ok(out)
+    };
+    match value {
+        Value::Array(_) => Ok(Expr::Seq(list(value, path, "")?)),
+        Value::Object(m) => {
+            let only = |keys: &[&str]| m.keys().all(|k| keys.contains(&k.as_str()));
+            if let Some(v) = m.get("int") {
+                if !only(&["int"]) {
+                    return Err(invalid(path, "unexpected field next to \"int\""));
+                }
+                let s = v
+                    .as_str()
+                    .ok_or(invalid(path, "\"int\" must be a decimal string"))?;
+                let z = Zarith::from_decimal(s)
+                    .map_err(|_| invalid(path, "\"int\" must be a decimal string"))?;
+                Ok(Expr::Int(z))
+            } else if let Some(v) = m.get("string") {
+                if !only(&["string"]) {
+                    return Err(invalid(path, "unexpected field next to \"string\""));
+                }
+                let s = v
+                    .as_str()
+                    .ok_or(invalid(path, "\"string\" must be a string"))?;
+                Ok(Expr::String(s.into()))
+            } else if let Some(v) = m.get("bytes") {
+                if !only(&["bytes"]) {
+                    return Err(invalid(path, "unexpected field next to \"bytes\""));
+                }
+                let b = v
+                    .as_str()
+                    .and_then(|s| hex::decode(s).ok())
+                    .ok_or(invalid(path, "\"bytes\" must be a hex string"))?;
+                Ok(Expr::Bytes(b))
+            } else if let Some(v) = m.get("prim") {
+                if !only(&["prim", "args", "annots"]) {
+                    return Err(invalid(path, "unexpected field in a primitive application"));
+                }
+                let name = v
+                    .as_str()
+                    .ok_or(invalid(path, "\"prim\" must be a string"))?;
+                let prim =
+                    Primitive::from_name(name).ok_or_else(|| JsonError::UnknownPrimitive {
+                        path: path.clone(),
+                        name: name.into(),
+                    })?;
+                let args = match m.get("args") {
+                    Some(a) => list(a, path, ".args")?,
+                    None => Vec::new(),
+                };
+                let annots = match m.get("annots") {
+                    None => Vec::new(),
+                    Some(Value::Array(items)) => {
+                        let mut out = Vec::with_capacity(items.len());
+                        for item in items {
+                            match item.as_str() {
+                                Some(a) if is_valid_annotation(a) => out.push(String::from(a)),
+                                _ => return Err(invalid(path, "malformed annotation")),
+                            }
+                        }
+                        out
+                    }
+                    Some(_) => return Err(invalid(path, "\"annots\" must be an array")),
+                };
+                Ok(Expr::Prim { prim, args, annots })
+            } else {
+                Err(JsonError::NotANode { path: path.clone() })
+            }
+        }
+        _ => Err(JsonError::NotANode { path: path.clone() }),
+    }
+}
+
 /// Michelson notation, as `octez-client` prints data (single line).
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -635,6 +808,44 @@ mod tests {
         let mut ok = [5u8, 9].repeat(2000);
         ok.extend_from_slice(&[3, 11]);
         assert_eq!(Expr::decode(&ok).unwrap().depth(), 2001);
+    }
+
+    #[test]
+    fn json_form() {
+        let e = Expr::prim(
+            Primitive::PAIR,
+            vec![
+                Expr::Bytes(vec![0xab]),
+                Expr::Seq(vec![Expr::int(-7), Expr::String("x".to_string())]),
+                Expr::Prim {
+                    prim: Primitive::UNIT,
+                    args: vec![],
+                    annots: vec!["%u".to_string()],
+                },
+            ],
+        );
+        let json = e.to_json();
+        assert_eq!(
+            json.to_string(),
+            r#"{"args":[{"bytes":"ab"},[{"int":"-7"},{"string":"x"}],{"annots":["%u"],"prim":"Unit"}],"prim":"Pair"}"#
+        );
+        assert_eq!(Expr::from_json(&json).unwrap(), e);
+        let bad: serde_json::Value =
+            serde_json::from_str(r#"{"prim":"Pair","args":[{"int":"1"},{"int":"x"}]}"#).unwrap();
+        assert_eq!(
+            Expr::from_json(&bad).unwrap_err(),
+            JsonError::Invalid {
+                path: "$.args[1]".to_string(),
+                reason: "\"int\" must be a decimal string"
+            }
+        );
+        let bad: serde_json::Value = serde_json::from_str(r#"[1]"#).unwrap();
+        assert_eq!(
+            Expr::from_json(&bad).unwrap_err(),
+            JsonError::NotANode {
+                path: "$[0]".to_string()
+            }
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! | [`binary`] | `Data_encoding` primitives: big-endian integers, zarith `n`/`z`, `uint30`-prefixed bytes |
 //! | [`base58`] | base58check with Tezos prefixes (`tz1..tz5`, `KT1`, `sr1`, `src1`, `srs1`, `B`, ...) |
 //! | [`address`] | public key hashes, contract hashes, contracts, smart rollup addresses |
-//! | [`micheline`] | Micheline expressions and their binary encoding (Michelson primitives) |
+//! | [`micheline`] | Micheline expressions: binary encoding (Michelson primitives) and octez JSON form |
 //! | [`michelson`] | a parser from Michelson data text to Micheline expressions |
-//! | [`inbox`] | inbox messages exactly as the L1 writes them into the PVM's inbox |
-//! | [`outbox`] | outbox messages exactly as `Sc_rollup_outbox_message_repr` |
+//! | [`inbox`] | inbox messages exactly as the L1 writes them into the PVM's inbox (+ octez JSON form) |
+//! | [`outbox`] | outbox messages exactly as `Sc_rollup_outbox_message_repr` (+ octez JSON form) |
 //!
 //! ```
 //! use soru_core::encoding::base58;

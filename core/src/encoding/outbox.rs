@@ -233,11 +233,96 @@ impl OutboxMessage {
     }
 }
 
+/// `Data_encoding`'s JSON for a `string Plain`: the string itself, or
+/// `{"invalid_utf8_string": [bytes]}` when it is not UTF-8.
+pub(crate) fn plain_string_json(bytes: &[u8]) -> serde_json::Value {
+    use serde_json::Value;
+    match core::str::from_utf8(bytes) {
+        Ok(s) => Value::String(s.into()),
+        Err(_) => {
+            let mut m = serde_json::Map::new();
+            m.insert(
+                "invalid_utf8_string".into(),
+                Value::Array(bytes.iter().map(|&b| Value::from(b)).collect()),
+            );
+            Value::Object(m)
+        }
+    }
+}
+
+impl OutboxMessage {
+    /// The octez JSON form (as `octez-smart-rollup-node` RPCs print outbox messages):
+    /// `{"transactions": [..], "kind": "untyped"}`, `{"transactions": [..], "kind": "typed"}`,
+    /// `{"whitelist": [..], "kind": "whitelist_update"}` (no `whitelist` when `None`) or
+    /// `{"payload": "..", "kind": "canonical_rollup_signal"}`. Entrypoints equal to
+    /// `default` are omitted, as `Data_encoding` omits default fields.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value};
+        fn tx(
+            parameters: &Expr,
+            ty: Option<&Expr>,
+            destination: &ContractHash,
+            entrypoint: &Entrypoint,
+        ) -> Value {
+            let mut m = Map::new();
+            m.insert("parameters".into(), parameters.to_json());
+            if let Some(ty) = ty {
+                m.insert("parameters_ty".into(), ty.to_json());
+            }
+            m.insert("destination".into(), destination.to_b58check().into());
+            if entrypoint.as_str() != "default" {
+                m.insert("entrypoint".into(), entrypoint.as_str().into());
+            }
+            Value::Object(m)
+        }
+        let mut m = Map::new();
+        let kind = match self {
+            OutboxMessage::AtomicTransactionBatch(txs) => {
+                let list = txs
+                    .iter()
+                    .map(|t| tx(&t.parameters, None, &t.destination, &t.entrypoint))
+                    .collect();
+                m.insert("transactions".into(), Value::Array(list));
+                "untyped"
+            }
+            OutboxMessage::AtomicTransactionBatchTyped(txs) => {
+                let list = txs
+                    .iter()
+                    .map(|t| {
+                        tx(
+                            &t.parameters,
+                            Some(&t.parameters_ty),
+                            &t.destination,
+                            &t.entrypoint,
+                        )
+                    })
+                    .collect();
+                m.insert("transactions".into(), Value::Array(list));
+                "typed"
+            }
+            OutboxMessage::WhitelistUpdate(w) => {
+                if let Some(keys) = w {
+                    let list = keys.iter().map(|k| Value::from(k.to_b58check())).collect();
+                    m.insert("whitelist".into(), Value::Array(list));
+                }
+                "whitelist_update"
+            }
+            OutboxMessage::CanonicalRollupSignal(p) => {
+                m.insert("payload".into(), plain_string_json(p));
+                "canonical_rollup_signal"
+            }
+        };
+        m.insert("kind".into(), kind.into());
+        Value::Object(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::encoding::address::KeyKind;
     use crate::encoding::micheline::Primitive;
+    use alloc::string::ToString;
     use alloc::vec;
 
     #[test]
@@ -255,6 +340,40 @@ mod tests {
         expected.extend_from_slice(b"default");
         assert_eq!(bytes, expected);
         assert_eq!(OutboxMessage::decode(&bytes).unwrap(), msg);
+    }
+
+    #[test]
+    fn json_form() {
+        let msg = OutboxMessage::AtomicTransactionBatch(vec![
+            Transaction {
+                parameters: Expr::int(1),
+                destination: ContractHash([0; 20]),
+                entrypoint: Entrypoint::default(),
+            },
+            Transaction {
+                parameters: Expr::int(2),
+                destination: ContractHash([0; 20]),
+                entrypoint: Entrypoint::new("withdraw").unwrap(),
+            },
+        ]);
+        assert_eq!(
+            msg.to_json().to_string(),
+            concat!(
+                r#"{"kind":"untyped","transactions":["#,
+                r#"{"destination":"KT18amZmM5W7qDWVt2pH6uj7sCEd3kbzLrHT","parameters":{"int":"1"}},"#,
+                r#"{"destination":"KT18amZmM5W7qDWVt2pH6uj7sCEd3kbzLrHT","entrypoint":"withdraw","parameters":{"int":"2"}}]}"#
+            )
+        );
+        assert_eq!(
+            OutboxMessage::WhitelistUpdate(None).to_json().to_string(),
+            r#"{"kind":"whitelist_update"}"#
+        );
+        assert_eq!(
+            OutboxMessage::CanonicalRollupSignal(vec![0xff])
+                .to_json()
+                .to_string(),
+            r#"{"kind":"canonical_rollup_signal","payload":{"invalid_utf8_string":[255]}}"#
+        );
     }
 
     #[test]

@@ -13,6 +13,28 @@
 //! * [`super::codec`] reads and writes proofs as `Merkle_proof_encoding.V2.Tree2` bytes.
 //!
 //! Write operations once, generic over [`TreeAccess`], to run them both ways.
+//!
+//! ```
+//! use soru_core::tree::proof::{self, TreeAccess};
+//! use soru_core::tree::{codec, Tree};
+//!
+//! let mut t = Tree::empty();
+//! for i in 0..100u32 {
+//!     t.set_value(&[b"kv", i.to_string().as_bytes()], &i.to_be_bytes())?;
+//! }
+//! // Prove a read (a write works the same way; `after` then differs from `before`).
+//! let (p, v) = proof::produce(&t, |r| r.value(&[b"kv", b"42"]))?;
+//! let bytes = codec::encode(&p)?;
+//! assert!(bytes.len() < 600);
+//! // Anyone holding only `bytes` and the root hash can check it.
+//! let p = codec::decode(&bytes)?;
+//! assert_eq!(*p.before.hash(), t.hash());
+//! let (_, v2) = proof::verify(&p, |t| TreeAccess::value(t, &[b"kv", b"42"]))?;
+//! assert_eq!(v, v2);
+//! // Reading anything else fails: it was blinded.
+//! assert!(proof::verify(&p, |t| TreeAccess::value(t, &[b"kv", b"7"])).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
@@ -204,11 +226,16 @@ impl ProofTree {
     /// checking irmin's shape invariants. Its hash is the proof's root hash.
     pub fn to_tree(&self) -> Result<Tree, ProofError> {
         let mut path = Vec::new();
-        tree_of(self, &mut path)
+        tree_of(self, &mut path, 0)
     }
 }
 
-fn tree_of<'a>(p: &'a ProofTree, path: &mut Vec<&'a [u8]>) -> Result<Tree, ProofError> {
+fn tree_of<'a>(
+    p: &'a ProofTree,
+    path: &mut Vec<&'a [u8]>,
+    used: usize,
+) -> Result<Tree, ProofError> {
+    check_levels(used, path)?;
     Ok(match p {
         ProofTree::Value(v) => Tree::from_value(v),
         ProofTree::BlindedValue(h) => Tree::blinded_value(*h),
@@ -218,7 +245,7 @@ fn tree_of<'a>(p: &'a ProofTree, path: &mut Vec<&'a [u8]>) -> Result<Tree, Proof
             let mut inode = Inode::empty();
             for (step, child) in entries {
                 path.push(step);
-                let child = tree_of(child, path)?;
+                let child = tree_of(child, path, used + 1)?;
                 path.pop();
                 if child.is_empty() {
                     return Err(ill(path, "empty directory below the root"));
@@ -231,9 +258,21 @@ fn tree_of<'a>(p: &'a ProofTree, path: &mut Vec<&'a [u8]>) -> Result<Tree, Proof
             }
             Tree::dir(inode)
         }
-        ProofTree::Inode(i) => root_inode(inode_level(i, 0, path)?, path)?,
-        ProofTree::Extender(e) => root_inode(extender(e, 0, path)?, path)?,
+        ProofTree::Inode(i) => root_inode(inode_level(i, 0, path, used + 1)?, path)?,
+        ProofTree::Extender(e) => root_inode(extender(e, 0, path, used + 1)?, path)?,
     })
+}
+
+/// Most nested levels (directories plus inode levels, extenders expanded) a proof tree may
+/// have: hashing and dropping recurse once per level, so this bounds the stack on hostile
+/// proofs. Real proofs use a few hundred at most (keys of 240 bytes, ~20 inode levels each).
+pub const MAX_TREE_LEVELS: usize = 1024;
+
+fn check_levels(used: usize, path: &[&[u8]]) -> Result<(), ProofError> {
+    if used > MAX_TREE_LEVELS {
+        return Err(ill(path, "proof tree nests deeper than 1024 levels"));
+    }
+    Ok(())
 }
 
 /// A root inode from a proof: irmin hashes roots of at most 2 entries in the stable form, which
@@ -260,6 +299,7 @@ fn inode_tree<'a>(
     t: &'a InodeTree,
     depth: u32,
     path: &mut Vec<&'a [u8]>,
+    used: usize,
 ) -> Result<(Inode, Len), ProofError> {
     match t {
         InodeTree::Blinded(h) => Ok((
@@ -279,7 +319,7 @@ fn inode_tree<'a>(
             let mut vs = Vec::with_capacity(entries.len());
             for (step, child) in entries {
                 path.push(step);
-                let tree = tree_of(child, path)?;
+                let tree = tree_of(child, path, used + 1)?;
                 path.pop();
                 if tree.is_empty() {
                     return Err(ill(path, "empty directory below the root"));
@@ -289,8 +329,8 @@ fn inode_tree<'a>(
             let n = vs.len() as u64;
             Ok((Inode::from_v(InodeV::Values(vs)), Len { n, exact: true }))
         }
-        InodeTree::Tree(i) => inode_level(i, depth, path),
-        InodeTree::Extender(e) => extender(e, depth, path),
+        InodeTree::Tree(i) => inode_level(i, depth, path, used),
+        InodeTree::Extender(e) => extender(e, depth, path, used),
     }
 }
 
@@ -305,7 +345,9 @@ fn inode_level<'a>(
     i: &'a InodeProof,
     depth: u32,
     path: &mut Vec<&'a [u8]>,
+    used: usize,
 ) -> Result<(Inode, Len), ProofError> {
+    check_levels(used, path)?;
     if depth >= MAX_DEPTH {
         return Err(ill(path, "inode deeper than the 256 bits of a step hash"));
     }
@@ -313,7 +355,7 @@ fn inode_level<'a>(
     let mut children: [Option<Inode>; 2] = [None, None];
     for (slot, child) in children.iter_mut().zip(&i.children) {
         if let Some(c) = child {
-            let (inode, len) = inode_tree(c, depth + 1, path)?;
+            let (inode, len) = inode_tree(c, depth + 1, path, used + 1)?;
             total.n = total.n.saturating_add(len.n);
             total.exact &= len.exact;
             *slot = Some(inode);
@@ -341,6 +383,7 @@ fn extender<'a>(
     e: &'a Extender,
     depth: u32,
     path: &mut Vec<&'a [u8]>,
+    used: usize,
 ) -> Result<(Inode, Len), ProofError> {
     let bits = e.segment.bits();
     let k = u32::try_from(bits.len()).unwrap_or(u32::MAX);
@@ -348,7 +391,7 @@ fn extender<'a>(
         .checked_add(k)
         .filter(|&d| d <= MAX_DEPTH)
         .ok_or_else(|| ill(path, "extender too long"))?;
-    let (mut acc, len) = inode_tree(&e.proof, bottom, path)?;
+    let (mut acc, len) = inode_tree(&e.proof, bottom, path, used.saturating_add(k as usize))?;
     check_len(e.length, len, path)?;
     for (j, &bit) in bits.iter().enumerate().rev() {
         let mut children: [Option<Inode>; 2] = [None, None];
