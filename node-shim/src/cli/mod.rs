@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod proof;
 mod replay;
 
 /// Soru: run, test and verify Tezos smart rollups.
@@ -19,6 +20,9 @@ struct Cli {
 enum Command {
     /// Replay a kernel on debugger-format inputs, one JSON line per level.
     Replay(replay::ReplayArgs),
+    /// Work with proofs.
+    #[command(subcommand)]
+    Proof(proof::ProofCommand),
 }
 
 /// Parses the command line, runs the subcommand and returns the process exit code.
@@ -26,5 +30,6 @@ pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay::run(&args),
+        Command::Proof(command) => proof::run(&command),
     }
 }
