@@ -79,7 +79,12 @@ fn build() -> Result<(), String> {
         command
             .current_dir(&workspace)
             .args(["build", "--release", "--locked", "--quiet"])
-            .args(["--target", "wasm32-unknown-unknown", "-p", "soru-test-kernels"])
+            .args([
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "soru-test-kernels",
+            ])
             .args(["--features", &format!("kernel-{kernel}")])
             .arg("--manifest-path")
             .arg(workspace.join("Cargo.toml"))
@@ -112,7 +117,10 @@ fn build() -> Result<(), String> {
             }
         }
     }
-    println!("cargo:rustc-env=SORU_TEST_KERNELS_DIR={}", out_dir.display());
+    println!(
+        "cargo:rustc-env=SORU_TEST_KERNELS_DIR={}",
+        out_dir.display()
+    );
     Ok(())
 }
 
@@ -151,6 +159,9 @@ fn optimise(wasm_opt: &Path, input: &Path, output: &Path) -> Result<(), String> 
         .arg("-O2")
         .args(WASM_OPT_FEATURES)
         .arg("--strip-debug")
+        // Drop rustc's target_features section so no engine reads reference-types/multivalue
+        // into it: the code itself was just validated without them.
+        .arg("--strip-target-features")
         .arg(input)
         .arg("-o")
         .arg(output)

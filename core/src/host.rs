@@ -17,7 +17,7 @@
 //!
 //! A few octez paths raise an OCaml exception instead of returning a code (a negative
 //! `max_size` for `store_get_nth_key`/`__internal_store_get_hash`, a negative `max_bytes` for a
-//! reveal): the PVM is then stuck for good. They are reported here as [`HostTrap::Crash`].
+//! reveal): the PVM is then stuck for good ([`crate::pvm::StuckReason::HostCrash`]).
 
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
@@ -25,9 +25,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::durable::{Durable, DurableError, Key, Target};
-use crate::pvm::outbox::{Outboxes, PushError};
+use crate::pvm::output_buffer::{self, OutputBufferError};
 use crate::pvm::PvmVersion;
 use crate::reveal::RevealRequest;
+use crate::tree::Tree;
 
 /// Name of the import module of every host function.
 pub const HOST_MODULE: &str = "smart_rollup_core";
@@ -288,7 +289,8 @@ pub(crate) struct Input {
 pub(crate) struct HostState {
     pub(crate) durable: Durable,
     pub(crate) inputs: VecDeque<Input>,
-    pub(crate) outboxes: Outboxes,
+    /// The state tree without durable storage: `/tag` and the output buffer.
+    pub(crate) buffers: Tree,
     pub(crate) debug: Vec<Vec<u8>>,
     pub(crate) memory: Option<wasmi::Memory>,
     pub(crate) limits: wasmi::StoreLimits,
@@ -468,10 +470,12 @@ impl HostState {
                 return Err(HostError::InputOutputTooLarge.into());
             }
             let payload = load(mem, src, num_bytes)?;
-            match self.outboxes.push(payload) {
-                Ok(()) => Ok(0),
-                Err(PushError::Full) => Err(HostError::FullOutbox.into()),
-                Err(PushError::NotInitialized) => Err(HostError::GenericInvalidAccess.into()),
+            match output_buffer::push_message(&mut self.buffers, payload) {
+                Ok(_) => Ok(0),
+                Err(OutputBufferError::Full { .. }) => Err(HostError::FullOutbox.into()),
+                Err(OutputBufferError::Tree(t)) => Err(Fail::Trap(HostTrap::Tree(t.to_string()))),
+                // Octez raises `Non_initialized_outbox`, reported as a generic invalid access.
+                Err(_) => Err(HostError::GenericInvalidAccess.into()),
             }
         })
     }

@@ -1,5 +1,15 @@
 //! `soru`: the command-line face of Soru.
+//!
+//! `soru replay` runs a kernel on debugger-format inputs and prints one JSON line per level;
+//! `soru proof verify-outbox` checks an octez output (withdrawal) proof against a state hash.
 
-fn main() {
-    println!("soru {}", env!("CARGO_PKG_VERSION"));
+use std::process::ExitCode;
+
+mod cli;
+mod hex_text;
+mod kernel;
+mod preimages;
+
+fn main() -> ExitCode {
+    cli::run()
 }

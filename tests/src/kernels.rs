@@ -60,7 +60,10 @@ impl Kernel {
     pub fn wasm(self) -> Vec<u8> {
         let path = self.wasm_path();
         std::fs::read(&path).unwrap_or_else(|e| {
-            panic!("cannot read kernel module {}: {e} (built by tests/build.rs)", path.display())
+            panic!(
+                "cannot read kernel module {}: {e} (built by tests/build.rs)",
+                path.display()
+            )
         })
     }
 

@@ -11,6 +11,7 @@
 
 pub mod kernels;
 pub mod mock;
+pub mod pvm;
 pub mod scenario;
 
 pub use kernels::Kernel;

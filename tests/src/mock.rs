@@ -73,7 +73,9 @@ pub fn run(scenario: &Scenario, kernel: fn(&mut MockHost)) -> (MockHost, Outcome
         outcome.outboxes.push(host.outbox_at(ran_at));
     }
     for path in &scenario.durable_paths {
-        outcome.durable.insert(path.clone(), read_value(&host, path));
+        outcome
+            .durable
+            .insert(path.clone(), read_value(&host, path));
     }
     (host, outcome)
 }

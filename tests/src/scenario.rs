@@ -60,7 +60,8 @@ impl Scenario {
 
     /// Adds durable paths to compare.
     pub fn compare_paths(mut self, paths: &[&str]) -> Scenario {
-        self.durable_paths.extend(paths.iter().map(|p| (*p).to_owned()));
+        self.durable_paths
+            .extend(paths.iter().map(|p| (*p).to_owned()));
         self
     }
 }

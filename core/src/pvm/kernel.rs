@@ -358,7 +358,8 @@ pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
 
 /// The wasmi engine configuration of the PVM: eager compilation, fuel metering, no floats, no
 /// start function, only the WebAssembly features octez's interpreter accepts, and the call
-/// stack limit of `version`.
+/// depth limit of `version` (60 000 frames; the portable dispatch keeps wasm calls off the
+/// native stack, so this needs no large native stack).
 pub(crate) fn engine_config(version: PvmVersion) -> wasmi::Config {
     let mut config = wasmi::Config::default();
     config

@@ -37,11 +37,13 @@
 //! [`PvmConfig`].
 //!
 //! ## State
-//! The state is a [`Tree`]; [`Pvm::state_hash`] is its root hash. It holds durable storage under
-//! `/durable` in octez's layout (see [`crate::durable`]). Octez's state tree additionally holds
-//! the output and input buffers, the tick and reboot counters and the decoded module under
-//! `/pvm` and `/wasm`; those parts are not in Soru's tree yet, so Soru's state hash is not
-//! octez's, but the durable layout is identical and the rest can be added without changing it.
+//! The state is a [`Tree`] in octez's layout; [`Pvm::state_hash`] is its root hash. It holds
+//! `/tag` (`"Some"`), durable storage under `/value/durable` (see [`crate::durable`]) and the
+//! outboxes under `/value/pvm/buffers/output` (see [`output_buffer`]), so outbox proofs of a
+//! Soru state are octez output proofs. Octez's tree additionally holds the input buffer, the
+//! tick and reboot counters and the interpreter state under `/value/pvm` and `/value/wasm`;
+//! Soru keeps those in the [`Pvm`] value, so its state hash is not yet octez's, but every part
+//! it does store is laid out as octez does and the rest can be added without changing it.
 //!
 //! ## Example
 //! ```
@@ -69,7 +71,6 @@
 //! ```
 
 pub mod kernel;
-pub(crate) mod outbox;
 pub mod output_buffer;
 mod version;
 
@@ -80,6 +81,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
+use crate::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
 use crate::host::{
     self, HostState, HostTrap, Input, MAXIMUM_REBOOTS_PER_INPUT, METADATA_SIZE,
     OUTBOX_MESSAGE_LIMIT, OUTBOX_VALIDITY_PERIOD, TICKS_PER_SNAPSHOT,
@@ -87,8 +89,11 @@ use crate::host::{
 use crate::reveal::{Reveal, RevealRequest};
 use crate::tree::{Hash, Tree, TreeError};
 pub use kernel::KernelError;
-use outbox::Outboxes;
+use output_buffer::{OutputBufferError, OutputBufferInfo};
 pub use version::PvmVersion;
+
+/// Path of durable storage in the state tree.
+pub const DURABLE_PATH: [&[u8]; 2] = [b"value", b"durable"];
 
 /// Durable key of the kernel.
 pub const KERNEL_KEY: &str = "/kernel/boot.wasm";
@@ -220,6 +225,9 @@ pub enum PvmError {
     /// The state tree failed.
     #[error("state tree: {0}")]
     Tree(#[from] TreeError),
+    /// The output buffer in the state tree is malformed.
+    #[error("output buffer: {0}")]
+    OutputBuffer(#[from] OutputBufferError),
     /// The engine could not be set up.
     #[error("engine setup: {0}")]
     Engine(String),
@@ -265,44 +273,32 @@ fn key(path: &str) -> Key {
     Key::from_path(path).expect("the PVM's own keys are valid constants")
 }
 
-/// The serialized internal inbox messages the PVM adds around a level's messages.
-fn start_of_level() -> Vec<u8> {
-    alloc::vec![0, 1]
-}
-
-fn end_of_level() -> Vec<u8> {
-    alloc::vec![0, 2]
-}
-
-fn info_per_level(timestamp: i64, predecessor: &[u8; 32]) -> Vec<u8> {
-    let mut m = alloc::vec![0, 3];
-    m.extend_from_slice(&timestamp.to_be_bytes());
-    m.extend_from_slice(predecessor);
-    m
-}
-
 /// The kind of an input, as octez's `Pvm_input_kind.from_raw_input` sees it.
-enum InputKind<'a> {
+enum InputKind {
     StartOfLevel,
     EndOfLevel,
-    ProtocolMigration(&'a [u8]),
+    ProtocolMigration(String),
     Other,
 }
 
-fn input_kind(payload: &[u8]) -> InputKind<'_> {
-    match payload {
-        [0, 1] => InputKind::StartOfLevel,
-        [0, 2] => InputKind::EndOfLevel,
-        [0, 4, rest @ ..] if rest.len() >= 4 => {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            if rest.len() == 4 + len {
-                InputKind::ProtocolMigration(&rest[4..])
-            } else {
-                InputKind::Other
-            }
+fn input_kind(payload: &[u8]) -> InputKind {
+    // Only internal messages with tags 1, 2 and 4 matter; decode only those (octez requires
+    // them to be exactly well-formed, as `InboxMessage::decode` does).
+    if !matches!(payload, [0, 1 | 2 | 4, ..]) {
+        return InputKind::Other;
+    }
+    match InboxMessage::decode(payload) {
+        Ok(InboxMessage::Internal(InternalInboxMessage::StartOfLevel)) => InputKind::StartOfLevel,
+        Ok(InboxMessage::Internal(InternalInboxMessage::EndOfLevel)) => InputKind::EndOfLevel,
+        Ok(InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(name))) => {
+            InputKind::ProtocolMigration(name)
         }
         _ => InputKind::Other,
     }
+}
+
+fn internal(message: InternalInboxMessage) -> Vec<u8> {
+    InboxMessage::Internal(message).encode()
 }
 
 /// The WASM PVM. See the module documentation.
@@ -349,6 +345,16 @@ impl Pvm {
     /// A PVM over existing durable storage (e.g. restored from a snapshot), waiting for inputs
     /// with fresh counters. The version is read from `/readonly/wasm_version` when present.
     pub fn from_durable(durable: Durable, config: PvmConfig) -> Result<Pvm, PvmError> {
+        let mut buffers = Tree::empty();
+        buffers.set_value(&output_buffer::TAG, output_buffer::TAG_SOME)?;
+        output_buffer::write_info(
+            &mut buffers,
+            &OutputBufferInfo {
+                last_level: None,
+                validity_period: i32::try_from(config.outbox_validity_period).unwrap_or(i32::MAX),
+                message_limit: config.outbox_message_limit as u64,
+            },
+        )?;
         let version = durable
             .read_all(&key(VERSION_KEY))?
             .and_then(|v| PvmVersion::from_bytes(&v))
@@ -356,7 +362,7 @@ impl Pvm {
         let host = HostState {
             durable,
             inputs: VecDeque::new(),
-            outboxes: Outboxes::new(config.outbox_validity_period, config.outbox_message_limit),
+            buffers,
             debug: Vec::new(),
             memory: None,
             limits: wasmi::StoreLimitsBuilder::new()
@@ -461,9 +467,18 @@ impl Pvm {
         self.durable().values()
     }
 
-    /// Messages of the outbox of `level`, if it is still kept.
-    pub fn outbox(&self, level: u32) -> Option<&[Vec<u8>]> {
-        self.host_ref().outboxes.messages(level)
+    /// Messages of the outbox of `level` (empty if the level is outside the validity window
+    /// or has no messages).
+    pub fn outbox(&self, level: u32) -> Result<Vec<Vec<u8>>, PvmError> {
+        let mut buffers = self.host_ref().buffers.clone();
+        let info = output_buffer::read_info(&mut buffers)?;
+        if output_buffer::check_level(&info, level).is_err() {
+            return Ok(Vec::new());
+        }
+        let (_, length) = output_buffer::read_outbox_bounds(&mut buffers, level)?;
+        (0..length)
+            .map(|i| Ok(output_buffer::read_message(&mut buffers, level, i)?))
+            .collect()
     }
 
     /// Debug messages written since the current level started.
@@ -471,10 +486,12 @@ impl Pvm {
         &self.host_ref().debug
     }
 
-    /// The state tree: durable storage under `/durable`.
+    /// The state tree in octez's layout: `/tag` (`"Some"`), durable storage under
+    /// `/value/durable` and the output buffer under `/value/pvm/buffers/output`.
     pub fn state_tree(&self) -> Result<Tree, PvmError> {
-        let mut tree = Tree::empty();
-        tree.set_subtree(&[b"durable"], self.durable().tree().clone())?;
+        let host = self.host_ref();
+        let mut tree = host.buffers.clone();
+        tree.set_subtree(&DURABLE_PATH, host.durable.tree().clone())?;
         Ok(tree)
     }
 
@@ -483,18 +500,36 @@ impl Pvm {
         Ok(self.state_tree()?.hash())
     }
 
+    /// Sets a durable value before or between levels, like the octez debugger's installer
+    /// configuration (`/readonly` keys included). Only while the PVM waits for inputs.
+    pub fn set_durable_value(&mut self, path: &str, value: &[u8]) -> Result<(), PvmError> {
+        if !matches!(self.phase, Phase::Collect) {
+            return Err(PvmError::NotWaitingForInput(self.status()));
+        }
+        let k = Key::from_path(path)?;
+        self.host_mut().durable.set_value(&k, value, true)?;
+        Ok(())
+    }
+
     /// Adds one input (a serialized inbox message) at `level` with index `counter`: one tick.
     /// A stuck PVM counts the tick and ignores the input.
     pub fn step_input(&mut self, level: u32, counter: u32, payload: &[u8]) -> Result<(), PvmError> {
+        let kind = input_kind(payload);
         match self.phase {
-            Phase::Collect => {}
-            Phase::Stuck(_) => {
-                self.tick += 1;
-                return Ok(());
-            }
+            Phase::Collect | Phase::Stuck(_) => {}
             _ => return Err(PvmError::NotWaitingForInput(self.status())),
         }
         self.tick += 1;
+        if let InputKind::StartOfLevel = kind {
+            // Soru's per-level report bookkeeping (not part of the state).
+            self.current_level = Some(level);
+            self.level_fuel = 0;
+            self.level_runs = 0;
+            self.host_mut().debug.clear();
+        }
+        if let Phase::Stuck(_) = self.phase {
+            return Ok(());
+        }
         let version = self.version;
         let host = self.host_mut();
         host.inputs.push_back(Input {
@@ -502,17 +537,20 @@ impl Pvm {
             counter,
             payload: payload.to_vec(),
         });
-        match input_kind(payload) {
+        match kind {
             InputKind::StartOfLevel => {
-                host.outboxes.start_level(level);
-                host.debug.clear();
-                self.current_level = Some(level);
-                self.level_fuel = 0;
-                self.level_runs = 0;
+                // Octez initialises the outbox at the first level, then moves it forward by one
+                // level at every Start_of_level.
+                let info = output_buffer::read_info(&mut host.buffers)?;
+                let outbox_level = match info.last_level {
+                    Some(last) => u32::try_from(last).unwrap_or(0).wrapping_add(1),
+                    None => level,
+                };
+                output_buffer::start_level(&mut host.buffers, outbox_level)?;
             }
             InputKind::EndOfLevel => self.phase = Phase::Boundary,
             InputKind::ProtocolMigration(name) => {
-                if let Some(v) = PvmVersion::for_protocol(name) {
+                if let Some(v) = PvmVersion::for_protocol(name.as_bytes()) {
                     host.durable
                         .set_value(&key(VERSION_KEY), v.as_str().as_bytes(), true)?;
                     if v != version {
@@ -848,12 +886,18 @@ impl Pvm {
             counter += 1;
             Ok(())
         };
-        feed(self, &start_of_level())?;
-        feed(self, &info_per_level(timestamp, predecessor))?;
+        feed(self, &internal(InternalInboxMessage::StartOfLevel))?;
+        feed(
+            self,
+            &internal(InternalInboxMessage::InfoPerLevel {
+                predecessor_timestamp: timestamp,
+                predecessor: BlockHash(*predecessor),
+            }),
+        )?;
         for m in messages {
             feed(self, m)?;
         }
-        feed(self, &end_of_level())?;
+        feed(self, &internal(InternalInboxMessage::EndOfLevel))?;
         self.next_level = level.wrapping_add(1);
         self.finish_level(reveal)
     }
@@ -883,12 +927,11 @@ impl Pvm {
     pub fn report(&self) -> Result<LevelReport, PvmError> {
         let level = self.current_level.unwrap_or(self.next_level);
         let host = self.host_ref();
-        let outbox = host
-            .outboxes
-            .current_level()
-            .and_then(|l| host.outboxes.messages(l))
-            .map(<[Vec<u8>]>::to_vec)
-            .unwrap_or_default();
+        let mut buffers = host.buffers.clone();
+        let outbox = match output_buffer::read_info(&mut buffers)?.last_level {
+            Some(l) => self.outbox(u32::try_from(l).unwrap_or(0))?,
+            None => Vec::new(),
+        };
         Ok(LevelReport {
             level,
             outbox,

@@ -1,1 +1,471 @@
-//! TODO(output_buffer)
+//! The PVM output buffer (outbox) in the state tree, exactly in octez's layout, so outbox
+//! proofs of Soru states are octez output proofs.
+//!
+//! octez (`src/lib_scoru_wasm/wasm_encoding.ml`, `output_buffer_encoding`; `src/lib_webassembly/
+//! runtime/output_buffer.ml`) stores under `/value/pvm/buffers/output` a 4-tuple
+//! (`tup4 ~flatten:false`, keys `1`..`4`):
+//!
+//! | path | content | encoding |
+//! |---|---|---|
+//! | `1/outboxes/<level>/head` | index of the first message | `Data_encoding.z` |
+//! | `1/outboxes/<level>/length` | number of messages | `Data_encoding.z` |
+//! | `1/outboxes/<level>/contents/<head+i>` | message `i` | `Data_encoding.bytes` (u30 length + bytes) |
+//! | `2/last_level` | level of the newest outbox (absent before the first level) | `int32` |
+//! | `3/validity_period` | number of outboxes kept | `int32` |
+//! | `4/message_limit` | messages per outbox | `Data_encoding.z` |
+//!
+//! `<level>` and `<head+i>` are decimal. The PVM state is valid only when `/tag` holds the
+//! Data_encoding string `"Some"`. An outbox at `level` is available when
+//! `last_level - validity_period < level <= last_level` (`level_range`).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::tree::proof::TreeAccess;
+#[cfg(test)]
+use crate::tree::Tree;
+use crate::tree::TreeError;
+
+/// Path of the output buffer in the state tree.
+pub const OUTPUT_BUFFER: [&[u8]; 4] = [b"value", b"pvm", b"buffers", b"output"];
+
+/// Path of the PVM state tag.
+pub const TAG: [&[u8]; 1] = [b"tag"];
+
+/// The tag value of an initialised PVM state: the Data_encoding string `"Some"`.
+pub const TAG_SOME: &[u8] = b"\x00\x00\x00\x04Some";
+
+/// octez's default validity period of outboxes (`wasm_2_0_0` constants): 80640 levels.
+pub const DEFAULT_VALIDITY_PERIOD: i32 = 80_640;
+
+/// octez's default number of messages per outbox: 100.
+pub const DEFAULT_MESSAGE_LIMIT: u64 = 100;
+
+/// Reading or writing the output buffer failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutputBufferError {
+    /// The tree refused the access (e.g. a blinded node in a proof tree).
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// A field the layout requires is absent.
+    #[error("missing {0}")]
+    Missing(String),
+    /// A field holds bytes that do not decode as its encoding.
+    #[error("malformed {path}: {reason}")]
+    Malformed {
+        /// The field's path.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The PVM state tag is not `"Some"`.
+    #[error("PVM state tag is not \"Some\" (found 0x{})", hex::encode(.0))]
+    BadTag(Vec<u8>),
+    /// No outbox has been allocated yet (`last_level` absent).
+    #[error("the output buffer has no outbox yet (no last_level)")]
+    NotInitialized,
+    /// The level is not in the validity window.
+    #[error("outbox level {level} outside the validity window {first}..={last}")]
+    LevelOutsideWindow {
+        /// Requested level.
+        level: i64,
+        /// Oldest available level.
+        first: i64,
+        /// Newest level.
+        last: i64,
+    },
+    /// The outbox has no message at that index.
+    #[error("message index {index} out of range: outbox {level} has {length} messages")]
+    IndexOutOfRange {
+        /// Outbox level.
+        level: u32,
+        /// Requested index.
+        index: u64,
+        /// Messages in the outbox.
+        length: u64,
+    },
+    /// The outbox already holds `message_limit` messages.
+    #[error("outbox {level} is full ({limit} messages)")]
+    Full {
+        /// Outbox level.
+        level: u32,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// The scalar fields of the output buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputBufferInfo {
+    /// Level of the newest outbox, if any.
+    pub last_level: Option<i32>,
+    /// Number of levels an outbox stays available.
+    pub validity_period: i32,
+    /// Messages per outbox.
+    pub message_limit: u64,
+}
+
+fn path_of(suffix: &[&[u8]]) -> String {
+    let mut p: Vec<&[u8]> = OUTPUT_BUFFER.to_vec();
+    p.extend_from_slice(suffix);
+    crate::tree::display_path(&p)
+}
+
+fn full_path<'a>(suffix: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let mut p: Vec<&'a [u8]> = OUTPUT_BUFFER.to_vec();
+    p.extend_from_slice(suffix);
+    p
+}
+
+fn read<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    suffix: &[&[u8]],
+) -> Result<Vec<u8>, OutputBufferError> {
+    tree.value(&full_path(suffix))?
+        .ok_or_else(|| OutputBufferError::Missing(path_of(suffix)))
+}
+
+fn malformed(suffix: &[&[u8]], reason: &'static str) -> OutputBufferError {
+    OutputBufferError::Malformed {
+        path: path_of(suffix),
+        reason,
+    }
+}
+
+fn int32(bytes: &[u8], suffix: &[&[u8]]) -> Result<i32, OutputBufferError> {
+    let b: [u8; 4] = bytes
+        .try_into()
+        .map_err(|_| malformed(suffix, "expected a 4-byte int32"))?;
+    Ok(i32::from_be_bytes(b))
+}
+
+/// Decodes a whole `Data_encoding.z` that must be a non-negative `u64`.
+fn z_u64(bytes: &[u8], suffix: &[&[u8]]) -> Result<u64, OutputBufferError> {
+    match decode_z(bytes) {
+        Some((v, used)) if used == bytes.len() => {
+            u64::try_from(v).map_err(|_| malformed(suffix, "negative or too large integer"))
+        }
+        _ => Err(malformed(suffix, "not a canonical zarith integer")),
+    }
+}
+
+/// Decodes a `Data_encoding.z` prefix of `bytes` (canonical form only); returns the value and
+/// the bytes used. `None` if malformed, non-canonical or beyond `i128`.
+pub(crate) fn decode_z(bytes: &[u8]) -> Option<(i128, usize)> {
+    let first = *bytes.first()?;
+    let negative = first & 0x40 != 0;
+    let mut v: u128 = u128::from(first & 0x3f);
+    let mut shift = 6u32;
+    let mut used = 1;
+    let mut last = first;
+    while last & 0x80 != 0 {
+        let b = *bytes.get(used)?;
+        used += 1;
+        if shift > 120 {
+            return None;
+        }
+        v |= u128::from(b & 0x7f) << shift;
+        shift += 7;
+        last = b;
+    }
+    if used > 1 && last == 0 {
+        return None; // trailing zero byte: not canonical
+    }
+    let v = i128::try_from(v).ok()?;
+    if negative && v == 0 {
+        return None;
+    }
+    Some((if negative { -v } else { v }, used))
+}
+
+/// Encodes a non-negative integer as `Data_encoding.z`.
+pub(crate) fn encode_z(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut byte = (v & 0x3f) as u8;
+    v >>= 6;
+    while v != 0 {
+        out.push(byte | 0x80);
+        byte = (v & 0x7f) as u8;
+        v >>= 7;
+    }
+    out.push(byte);
+    out
+}
+
+/// Decodes a `Data_encoding.n` prefix (canonical form only) into a `u64`; returns the value
+/// and the bytes used.
+pub(crate) fn decode_n(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut shift = 0u32;
+    let mut used = 0;
+    loop {
+        let b = *bytes.get(used)?;
+        used += 1;
+        let chunk = u64::from(b & 0x7f);
+        if shift >= 64 || (shift > 0 && chunk >> (64 - shift) != 0) {
+            return None;
+        }
+        v |= chunk << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            if used > 1 && b == 0 {
+                return None;
+            }
+            return Some((v, used));
+        }
+    }
+}
+
+/// Encodes a `Data_encoding.n`.
+pub(crate) fn encode_n(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Reads the scalar fields of the output buffer.
+pub fn read_info<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+) -> Result<OutputBufferInfo, OutputBufferError> {
+    let ll: [&[u8]; 2] = [b"2", b"last_level"];
+    let last_level = match tree.value(&full_path(&ll))? {
+        None => None,
+        Some(b) => Some(int32(&b, &ll)?),
+    };
+    let vp: [&[u8]; 2] = [b"3", b"validity_period"];
+    let validity_period = int32(&read(tree, &vp)?, &vp)?;
+    let ml: [&[u8]; 2] = [b"4", b"message_limit"];
+    let message_limit = z_u64(&read(tree, &ml)?, &ml)?;
+    Ok(OutputBufferInfo {
+        last_level,
+        validity_period,
+        message_limit,
+    })
+}
+
+/// Checks `/tag` is `"Some"` (octez decodes no buffers otherwise).
+pub fn check_tag<T: TreeAccess + ?Sized>(tree: &mut T) -> Result<(), OutputBufferError> {
+    match tree.value(&TAG)? {
+        Some(t) if t == TAG_SOME => Ok(()),
+        Some(t) => Err(OutputBufferError::BadTag(t)),
+        None => Err(OutputBufferError::Missing(String::from("/tag"))),
+    }
+}
+
+/// Whether `level` is in the validity window `last_level - validity_period < level <=
+/// last_level` (octez `is_outbox_available`).
+pub fn check_level(info: &OutputBufferInfo, level: u32) -> Result<(), OutputBufferError> {
+    let last = i64::from(info.last_level.ok_or(OutputBufferError::NotInitialized)?);
+    let first = last - i64::from(info.validity_period) + 1;
+    let l = i64::from(level);
+    if l < first || l > last {
+        return Err(OutputBufferError::LevelOutsideWindow {
+            level: l,
+            first,
+            last,
+        });
+    }
+    Ok(())
+}
+
+/// `head` and `length` of the outbox at `level` (both 0 if the outbox is absent).
+pub fn read_outbox_bounds<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    level: u32,
+) -> Result<(u64, u64), OutputBufferError> {
+    let lvl = format!("{level}");
+    let outbox: [&[u8]; 3] = [b"1", b"outboxes", lvl.as_bytes()];
+    if tree.kind(&full_path(&outbox))?.is_none() {
+        return Ok((0, 0));
+    }
+    let h: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"head"];
+    let head = z_u64(&read(tree, &h)?, &h)?;
+    let l: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"length"];
+    let length = z_u64(&read(tree, &l)?, &l)?;
+    Ok((head, length))
+}
+
+/// Message `index` of the outbox at `level` after the octez checks (state tag, validity
+/// window, index range): the raw message bytes (`Sc_rollup_outbox_message_repr` encoding).
+pub fn read_message<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    level: u32,
+    index: u64,
+) -> Result<Vec<u8>, OutputBufferError> {
+    check_tag(tree)?;
+    let info = read_info(tree)?;
+    check_level(&info, level)?;
+    let (head, length) = read_outbox_bounds(tree, level)?;
+    if index >= length {
+        return Err(OutputBufferError::IndexOutOfRange {
+            level,
+            index,
+            length,
+        });
+    }
+    let lvl = format!("{level}");
+    let i = format!("{}", u128::from(head) + u128::from(index));
+    let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
+    let stored = read(tree, &c)?;
+    match stored.as_slice().split_first_chunk::<4>() {
+        Some((len, msg)) if u32::from_be_bytes(*len) as usize == msg.len() => Ok(msg.to_vec()),
+        _ => Err(malformed(&c, "expected u30 length-prefixed bytes")),
+    }
+}
+
+/// Writes the scalar fields (origination sets `validity_period` and `message_limit`; every
+/// level sets `last_level`).
+pub fn write_info<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    info: &OutputBufferInfo,
+) -> Result<(), OutputBufferError> {
+    let ll: [&[u8]; 2] = [b"2", b"last_level"];
+    match info.last_level {
+        Some(l) => tree.set_value(&full_path(&ll), &l.to_be_bytes())?,
+        None => {
+            tree.remove(&full_path(&ll))?;
+        }
+    }
+    tree.set_value(
+        &full_path(&[b"3", b"validity_period"]),
+        &info.validity_period.to_be_bytes(),
+    )?;
+    tree.set_value(
+        &full_path(&[b"4", b"message_limit"]),
+        &encode_z(info.message_limit),
+    )?;
+    Ok(())
+}
+
+/// Starts the outbox of a new level as octez's `move_outbox_forward` (or
+/// `initialize_outbox` for the first one) does: sets `last_level`, allocates an empty
+/// outbox at `level` and drops the outbox that left the validity window.
+pub fn start_level<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    level: u32,
+) -> Result<(), OutputBufferError> {
+    let mut info = read_info(tree)?;
+    let level_i32 = i32::try_from(level)
+        .map_err(|_| malformed(&[b"2", b"last_level"], "level above 2^31-1"))?;
+    if let Some(last) = info.last_level {
+        let first = i64::from(last) - i64::from(info.validity_period) + 1;
+        if let Ok(first) = u32::try_from(first) {
+            let lvl = format!("{first}");
+            tree.remove(&full_path(&[b"1", b"outboxes", lvl.as_bytes()]))?;
+        }
+    }
+    info.last_level = Some(level_i32);
+    write_info(tree, &info)?;
+    let lvl = format!("{level}");
+    tree.set_value(
+        &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"head"]),
+        &encode_z(0),
+    )?;
+    tree.set_value(
+        &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"length"]),
+        &encode_z(0),
+    )?;
+    Ok(())
+}
+
+/// Appends `message` to the outbox of `last_level` (octez `push_message`); returns its index.
+pub fn push_message<T: TreeAccess + ?Sized>(
+    tree: &mut T,
+    message: &[u8],
+) -> Result<(u32, u64), OutputBufferError> {
+    let info = read_info(tree)?;
+    let last = info.last_level.ok_or(OutputBufferError::NotInitialized)?;
+    let level =
+        u32::try_from(last).map_err(|_| malformed(&[b"2", b"last_level"], "negative level"))?;
+    let (head, length) = read_outbox_bounds(tree, level)?;
+    if length >= info.message_limit {
+        return Err(OutputBufferError::Full {
+            level,
+            limit: info.message_limit,
+        });
+    }
+    let lvl = format!("{level}");
+    let i = format!("{}", u128::from(head) + u128::from(length));
+    let len = u32::try_from(message.len())
+        .ok()
+        .filter(|&l| l <= 0x3fff_ffff)
+        .ok_or_else(|| malformed(&[b"1", b"outboxes"], "message above 2^30-1 bytes"))?;
+    let mut stored = Vec::with_capacity(message.len() + 4);
+    stored.extend_from_slice(&len.to_be_bytes());
+    stored.extend_from_slice(message);
+    tree.set_value(
+        &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()]),
+        &stored,
+    )?;
+    tree.set_value(
+        &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"length"]),
+        &encode_z(length + 1),
+    )?;
+    Ok((level, length))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zarith_round_trips() {
+        for v in [0u64, 1, 63, 64, 100, 127, 128, 8191, 8192, u64::MAX] {
+            let e = encode_z(v);
+            assert_eq!(decode_z(&e), Some((i128::from(v), e.len())));
+        }
+        assert_eq!(encode_z(100), [0xa4, 0x01]);
+        assert_eq!(decode_z(&[0x80, 0x00]), None);
+        assert_eq!(decode_n(&[0x00]), Some((0, 1)));
+        assert_eq!(decode_n(&[0x80, 0x01]), Some((128, 2)));
+        assert_eq!(decode_n(&[0x80, 0x00]), None);
+    }
+
+    #[test]
+    fn outbox_write_then_read() {
+        let mut t = Tree::empty();
+        t.set_value(&TAG, TAG_SOME).unwrap();
+        let info = OutputBufferInfo {
+            last_level: None,
+            validity_period: 3,
+            message_limit: 2,
+        };
+        write_info(&mut t, &info).unwrap();
+        assert_eq!(
+            read_message(&mut t, 5, 0),
+            Err(OutputBufferError::NotInitialized)
+        );
+        start_level(&mut t, 5).unwrap();
+        assert_eq!(push_message(&mut t, b"hello").unwrap(), (5, 0));
+        assert_eq!(push_message(&mut t, b"world").unwrap(), (5, 1));
+        assert!(matches!(
+            push_message(&mut t, b"!"),
+            Err(OutputBufferError::Full { .. })
+        ));
+        assert_eq!(read_message(&mut t, 5, 1).unwrap(), b"world");
+        assert!(matches!(
+            read_message(&mut t, 5, 2),
+            Err(OutputBufferError::IndexOutOfRange { .. })
+        ));
+        for l in 6..=8 {
+            start_level(&mut t, l).unwrap();
+        }
+        // Level 5 left the window 6..=8 and was dropped.
+        assert!(matches!(
+            read_message(&mut t, 5, 0),
+            Err(OutputBufferError::LevelOutsideWindow { .. })
+        ));
+        assert_eq!(
+            t.kind(&full_path(&[b"1", b"outboxes", b"5"])).unwrap(),
+            None
+        );
+    }
+}

@@ -34,15 +34,36 @@ pub(crate) fn blake2b(bytes: &[u8]) -> Hash {
     h.finalize().into()
 }
 
-/// A streaming hasher for pre-images, so they are never buffered.
-struct Stream(Hasher);
+/// A streaming hasher for pre-images that batches the many small fields of a pre-image into
+/// one buffer (BLAKE2b per-`update` overhead dominates otherwise).
+struct Stream {
+    h: Hasher,
+    buf: [u8; 512],
+    len: usize,
+}
 
 impl Stream {
     fn new() -> Self {
-        Stream(Hasher::new())
+        Stream {
+            h: Hasher::new(),
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+    fn flush(&mut self) {
+        self.h.update(&self.buf[..self.len]);
+        self.len = 0;
     }
     fn bytes(&mut self, b: &[u8]) {
-        self.0.update(b);
+        if self.len + b.len() > self.buf.len() {
+            self.flush();
+            if b.len() > self.buf.len() {
+                self.h.update(b);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
     }
     fn leb(&mut self, n: u64) {
         let mut buf = [0u8; 10];
@@ -59,10 +80,11 @@ impl Stream {
             buf[len] = byte | 0x80;
             len += 1;
         }
-        self.0.update(&buf[..len]);
+        self.bytes(&buf[..len]);
     }
-    fn finish(self) -> Hash {
-        self.0.finalize().into()
+    fn finish(mut self) -> Hash {
+        self.flush();
+        self.h.finalize().into()
     }
 }
 

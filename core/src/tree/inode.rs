@@ -49,7 +49,6 @@ pub(crate) enum InodeV {
         children: [Option<Inode>; 2],
     },
     /// An inode of a proof tree left out; only its hash is known.
-    #[allow(dead_code)] // built by proof decoding
     Blinded(Hash),
 }
 
@@ -91,6 +90,15 @@ impl Inode {
     /// The empty directory's root inode.
     pub(crate) fn empty() -> Inode {
         Inode::from_v(InodeV::Values(Vec::new()))
+    }
+
+    pub(crate) fn v(&self) -> &InodeV {
+        &self.0.v
+    }
+
+    /// The address of the shared inode, used to remember which inodes an operation read.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 
     pub(crate) fn is_empty(&self) -> bool {

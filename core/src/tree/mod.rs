@@ -13,6 +13,9 @@
 //! * **Proof trees.** Nodes may be *blinded* (only their hash is known, as in octez proofs);
 //!   reading through one yields [`TreeError::Blinded`].
 //!
+//! Submodules: [`proof`] produces and verifies proofs of operations (octez's proof model),
+//! [`codec`] reads and writes them as `Merkle_proof_encoding.V2.Tree2` bytes.
+//!
 //! Hashes (BLAKE2b-256): contents `H(be64 len | bytes)`; a directory with at most 2 entries in
 //! irmin's v1 "stable" node form; a larger directory as the hash of its root inode tree.
 //!
@@ -47,9 +50,11 @@
 //! # Ok::<(), soru_core::tree::TreeError>(())
 //! ```
 
+pub mod codec;
 mod hash;
 mod inode;
 mod node;
+pub mod proof;
 
 use alloc::string::String;
 use alloc::vec::Vec;

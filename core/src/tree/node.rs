@@ -93,6 +93,11 @@ impl Tree {
     pub fn ptr_eq(&self, other: &Tree) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// The address of the shared node, used to remember which nodes an operation read.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
 }
 
 impl Default for Tree {

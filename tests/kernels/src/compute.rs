@@ -4,8 +4,8 @@
 //! word of a [`WORDS`]-word buffer with rotations, multiplications and data-dependent loads
 //! (no floats, no host calls). The final 32-byte digest of each message goes to the outbox.
 //!
-//! The kernel imports only `read_input` and `write_output`, so a minimal host (the wasmtime
-//! baseline in `tests/bench`) can run it too.
+//! The kernel imports only `read_input`, `write_output` and `write_debug` (for panic messages),
+//! so a minimal host (the wasmtime baseline in `tests/bench`) can run it too.
 
 use tezos_smart_rollup::prelude::Runtime;
 
@@ -53,8 +53,8 @@ pub fn run<Host: Runtime>(host: &mut Host) {
         let Ok(rounds) = <[u8; 4]>::try_from(body) else {
             continue;
         };
-        // An outbox error cannot be reported without importing write_debug; the tests compare
-        // outboxes, so a dropped digest is still caught.
-        let _ = host.write_output(&digest(u32::from_be_bytes(rounds)));
+        if let Err(error) = host.write_output(&digest(u32::from_be_bytes(rounds))) {
+            host.write_debug(&alloc::format!("compute: write_output failed: {error}\n"));
+        }
     }
 }

@@ -16,8 +16,6 @@ use tezos_smart_rollup::storage::path::RefPath;
 
 use crate::wire::external_body;
 
-extern crate alloc;
-
 /// Total `kernel_run` calls, `u64` big-endian.
 pub const RUNS: RefPath<'static> = RefPath::assert_from(b"/counter/runs");
 /// Total external messages read, `u64` big-endian.
@@ -78,12 +76,16 @@ pub fn run<Host: Runtime>(host: &mut Host) {
         write(host, &REBOOTS_DONE, &[done + 1]);
         write(host, &REBOOTS_WANTED, &[wanted]);
         if let Err(error) = host.mark_for_reboot() {
-            host.write_debug(&alloc::format!("counter: mark_for_reboot failed: {error}\n"));
+            host.write_debug(&alloc::format!(
+                "counter: mark_for_reboot failed: {error}\n"
+            ));
         }
         return;
     }
     if let Err(error) = host.store_delete(&RefPath::assert_from(b"/counter/level")) {
-        host.write_debug(&alloc::format!("counter: cannot reset the level: {error}\n"));
+        host.write_debug(&alloc::format!(
+            "counter: cannot reset the level: {error}\n"
+        ));
     }
     let mut report: Vec<u8> = runs.to_be_bytes().to_vec();
     report.extend_from_slice(&messages.to_be_bytes());

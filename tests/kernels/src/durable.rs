@@ -31,8 +31,6 @@ use tezos_smart_rollup::prelude::Runtime;
 use tezos_smart_rollup::storage::path::OwnedPath;
 use tezos_smart_rollup_host::runtime::ValueType;
 
-extern crate alloc;
-
 /// Result status: success, the command's data follows.
 pub const OK: u8 = 0;
 /// Result status: the host returned an error code, an `i32` big-endian follows.
@@ -185,7 +183,8 @@ fn execute<Host: Runtime>(host: &mut Host, command: &[u8]) -> Option<Vec<u8>> {
         }
         Op::WriteAll => {
             let target = path(&mut cursor)?;
-            host.store_write_all(&target, cursor.rest()).map(|()| Vec::new())
+            host.store_write_all(&target, cursor.rest())
+                .map(|()| Vec::new())
         }
         Op::Generate => {
             let target = path(&mut cursor)?;
@@ -200,7 +199,8 @@ fn execute<Host: Runtime>(host: &mut Host, command: &[u8]) -> Option<Vec<u8>> {
         }
         Op::ReadAll => {
             let target = path(&mut cursor)?;
-            host.store_read_all(&target).map(|value| describe_value(&value))
+            host.store_read_all(&target)
+                .map(|value| describe_value(&value))
         }
         Op::Has => {
             let target = path(&mut cursor)?;

@@ -14,8 +14,6 @@ use alloc::format;
 use alloc::vec::Vec;
 use tezos_smart_rollup::prelude::Runtime;
 
-extern crate alloc;
-
 /// Prefix of an echoed internal transfer.
 pub const TRANSFER_PREFIX: &[u8] = b"transfer:";
 
@@ -34,7 +32,8 @@ pub fn run<Host: Runtime>(host: &mut Host) {
         let bytes = message.as_ref();
         let output: Vec<u8> = if let Some(body) = external_body(bytes) {
             body.to_vec()
-        } else if bytes.len() >= 2 && bytes[0] == INTERNAL_TAG && bytes[1] == INTERNAL_TRANSFER_TAG {
+        } else if bytes.len() >= 2 && bytes[0] == INTERNAL_TAG && bytes[1] == INTERNAL_TRANSFER_TAG
+        {
             [TRANSFER_PREFIX, bytes].concat()
         } else {
             framing += 1;

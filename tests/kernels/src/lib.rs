@@ -23,6 +23,8 @@
 //!
 //! [`Runtime`]: tezos_smart_rollup::prelude::Runtime
 
+extern crate alloc;
+
 pub mod compute;
 pub mod counter;
 pub mod durable;

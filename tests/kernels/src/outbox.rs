@@ -21,8 +21,6 @@ use tezos_smart_rollup_encoding::outbox::{OutboxMessage, OutboxMessageTransactio
 
 use crate::wire::{external_body, put_short_bytes, Cursor};
 
-extern crate alloc;
-
 /// The parameters type of every transaction this kernel emits.
 pub type Parameters = MichelsonPair<MichelsonInt, MichelsonPair<MichelsonString, MichelsonBytes>>;
 
@@ -52,13 +50,24 @@ pub fn request(transactions: &[Transaction]) -> Vec<u8> {
 }
 
 /// Why a request was not turned into an outbox message.
-#[derive(Debug)]
 enum RequestError {
     Truncated,
     Utf8,
     Contract(String),
     Entrypoint(String),
     Encoding,
+}
+
+impl core::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RequestError::Truncated => f.write_str("truncated or trailing bytes"),
+            RequestError::Utf8 => f.write_str("a text field is not UTF-8"),
+            RequestError::Contract(text) => write!(f, "{text:?} is not a KT1 address"),
+            RequestError::Entrypoint(text) => write!(f, "{text:?} is not an entrypoint name"),
+            RequestError::Encoding => f.write_str("the SDK could not serialize the batch"),
+        }
+    }
 }
 
 fn text(cursor: &mut Cursor<'_>) -> Result<String, RequestError> {
@@ -99,7 +108,9 @@ fn batch(body: &[u8]) -> Result<Vec<u8>, RequestError> {
     let message: OutboxMessage<Parameters> =
         OutboxMessage::AtomicTransactionBatch(transactions.into());
     let mut out = Vec::new();
-    message.bin_write(&mut out).map_err(|_| RequestError::Encoding)?;
+    message
+        .bin_write(&mut out)
+        .map_err(|_| RequestError::Encoding)?;
     Ok(out)
 }
 
@@ -115,7 +126,7 @@ pub fn run<Host: Runtime>(host: &mut Host) {
                     host.write_debug(&alloc::format!("outbox: write_output failed: {error}\n"));
                 }
             }
-            Err(error) => host.write_debug(&alloc::format!("outbox: bad request: {error:?}\n")),
+            Err(error) => host.write_debug(&alloc::format!("outbox: bad request: {error}\n")),
         }
     }
 }

@@ -17,8 +17,6 @@ use tezos_smart_rollup::storage::path::{OwnedPath, RefPath};
 
 use crate::wire::external_body;
 
-extern crate alloc;
-
 /// Where the origination level from `reveal_metadata` is stored.
 pub const ORIGINATION_LEVEL: RefPath<'static> = RefPath::assert_from(b"/reveal/origination_level");
 /// Size of a reveal hash (tag byte + BLAKE2b-256).

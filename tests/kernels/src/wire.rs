@@ -5,8 +5,6 @@
 
 use alloc::vec::Vec;
 
-extern crate alloc;
-
 /// Tag of an external inbox message (`Sc_rollup_inbox_message_repr`): the payload follows.
 pub const EXTERNAL_TAG: u8 = 0x01;
 /// Tag of an internal inbox message (transfer, start/end of level, info per level, migration).
@@ -51,7 +49,8 @@ impl<'a> Cursor<'a> {
 
     /// Takes a big-endian `u32`.
     pub fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// Takes a big-endian `i64`.

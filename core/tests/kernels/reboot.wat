@@ -1,0 +1,15 @@
+;; Always asks for a reboot, counts its runs in /runs (u32 LE).
+(module
+  (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+  (import "smart_rollup_core" "store_read" (func $store_read (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/kernel/env/reboot")
+  (data (i32.const 32) "/runs")
+  (data (i32.const 64) "/readonly/kernel/env/reboot_counter")
+  (func (export "kernel_run")
+    (i32.store (i32.const 0x200) (i32.const 0))
+    (drop (call $store_read (i32.const 32) (i32.const 5) (i32.const 0) (i32.const 0x200) (i32.const 4)))
+    (i32.store (i32.const 0x200) (i32.add (i32.load (i32.const 0x200)) (i32.const 1)))
+    (drop (call $store_write (i32.const 32) (i32.const 5) (i32.const 0) (i32.const 0x200) (i32.const 4)))
+    (drop (call $store_read (i32.const 64) (i32.const 35) (i32.const 0) (i32.const 0x210) (i32.const 4)))
+    (drop (call $store_write (i32.const 0) (i32.const 18) (i32.const 0) (i32.const 0x300) (i32.const 0)))))

@@ -1,0 +1,357 @@
+//! The level lifecycle: ticks, reboots, traps, upgrades and fallback, fuel and stack limits,
+//! protocol migrations, and the step API.
+
+use soru_core::durable::Key;
+use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage};
+use soru_core::host::TICKS_PER_SNAPSHOT;
+use soru_core::pvm::{
+    Pvm, PvmConfig, PvmError, PvmVersion, Status, StuckReason, REBOOT_COUNTER_KEY, STUCK_FLAG_KEY,
+    TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY,
+};
+use soru_core::reveal::NoReveal;
+
+fn kernel(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/kernels/{name}.wat", env!("CARGO_MANIFEST_DIR"));
+    wat::parse_file(path).expect("test kernel parses")
+}
+
+fn value(pvm: &Pvm, key: &str) -> Option<Vec<u8>> {
+    pvm.durable()
+        .read_all(&Key::from_path(key).unwrap())
+        .unwrap()
+}
+
+fn external(payload: &[u8]) -> Vec<u8> {
+    InboxMessage::External(payload.to_vec()).encode()
+}
+
+fn migration(protocol: &str) -> Vec<u8> {
+    InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(protocol.into())).encode()
+}
+
+#[test]
+fn ticks_are_padded_to_the_snapshot_period() {
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    assert_eq!(pvm.ticks(), 0);
+    let report = pvm
+        .run_level(&[external(b"a"), external(b"b")], &mut NoReveal)
+        .unwrap();
+    // The input phase and the one kernel_run each last ticks_per_snapshot ticks.
+    assert_eq!(report.ticks, 2 * TICKS_PER_SNAPSHOT);
+    assert_eq!(report.kernel_runs, 1);
+    assert!(report.fuel > 0);
+    assert_eq!(report.level, 0);
+    // Inputs are one tick each until the next boundary.
+    pvm.step_input(1, 0, b"\x00\x01").unwrap();
+    assert_eq!(pvm.ticks(), 2 * TICKS_PER_SNAPSHOT + 1);
+    pvm.step_input(1, 1, b"\x00\x02").unwrap();
+    assert_eq!(pvm.status(), Status::Evaluating);
+    assert_eq!(
+        pvm.finish_level(&mut NoReveal).unwrap(),
+        Status::WaitingForInput
+    );
+    assert_eq!(pvm.ticks(), 4 * TICKS_PER_SNAPSHOT);
+    // The reboot counter is exposed to the kernel, and reset after a yield.
+    assert_eq!(
+        value(&pvm, REBOOT_COUNTER_KEY),
+        Some(1001i32.to_le_bytes().to_vec())
+    );
+}
+
+#[test]
+fn unread_inputs_are_dropped_and_levels_are_numbered_like_the_debugger() {
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    let r0 = pvm.run_level(&[external(b"x")], &mut NoReveal).unwrap();
+    // Echo of Start_of_level, Info_per_level (timestamp 0, zero predecessor), x, End_of_level.
+    assert_eq!(r0.outbox.len(), 4);
+    assert_eq!(r0.outbox[0], vec![0, 1]);
+    let mut info = vec![0, 3];
+    info.extend([0u8; 8 + 32]);
+    assert_eq!(r0.outbox[1], info);
+    assert_eq!(r0.outbox[3], vec![0, 2]);
+    let r1 = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(r1.level, 1);
+    assert_eq!(r1.outbox.len(), 3);
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+}
+
+#[test]
+fn a_trap_sets_the_stuck_flag_and_the_next_run_clears_it() {
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    let report = pvm
+        .run_level(&[external(b"ok"), external(b"trap")], &mut NoReveal)
+        .unwrap();
+    assert_eq!(report.status, Status::WaitingForInput);
+    assert_eq!(report.ticks, 2 * TICKS_PER_SNAPSHOT);
+    // Outputs written before the trap stay.
+    assert_eq!(report.outbox.len(), 3);
+    assert_eq!(value(&pvm, STUCK_FLAG_KEY), Some(vec![]));
+    pvm.run_level(&[external(b"fine")], &mut NoReveal).unwrap();
+    assert_eq!(value(&pvm, STUCK_FLAG_KEY), None);
+}
+
+#[test]
+fn reboots_are_limited_per_level() {
+    let mut pvm = Pvm::new(&kernel("reboot"), PvmConfig::default()).unwrap();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    // The first run plus 1000 reboots, then a forced yield.
+    assert_eq!(report.kernel_runs, 1001);
+    assert_eq!(value(&pvm, "/runs"), Some(1001u32.to_le_bytes().to_vec()));
+    assert_eq!(report.ticks, 1002 * TICKS_PER_SNAPSHOT);
+    assert_eq!(value(&pvm, TOO_MANY_REBOOT_FLAG_KEY), Some(vec![]));
+    assert_eq!(pvm.reboot_counter(), 1001);
+    assert_eq!(report.status, Status::WaitingForInput);
+    // The kernel still runs at the next level.
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(report.kernel_runs, 1001);
+    assert_eq!(value(&pvm, "/runs"), Some(2002u32.to_le_bytes().to_vec()));
+}
+
+#[test]
+fn upgrade_then_fallback_to_the_last_kernel_that_initialised() {
+    let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(value(&pvm, "/version"), Some(b"v1".to_vec()));
+    assert_eq!(
+        value(&pvm, "/readonly/kernel/boot.wasm"),
+        Some(kernel("upgrade"))
+    );
+
+    // An invalid upgrade (float instructions): octez restores the fallback kernel.
+    let report = pvm
+        .run_level(&[external(&kernel("float"))], &mut NoReveal)
+        .unwrap();
+    assert_eq!(report.status, Status::WaitingForInput);
+    assert_eq!(report.kernel_runs, 2);
+    assert_eq!(value(&pvm, "/kernel/boot.wasm"), Some(kernel("upgrade")));
+    assert_eq!(value(&pvm, UPGRADE_ERROR_FLAG_KEY), Some(vec![]));
+    // The next successful run clears the flag.
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(value(&pvm, UPGRADE_ERROR_FLAG_KEY), None);
+
+    // Malformed bytes are recovered from the same way.
+    pvm.run_level(&[external(b"\x00asm garbage")], &mut NoReveal)
+        .unwrap();
+    assert_eq!(value(&pvm, "/kernel/boot.wasm"), Some(kernel("upgrade")));
+
+    // A valid upgrade: the new kernel runs at the reboot and becomes the fallback.
+    let report = pvm
+        .run_level(&[external(&kernel("v2"))], &mut NoReveal)
+        .unwrap();
+    assert_eq!(report.kernel_runs, 2);
+    assert_eq!(value(&pvm, "/version"), Some(b"v2".to_vec()));
+    assert_eq!(
+        value(&pvm, "/readonly/kernel/boot.wasm"),
+        Some(kernel("v2"))
+    );
+}
+
+#[test]
+fn an_upgrade_without_kernel_run_leaves_the_pvm_stuck() {
+    let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    let no_entry =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "main")))"#).unwrap();
+    let report = pvm
+        .run_level(&[external(&no_entry)], &mut NoReveal)
+        .unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    assert!(matches!(
+        pvm.stuck_reason(),
+        Some(StuckReason::InvalidKernel(_))
+    ));
+    // A stuck PVM still counts input ticks but never runs again.
+    let before = pvm.ticks();
+    let report = pvm.run_level(&[external(b"x")], &mut NoReveal).unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    // Start_of_level, Info_per_level, the message and End_of_level.
+    assert_eq!(pvm.ticks(), before + 4);
+    assert_eq!(report.kernel_runs, 0);
+}
+
+#[test]
+fn running_out_of_fuel_is_too_many_ticks() {
+    let config = PvmConfig {
+        fuel_per_kernel_run: 1_000_000,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel("runaway"), config).unwrap();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    assert_eq!(pvm.stuck_reason(), Some(&StuckReason::TooManyTicks));
+    // All the fuel but the last unit(s) that could not pay for the next instruction.
+    assert!(
+        report.fuel <= 1_000_000 && report.fuel > 990_000,
+        "{}",
+        report.fuel
+    );
+}
+
+#[test]
+fn exhausting_the_call_stack_leaves_the_pvm_stuck() {
+    let mut pvm = Pvm::new(&kernel("recursion"), PvmConfig::default()).unwrap();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    assert_eq!(pvm.stuck_reason(), Some(&StuckReason::StackExhausted));
+}
+
+#[test]
+fn protocol_migration_rewrites_the_version() {
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    pvm.run_level(&[migration("paris_019")], &mut NoReveal)
+        .unwrap();
+    assert_eq!(
+        value(&pvm, "/readonly/wasm_version"),
+        Some(b"2.0.0-r4".to_vec())
+    );
+    assert_eq!(pvm.version(), PvmVersion::V4);
+    // Unknown protocol names leave it unchanged.
+    pvm.run_level(&[migration("zzz")], &mut NoReveal).unwrap();
+    assert_eq!(pvm.version(), PvmVersion::V4);
+}
+
+#[test]
+fn state_hash_is_deterministic_and_tracks_durable_changes() {
+    let run = |msgs: &[Vec<u8>]| {
+        let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+        pvm.run_level(msgs, &mut NoReveal).unwrap().state_hash
+    };
+    assert_eq!(run(&[]), run(&[]));
+    assert_ne!(run(&[]), run(&[external(&kernel("v2"))]));
+}
+
+#[test]
+fn durable_values_lists_every_value() {
+    let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    pvm.set_durable_value("/config/a", b"1").unwrap();
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    let mut keys: Vec<String> = pvm.durable_values().map(|v| v.unwrap().0).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            "/config/a",
+            "/kernel/boot.wasm",
+            "/kernel/env/reboot",
+            "/readonly/kernel/boot.wasm",
+            "/readonly/kernel/env/reboot_counter",
+            "/readonly/wasm_version",
+            "/version",
+        ]
+    );
+    let version = pvm
+        .durable_values()
+        .map(Result::unwrap)
+        .find(|(k, _)| k == "/version")
+        .unwrap();
+    assert_eq!(version.1, b"v1".to_vec());
+}
+
+#[test]
+fn step_api_rejects_misuse() {
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    assert!(matches!(
+        pvm.step_kernel_run(&mut NoReveal),
+        Err(PvmError::NotEvaluating(Status::WaitingForInput))
+    ));
+    pvm.step_input(0, 0, b"\x00\x01").unwrap();
+    pvm.step_input(0, 1, b"\x00\x02").unwrap();
+    assert!(matches!(
+        pvm.step_input(0, 2, b"\x01x"),
+        Err(PvmError::NotWaitingForInput(Status::Evaluating))
+    ));
+    assert_eq!(
+        pvm.step_kernel_run(&mut NoReveal).unwrap(),
+        Status::Evaluating
+    );
+    assert_eq!(
+        pvm.step_kernel_run(&mut NoReveal).unwrap(),
+        Status::WaitingForInput
+    );
+    assert!(matches!(
+        pvm.resume_reveal(b"", &mut NoReveal),
+        Err(PvmError::NoPendingReveal)
+    ));
+}
+
+#[test]
+fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
+    use soru_core::pvm::output_buffer;
+    let config = PvmConfig {
+        outbox_validity_period: 2,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel("trap"), config).unwrap();
+    pvm.run_level(&[external(b"out")], &mut NoReveal).unwrap();
+    let mut state = pvm.state_tree().unwrap();
+    assert_eq!(state.hash(), pvm.state_hash().unwrap());
+    assert_eq!(
+        state.value(&[b"tag"]).unwrap(),
+        Some(output_buffer::TAG_SOME)
+    );
+    assert_eq!(
+        state
+            .value(&[
+                b"value",
+                b"durable",
+                b"readonly",
+                b"wasm_version",
+                b"@",
+                b"length"
+            ])
+            .unwrap(),
+        Some(&8i64.to_be_bytes()[..])
+    );
+    // The echo of the external message is message 2 of the level-0 outbox.
+    assert_eq!(
+        output_buffer::read_message(&mut state, 0, 2).unwrap(),
+        external(b"out")
+    );
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+    // Outboxes leave the validity window.
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(pvm.outbox(0).unwrap().len(), 4);
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert!(pvm.outbox(0).unwrap().is_empty());
+    assert_eq!(pvm.outbox(2).unwrap().len(), 3);
+}
+
+/// A `store_write(/kernel/env/reboot, 0 bytes)` command for the `hostcall` kernel.
+fn request_reboot() -> Vec<u8> {
+    let key = b"/kernel/env/reboot";
+    let mut m = vec![1, 10];
+    for a in [0x1022i32, key.len() as i32, 0, 0x1022, 0, 0] {
+        m.extend(a.to_le_bytes());
+    }
+    m.extend(0i64.to_le_bytes());
+    m.extend(key);
+    m
+}
+
+#[test]
+fn a_reboot_runs_the_kernel_again_in_the_same_level() {
+    let mut pvm = Pvm::new(&kernel("hostcall"), PvmConfig::default()).unwrap();
+    pvm.set_durable_value(TOO_MANY_REBOOT_FLAG_KEY, b"")
+        .unwrap();
+    let report = pvm.run_level(&[request_reboot()], &mut NoReveal).unwrap();
+    assert_eq!(report.kernel_runs, 2);
+    assert_eq!(report.ticks, 3 * TICKS_PER_SNAPSHOT);
+    // A normal yield clears the too_many_reboot flag and sets the reboot flag for next level.
+    assert_eq!(value(&pvm, TOO_MANY_REBOOT_FLAG_KEY), None);
+    assert_eq!(value(&pvm, "/kernel/env/reboot"), Some(vec![]));
+}
+
+#[test]
+fn an_ill_typed_kernel_run_is_saved_as_fallback_then_stuck() {
+    let mut pvm = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    let bad = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "kernel_run") (param i32)))"#,
+    )
+    .unwrap();
+    let report = pvm.run_level(&[external(&bad)], &mut NoReveal).unwrap();
+    assert_eq!(report.status, Status::Stuck);
+    assert!(matches!(
+        pvm.stuck_reason(),
+        Some(StuckReason::InvalidKernel(_))
+    ));
+    assert_eq!(value(&pvm, "/readonly/kernel/boot.wasm"), Some(bad));
+}

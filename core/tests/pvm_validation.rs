@@ -1,0 +1,201 @@
+//! Kernel validation: precise errors for malformed or non-conforming kernels, never a panic.
+
+use proptest::prelude::*;
+use soru_core::pvm::kernel::{validate, KernelError};
+use soru_core::pvm::{Pvm, PvmConfig, PvmError, PvmVersion};
+
+fn kernel(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/kernels/{name}.wat", env!("CARGO_MANIFEST_DIR"));
+    wat::parse_file(path).expect("test kernel parses")
+}
+
+fn check(wat: &str) -> Result<(), KernelError> {
+    validate(&wat::parse_str(wat).expect("valid wat"), PvmVersion::V5)
+}
+
+#[test]
+fn test_kernels_are_valid() {
+    for name in [
+        "hostcall",
+        "trap",
+        "reboot",
+        "upgrade",
+        "readinput",
+        "fulloutbox",
+        "v2",
+        "runaway",
+        "recursion",
+    ] {
+        assert_eq!(validate(&kernel(name), PvmVersion::V5), Ok(()), "{name}");
+    }
+}
+
+#[test]
+fn float_instructions_are_rejected_with_their_location() {
+    let err = validate(&kernel("float"), PvmVersion::V5).unwrap_err();
+    match &err {
+        KernelError::FloatInstruction {
+            function,
+            instruction,
+            ..
+        } => {
+            assert_eq!(*function, 1);
+            assert_eq!(instruction, "F32Const");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.is_recoverable());
+    assert!(matches!(
+        Pvm::new(&kernel("float"), PvmConfig::default()),
+        Err(PvmError::InvalidKernel(
+            KernelError::FloatInstruction { .. }
+        ))
+    ));
+}
+
+#[test]
+fn float_types_are_rejected() {
+    let e =
+        check(r#"(module (memory (export "memory") 1) (func (export "kernel_run") (local f64)))"#);
+    assert!(
+        matches!(e, Err(KernelError::FloatType { ref location, .. }) if location == "locals of function 0"),
+        "{e:?}"
+    );
+    let e = check(
+        r#"(module (memory (export "memory") 1) (func (param f32)) (func (export "kernel_run")))"#,
+    );
+    assert!(matches!(e, Err(KernelError::FloatType { .. })), "{e:?}");
+    let e = check(
+        r#"(module (memory (export "memory") 1) (global f32 (f32.const 0)) (func (export "kernel_run")))"#,
+    );
+    assert!(
+        matches!(e, Err(KernelError::FloatType { ref location, .. }) if location == "global 0"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn start_functions_are_rejected() {
+    let e = check(
+        r#"(module (memory (export "memory") 1) (func $s) (start $s) (func (export "kernel_run")))"#,
+    );
+    assert_eq!(e, Err(KernelError::StartFunction { function: 0 }));
+}
+
+#[test]
+fn imports_must_be_host_functions_with_exact_signatures() {
+    let e = check(
+        r#"(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "kernel_run")))"#,
+    );
+    assert!(
+        matches!(e, Err(KernelError::UnknownImportModule { ref module, .. }) if module == "env"),
+        "{e:?}"
+    );
+    let e = check(
+        r#"(module (import "smart_rollup_core" "nope" (func)) (memory (export "memory") 1) (func (export "kernel_run")))"#,
+    );
+    assert!(
+        matches!(e, Err(KernelError::UnknownHostFunction { ref name, .. }) if name == "nope"),
+        "{e:?}"
+    );
+    let e = check(
+        r#"(module (import "smart_rollup_core" "write_output" (func (param i32) (result i32))) (memory (export "memory") 1) (func (export "kernel_run")))"#,
+    );
+    match e {
+        Err(KernelError::ImportSignature {
+            name,
+            expected,
+            found,
+        }) => {
+            assert_eq!(name, "write_output");
+            assert_eq!(expected, "[i32, i32] -> [i32]");
+            assert_eq!(found, "[i32] -> [i32]");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let e = check(
+        r#"(module (import "smart_rollup_core" "memory" (memory 1)) (func (export "kernel_run")))"#,
+    );
+    assert!(
+        matches!(e, Err(KernelError::UnknownHostFunction { .. })),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn host_functions_are_gated_by_version() {
+    let wat = r#"(module (import "smart_rollup_core" "store_exists" (func (param i32 i32) (result i32)))
+                 (memory (export "memory") 1) (func (export "kernel_run")))"#;
+    let bytes = wat::parse_str(wat).unwrap();
+    assert_eq!(validate(&bytes, PvmVersion::V2), Ok(()));
+    assert!(matches!(
+        validate(&bytes, PvmVersion::V1),
+        Err(KernelError::UnknownHostFunction { .. })
+    ));
+}
+
+#[test]
+fn memory_and_entrypoint_rules() {
+    assert_eq!(
+        check(r#"(module (func (export "kernel_run")))"#),
+        Err(KernelError::MemoryCount { count: 0 })
+    );
+    assert_eq!(
+        check(r#"(module (memory 1) (func (export "kernel_run")))"#),
+        Err(KernelError::MemoryNotExported)
+    );
+    let e = check(r#"(module (memory (export "memory") 1))"#);
+    assert_eq!(e, Err(KernelError::MissingEntrypoint));
+    assert!(!e.unwrap_err().is_recoverable());
+    assert_eq!(
+        check(
+            r#"(module (memory (export "memory") 1) (global (export "kernel_run") i32 (i32.const 0)))"#
+        ),
+        Err(KernelError::EntrypointNotAFunction)
+    );
+    assert_eq!(
+        check(r#"(module (memory (export "memory") 1) (func (export "kernel_run") (param i32)))"#),
+        Err(KernelError::EntrypointSignature {
+            found: "[i32] -> []".into()
+        })
+    );
+}
+
+#[test]
+fn malformed_bytes_report_an_offset() {
+    let e = validate(b"\x00asm\x01\x00\x00\x00\x01\xff", PvmVersion::V5).unwrap_err();
+    assert!(
+        matches!(e, KernelError::Malformed { offset, .. } if offset > 0),
+        "{e:?}"
+    );
+    assert!(matches!(
+        validate(b"", PvmVersion::V5),
+        Err(KernelError::Malformed { .. })
+    ));
+    assert!(matches!(
+        validate(b"not wasm", PvmVersion::V5),
+        Err(KernelError::Malformed { .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = validate(&bytes, PvmVersion::V5);
+        let _ = Pvm::new(&bytes, PvmConfig::default());
+    }
+
+    #[test]
+    fn mutated_kernels_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let mut bytes = kernel("hostcall");
+        for (i, b) in flips {
+            let n = bytes.len();
+            bytes[i % n] ^= b;
+        }
+        if let Ok(mut pvm) = Pvm::new(&bytes, PvmConfig { fuel_per_kernel_run: 100_000, ..PvmConfig::default() }) {
+            let _ = pvm.run_level(&[vec![1, 4]], &mut soru_core::reveal::NoReveal);
+        }
+    }
+}

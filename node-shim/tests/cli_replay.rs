@@ -1,0 +1,326 @@
+//! End-to-end tests of `soru replay` on the example kernel and on kernels written here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn soru(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_soru"))
+        .args(args)
+        .output()
+        .expect("the soru binary runs")
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("soru-cli-replay-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `soru replay --json` and returns the parsed lines, asserting success.
+fn replay_json(kernel: &Path, inputs: &Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "replay",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let output = soru(&args);
+    assert!(
+        output.status.success(),
+        "soru replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn example_kernel_echoes_external_messages() {
+    let lines = replay_json(
+        &examples().join("echo.wat"),
+        &examples().join("inputs.json"),
+        &[],
+    );
+    assert_eq!(
+        lines.len(),
+        4,
+        "three levels and the durable line: {lines:?}"
+    );
+
+    let expected_outbox: [&[&str]; 3] = [&["68656c6c6f"], &["776f726c64", ""], &[]];
+    let expected_debug: [&[&str]; 3] = [
+        &[
+            "start_of_level",
+            "info_per_level",
+            "external: echoed to outbox",
+            "transfer",
+            "end_of_level",
+        ],
+        &[
+            "start_of_level",
+            "info_per_level",
+            "external: echoed to outbox",
+            "external: echoed to outbox",
+            "end_of_level",
+        ],
+        &["start_of_level", "info_per_level", "end_of_level"],
+    ];
+    let mut last_ticks = 0u64;
+    let mut hashes = Vec::new();
+    for (i, line) in lines[..3].iter().enumerate() {
+        let mut keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["debug", "level", "outbox", "state_hash", "status", "ticks"],
+            "level line fields"
+        );
+        assert_eq!(line["level"], i as u64);
+        assert_eq!(
+            strings(&line["outbox"]),
+            expected_outbox[i],
+            "outbox of level {i}"
+        );
+        assert_eq!(
+            strings(&line["debug"]),
+            expected_debug[i],
+            "debug of level {i}"
+        );
+        assert_eq!(line["status"], "waiting_for_input");
+        let hash = line["state_hash"].as_str().unwrap();
+        assert!(
+            hash.starts_with("srs1") && hash.len() == 54,
+            "state hash {hash}"
+        );
+        hashes.push(hash.to_owned());
+        let ticks = line["ticks"].as_u64().unwrap();
+        assert!(ticks > last_ticks, "ticks grow: {ticks} after {last_ticks}");
+        last_ticks = ticks;
+    }
+    assert_ne!(hashes[0], hashes[1], "the state changes between levels");
+
+    let durable = lines[3]["durable"].as_object().expect("a durable object");
+    // Three external messages were counted (little-endian u32).
+    assert_eq!(durable["/counter"], "03000000");
+    assert!(
+        durable
+            .keys()
+            .all(|k| !k.starts_with("/readonly") && k != "/kernel/boot.wasm"),
+        "read-only values and the kernel are left out: {durable:?}"
+    );
+}
+
+#[test]
+fn wasm_wat_and_hex_kernels_replay_identically() {
+    let dir = scratch_dir("formats");
+    let wasm = wat::parse_file(examples().join("echo.wat")).unwrap();
+    std::fs::write(dir.join("echo.wasm"), &wasm).unwrap();
+    std::fs::write(dir.join("echo.hex"), format!("{}\n", hex::encode(&wasm))).unwrap();
+    let inputs = examples().join("inputs.json");
+    let from_wat = replay_json(&examples().join("echo.wat"), &inputs, &[]);
+    assert_eq!(replay_json(&dir.join("echo.wasm"), &inputs, &[]), from_wat);
+    assert_eq!(replay_json(&dir.join("echo.hex"), &inputs, &[]), from_wat);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn text_output_without_json() {
+    let output = soru(&[
+        "replay",
+        "--kernel",
+        examples().join("echo.wat").to_str().unwrap(),
+        "--inputs",
+        examples().join("inputs.json").to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("level 0: waiting_for_input"), "{text}");
+    assert!(text.contains("  outbox[0]: 68656c6c6f"), "{text}");
+    assert!(text.contains("  /counter = 03000000"), "{text}");
+}
+
+fn assert_fails_with(args: &[&str], expected: &[&str]) {
+    let output = soru(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "should fail: {args:?}");
+    for needle in expected {
+        assert!(
+            stderr.contains(needle),
+            "stderr should mention {needle:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn bad_files_are_named_in_errors() {
+    let dir = scratch_dir("errors");
+    let kernel = examples().join("echo.wat");
+    let inputs = examples().join("inputs.json");
+    let bad_inputs = dir.join("bad-inputs.json");
+    std::fs::write(&bad_inputs, "[[{\"external\": \"zz\"}]]").unwrap();
+    let bad_kernel = dir.join("bad.wat");
+    std::fs::write(
+        &bad_kernel,
+        "(module (func (export \"kernel_run\") (i32.nope)))",
+    )
+    .unwrap();
+    let k = kernel.to_str().unwrap();
+    let i = inputs.to_str().unwrap();
+
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            "/no/such/kernel.wasm",
+            "--inputs",
+            i,
+            "--json",
+        ],
+        &["/no/such/kernel.wasm"],
+    );
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            bad_kernel.to_str().unwrap(),
+            "--inputs",
+            i,
+            "--json",
+        ],
+        &["bad.wat", "invalid WebAssembly text"],
+    );
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            k,
+            "--inputs",
+            "/no/such/inputs.json",
+            "--json",
+        ],
+        &["/no/such/inputs.json"],
+    );
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            k,
+            "--inputs",
+            bad_inputs.to_str().unwrap(),
+            "--json",
+        ],
+        &["bad-inputs.json"],
+    );
+    assert_fails_with(
+        &[
+            "replay", "--kernel", k, "--inputs", i, "--rollup", "sr1nope", "--json",
+        ],
+        &["--rollup"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A kernel that asks for one preimage and writes what it got to the outbox.
+fn reveal_kernel(hash: &[u8; 33]) -> String {
+    let escaped: String = hash.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  (import "smart_rollup_core" "reveal_preimage"
+    (func $reveal (param i32 i32 i32 i32) (result i32)))
+  (import "smart_rollup_core" "write_output" (func $write (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{escaped}")
+  (func (export "kernel_run") (local $n i32)
+    (local.set $n (call $reveal (i32.const 0) (i32.const 33) (i32.const 64) (i32.const 4096)))
+    (if (i32.ge_s (local.get $n) (i32.const 0))
+      (then (drop (call $write (i32.const 64) (local.get $n)))))))"#
+    )
+}
+
+#[test]
+fn preimages_come_from_the_directory_and_are_hash_checked() {
+    let dir = scratch_dir("preimages");
+    let preimage = b"a preimage for the kernel".to_vec();
+    let hash = soru_core::reveal::preimage_hash(&preimage);
+    let kernel = dir.join("reveal.wat");
+    std::fs::write(&kernel, reveal_kernel(&hash)).unwrap();
+    let inputs = dir.join("inputs.json");
+    std::fs::write(&inputs, "[[]]").unwrap();
+    let preimages = dir.join("preimage");
+    std::fs::create_dir_all(&preimages).unwrap();
+    let file = preimages.join(hex::encode(hash));
+    std::fs::write(&file, &preimage).unwrap();
+
+    let lines = replay_json(
+        &kernel,
+        &inputs,
+        &["--preimage-dir", preimages.to_str().unwrap()],
+    );
+    assert_eq!(strings(&lines[0]["outbox"]), [hex::encode(&preimage)]);
+
+    // A file whose content does not hash to its name is refused.
+    std::fs::write(&file, b"tampered").unwrap();
+    let k = kernel.to_str().unwrap();
+    let i = inputs.to_str().unwrap();
+    let p = preimages.to_str().unwrap();
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            k,
+            "--inputs",
+            i,
+            "--preimage-dir",
+            p,
+            "--json",
+        ],
+        &["does not match its name"],
+    );
+    // A missing file is named.
+    std::fs::remove_file(&file).unwrap();
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            k,
+            "--inputs",
+            i,
+            "--preimage-dir",
+            p,
+            "--json",
+        ],
+        &[&hex::encode(hash)],
+    );
+    // No directory at all.
+    assert_fails_with(
+        &["replay", "--kernel", k, "--inputs", i, "--json"],
+        &["no --preimage-dir"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
