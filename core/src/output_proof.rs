@@ -18,6 +18,7 @@
 
 use alloc::vec::Vec;
 
+use crate::encoding::binary::{self, DecodeError as BinaryDecodeError, DecodeErrorKind, Reader};
 use crate::pvm::output_buffer::{self, OutputBufferError};
 use crate::tree::codec::{self, DecodeError, DecodeReason, EncodeError};
 use crate::tree::proof::{self, KindedHash, ProofError};
@@ -53,14 +54,10 @@ pub enum OutputProofError {
     /// The tree proof does not decode.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The output part after the tree proof does not decode.
-    #[error("invalid output at byte {offset}: {reason}")]
-    Output {
-        /// Offset in the whole output proof.
-        offset: usize,
-        /// What is wrong.
-        reason: &'static str,
-    },
+    /// The output part after the tree proof does not decode (offsets count from the start of
+    /// the whole output proof).
+    #[error("invalid output after the tree proof: {0}")]
+    Output(#[from] BinaryDecodeError),
     /// The proof's `before` is not the expected state hash.
     #[error("proof is for state {} but the expected state hash is {}", hex::encode(.proof), hex::encode(.expected))]
     StateMismatch {
@@ -144,46 +141,45 @@ fn looks_obj3(proof: &[u8]) -> bool {
     }
 }
 
+/// Reads `[state(32)] | int32 outbox_level | n message_index | message` after the tree proof.
+fn read_output<'a>(
+    r: &mut Reader<'a>,
+    layout: Layout,
+    before: &Hash,
+) -> Result<(u32, u64, &'a [u8]), OutputProofError> {
+    if layout == Layout::Obj3 {
+        let field: Hash = r.array()?;
+        if field != *before {
+            return Err(OutputProofError::StateFieldMismatch {
+                field,
+                before: *before,
+            });
+        }
+    }
+    let at = r.position();
+    let outbox_level = u32::try_from(r.i32()?).map_err(|_| {
+        r.error_at(
+            at,
+            DecodeErrorKind::Invalid {
+                what: "outbox level",
+                reason: "negative",
+            },
+        )
+    })?;
+    let message_index = r.n_u64()?;
+    Ok((outbox_level, message_index, r.rest()))
+}
+
 fn verify_with(
     bytes: &[u8],
     expected: &Hash,
     layout: Layout,
 ) -> Result<VerifiedOutput, OutputProofError> {
-    let (proof, mut pos) = codec::decode_prefix(bytes)?;
+    let (proof, used) = codec::decode_prefix(bytes)?;
     let before = *proof.before.hash();
-    if layout == Layout::Obj3 {
-        let field: Hash = bytes
-            .get(pos..pos + 32)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(OutputProofError::Output {
-                offset: pos,
-                reason: "truncated 32-byte state field",
-            })?;
-        if field != before {
-            return Err(OutputProofError::StateFieldMismatch { field, before });
-        }
-        pos += 32;
-    }
-    let level_bytes: [u8; 4] = bytes
-        .get(pos..pos + 4)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(OutputProofError::Output {
-            offset: pos,
-            reason: "truncated int32 outbox level",
-        })?;
-    let level = i32::from_be_bytes(level_bytes);
-    let outbox_level = u32::try_from(level).map_err(|_| OutputProofError::Output {
-        offset: pos,
-        reason: "negative outbox level",
-    })?;
-    pos += 4;
-    let (message_index, used) =
-        output_buffer::decode_n(&bytes[pos..]).ok_or(OutputProofError::Output {
-            offset: pos,
-            reason: "message index is not a canonical natural number below 2^64",
-        })?;
-    pos += used;
-    let message = &bytes[pos..];
+    let mut r = Reader::new(bytes);
+    r.bytes(used)?;
+    let (outbox_level, message_index, message) = read_output(&mut r, layout, &before)?;
 
     if before != *expected {
         return Err(OutputProofError::StateMismatch {
@@ -250,8 +246,8 @@ pub fn produce_output_proof(
     }
     let level = i32::try_from(outbox_level)
         .map_err(|_| ProduceOutputProofError::LevelTooLarge(outbox_level))?;
-    out.extend_from_slice(&level.to_be_bytes());
-    out.extend_from_slice(&output_buffer::encode_n(message_index));
+    binary::put_i32(&mut out, level);
+    binary::put_n_u64(&mut out, message_index);
     out.extend_from_slice(&message);
     Ok(out)
 }
@@ -275,3 +271,65 @@ pub enum ProduceOutputProofError {
 
 /// Re-exported so callers can match decode failures without importing the codec.
 pub type ProofDecodeReason = DecodeReason;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::binary::DecodeError as BinaryDecodeError;
+    use crate::pvm::output_buffer::{OutputBufferInfo, TAG, TAG_SOME};
+    use alloc::string::ToString;
+
+    fn state() -> Tree {
+        let mut t = Tree::empty();
+        t.set_value(&TAG, TAG_SOME).unwrap();
+        let info = OutputBufferInfo {
+            last_level: None,
+            validity_period: 10,
+            message_limit: 200,
+        };
+        output_buffer::write_info(&mut t, &info).unwrap();
+        output_buffer::start_level(&mut t, 3).unwrap();
+        for m in 0..130u32 {
+            output_buffer::push_message(&mut t, &m.to_be_bytes()).unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn output_part_errors_name_the_byte() {
+        let t = state();
+        let bytes = produce_output_proof(&t, 3, 129, Layout::Obj2).unwrap();
+        let hash = t.hash();
+        let ok = verify_output_proof(&bytes, &hash, Some(Layout::Obj2)).unwrap();
+        assert_eq!((ok.outbox_level, ok.message_index), (3, 129));
+        assert_eq!(ok.message, 129u32.to_be_bytes());
+        // Index 129 is the 2-byte natural 0x81 0x01 after the 4-byte level.
+        let used = bytes.len() - 4 - 2 - 4;
+        assert_eq!(bytes[used + 4..used + 6], [0x81, 0x01]);
+
+        let err = verify_output_proof(&bytes[..used + 2], &hash, Some(Layout::Obj2));
+        assert!(matches!(
+            err,
+            Err(OutputProofError::Output(BinaryDecodeError { offset, .. })) if offset == used
+        ));
+
+        let mut negative = bytes.clone();
+        negative[used] = 0xff;
+        let err = verify_output_proof(&negative, &hash, Some(Layout::Obj2)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            alloc::format!(
+                "invalid output after the tree proof: at byte {used}: invalid outbox level: negative"
+            )
+        );
+
+        // A natural with a trailing zero group is not canonical.
+        let mut padded = bytes[..used + 4].to_vec();
+        padded.extend_from_slice(&[0x81, 0x81, 0x00]);
+        let err = verify_output_proof(&padded, &hash, Some(Layout::Obj2));
+        assert!(matches!(
+            err,
+            Err(OutputProofError::Output(BinaryDecodeError { offset, .. })) if offset == used + 6
+        ));
+    }
+}

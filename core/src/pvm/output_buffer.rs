@@ -22,6 +22,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader, Zarith};
 use crate::tree::proof::TreeAccess;
 #[cfg(test)]
 use crate::tree::Tree;
@@ -52,6 +53,14 @@ pub enum OutputBufferError {
     #[error("missing {0}")]
     Missing(String),
     /// A field holds bytes that do not decode as its encoding.
+    #[error("malformed {path}: {error}")]
+    Decode {
+        /// The field's path.
+        path: String,
+        /// What is wrong, at which byte of the field.
+        error: DecodeError,
+    },
+    /// A level or message the layout cannot represent.
     #[error("malformed {path}: {reason}")]
     Malformed {
         /// The field's path.
@@ -133,102 +142,53 @@ fn malformed(suffix: &[&[u8]], reason: &'static str) -> OutputBufferError {
     }
 }
 
+/// Decodes the whole field `bytes` with `f`: a field must hold exactly one value.
+fn decode<'a, T>(
+    bytes: &'a [u8],
+    suffix: &[&[u8]],
+    f: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
+) -> Result<T, OutputBufferError> {
+    let mut r = Reader::new(bytes);
+    f(&mut r)
+        .and_then(|v| r.finish().map(|()| v))
+        .map_err(|error| OutputBufferError::Decode {
+            path: path_of(suffix),
+            error,
+        })
+}
+
 fn int32(bytes: &[u8], suffix: &[&[u8]]) -> Result<i32, OutputBufferError> {
-    let b: [u8; 4] = bytes
-        .try_into()
-        .map_err(|_| malformed(suffix, "expected a 4-byte int32"))?;
-    Ok(i32::from_be_bytes(b))
+    decode(bytes, suffix, Reader::i32)
 }
 
-/// Decodes a whole `Data_encoding.z` that must be a non-negative `u64`.
+/// A `Data_encoding.z` field that must hold a non-negative `u64`.
 fn z_u64(bytes: &[u8], suffix: &[&[u8]]) -> Result<u64, OutputBufferError> {
-    match decode_z(bytes) {
-        Some((v, used)) if used == bytes.len() => {
-            u64::try_from(v).map_err(|_| malformed(suffix, "negative or too large integer"))
-        }
-        _ => Err(malformed(suffix, "not a canonical zarith integer")),
-    }
+    decode(bytes, suffix, |r| {
+        let at = r.position();
+        r.z()?.to_u64().ok_or_else(|| {
+            r.error_at(
+                at,
+                DecodeErrorKind::Invalid {
+                    what: "counter",
+                    reason: "negative or above 2^64-1",
+                },
+            )
+        })
+    })
 }
 
-/// Decodes a `Data_encoding.z` prefix of `bytes` (canonical form only); returns the value and
-/// the bytes used. `None` if malformed, non-canonical or beyond `i128`.
-pub(crate) fn decode_z(bytes: &[u8]) -> Option<(i128, usize)> {
-    let first = *bytes.first()?;
-    let negative = first & 0x40 != 0;
-    let mut v: u128 = u128::from(first & 0x3f);
-    let mut shift = 6u32;
-    let mut used = 1;
-    let mut last = first;
-    while last & 0x80 != 0 {
-        let b = *bytes.get(used)?;
-        used += 1;
-        if shift > 120 {
-            return None;
-        }
-        v |= u128::from(b & 0x7f) << shift;
-        shift += 7;
-        last = b;
-    }
-    if used > 1 && last == 0 {
-        return None; // trailing zero byte: not canonical
-    }
-    let v = i128::try_from(v).ok()?;
-    if negative && v == 0 {
-        return None;
-    }
-    Some((if negative { -v } else { v }, used))
-}
-
-/// Encodes a non-negative integer as `Data_encoding.z`.
-pub(crate) fn encode_z(mut v: u64) -> Vec<u8> {
+/// The `Data_encoding.z` bytes of a counter.
+fn z_bytes(v: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut byte = (v & 0x3f) as u8;
-    v >>= 6;
-    while v != 0 {
-        out.push(byte | 0x80);
-        byte = (v & 0x7f) as u8;
-        v >>= 7;
-    }
-    out.push(byte);
+    binary::put_z(&mut out, &Zarith::from_u64(v));
     out
 }
 
-/// Decodes a `Data_encoding.n` prefix (canonical form only) into a `u64`; returns the value
-/// and the bytes used.
-pub(crate) fn decode_n(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v: u64 = 0;
-    let mut shift = 0u32;
-    let mut used = 0;
-    loop {
-        let b = *bytes.get(used)?;
-        used += 1;
-        let chunk = u64::from(b & 0x7f);
-        if shift >= 64 || (shift > 0 && chunk >> (64 - shift) != 0) {
-            return None;
-        }
-        v |= chunk << shift;
-        shift += 7;
-        if b & 0x80 == 0 {
-            if used > 1 && b == 0 {
-                return None;
-            }
-            return Some((v, used));
-        }
-    }
-}
-
-/// Encodes a `Data_encoding.n`.
-pub(crate) fn encode_n(mut v: u64) -> Vec<u8> {
+/// The `int32` bytes of a level or period.
+fn int32_bytes(v: i32) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    binary::put_i32(&mut out, v);
+    out
 }
 
 /// Reads the scalar fields of the output buffer.
@@ -315,10 +275,7 @@ pub fn read_message<T: TreeAccess + ?Sized>(
     let i = format!("{}", u128::from(head) + u128::from(index));
     let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
     let stored = read(tree, &c)?;
-    match stored.as_slice().split_first_chunk::<4>() {
-        Some((len, msg)) if u32::from_be_bytes(*len) as usize == msg.len() => Ok(msg.to_vec()),
-        _ => Err(malformed(&c, "expected u30 length-prefixed bytes")),
-    }
+    decode(&stored, &c, |r| r.dynamic_bytes().map(<[u8]>::to_vec))
 }
 
 /// Writes the scalar fields (origination sets `validity_period` and `message_limit`; every
@@ -329,18 +286,18 @@ pub fn write_info<T: TreeAccess + ?Sized>(
 ) -> Result<(), OutputBufferError> {
     let ll: [&[u8]; 2] = [b"2", b"last_level"];
     match info.last_level {
-        Some(l) => tree.set_value(&full_path(&ll), &l.to_be_bytes())?,
+        Some(l) => tree.set_value(&full_path(&ll), &int32_bytes(l))?,
         None => {
             tree.remove(&full_path(&ll))?;
         }
     }
     tree.set_value(
         &full_path(&[b"3", b"validity_period"]),
-        &info.validity_period.to_be_bytes(),
+        &int32_bytes(info.validity_period),
     )?;
     tree.set_value(
         &full_path(&[b"4", b"message_limit"]),
-        &encode_z(info.message_limit),
+        &z_bytes(info.message_limit),
     )?;
     Ok(())
 }
@@ -367,11 +324,11 @@ pub fn start_level<T: TreeAccess + ?Sized>(
     let lvl = format!("{level}");
     tree.set_value(
         &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"head"]),
-        &encode_z(0),
+        &z_bytes(0),
     )?;
     tree.set_value(
         &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"length"]),
-        &encode_z(0),
+        &z_bytes(0),
     )?;
     Ok(())
 }
@@ -394,20 +351,21 @@ pub fn push_message<T: TreeAccess + ?Sized>(
     }
     let lvl = format!("{level}");
     let i = format!("{}", u128::from(head) + u128::from(length));
-    let len = u32::try_from(message.len())
-        .ok()
-        .filter(|&l| l <= 0x3fff_ffff)
-        .ok_or_else(|| malformed(&[b"1", b"outboxes"], "message above 2^30-1 bytes"))?;
+    if message.len() > binary::MAX_UINT30 as usize {
+        return Err(malformed(
+            &[b"1", b"outboxes"],
+            "message above 2^30-1 bytes",
+        ));
+    }
     let mut stored = Vec::with_capacity(message.len() + 4);
-    stored.extend_from_slice(&len.to_be_bytes());
-    stored.extend_from_slice(message);
+    binary::put_dynamic_bytes(&mut stored, message);
     tree.set_value(
         &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()]),
         &stored,
     )?;
     tree.set_value(
         &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"length"]),
-        &encode_z(length + 1),
+        &z_bytes(length + 1),
     )?;
     Ok((level, length))
 }
@@ -415,18 +373,29 @@ pub fn push_message<T: TreeAccess + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
-    fn zarith_round_trips() {
-        for v in [0u64, 1, 63, 64, 100, 127, 128, 8191, 8192, u64::MAX] {
-            let e = encode_z(v);
-            assert_eq!(decode_z(&e), Some((i128::from(v), e.len())));
-        }
-        assert_eq!(encode_z(100), [0xa4, 0x01]);
-        assert_eq!(decode_z(&[0x80, 0x00]), None);
-        assert_eq!(decode_n(&[0x00]), Some((0, 1)));
-        assert_eq!(decode_n(&[0x80, 0x01]), Some((128, 2)));
-        assert_eq!(decode_n(&[0x80, 0x00]), None);
+    fn fields_use_octez_encodings_and_report_the_byte() {
+        assert_eq!(z_bytes(100), [0xa4, 0x01]);
+        assert_eq!(int32_bytes(80_640), [0, 1, 0x3b, 0]);
+        let ml: [&[u8]; 2] = [b"4", b"message_limit"];
+        assert_eq!(z_u64(&[0xa4, 0x01], &ml), Ok(100));
+        let err = z_u64(&[0x80, 0x00], &ml).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed /value/pvm/buffers/output/4/message_limit: at byte 1: zarith number has a trailing zero byte"
+        );
+        assert!(matches!(
+            z_u64(&[0x41], &ml),
+            Err(OutputBufferError::Decode { error, .. }) if error.offset == 0
+        ));
+        assert!(matches!(
+            z_u64(&[0x01, 0x00], &ml),
+            Err(OutputBufferError::Decode { error, .. })
+                if error.kind == DecodeErrorKind::TrailingBytes { remaining: 1 }
+        ));
+        assert!(int32(&[0, 0, 1], &ml).is_err());
     }
 
     #[test]

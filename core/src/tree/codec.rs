@@ -10,6 +10,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use crate::encoding::binary;
+
 use super::proof::{Extender, InodeProof, InodeTree, KindedHash, Proof, ProofTree, Segment};
 use super::Hash;
 
@@ -78,9 +80,10 @@ pub enum DecodeReason {
     Trailing(usize),
 }
 
+/// The proof decoder: `Data_encoding`'s byte cursor plus the Tree2 grammar, reporting failures
+/// in the proof codec's own vocabulary.
 struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+    r: binary::Reader<'a>,
 }
 
 type R<T> = Result<T, DecodeError>;
@@ -89,40 +92,43 @@ impl<'a> Reader<'a> {
     fn err(&self, offset: usize, reason: DecodeReason) -> DecodeError {
         DecodeError { offset, reason }
     }
+    /// The position of the next byte.
+    fn pos(&self) -> usize {
+        self.r.position()
+    }
+    /// A primitive read that names `what` it was reading when the input ends.
+    fn read<T>(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&mut binary::Reader<'a>) -> Result<T, binary::DecodeError>,
+    ) -> R<T> {
+        f(&mut self.r).map_err(|e| DecodeError {
+            offset: e.offset,
+            reason: DecodeReason::Truncated(what),
+        })
+    }
     fn take(&mut self, n: usize, what: &'static str) -> R<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        match end {
-            Some(end) => {
-                let s = &self.bytes[self.pos..end];
-                self.pos = end;
-                Ok(s)
-            }
-            None => Err(self.err(self.pos, DecodeReason::Truncated(what))),
-        }
+        self.read(what, |r| r.bytes(n))
     }
     fn u8(&mut self, what: &'static str) -> R<u8> {
-        Ok(self.take(1, what)?[0])
+        self.read(what, binary::Reader::u8)
     }
     fn u16(&mut self, what: &'static str) -> R<u16> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        self.read(what, binary::Reader::u16)
     }
     fn u32(&mut self, what: &'static str) -> R<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.read(what, binary::Reader::u32)
     }
     fn hash(&mut self, what: &'static str) -> R<Hash> {
-        let mut h = [0u8; 32];
-        h.copy_from_slice(self.take(32, what)?);
-        Ok(h)
+        self.read(what, binary::Reader::array)
     }
     /// Bytes of a known length, checked against the remaining input before allocating.
     fn sized(&mut self, len: u64, what: &'static str) -> R<Vec<u8>> {
-        let remaining = self.bytes.len() - self.pos;
+        let remaining = self.r.remaining();
         match usize::try_from(len) {
             Ok(n) if n <= remaining => Ok(self.take(n, what)?.to_vec()),
             _ => Err(self.err(
-                self.pos,
+                self.pos(),
                 DecodeReason::LengthTooLarge {
                     what,
                     len,
@@ -134,14 +140,13 @@ impl<'a> Reader<'a> {
 
     /// Compact `int64` inode length: `ll` picks u8, u16, u32 or i64; the smallest must be used.
     fn length(&mut self, ll: u8) -> R<u64> {
-        let at = self.pos;
+        let at = self.pos();
         let (v, min) = match ll & 3 {
             0 => (u64::from(self.u8("inode length")?), 0),
             1 => (u64::from(self.u16("inode length")?), 0x100),
             2 => (u64::from(self.u32("inode length")?), 0x1_0000),
             _ => {
-                let b = self.take(8, "inode length")?;
-                let v = i64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
+                let v = self.read("inode length", binary::Reader::i64)?;
                 if v < 0 {
                     return Err(self.err(at, DecodeReason::NegativeLength(v)));
                 }
@@ -160,7 +165,7 @@ impl<'a> Reader<'a> {
     }
 
     fn segment(&mut self) -> R<Segment> {
-        let at = self.pos;
+        let at = self.pos();
         let len = self.u8("segment length")?;
         let bytes = self.take(usize::from(len), "segment")?;
         Segment::from_bytes(bytes)
@@ -169,7 +174,7 @@ impl<'a> Reader<'a> {
 
     fn nest(&self, depth: usize) -> R<usize> {
         if depth >= MAX_NESTING {
-            Err(self.err(self.pos, DecodeReason::TooDeep))
+            Err(self.err(self.pos(), DecodeReason::TooDeep))
         } else {
             Ok(depth + 1)
         }
@@ -187,7 +192,7 @@ impl<'a> Reader<'a> {
 
     fn tree(&mut self, depth: usize) -> R<ProofTree> {
         let depth = self.nest(depth)?;
-        let at = self.pos;
+        let at = self.pos();
         let tag = self.u8("tree tag")?;
         let unknown = |r: &Self| r.err(at, DecodeReason::UnknownTag { what: "tree", tag });
         Ok(match tag {
@@ -210,7 +215,7 @@ impl<'a> Reader<'a> {
                 if len < 0x1_0000 {
                     return Err(self.err(at + 1, DecodeReason::NonMinimal("value length")));
                 }
-                if len > 0x3fff_ffff {
+                if len > binary::MAX_UINT30 {
                     return Err(
                         self.err(at + 1, DecodeReason::IllFormed("value length above 2^30-1"))
                     );
@@ -225,7 +230,7 @@ impl<'a> Reader<'a> {
     }
 
     fn inode_body(&mut self, tag: u8, depth: usize) -> R<InodeProof> {
-        let at = self.pos;
+        let at = self.pos();
         let length = self.length(tag)?;
         let left = self.inode_slot(depth)?.map(Box::new);
         let right = self.inode_slot(depth)?.map(Box::new);
@@ -241,7 +246,7 @@ impl<'a> Reader<'a> {
     fn extender_body(&mut self, tag: u8, depth: usize) -> R<Extender> {
         let length = self.length(tag)?;
         let segment = self.segment()?;
-        let at = self.pos;
+        let at = self.pos();
         let proof = self.inode_slot(depth)?;
         let proof = proof
             .ok_or_else(|| self.err(at, DecodeReason::IllFormed("extender without a proof")))?;
@@ -255,7 +260,7 @@ impl<'a> Reader<'a> {
     /// An inode-tree position: `None` for an empty slot (`E0`).
     fn inode_slot(&mut self, depth: usize) -> R<Option<InodeTree>> {
         let depth = self.nest(depth)?;
-        let at = self.pos;
+        let at = self.pos();
         let tag = self.u8("inode tree tag")?;
         Ok(Some(match tag {
             0x00..=0x03 => InodeTree::Tree(self.inode_body(tag, depth)?),
@@ -289,7 +294,9 @@ impl<'a> Reader<'a> {
 /// Decodes a tree proof that may be followed by other data (as in an output proof); returns
 /// the proof and the number of bytes it used.
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Proof, usize), DecodeError> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader {
+        r: binary::Reader::new(bytes),
+    };
     let tag = r.u8("proof tag")?;
     if tag > 3 {
         return Err(r.err(0, DecodeReason::UnknownTag { what: "proof", tag }));
@@ -308,7 +315,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Proof, usize), DecodeError> {
             after,
             state,
         },
-        r.pos,
+        r.pos(),
     ))
 }
 
@@ -332,7 +339,7 @@ pub fn encode(proof: &Proof) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::new();
     let bit = |k: &KindedHash| u8::from(matches!(k, KindedHash::Node(_)));
     out.push(bit(&proof.before) | (bit(&proof.after) << 1));
-    out.extend_from_slice(&proof.version.to_be_bytes());
+    binary::put_u16(&mut out, proof.version);
     out.extend_from_slice(proof.before.hash());
     out.extend_from_slice(proof.after.hash());
     write_tree(&mut out, &proof.state)?;
@@ -362,13 +369,13 @@ fn write_length(out: &mut Vec<u8>, base: u8, length: u64) {
         out.push(length as u8);
     } else if length <= 0xffff {
         out.push(base | 1);
-        out.extend_from_slice(&(length as u16).to_be_bytes());
+        binary::put_u16(out, length as u16);
     } else if length <= 0xffff_ffff {
         out.push(base | 2);
-        out.extend_from_slice(&(length as u32).to_be_bytes());
+        binary::put_u32(out, length as u32);
     } else {
         out.push(base | 3);
-        out.extend_from_slice(&length.to_be_bytes());
+        binary::put_i64(out, length as i64);
     }
 }
 
@@ -398,10 +405,10 @@ fn write_tree(out: &mut Vec<u8>, t: &ProofTree) -> Result<(), EncodeError> {
                 out.extend_from_slice(&[0xc0, n as u8]);
             } else if n < 0x1_0000 {
                 out.push(0xc1);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            } else if n <= 0x3fff_ffff {
+                binary::put_u16(out, n as u16);
+            } else if n <= binary::MAX_UINT30 as usize {
                 out.push(0xc3);
-                out.extend_from_slice(&(n as u32).to_be_bytes());
+                binary::put_u30(out, n);
             } else {
                 return Err(EncodeError::ValueTooLong(n));
             }
