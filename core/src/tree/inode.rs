@@ -18,8 +18,9 @@ use super::node::{Observer, Tree};
 /// One directory entry: its step and the node it names.
 pub(crate) type Entry = (Step, Tree);
 
-/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes.
-pub(crate) type Step = alloc::boxed::Box<[u8]>;
+/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes; up to 22 bytes inline
+/// (durable steps are short), so an entry costs no allocation of its own.
+pub(crate) type Step = super::bytes::SmallBytes<22>;
 
 /// Most entries a bucket holds (irmin `Conf.entries`); a third one splits it.
 pub(crate) const ENTRIES: usize = 2;

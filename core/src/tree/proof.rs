@@ -324,7 +324,7 @@ fn inode_tree<'a>(
                 if tree.is_empty() {
                     return Err(ill(path, "empty directory below the root"));
                 }
-                vs.push((step.clone().into_boxed_slice(), tree));
+                vs.push((step.as_slice().into(), tree));
             }
             let n = vs.len() as u64;
             Ok((Inode::from_v(InodeV::Values(vs)), Len { n, exact: true }))
