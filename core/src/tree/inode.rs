@@ -18,8 +18,9 @@ use super::node::{Observer, Tree};
 /// One directory entry: its step and the node it names.
 pub(crate) type Entry = (Step, Tree);
 
-/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes.
-pub(crate) type Step = alloc::boxed::Box<[u8]>;
+/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes; up to 22 bytes inline
+/// (durable steps are short), so an entry costs no allocation of its own.
+pub(crate) type Step = super::bytes::SmallBytes<22>;
 
 /// Most entries a bucket holds (irmin `Conf.entries`); a third one splits it.
 pub(crate) const ENTRIES: usize = 2;
@@ -48,8 +49,9 @@ pub(crate) enum InodeV {
         length: u64,
         children: [Option<Inode>; 2],
     },
-    /// An inode of a proof tree left out; only its hash is known.
-    Blinded(Hash),
+    /// An inode of a proof tree left out; only its hash is known. Boxed: it only occurs in
+    /// proof trees, and inline it would make every inode of every tree 8 bytes larger.
+    Blinded(alloc::boxed::Box<Hash>),
 }
 
 /// Why an inode operation could not complete.
@@ -79,10 +81,16 @@ impl<'a> Key<'a> {
 }
 
 impl Inode {
-    pub(crate) fn from_v(v: InodeV) -> Inode {
+    pub(crate) fn from_v(mut v: InodeV) -> Inode {
         let hash = Once::new();
-        if let InodeV::Blinded(h) = &v {
-            hash.call_once(|| *h);
+        match &mut v {
+            InodeV::Blinded(h) => {
+                hash.call_once(|| **h);
+            }
+            // Buckets live as long as their version of the tree: drop the spare capacity an
+            // insertion left (a `Vec` grows to 4 entries, a bucket holds at most 2).
+            InodeV::Values(vs) => vs.shrink_to_fit(),
+            InodeV::Tree { .. } => {}
         }
         Inode(Arc::new(InodeNode { v, hash }))
     }
@@ -110,7 +118,7 @@ impl Inode {
         match &self.0.v {
             InodeV::Values(vs) => Ok(vs.len() as u64),
             InodeV::Tree { length, .. } => Ok(*length),
-            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+            InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
     }
 
@@ -132,7 +140,7 @@ impl Inode {
                     children[1].as_ref().map(Inode::hash),
                 ],
             ),
-            InodeV::Blinded(h) => *h,
+            InodeV::Blinded(h) => **h,
         })
     }
 
@@ -173,7 +181,7 @@ impl Inode {
                         cur = child;
                     }
                 },
-                InodeV::Blinded(h) => return Err(Miss::Blinded(*h)),
+                InodeV::Blinded(h) => return Err(Miss::Blinded(**h)),
             }
         }
     }
@@ -238,7 +246,7 @@ impl Inode {
                     added,
                 ))
             }
-            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+            InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
     }
 
@@ -294,7 +302,7 @@ impl Inode {
                     children,
                 }))
             }
-            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+            InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
     }
 
@@ -316,7 +324,7 @@ impl Inode {
                 }
                 Ok(())
             }
-            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+            InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
     }
 
@@ -360,7 +368,7 @@ impl Inode {
                 }
                 Ok(())
             }
-            InodeV::Blinded(h) => Err(Miss::Blinded(*h)),
+            InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
     }
 }

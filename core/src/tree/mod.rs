@@ -50,6 +50,7 @@
 //! # Ok::<(), soru_core::tree::TreeError>(())
 //! ```
 
+mod bytes;
 pub mod codec;
 mod hash;
 mod inode;
@@ -299,7 +300,7 @@ pub(crate) fn list_at<O: Observer>(
     }
     Ok(out
         .into_iter()
-        .map(|(s, t)| (s.into_vec(), kind_of(&t)))
+        .map(|(s, t)| (s.to_vec(), kind_of(&t)))
         .collect())
 }
 

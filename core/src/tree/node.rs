@@ -1,10 +1,10 @@
 //! The tree node: a value, a directory (whose entries live in its root inode), or, in proof
 //! trees, a blinded value or directory known only by its hash.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use spin::Once;
 
+use super::bytes::SmallBytes;
 use super::hash::{self, EntryKind, Hash};
 use super::inode::Inode;
 
@@ -24,8 +24,8 @@ pub(crate) struct Node {
 
 /// What a node holds.
 pub(crate) enum NodeV {
-    /// Contents (irmin `Contents`): arbitrary bytes.
-    Value(Box<[u8]>),
+    /// Contents (irmin `Contents`): arbitrary bytes, up to 32 inline (lengths, hashes).
+    Value(SmallBytes<32>),
     /// A directory: its entries, organised as irmin's root inode.
     Dir(Inode),
     /// A value of a proof tree whose bytes were left out; only its hash is known.
@@ -51,7 +51,7 @@ impl Tree {
 
     /// A value (contents) node holding `bytes`.
     pub fn from_value(bytes: &[u8]) -> Tree {
-        Tree::from_v(NodeV::Value(bytes.into()))
+        Tree::from_v(NodeV::Value(SmallBytes::new(bytes)))
     }
 
     /// A blinded value of a proof tree: only its hash is known; reading it fails with

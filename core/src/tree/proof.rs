@@ -303,7 +303,7 @@ fn inode_tree<'a>(
 ) -> Result<(Inode, Len), ProofError> {
     match t {
         InodeTree::Blinded(h) => Ok((
-            Inode::from_v(InodeV::Blinded(*h)),
+            Inode::from_v(InodeV::Blinded(Box::new(*h))),
             Len { n: 0, exact: false },
         )),
         InodeTree::Values(entries) => {
@@ -324,7 +324,7 @@ fn inode_tree<'a>(
                 if tree.is_empty() {
                     return Err(ill(path, "empty directory below the root"));
                 }
-                vs.push((step.clone().into_boxed_slice(), tree));
+                vs.push((step.as_slice().into(), tree));
             }
             let n = vs.len() as u64;
             Ok((Inode::from_v(InodeV::Values(vs)), Len { n, exact: true }))
@@ -636,7 +636,7 @@ fn inode_proof(i: &Inode, touched: &BTreeSet<usize>, root: bool) -> InodeTree {
         return InodeTree::Blinded(i.hash());
     }
     match i.v() {
-        InodeV::Blinded(h) => InodeTree::Blinded(*h),
+        InodeV::Blinded(h) => InodeTree::Blinded(**h),
         InodeV::Values(vs) => InodeTree::Values(
             vs.iter()
                 .map(|(s, c)| (s.to_vec(), tree_proof(c, touched)))
