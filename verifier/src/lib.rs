@@ -36,8 +36,8 @@
 //! state.set_value(&output_buffer::TAG, output_buffer::TAG_SOME)?;
 //! output_buffer::write_info(&mut state, &OutputBufferInfo {
 //!     last_level: None,
-//!     validity_period: output_buffer::DEFAULT_VALIDITY_PERIOD,
-//!     message_limit: output_buffer::DEFAULT_MESSAGE_LIMIT,
+//!     validity_period: soru_core::host::OUTBOX_VALIDITY_PERIOD as i32,
+//!     message_limit: soru_core::host::OUTBOX_MESSAGE_LIMIT as u64,
 //! })?;
 //! output_buffer::start_level(&mut state, 7)?;
 //! output_buffer::push_message(&mut state, b"withdraw 10 tez")?;

@@ -37,12 +37,6 @@ pub const TAG: [&[u8]; 1] = [b"tag"];
 /// The tag value of an initialised PVM state: the Data_encoding string `"Some"`.
 pub const TAG_SOME: &[u8] = b"\x00\x00\x00\x04Some";
 
-/// octez's default validity period of outboxes (`wasm_2_0_0` constants): 80640 levels.
-pub const DEFAULT_VALIDITY_PERIOD: i32 = 80_640;
-
-/// octez's default number of messages per outbox: 100.
-pub const DEFAULT_MESSAGE_LIMIT: u64 = 100;
-
 /// Reading or writing the output buffer failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutputBufferError {
