@@ -41,7 +41,7 @@ fuzz:
 	  echo "make fuzz: cargo-fuzz is not installed; install it with: cargo install cargo-fuzz" >&2; exit 1; }
 	@rustup toolchain list | grep -q '^nightly' || { \
 	  echo "make fuzz: cargo fuzz needs a nightly toolchain; install it with: rustup toolchain install nightly" >&2; exit 1; }
-	cd core && for t in $$(cargo +nightly fuzz list); do \
+	@cd core && for t in $$(cargo +nightly fuzz list); do \
 	  echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
 	  cargo +nightly fuzz run "$$t" -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
