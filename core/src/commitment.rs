@@ -23,8 +23,6 @@
 //! ```
 
 use alloc::string::{String, ToString};
-use core::fmt;
-use core::str::FromStr;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
@@ -42,36 +40,7 @@ macro_rules! hash32 {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct $ty(pub [u8; 32]);
 
-        impl $ty {
-            /// Base58check form.
-            pub fn to_b58check(&self) -> String {
-                base58::encode(&$prefix, &self.0)
-            }
-
-            /// Parses the base58check form.
-            pub fn from_b58check(s: &str) -> Result<Self, Base58Error> {
-                base58::decode_array(&$prefix, s).map($ty)
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_b58check())
-            }
-        }
-
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($ty), self.to_b58check())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = Base58Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::from_b58check(s)
-            }
-        }
+        base58::base58_newtype!($ty, $prefix);
     };
 }
 

@@ -147,16 +147,6 @@ macro_rules! hash20 {
             /// Size of the binary form.
             pub const ENCODED_LEN: usize = 20;
 
-            /// Base58check form.
-            pub fn to_b58check(&self) -> String {
-                base58::encode(&$prefix, &self.0)
-            }
-
-            /// Parses the base58check form.
-            pub fn from_b58check(s: &str) -> Result<Self, Base58Error> {
-                base58::decode_array(&$prefix, s).map($ty)
-            }
-
             /// Appends the binary form (the 20 bytes).
             pub fn encode_into(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.0);
@@ -168,24 +158,7 @@ macro_rules! hash20 {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_b58check())
-            }
-        }
-
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($ty), self.to_b58check())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = Base58Error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::from_b58check(s)
-            }
-        }
+        base58::base58_newtype!($ty, $prefix);
     };
 }
 

@@ -318,6 +318,45 @@ fn strip_prefix<'a>(prefix: &Prefix, data: &'a [u8]) -> Option<Result<&'a [u8], 
     Some(Ok(payload))
 }
 
+/// Gives a newtype over a byte array its base58check text forms with a Tezos prefix:
+/// `to_b58check`, `from_b58check`, `Display`, `Debug` and `FromStr`. The one definition behind
+/// every hash and address type (`KT1`, `sr1`, `srs1`, `src1`, ...).
+macro_rules! base58_newtype {
+    ($ty:ident, $prefix:expr) => {
+        impl $ty {
+            /// Base58check form.
+            pub fn to_b58check(&self) -> alloc::string::String {
+                $crate::encoding::base58::encode(&$prefix, &self.0)
+            }
+
+            /// Parses the base58check form.
+            pub fn from_b58check(s: &str) -> Result<Self, $crate::encoding::base58::Base58Error> {
+                $crate::encoding::base58::decode_array(&$prefix, s).map($ty)
+            }
+        }
+
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(&self.to_b58check())
+            }
+        }
+
+        impl core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "{}({})", stringify!($ty), self.to_b58check())
+            }
+        }
+
+        impl core::str::FromStr for $ty {
+            type Err = $crate::encoding::base58::Base58Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::from_b58check(s)
+            }
+        }
+    };
+}
+pub(crate) use base58_newtype;
+
 #[cfg(test)]
 mod tests {
     use super::*;
