@@ -9,8 +9,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
-use core::str::FromStr;
 
 use super::base58::{self, Base58Error, Prefix};
 use super::binary::{DecodeError, DecodeErrorKind, Reader};
@@ -198,24 +196,7 @@ fn read_padding(r: &mut Reader<'_>) -> Result<(), DecodeError> {
     r.u8().map(|_| ())
 }
 
-impl fmt::Display for PublicKeyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_b58check())
-    }
-}
-
-impl fmt::Debug for PublicKeyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKeyHash({})", self.to_b58check())
-    }
-}
-
-impl FromStr for PublicKeyHash {
-    type Err = Base58Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_b58check(s)
-    }
-}
+base58::base58_text!(PublicKeyHash);
 
 /// Any contract: an implicit account or an originated contract (`Contract_repr.encoding`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -301,24 +282,7 @@ impl Contract {
     }
 }
 
-impl fmt::Display for Contract {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_b58check())
-    }
-}
-
-impl fmt::Debug for Contract {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Contract({})", self.to_b58check())
-    }
-}
-
-impl FromStr for Contract {
-    type Err = Base58Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_b58check(s)
-    }
-}
+base58::base58_text!(Contract);
 
 #[cfg(test)]
 mod tests {

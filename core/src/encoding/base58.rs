@@ -318,9 +318,9 @@ fn strip_prefix<'a>(prefix: &Prefix, data: &'a [u8]) -> Option<Result<&'a [u8], 
     Some(Ok(payload))
 }
 
-/// Gives a newtype over a byte array its base58check text forms with a Tezos prefix:
-/// `to_b58check`, `from_b58check`, `Display`, `Debug` and `FromStr`. The one definition behind
-/// every hash and address type (`KT1`, `sr1`, `srs1`, `src1`, ...).
+/// Gives a newtype over a byte array its base58check forms with a Tezos prefix:
+/// `to_b58check`, `from_b58check` and the text traits of [`base58_text!`]. The one definition
+/// behind every fixed-size hash and address type (`KT1`, `sr1`, `srs1`, `src1`, ...).
 macro_rules! base58_newtype {
     ($ty:ident, $prefix:expr) => {
         impl $ty {
@@ -335,6 +335,15 @@ macro_rules! base58_newtype {
             }
         }
 
+        $crate::encoding::base58::base58_text!($ty);
+    };
+}
+pub(crate) use base58_newtype;
+
+/// `Display` and `FromStr` as the base58check form and `Debug` as `Type(b58)`, for a type with
+/// inherent `to_b58check` and `from_b58check` methods.
+macro_rules! base58_text {
+    ($ty:ident) => {
         impl core::fmt::Display for $ty {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.write_str(&self.to_b58check())
@@ -355,7 +364,7 @@ macro_rules! base58_newtype {
         }
     };
 }
-pub(crate) use base58_newtype;
+pub(crate) use base58_text;
 
 #[cfg(test)]
 mod tests {
