@@ -229,8 +229,8 @@ impl<'a> Reader<'a> {
         Ok(len as usize)
     }
 
-    /// Reads a `uint30`-prefixed byte string (`Data_encoding.bytes`).
-    pub fn dynamic_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    /// Reads a `uint30` length prefix and checks that that many bytes remain.
+    fn length_prefix(&mut self) -> Result<usize, DecodeError> {
         let at = self.pos;
         let len = self.u30()?;
         if len > self.remaining() {
@@ -242,6 +242,12 @@ impl<'a> Reader<'a> {
                 },
             ));
         }
+        Ok(len)
+    }
+
+    /// Reads a `uint30`-prefixed byte string (`Data_encoding.bytes`).
+    pub fn dynamic_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = self.length_prefix()?;
         self.bytes(len)
     }
 
@@ -260,17 +266,7 @@ impl<'a> Reader<'a> {
         &mut self,
         f: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
     ) -> Result<T, DecodeError> {
-        let at = self.pos;
-        let len = self.u30()?;
-        if len > self.remaining() {
-            return Err(self.error_at(
-                at,
-                DecodeErrorKind::LengthTooLarge {
-                    len,
-                    available: self.remaining(),
-                },
-            ));
-        }
+        let len = self.length_prefix()?;
         let saved = self.limit;
         self.limit = self.pos + len;
         let result = f(self).and_then(|v| self.finish().map(|()| v));

@@ -23,6 +23,7 @@ use super::binary::{
 };
 use super::micheline::Expr;
 
+use super::outbox::check_message_size;
 pub use super::outbox::MAX_MESSAGE_SIZE;
 
 /// A 32-byte L1 block hash (`B...` in base58).
@@ -160,15 +161,7 @@ impl InboxMessage {
 
     /// Decodes a serialized inbox message (all of `bytes`, at most [`MAX_MESSAGE_SIZE`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_SIZE {
-            return Err(DecodeError {
-                offset: MAX_MESSAGE_SIZE,
-                kind: DecodeErrorKind::Invalid {
-                    what: "inbox message",
-                    reason: "larger than 4096 bytes",
-                },
-            });
-        }
+        check_message_size(bytes, "inbox message")?;
         let mut r = Reader::new(bytes);
         let msg = match r.u8()? {
             1 => return Ok(InboxMessage::External(r.rest().to_vec())),

@@ -21,6 +21,20 @@ use super::micheline::Expr;
 /// `Constants_repr.sc_rollup_message_size_limit`: the largest inbox or outbox message.
 pub const MAX_MESSAGE_SIZE: usize = 4096;
 
+/// Rejects a serialized inbox or outbox message longer than [`MAX_MESSAGE_SIZE`].
+pub(crate) fn check_message_size(bytes: &[u8], what: &'static str) -> Result<(), DecodeError> {
+    if bytes.len() > MAX_MESSAGE_SIZE {
+        return Err(DecodeError {
+            offset: MAX_MESSAGE_SIZE,
+            kind: DecodeErrorKind::Invalid {
+                what,
+                reason: "larger than 4096 bytes",
+            },
+        });
+    }
+    Ok(())
+}
+
 /// The longest entrypoint name (`Entrypoint_repr`).
 pub const MAX_ENTRYPOINT_LENGTH: usize = 31;
 
@@ -168,15 +182,7 @@ impl OutboxMessage {
 
     /// Decodes a serialized outbox message (all of `bytes`, at most [`MAX_MESSAGE_SIZE`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_SIZE {
-            return Err(DecodeError {
-                offset: MAX_MESSAGE_SIZE,
-                kind: DecodeErrorKind::Invalid {
-                    what: "outbox message",
-                    reason: "larger than 4096 bytes",
-                },
-            });
-        }
+        check_message_size(bytes, "outbox message")?;
         let mut r = Reader::new(bytes);
         let tag = r.u8()?;
         let msg = match tag {
