@@ -230,6 +230,22 @@ impl ProofTree {
     }
 }
 
+/// The tree of a directory entry at `path/step`; a directory below the root is never empty.
+fn child_tree<'a>(
+    step: &'a [u8],
+    child: &'a ProofTree,
+    path: &mut Vec<&'a [u8]>,
+    used: usize,
+) -> Result<Tree, ProofError> {
+    path.push(step);
+    let tree = tree_of(child, path, used + 1)?;
+    path.pop();
+    if tree.is_empty() {
+        return Err(ill(path, "empty directory below the root"));
+    }
+    Ok(tree)
+}
+
 fn tree_of<'a>(
     p: &'a ProofTree,
     path: &mut Vec<&'a [u8]>,
@@ -244,12 +260,7 @@ fn tree_of<'a>(
             // irmin (`load_node_proof`) builds the node by adding the entries one by one.
             let mut inode = Inode::empty();
             for (step, child) in entries {
-                path.push(step);
-                let child = tree_of(child, path, used + 1)?;
-                path.pop();
-                if child.is_empty() {
-                    return Err(ill(path, "empty directory below the root"));
-                }
+                let child = child_tree(step, child, path, used)?;
                 let mut key = super::inode::Key::new(step);
                 inode = inode
                     .add(0, &mut key, child, &mut super::node::Ignore)
@@ -318,12 +329,7 @@ fn inode_tree<'a>(
             }
             let mut vs = Vec::with_capacity(entries.len());
             for (step, child) in entries {
-                path.push(step);
-                let tree = tree_of(child, path, used + 1)?;
-                path.pop();
-                if tree.is_empty() {
-                    return Err(ill(path, "empty directory below the root"));
-                }
+                let tree = child_tree(step, child, path, used)?;
                 vs.push((step.as_slice().into(), tree));
             }
             let n = vs.len() as u64;
