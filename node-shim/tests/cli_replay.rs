@@ -324,3 +324,38 @@ fn preimages_come_from_the_directory_and_are_hash_checked() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_replay_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    // Far more output than a pipe buffers, so the replay is still writing when the reader leaves.
+    let dir = scratch_dir("early-reader");
+    let inputs = dir.join("inputs.json");
+    let level = r#"[{"external": "68656c6c6f"}]"#;
+    std::fs::write(&inputs, format!("[{}]", vec![level; 3000].join(","))).unwrap();
+    let kernel = examples().join("echo.wat");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soru"))
+        .args(["replay", "--kernel", kernel.to_str().unwrap()])
+        .args(["--inputs", inputs.to_str().unwrap(), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the soru binary runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with(r#"{"level":0"#), "first line: {first}");
+    // The reader is dropped here, like `soru replay ... | head -1`.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    assert!(
+        output.status.success(),
+        "status {:?}, stderr: {stderr}",
+        output.status
+    );
+}

@@ -1,5 +1,6 @@
 //! The `soru` command line: one file per subcommand.
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -31,5 +32,17 @@ pub(crate) fn run() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
         Command::Proof(command) => proof::run(&command),
+    }
+}
+
+/// Writes `text` and a newline to stdout. Returns `Ok(false)` when the reader has gone away
+/// (`soru replay ... | head`): the command then stops quietly, as Unix tools do, instead of
+/// panicking like `println!`. Any other write failure is an error.
+pub(crate) fn print_line(text: &str) -> Result<bool, String> {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
     }
 }

@@ -127,8 +127,11 @@ fn parse_state_hash(text: &str) -> Result<[u8; 32], String> {
 }
 
 fn print_json<T: Serialize>(value: &T) {
-    // Serializing these plain structs cannot fail.
-    println!("{}", serde_json::to_string(value).unwrap_or_default());
+    // Serializing these plain structs cannot fail. The exit code carries the verdict, so a
+    // reader that went away or a failing stdout changes nothing but the lost line.
+    if let Err(e) = super::print_line(&serde_json::to_string(value).unwrap_or_default()) {
+        eprintln!("soru proof verify-outbox: {e}");
+    }
 }
 
 fn unreadable(message: &str) -> ExitCode {

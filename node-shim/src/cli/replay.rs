@@ -114,7 +114,9 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         let report = pvm
             .run_level(messages, &mut preimages)
             .map_err(|e| format!("level {}: {e}", pvm_level_hint(&pvm)))?;
-        print_level(args.json, &report);
+        if !super::print_line(&level_text(args.json, &report))? {
+            return Ok(());
+        }
         if report.status == Status::WaitingForReveal {
             let why = preimages.take_error().map_or_else(
                 || "the kernel requested data this command cannot reveal".to_owned(),
@@ -131,7 +133,7 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
             durable.insert(path, hex::encode(value));
         }
     }
-    print_durable(args.json, durable);
+    super::print_line(&durable_text(args.json, durable))?;
     Ok(())
 }
 
@@ -150,36 +152,35 @@ fn is_hidden(path: &str) -> bool {
     })
 }
 
-fn print_level(json: bool, report: &LevelReport) {
+/// The output for one level: its JSON line, or a few lines of text.
+fn level_text(json: bool, report: &LevelReport) -> String {
     let line = LevelLine::from(report);
     if json {
-        println!("{}", serde_json::to_string(&line).unwrap_or_default());
-        return;
+        return serde_json::to_string(&line).unwrap_or_default();
     }
-    println!(
+    let mut text = format!(
         "level {}: {}, {} ticks, state {}",
         line.level, line.status, line.ticks, line.state_hash
     );
-    for text in &line.debug {
-        println!("  debug: {text}");
+    for debug in &line.debug {
+        text.push_str(&format!("\n  debug: {debug}"));
     }
     for (index, message) in line.outbox.iter().enumerate() {
-        println!("  outbox[{index}]: {message}");
+        text.push_str(&format!("\n  outbox[{index}]: {message}"));
     }
+    text
 }
 
-fn print_durable(json: bool, durable: BTreeMap<String, String>) {
+/// The output for the durable storage: the last JSON line, or a listing.
+fn durable_text(json: bool, durable: BTreeMap<String, String>) -> String {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(&DurableLine { durable }).unwrap_or_default()
-        );
-        return;
+        return serde_json::to_string(&DurableLine { durable }).unwrap_or_default();
     }
-    println!("durable storage:");
+    let mut text = String::from("durable storage:");
     for (path, value) in &durable {
-        println!("  {path} = {value}");
+        text.push_str(&format!("\n  {path} = {value}"));
     }
+    text
 }
 
 #[cfg(test)]
