@@ -63,28 +63,34 @@ if [ "$have_wb" != "$wb_version" ]; then
             "the wasm-bindgen CLI must equal the wasm-bindgen crate version pinned in Cargo.toml"
 fi
 
-# --- binaryen (wasm-opt), from Debian --------------------------------------------------------------
-if ! command -v wasm-opt >/dev/null 2>&1; then
+# --- Debian packages: binaryen (wasm-opt) and chromium (headless browser tests) ----------------------
+apt_install() { # apt_install COMMAND PACKAGE WHY
+    command -v "$1" >/dev/null 2>&1 && return 0
     command -v apt-get >/dev/null 2>&1 ||
-        fail "wasm-opt (binaryen) is missing and apt-get is not available" \
-            "install binaryen with your system's package manager"
+        fail "$1 is missing and apt-get is not available" "install the $2 package with your system's package manager ($3)"
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    say "installing Debian package binaryen (wasm-opt)"
+    say "installing Debian package $2 ($3)"
     # Only refresh the package lists when apt does not know the package yet.
-    if ! apt-cache show binaryen >/dev/null 2>&1; then
-        $sudo apt-get update -qq ||
-            fail "apt-get update" "needed to find the binaryen package"
+    if ! apt-cache show "$2" >/dev/null 2>&1; then
+        $sudo apt-get update -qq || fail "apt-get update" "needed to find the $2 package"
     fi
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq binaryen >/dev/null ||
-        fail "apt-get install binaryen" "provides wasm-opt, used to shrink the wasm packages"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null ||
+        fail "apt-get install $2" "$3"
+}
+apt_install wasm-opt binaryen "provides wasm-opt, used to shrink the wasm packages"
+apt_install chromium chromium "headless Chromium for the browser tests (driven by playwright-core)"
+
+# --- npm packages for the JavaScript tests, from tests/js/package-lock.json ------------------------
+# Reinstalled only when the lockfile changed since the last install.
+command -v npm >/dev/null 2>&1 || fail "npm not found" "install Node.js 20 and npm; the JavaScript tests need them"
+js_dir="$ROOT/tests/js"
+if ! cmp -s "$js_dir/package-lock.json" "$js_dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    say "installing npm packages of tests/js (npm ci)"
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+        fail "npm ci in tests/js" "the Taquito and headless-browser tests need these packages"
+    cp "$js_dir/package-lock.json" "$js_dir/node_modules/.package-lock.json.installed"
 fi
 
 # --- Optional tools (installed on demand by the targets that use them) -----------------------------
 # cargo-fuzz: only `make fuzz` uses it (with a nightly toolchain); that target says how to get it.
-#
-# Planned, once the wasm packages exist (pkg/ and web-ui/):
-# - npm: `npm ci` in pkg/ for the Node tests of the wasm-bindgen package (Node and npm ship with the
-#   machine; check `node --version` >= 20).
-# - Chromium: Debian packages `chromium` and `chromium-driver` for the headless browser tests
-#   (`apt-get install -y chromium chromium-driver`, same update-only-if-needed rule as binaryen).
