@@ -5,11 +5,6 @@
 
 use std::process::ExitCode;
 
-mod cli;
-mod hex_text;
-mod kernel;
-mod preimages;
-
 fn main() -> ExitCode {
-    cli::run()
+    soru_node::cli::run()
 }

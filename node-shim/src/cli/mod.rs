@@ -27,7 +27,7 @@ enum Command {
 }
 
 /// Parses the command line, runs the subcommand and returns the process exit code.
-pub(crate) fn run() -> ExitCode {
+pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay::run(&args),
