@@ -175,6 +175,67 @@ pub enum Target {
     Directory,
 }
 
+/// Stores `bytes` at `path` as an octez chunked byte vector (`Chunked_byte_vector.of_bytes`,
+/// encoded): `length` as a big-endian `int64` and every chunk `contents/<i>` as a full
+/// [`CHUNK_SIZE`]-byte string, the last one padded with zeros. Whatever was at `path` goes.
+/// Durable values and the payloads of the input buffer are stored this way.
+pub(crate) fn write_chunked(
+    tree: &mut Tree,
+    path: &[&[u8]],
+    bytes: &[u8],
+) -> Result<(), TreeError> {
+    tree.remove(path)?;
+    let mut p = path.to_vec();
+    p.push(LENGTH_STEP);
+    tree.set_value(&p, &(bytes.len() as i64).to_be_bytes())?;
+    p.pop();
+    p.push(CONTENTS_STEP);
+    for (i, part) in bytes.chunks(CHUNK_SIZE).enumerate() {
+        let mut chunk = [0u8; CHUNK_SIZE];
+        chunk[..part.len()].copy_from_slice(part);
+        let idx = format!("{i}");
+        let mut cp = p.clone();
+        cp.push(idx.as_bytes());
+        tree.set_value(&cp, &chunk)?;
+    }
+    Ok(())
+}
+
+/// The bytes of the chunked byte vector at `path` (see [`write_chunked`]), `None` if nothing
+/// is there; chunks never written read as zeros.
+pub(crate) fn read_chunked(tree: &Tree, path: &[&[u8]]) -> Result<Option<Vec<u8>>, DurableError> {
+    if tree.kind(path)?.is_none() {
+        return Ok(None);
+    }
+    let mut p = path.to_vec();
+    p.push(LENGTH_STEP);
+    let corrupt = |length| DurableError::CorruptLength {
+        path: crate::tree::display_path(path),
+        length,
+    };
+    let bytes = tree.value(&p)?.ok_or_else(|| corrupt(0))?;
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| corrupt(bytes.len()))?;
+    let length = i64::from_be_bytes(arr).max(0) as u64;
+    p.pop();
+    p.push(CONTENTS_STEP);
+    let mut out = Vec::new();
+    let mut index = 0u64;
+    while (out.len() as u64) < length {
+        let idx = format!("{index}");
+        let mut cp = p.clone();
+        cp.push(idx.as_bytes());
+        let take = (length - out.len() as u64).min(CHUNK_SIZE as u64) as usize;
+        let start = out.len();
+        out.resize(start + take, 0);
+        if let Some(chunk) = tree.value(&cp)? {
+            let n = chunk.len().min(take);
+            out[start..start + n].copy_from_slice(&chunk[..n]);
+        }
+        index += 1;
+    }
+    Ok(Some(out))
+}
+
 /// Durable storage over a persistent [`Tree`] (the content of `/durable` in the PVM state).
 #[derive(Clone)]
 pub struct Durable {
@@ -287,10 +348,7 @@ impl Durable {
 
     /// The whole value at `key`, if any.
     pub fn read_all(&self, key: &Key) -> Result<Option<Vec<u8>>, DurableError> {
-        match self.value_length(key)? {
-            None => Ok(None),
-            Some(len) => Ok(Some(self.load(key, 0, len)?)),
-        }
+        read_chunked(&self.tree, &key.value_path())
     }
 
     /// Reads at most `max_bytes` bytes at `offset` (octez `read_value_exn`, used by `store_read`).
@@ -351,13 +409,7 @@ impl Durable {
         edit_readonly: bool,
     ) -> Result<(), DurableError> {
         Self::check_writeable(key, edit_readonly)?;
-        self.tree.remove(&key.value_path())?;
-        self.write_length(key, bytes.len() as u64)?;
-        for (i, part) in bytes.chunks(CHUNK_SIZE).enumerate() {
-            let mut chunk = [0u8; CHUNK_SIZE];
-            chunk[..part.len()].copy_from_slice(part);
-            self.write_chunk(key, i as u64, &chunk)?;
-        }
+        write_chunked(&mut self.tree, &key.value_path(), bytes)?;
         Ok(())
     }
 

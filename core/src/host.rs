@@ -20,8 +20,7 @@
 //! `max_size` for `store_get_nth_key`/`__internal_store_get_hash`, a negative `max_bytes` for a
 //! reveal): the PVM is then stuck for good ([`crate::pvm::StuckReason::HostCrash`]).
 
-use alloc::collections::VecDeque;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -31,22 +30,15 @@ use crate::abi::{
 };
 use crate::durable::{Durable, DurableError, Key, Target};
 use crate::reveal::RevealRequest;
+use crate::state::input_buffer::{self, InputBufferError};
 use crate::state::output_buffer::{self, OutputBufferError};
 use crate::tree::{Tree, TreeError};
-
-/// An input message waiting in the input buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Input {
-    pub(crate) level: u32,
-    pub(crate) counter: u32,
-    pub(crate) payload: Vec<u8>,
-}
 
 /// Everything host functions act on during a `kernel_run`.
 pub(crate) struct HostState {
     pub(crate) durable: Durable,
-    pub(crate) inputs: VecDeque<Input>,
-    /// The state tree without durable storage: `/tag` and the output buffer.
+    /// The state tree without durable storage and the per-tick counters: `/tag`, the input and
+    /// output buffers and the origination parameters.
     pub(crate) buffers: Tree,
     pub(crate) debug: Vec<Vec<u8>>,
     pub(crate) memory: Option<wasmi::Memory>,
@@ -203,8 +195,11 @@ impl HostState {
             check_address(mem, info_addr, READ_INPUT_INFO_SIZE as i32)?;
             let max_bytes = max_bytes.min(MAX_INPUT_OUTPUT_SIZE as i32);
             check_address(mem, dst, max_bytes)?;
-            let Some(input) = self.inputs.pop_front() else {
-                return Ok(0);
+            let input = match input_buffer::pop(&mut self.buffers) {
+                Ok(Some(input)) => input,
+                Ok(None) => return Ok(0),
+                Err(InputBufferError::Tree(t)) => return Err(Fail::Trap(HostTrap::Tree(t))),
+                Err(e) => return Err(Fail::Trap(HostTrap::Crash(e.to_string()))),
             };
             let n = input.payload.len().min(max_bytes as usize);
             store(mem, dst, &input.payload[..n])?;

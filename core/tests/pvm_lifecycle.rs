@@ -186,6 +186,52 @@ fn running_out_of_fuel_is_too_many_ticks() {
     );
 }
 
+/// A kernel octez completes within `ticks_per_snapshot` never runs out of Soru's fuel: with the
+/// run's budget equal to a *lower bound* of octez's ticks for it (one tick per wasm instruction
+/// executed and 7 per byte of `memory.fill`/`memory.copy`, as octez's interpreter unrolls them;
+/// decoding, linking and initialising the kernel cost octez more ticks on top), the run still
+/// completes, and the fuel it used is below that bound.
+#[test]
+fn a_run_octez_completes_never_runs_out_of_fuel() {
+    let rounds = 200u128;
+    let kernel = wat::parse_str(
+        r#"(module
+          (import "smart_rollup_core" "write_debug" (func $debug (param i32 i32)))
+          (memory (export "memory") 1)
+          (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+          (func (export "kernel_run") (local $i i32)
+            (loop $l
+              (local.set $i (call $inc (local.get $i)))
+              (memory.fill (i32.const 0) (i32.const 7) (i32.const 4096))
+              (memory.copy (i32.const 4096) (i32.const 0) (i32.const 4096))
+              (call $debug (i32.const 0) (i32.const 1))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 200))))))"#,
+    )
+    .unwrap();
+    // Per round: 21 plain instructions (the loop body, `$inc`'s three, the host call) and
+    // 7 ticks for each of the 2 x 4096 bytes filled or copied.
+    let octez_ticks_lower_bound = rounds * (21 + 7 * 2 * 4096);
+    // The inputs and the padding to the first snapshot do not count: the run gets a period.
+    let config = PvmConfig {
+        ticks_per_snapshot: octez_ticks_lower_bound,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel, config).unwrap();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(
+        report.status,
+        Status::WaitingForInput,
+        "{:?}",
+        pvm.stuck_reason()
+    );
+    assert_eq!(report.debug.len(), rounds as usize);
+    assert!(
+        u128::from(report.fuel) < octez_ticks_lower_bound,
+        "fuel {} >= octez ticks {octez_ticks_lower_bound}",
+        report.fuel
+    );
+}
+
 #[test]
 fn exhausting_the_call_stack_leaves_the_pvm_stuck() {
     let mut pvm = Pvm::new(&kernel("recursion"), PvmConfig::default()).unwrap();
@@ -291,7 +337,8 @@ fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
     assert_eq!(
         state
             .value(&[
-                b"value",
+                // octez keeps durable storage at `/durable` (checked against octez's hashes in
+                // `octez_pvm_regressions`), not under `/value`.
                 b"durable",
                 b"readonly",
                 b"wasm_version",

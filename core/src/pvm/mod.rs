@@ -24,10 +24,22 @@
 //! ## Ticks and fuel
 //! Ticks follow octez: one tick per input, and every phase between two snapshot boundaries (the
 //! input phase of a level, and each `kernel_run`) lasts exactly `ticks_per_snapshot` ticks, so
-//! tick counts at level boundaries do not depend on the engine. The wasmi fuel consumed by
-//! `kernel_run` is metered separately ([`LevelReport::fuel`]); running out of the per-run fuel
-//! budget is Soru's deterministic stand-in for octez's `Too_many_ticks`. When the PVM gets stuck
-//! inside a run, Soru counts the run as if padded to the boundary (octez counts the interpreter
+//! tick counts at level boundaries do not depend on the engine. With `n` inputs in a level that
+//! starts at tick `t`: the inputs take ticks `t+1..=t+n`, the PVM pads to `t+T-1` (`T` =
+//! `ticks_per_snapshot`), the first snapshot is at `t+T`; each `kernel_run` from a snapshot `s`
+//! ends in its padding state at `s+T-1`, and the next boundary `s+T` is a snapshot (reboot) or
+//! the level's final collect state (yield). [`Pvm::state_hash_at`] gives octez's state hash at
+//! each of those ticks.
+//!
+//! The wasmi fuel consumed by `kernel_run` is metered separately ([`LevelReport::fuel`]); one
+//! run gets `ticks_per_snapshot` units (or [`PvmConfig::fuel_per_kernel_run`] if lower), and
+//! running out is Soru's deterministic stand-in for octez's `Too_many_ticks`. The budget never
+//! stops a run that octez completes: octez charges at least one tick per wasm instruction (more
+//! for calls, locals and each byte of `memory.fill`/`memory.copy`, plus the ticks of decoding,
+//! linking and initialising the kernel) and has only `ticks_per_snapshot` ticks per run, while
+//! wasmi charges at most one unit of fuel per instruction (and one per 64 bytes copied);
+//! `pvm_lifecycle`'s `a_run_octez_completes_never_runs_out_of_fuel` checks it. When the PVM gets
+//! stuck inside a run, Soru stops counting at the run's snapshot (octez counts the interpreter
 //! ticks executed so far, which no other engine can reproduce).
 //!
 //! ## Reveals
@@ -37,13 +49,13 @@
 //! [`PvmConfig`].
 //!
 //! ## State
-//! The state is a [`Tree`] in octez's layout; [`Pvm::state_hash`] is its root hash. It holds
-//! `/tag` (`"Some"`), durable storage under `/value/durable` (see [`crate::durable`]) and the
-//! outboxes under `/value/pvm/buffers/output` (see [`crate::state::output_buffer`]), so outbox proofs of a
-//! Soru state are octez output proofs. Octez's tree additionally holds the input buffer, the
-//! tick and reboot counters and the interpreter state under `/value/pvm` and `/value/wasm`;
-//! Soru keeps those in the [`Pvm`] value, so its state hash is not yet octez's, but every part
-//! it does store is laid out as octez does and the rest can be added without changing it.
+//! The state is a [`Tree`] in octez's whole `wasm_2_0_0` layout (see [`crate::state`]):
+//! durable storage, the input and output buffers, the origination parameters and the tick
+//! counters. [`Pvm::state_hash`] is its root hash, octez's state hash at every snapshot,
+//! collect and padding tick, checked against octez's own regression hashes
+//! (`core/tests/octez_pvm_regressions.rs`); outbox proofs of a Soru state are octez output
+//! proofs. The exceptions are a stuck PVM (octez stores its error under `/wasm`, Soru does not)
+//! and a run suspended on a reveal (octez is then inside an evaluation).
 //!
 //! ## Example
 //! ```
@@ -73,7 +85,7 @@
 pub mod kernel;
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -84,12 +96,14 @@ use crate::abi::{
 };
 use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
 use crate::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
-use crate::host::{self, HostState, HostTrap, Input};
+use crate::host::{self, HostState, HostTrap};
 use crate::reveal::{Reveal, RevealRequest};
+use crate::state::input_buffer::{self, Input, InputBufferError};
 use crate::state::output_buffer::{self, OutputBufferError, OutputBufferInfo};
 use crate::state::{
-    DURABLE_PATH, FALLBACK_KERNEL_KEY, KERNEL_KEY, REBOOT_COUNTER_KEY, REBOOT_FLAG_KEY,
-    STUCK_FLAG_KEY, TAG, TAG_SOME, TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY, VERSION_KEY,
+    Counters, Parameters, TickState, DURABLE_PATH, FALLBACK_KERNEL_KEY, KERNEL_KEY,
+    REBOOT_COUNTER_KEY, REBOOT_FLAG_KEY, STUCK_FLAG_KEY, TAG, TAG_SOME, TOO_MANY_REBOOT_FLAG_KEY,
+    UPGRADE_ERROR_FLAG_KEY, VERSION_KEY,
 };
 use crate::tree::{Hash, Tree, TreeError};
 pub use kernel::KernelError;
@@ -111,7 +125,10 @@ pub struct PvmConfig {
     pub outbox_validity_period: u32,
     /// Maximum messages per outbox.
     pub outbox_message_limit: usize,
-    /// wasmi fuel available to one `kernel_run`; running out leaves the PVM stuck.
+    /// A cap on the wasmi fuel of one `kernel_run`, below the one the PVM always applies:
+    /// `ticks_per_snapshot` (see the module documentation, "Ticks and fuel"). Running out
+    /// leaves the PVM stuck. A cap below `ticks_per_snapshot` can stop a kernel octez would
+    /// run to completion; the default, `u64::MAX`, never does.
     pub fuel_per_kernel_run: u64,
     /// Upper bound on the kernel's memory in bytes (`memory.grow` beyond it returns -1).
     pub max_memory_bytes: usize,
@@ -119,7 +136,8 @@ pub struct PvmConfig {
 
 impl Default for PvmConfig {
     /// The octez debugger's conventions: zero address, origination and first level 0,
-    /// `2.0.0-r5`, protocol outbox parameters, and 11 billion units of fuel per run.
+    /// `2.0.0-r5`, the protocol's tick and outbox parameters, and no fuel cap below
+    /// `ticks_per_snapshot`.
     fn default() -> Self {
         PvmConfig {
             rollup_address: [0; 20],
@@ -129,7 +147,7 @@ impl Default for PvmConfig {
             ticks_per_snapshot: TICKS_PER_SNAPSHOT,
             outbox_validity_period: OUTBOX_VALIDITY_PERIOD,
             outbox_message_limit: OUTBOX_MESSAGE_LIMIT,
-            fuel_per_kernel_run: 11_000_000_000,
+            fuel_per_kernel_run: u64::MAX,
             max_memory_bytes: usize::try_from(1u64 << 32).unwrap_or(usize::MAX),
         }
     }
@@ -210,6 +228,34 @@ pub enum PvmError {
     /// The output buffer in the state tree is malformed.
     #[error("output buffer: {0}")]
     OutputBuffer(#[from] OutputBufferError),
+    /// The input buffer in the state tree is malformed.
+    #[error("input buffer: {0}")]
+    InputBuffer(#[from] InputBufferError),
+    /// The tick lies inside a kernel evaluation, whose intermediate states only octez's
+    /// per-instruction interpreter defines.
+    #[error("tick {tick} is inside kernel_run {run} of level {level} (ticks {first}..={last}): only its first and last states are defined")]
+    InsideKernelRun {
+        /// The tick asked for.
+        tick: u128,
+        /// The inbox level of the run.
+        level: u32,
+        /// The run's number in its level, from 1.
+        run: u32,
+        /// First tick of the evaluation.
+        first: u128,
+        /// Last tick that may still be evaluation (the next one is the run's padding tick).
+        last: u128,
+    },
+    /// The tick is not part of the level the PVM last processed.
+    #[error("tick {tick} is outside the ticks this PVM has recorded ({first}..={last})")]
+    TickNotRecorded {
+        /// The tick asked for.
+        tick: u128,
+        /// First recorded tick.
+        first: u128,
+        /// Last recorded tick.
+        last: u128,
+    },
     /// The engine could not be set up.
     #[error("engine setup: {0}")]
     Engine(String),
@@ -297,7 +343,25 @@ pub struct Pvm {
     level_fuel: u64,
     total_fuel: u64,
     level_runs: u32,
+    last_input: Option<(u32, u32)>,
+    tick_state: TickState,
+    history: Vec<Segment>,
     wasm: Wasm,
+}
+
+/// A range of ticks of the current level and the state at those ticks.
+#[derive(Clone)]
+enum Segment {
+    /// Every tick of the range is in the state `tree` (with its own `current_tick`).
+    State { first: u128, last: u128, tree: Tree },
+    /// The ticks of a `kernel_run`; `post` is its resulting (padding) state.
+    KernelRun {
+        first: u128,
+        last: u128,
+        level: u32,
+        run: u32,
+        post: Tree,
+    },
 }
 
 /// The wasmi engine of one PVM version, its host functions linked once, and the compiled
@@ -347,14 +411,25 @@ impl Pvm {
     /// A PVM over existing durable storage (e.g. restored from a snapshot), waiting for inputs
     /// with fresh counters. The version is read from `/readonly/wasm_version` when present.
     pub fn from_durable(durable: Durable, config: PvmConfig) -> Result<Pvm, PvmError> {
+        let validity_period = i32::try_from(config.outbox_validity_period).unwrap_or(i32::MAX);
         let mut buffers = Tree::empty();
         buffers.set_value(&TAG, TAG_SOME)?;
+        input_buffer::reset(&mut buffers)?;
         output_buffer::write_info(
             &mut buffers,
             &OutputBufferInfo {
                 last_level: None,
-                validity_period: i32::try_from(config.outbox_validity_period).unwrap_or(i32::MAX),
+                validity_period,
                 message_limit: config.outbox_message_limit as u64,
+            },
+        )?;
+        crate::state::write_parameters(
+            &mut buffers,
+            &Parameters {
+                ticks_per_snapshot: config.ticks_per_snapshot,
+                maximum_reboots_per_input: MAXIMUM_REBOOTS_PER_INPUT,
+                outbox_validity_period: validity_period,
+                outbox_message_limit: config.outbox_message_limit as u64,
             },
         )?;
         let version = durable
@@ -363,7 +438,6 @@ impl Pvm {
             .unwrap_or(config.version);
         let host = HostState {
             durable,
-            inputs: VecDeque::new(),
             buffers,
             debug: Vec::new(),
             memory: None,
@@ -387,6 +461,9 @@ impl Pvm {
             level_fuel: 0,
             total_fuel: 0,
             level_runs: 0,
+            last_input: None,
+            tick_state: TickState::Collect,
+            history: Vec::new(),
         })
     }
 
@@ -487,18 +564,95 @@ impl Pvm {
         &self.host_ref().debug
     }
 
-    /// The state tree in octez's layout: `/tag` (`"Some"`), durable storage under
-    /// `/value/durable` and the output buffer under `/value/pvm/buffers/output`.
+    /// The whole state tree in octez's layout (see [`crate::state`]): durable storage, the
+    /// input and output buffers, the origination parameters and the tick counters.
     pub fn state_tree(&self) -> Result<Tree, PvmError> {
         let host = self.host_ref();
         let mut tree = host.buffers.clone();
         tree.set_subtree(&DURABLE_PATH, host.durable.tree().clone())?;
+        crate::state::write_counters(&mut tree, &self.counters())?;
         Ok(tree)
     }
 
-    /// The state hash (root hash of [`Pvm::state_tree`]).
+    fn counters(&self) -> Counters {
+        Counters {
+            current_tick: self.tick,
+            last_top_level_call: self.last_top_level_call,
+            reboot_counter: self.reboot_counter,
+            last_input: self.last_input,
+            tick_state: self.tick_state,
+        }
+    }
+
+    /// The state hash (root hash of [`Pvm::state_tree`]): octez's at every snapshot, collect
+    /// and padding tick (see [`Pvm::state_hash_at`]); while a reveal is pending, the hash of
+    /// the state the evaluation has reached, which octez does not define the same way.
     pub fn state_hash(&self) -> Result<Hash, PvmError> {
         Ok(self.state_tree()?.hash())
+    }
+
+    /// The state hash at `tick` of the level the PVM last processed (from its first input to
+    /// now): at an input tick, at the padding ticks after `End_of_level`, at each snapshot
+    /// boundary, at the last tick of each `kernel_run` (the run's padding tick) and at the final
+    /// collect tick. These are octez's hashes. A tick strictly between a snapshot and the last
+    /// tick of its `kernel_run` is [`PvmError::InsideKernelRun`]: octez evaluates the kernel
+    /// there one interpreter step per tick, Soru in one go.
+    pub fn state_hash_at(&self, tick: u128) -> Result<Hash, PvmError> {
+        match self.segment(tick)? {
+            Segment::State { tree, .. } => hash_with_tick(tree, tick),
+            Segment::KernelRun {
+                first,
+                last,
+                level,
+                run,
+                ..
+            } => Err(PvmError::InsideKernelRun {
+                tick,
+                level: *level,
+                run: *run,
+                first: *first,
+                last: *last,
+            }),
+        }
+    }
+
+    /// Like [`Pvm::state_hash_at`], but a tick inside a `kernel_run` gets the hash of the run's
+    /// resulting state at that tick: octez's hash *if* octez's interpreter had finished the run
+    /// by then (the tick is a padding tick). Soru does not count interpreter ticks, so which
+    /// ticks of a run are padding is for the caller to know (e.g. from octez's proof sizes).
+    pub fn padding_state_hash_at(&self, tick: u128) -> Result<Hash, PvmError> {
+        match self.segment(tick)? {
+            Segment::State { tree, .. } | Segment::KernelRun { post: tree, .. } => {
+                hash_with_tick(tree, tick)
+            }
+        }
+    }
+
+    fn segment(&self, tick: u128) -> Result<&Segment, PvmError> {
+        let range = |s: &Segment| match s {
+            Segment::State { first, last, .. } | Segment::KernelRun { first, last, .. } => {
+                (*first, *last)
+            }
+        };
+        let found = self.history.iter().find(|s| {
+            let (first, last) = range(s);
+            first <= tick && tick <= last
+        });
+        found.ok_or_else(|| PvmError::TickNotRecorded {
+            tick,
+            first: self.history.first().map_or(self.tick, |s| range(s).0),
+            last: self.history.last().map_or(self.tick, |s| range(s).1),
+        })
+    }
+
+    /// Records the current state for the ticks `first..=last`.
+    fn record(&mut self, first: u128, last: u128) -> Result<(), PvmError> {
+        if first > last {
+            return Ok(());
+        }
+        let tree = self.state_tree()?;
+        self.history.push(Segment::State { first, last, tree });
+        Ok(())
     }
 
     /// Sets a durable value before or between levels, like the octez debugger's installer
@@ -521,23 +675,39 @@ impl Pvm {
             _ => return Err(PvmError::NotWaitingForInput(self.status())),
         }
         self.tick += 1;
+        self.last_input = Some((level, counter));
         if let InputKind::StartOfLevel = kind {
             // Soru's per-level report bookkeeping (not part of the state).
             self.current_level = Some(level);
             self.level_fuel = 0;
             self.level_runs = 0;
             self.host_mut().debug.clear();
+            self.history.clear();
         }
         if let Phase::Stuck(_) = self.phase {
-            return Ok(());
+            return self.record(self.tick, self.tick);
         }
+        self.apply_input(level, counter, payload, kind)?;
+        self.record(self.tick, self.tick)
+    }
+
+    fn apply_input(
+        &mut self,
+        level: u32,
+        counter: u32,
+        payload: &[u8],
+        kind: InputKind,
+    ) -> Result<(), PvmError> {
         let version = self.version;
         let host = self.host_mut();
-        host.inputs.push_back(Input {
-            level,
-            counter,
-            payload: payload.to_vec(),
-        });
+        input_buffer::push(
+            &mut host.buffers,
+            &Input {
+                level,
+                counter,
+                payload: payload.to_vec(),
+            },
+        )?;
         match kind {
             InputKind::StartOfLevel => {
                 // Octez initialises the outbox at the first level, then moves it forward by one
@@ -549,11 +719,24 @@ impl Pvm {
                 };
                 output_buffer::start_level(&mut host.buffers, outbox_level)?;
             }
-            InputKind::EndOfLevel => self.phase = Phase::Boundary,
+            InputKind::EndOfLevel => {
+                self.phase = Phase::Boundary;
+                self.tick_state = TickState::Padding;
+            }
             InputKind::ProtocolMigration(name) => {
                 if let Some(v) = PvmVersion::for_protocol(name.as_bytes()) {
                     host.durable
                         .set_value(&key(VERSION_KEY), v.as_str().as_bytes(), true)?;
+                    if v == PvmVersion::V4 {
+                        // octez `apply_migration`: 2.0.0-r4 restores the protocol's
+                        // ticks_per_snapshot and outbox validity period.
+                        self.config.ticks_per_snapshot = TICKS_PER_SNAPSHOT;
+                        let buffers = &mut self.host_mut().buffers;
+                        let mut info = output_buffer::read_info(buffers)?;
+                        info.validity_period =
+                            i32::try_from(OUTBOX_VALIDITY_PERIOD).unwrap_or(i32::MAX);
+                        output_buffer::write_info(buffers, &info)?;
+                    }
                     if v != version {
                         self.set_version(v)?;
                     }
@@ -577,8 +760,11 @@ impl Pvm {
         if !matches!(self.phase, Phase::Boundary) {
             return Err(PvmError::NotEvaluating(self.status()));
         }
-        self.tick = self.last_top_level_call + self.config.ticks_per_snapshot;
-        self.last_top_level_call = self.tick;
+        let boundary = self.last_top_level_call + self.config.ticks_per_snapshot;
+        // The padding ticks up to the boundary repeat the current state.
+        self.record(self.tick + 1, boundary.saturating_sub(1))?;
+        self.tick = boundary;
+        self.last_top_level_call = boundary;
         let durable = &mut self.host_mut().durable;
         let reboot = durable.has_value(&key(REBOOT_FLAG_KEY))?;
         let counter = self.reboot_counter;
@@ -588,7 +774,10 @@ impl Pvm {
             let durable = &mut self.host_mut().durable;
             durable.delete(&key(REBOOT_FLAG_KEY), Target::Directory, true)?;
             write_counter(durable, n)?;
+            self.tick_state = TickState::Snapshot;
+            self.record(boundary, boundary)?;
             self.run_kernel(reveal)?;
+            self.end_run()?;
         } else {
             let durable = &mut self.host_mut().durable;
             if reboot {
@@ -600,10 +789,42 @@ impl Pvm {
             let n = MAXIMUM_REBOOTS_PER_INPUT + 1;
             write_counter(durable, n)?;
             self.reboot_counter = n;
-            self.host_mut().inputs.clear();
+            input_buffer::reset(&mut self.host_mut().buffers)?;
             self.phase = Phase::Collect;
+            self.tick_state = TickState::Collect;
+            self.record(boundary, boundary)?;
         }
         Ok(self.status())
+    }
+
+    /// After a `kernel_run` returned or trapped (or the kernel was replaced by the fallback),
+    /// octez pads to the last tick before the next boundary: the PVM moves there.
+    fn end_run(&mut self) -> Result<(), PvmError> {
+        if !matches!(self.phase, Phase::Boundary) {
+            return Ok(());
+        }
+        let start = self.last_top_level_call;
+        let padding = (start + self.config.ticks_per_snapshot)
+            .saturating_sub(1)
+            .max(start);
+        self.tick = padding;
+        self.tick_state = TickState::Padding;
+        let post = self.state_tree()?;
+        if padding > start + 1 {
+            self.history.push(Segment::KernelRun {
+                first: start + 1,
+                last: padding - 1,
+                level: self.current_level.unwrap_or(self.next_level),
+                run: self.level_runs,
+                post: post.clone(),
+            });
+        }
+        self.history.push(Segment::State {
+            first: padding,
+            last: padding,
+            tree: post,
+        });
+        Ok(())
     }
 
     /// Restores the fallback kernel after a recoverable failure, or gets stuck without one.
@@ -686,7 +907,7 @@ impl Pvm {
             return Err(e.into());
         }
         store
-            .set_fuel(self.config.fuel_per_kernel_run)
+            .set_fuel(self.fuel_budget())
             .map_err(|e| PvmError::Engine(e.to_string()))?;
         let result = run.call_resumable(&mut store, &[], &mut []);
         self.handle_call(store, result, reveal)
@@ -792,9 +1013,15 @@ impl Pvm {
         }
     }
 
+    /// The fuel of one `kernel_run`: `ticks_per_snapshot`, or the configured cap if lower.
+    fn fuel_budget(&self) -> u64 {
+        let ticks = u64::try_from(self.config.ticks_per_snapshot).unwrap_or(u64::MAX);
+        ticks.min(self.config.fuel_per_kernel_run)
+    }
+
     fn account_fuel(&mut self, store: &wasmi::Store<HostState>) {
         let left = store.get_fuel().unwrap_or(0);
-        let used = self.config.fuel_per_kernel_run.saturating_sub(left);
+        let used = self.fuel_budget().saturating_sub(left);
         self.level_fuel = self.level_fuel.saturating_add(used);
         self.total_fuel = self.total_fuel.saturating_add(used);
     }
@@ -866,6 +1093,7 @@ impl Pvm {
             }
             Err(t) => self.finish_trapped(store, t)?,
         }
+        self.end_run()?;
         Ok(self.status())
     }
 
@@ -943,6 +1171,12 @@ impl Pvm {
             status: self.status(),
         })
     }
+}
+
+fn hash_with_tick(tree: &Tree, tick: u128) -> Result<Hash, PvmError> {
+    let mut t = tree.clone();
+    crate::state::set_current_tick(&mut t, tick)?;
+    Ok(t.hash())
 }
 
 fn write_counter(durable: &mut Durable, n: u32) -> Result<(), DurableError> {

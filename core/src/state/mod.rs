@@ -1,21 +1,42 @@
 //! The state layout of the WASM PVM: where each part of the state lives in the [`Tree`] and how
-//! it is encoded, exactly as octez lays out `wasm_2_0_0` (`src/lib_scoru_wasm/wasm_encoding.ml`,
-//! `wasm_pvm.ml`), so a Soru state tree hashes like octez's.
+//! it is encoded, exactly as octez lays out `wasm_2_0_0` (`src/lib_scoru_wasm/tree_state.ml`,
+//! `wasm_encoding.ml`, `src/lib_tree_encoding/`), so a Soru state tree hashes like octez's.
 //!
 //! This layer sits below the host functions (which act on it) and the PVM state machine (which
 //! moves it from one state to the next); proofs read it without the PVM.
 //!
-//! | path | content | module |
+//! | path | content | encoding |
 //! |---|---|---|
-//! | `/tag` | `"Some"` once the PVM is initialised | [`TAG`] |
-//! | `/value/durable` | durable storage | [`crate::durable`] |
-//! | `/value/pvm/buffers/output` | the outboxes | [`output_buffer`] |
+//! | `/durable` | durable storage ([`crate::durable`]) | chunked values under `@` |
+//! | `/tag` | `"Some"`: the buffers are present | `Data_encoding.string` |
+//! | `/value/pvm/buffers/input` | the unread inputs ([`input_buffer`]) | lazy vector |
+//! | `/value/pvm/buffers/output` | the outboxes ([`output_buffer`]) | lazy map of lazy vectors |
+//! | `/pvm/last_top_level_call` | tick of the last snapshot boundary | `Data_encoding.n` |
+//! | `/pvm/max_nb_ticks` | ticks between two boundaries (`ticks_per_snapshot`) | `n` |
+//! | `/pvm/maximum_reboots_per_input` | reboots allowed per level | `n` |
+//! | `/pvm/outbox_validity_period` | origination parameter | `int32` |
+//! | `/pvm/outbox_message_limit` | origination parameter | `Data_encoding.z` |
+//! | `/wasm/input` | last input read: inbox level, message counter (absent before) | `int32`, `n` |
+//! | `/wasm/current_tick` | ticks since origination | `n` |
+//! | `/wasm/reboot_counter` | runs left in this level | `n` |
+//! | `/wasm/tag` | the tick state: `collect`, `snapshot`, `padding`, ... | `Data_encoding.string` |
+//!
+//! octez rewrites `/wasm` from scratch at every tick; the interpreter states of a kernel
+//! evaluation (`decode`, `link`, `init`, `eval`, with their payload under `/wasm/value`) are
+//! never built by Soru, which runs `kernel_run` at once: the states it can hold are
+//! [`TickState`]'s, the ones a level boundary or a padding tick is in.
 //!
 //! The durable keys the PVM itself reads and writes are declared here as well.
-//!
-//! [`Tree`]: crate::tree::Tree
 
+pub mod input_buffer;
 pub mod output_buffer;
+
+use alloc::vec::Vec;
+
+use crate::abi::PvmVersion;
+use crate::durable::{Durable, DurableError, Key};
+use crate::encoding::binary::{self, Zarith};
+use crate::tree::{Tree, TreeError};
 
 /// Path of the PVM state tag.
 pub const TAG: [&[u8]; 1] = [b"tag"];
@@ -24,7 +45,28 @@ pub const TAG: [&[u8]; 1] = [b"tag"];
 pub const TAG_SOME: &[u8] = b"\x00\x00\x00\x04Some";
 
 /// Path of durable storage in the state tree.
-pub const DURABLE_PATH: [&[u8]; 2] = [b"value", b"durable"];
+pub const DURABLE_PATH: [&[u8]; 1] = [b"durable"];
+
+/// Path of the tick of the last snapshot boundary.
+pub const LAST_TOP_LEVEL_CALL: [&[u8]; 2] = [b"pvm", b"last_top_level_call"];
+/// Path of `ticks_per_snapshot`.
+pub const MAX_NB_TICKS: [&[u8]; 2] = [b"pvm", b"max_nb_ticks"];
+/// Path of the number of reboots allowed per level.
+pub const MAXIMUM_REBOOTS_PER_INPUT: [&[u8]; 2] = [b"pvm", b"maximum_reboots_per_input"];
+/// Path of the outbox validity period given at origination.
+pub const OUTBOX_VALIDITY_PERIOD: [&[u8]; 2] = [b"pvm", b"outbox_validity_period"];
+/// Path of the outbox message limit given at origination.
+pub const OUTBOX_MESSAGE_LIMIT: [&[u8]; 2] = [b"pvm", b"outbox_message_limit"];
+/// Path of the interpreter state, rewritten at every tick.
+pub const WASM: [&[u8]; 1] = [b"wasm"];
+/// Path of the last input read.
+pub const LAST_INPUT: [&[u8]; 2] = [b"wasm", b"input"];
+/// Path of the current tick.
+pub const CURRENT_TICK: [&[u8]; 2] = [b"wasm", b"current_tick"];
+/// Path of the reboot counter.
+pub const REBOOT_COUNTER: [&[u8]; 2] = [b"wasm", b"reboot_counter"];
+/// Path of the tick-state tag.
+pub const TICK_STATE_TAG: [&[u8]; 2] = [b"wasm", b"tag"];
 
 /// Durable key of the kernel.
 pub const KERNEL_KEY: &str = "/kernel/boot.wasm";
@@ -42,3 +84,136 @@ pub const UPGRADE_ERROR_FLAG_KEY: &str = "/readonly/kernel/env/upgrade_error";
 pub const TOO_MANY_REBOOT_FLAG_KEY: &str = "/readonly/kernel/env/too_many_reboot";
 /// Durable key of the PVM version.
 pub const VERSION_KEY: &str = "/readonly/wasm_version";
+
+/// The tick state of a PVM that is not inside a kernel evaluation (octez `tick_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TickState {
+    /// Waiting for inputs.
+    Collect,
+    /// At a snapshot boundary, about to load the kernel and call `kernel_run`.
+    Snapshot,
+    /// Between the end of the inputs or of a `kernel_run` and the next boundary.
+    Padding,
+}
+
+impl TickState {
+    /// The tag octez stores at `/wasm/tag` (without its length prefix).
+    pub fn tag(self) -> &'static str {
+        match self {
+            TickState::Collect => "collect",
+            TickState::Snapshot => "snapshot",
+            TickState::Padding => "padding",
+        }
+    }
+}
+
+/// The PVM's parameters, fixed at origination (octez `install_boot_sector`), stored under `/pvm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parameters {
+    /// Ticks between two snapshot boundaries (`max_nb_ticks`).
+    pub ticks_per_snapshot: u128,
+    /// Reboots allowed per level.
+    pub maximum_reboots_per_input: u32,
+    /// Levels an outbox is kept.
+    pub outbox_validity_period: i32,
+    /// Messages per outbox.
+    pub outbox_message_limit: u64,
+}
+
+/// Where the PVM is: the per-tick scalars of octez's `pvm_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Ticks since origination.
+    pub current_tick: u128,
+    /// Tick of the last snapshot boundary.
+    pub last_top_level_call: u128,
+    /// Runs left in this level (octez counts the input phase as one: 1001 at a level's start).
+    pub reboot_counter: u32,
+    /// Inbox level and message counter of the last input, if any.
+    pub last_input: Option<(u32, u32)>,
+    /// The tick state.
+    pub tick_state: TickState,
+}
+
+/// The `Data_encoding.z` bytes of `v`.
+pub(crate) fn z_bytes(v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    binary::put_z(&mut out, &Zarith::from_u64(v));
+    out
+}
+
+/// The `Data_encoding.n` bytes of `v`.
+fn n_bytes(v: u128) -> Vec<u8> {
+    let mut out = Vec::new();
+    binary::put_n(
+        &mut out,
+        &Zarith::from_sign_magnitude(false, &v.to_be_bytes()),
+    );
+    out
+}
+
+fn string_bytes(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + s.len());
+    binary::put_dynamic_bytes(&mut out, s.as_bytes());
+    out
+}
+
+/// Writes the origination parameters under `/pvm`.
+pub fn write_parameters(tree: &mut Tree, p: &Parameters) -> Result<(), TreeError> {
+    tree.set_value(&MAX_NB_TICKS, &n_bytes(p.ticks_per_snapshot))?;
+    tree.set_value(
+        &MAXIMUM_REBOOTS_PER_INPUT,
+        &n_bytes(u128::from(p.maximum_reboots_per_input)),
+    )?;
+    tree.set_value(
+        &OUTBOX_VALIDITY_PERIOD,
+        &p.outbox_validity_period.to_be_bytes(),
+    )?;
+    tree.set_value(&OUTBOX_MESSAGE_LIMIT, &z_bytes(p.outbox_message_limit))
+}
+
+/// Rewrites `/wasm` and `/pvm/last_top_level_call` from `c`, as octez's encoding does at every
+/// tick.
+pub fn write_counters(tree: &mut Tree, c: &Counters) -> Result<(), TreeError> {
+    tree.remove(&WASM)?;
+    if let Some((level, counter)) = c.last_input {
+        let mut v = Vec::with_capacity(8);
+        binary::put_i32(&mut v, level as i32);
+        binary::put_n(&mut v, &Zarith::from_u64(u64::from(counter)));
+        tree.set_value(&LAST_INPUT, &v)?;
+    }
+    set_current_tick(tree, c.current_tick)?;
+    tree.set_value(&REBOOT_COUNTER, &n_bytes(u128::from(c.reboot_counter)))?;
+    tree.set_value(&TICK_STATE_TAG, &string_bytes(c.tick_state.tag()))?;
+    tree.set_value(&LAST_TOP_LEVEL_CALL, &n_bytes(c.last_top_level_call))
+}
+
+/// Sets only `/wasm/current_tick`: a padding state differs from its neighbours in nothing else.
+pub fn set_current_tick(tree: &mut Tree, tick: u128) -> Result<(), TreeError> {
+    tree.set_value(&CURRENT_TICK, &n_bytes(tick))
+}
+
+/// octez's initial state of a rollup of `version` (`Wasm_pvm.initial_state`), before the kernel
+/// is installed: durable storage holding only `/readonly/wasm_version`. Its hash is the
+/// protocol's `reference_initial_state_hash`.
+pub fn initial_state(version: PvmVersion) -> Result<Tree, DurableError> {
+    let mut durable = Durable::new();
+    let key = Key::from_path(VERSION_KEY)?;
+    durable.set_value(&key, version.as_str().as_bytes(), true)?;
+    let mut tree = Tree::empty();
+    tree.set_subtree(&DURABLE_PATH, durable.tree().clone())?;
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_encodings_are_octez() {
+        assert_eq!(n_bytes(0), [0]);
+        assert_eq!(n_bytes(5000), [0x88, 0x27]);
+        assert_eq!(z_bytes(100), [0xa4, 0x01]);
+        assert_eq!(string_bytes("padding"), b"\x00\x00\x00\x07padding");
+    }
+}

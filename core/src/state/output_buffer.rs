@@ -22,13 +22,13 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader, Zarith};
+use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader};
 use crate::tree::proof::TreeAccess;
 #[cfg(test)]
 use crate::tree::Tree;
 use crate::tree::TreeError;
 
-use super::{TAG, TAG_SOME};
+use super::{z_bytes, TAG, TAG_SOME};
 
 /// Path of the output buffer in the state tree.
 pub const OUTPUT_BUFFER: [&[u8]; 4] = [b"value", b"pvm", b"buffers", b"output"];
@@ -165,13 +165,6 @@ fn z_u64(bytes: &[u8], suffix: &[&[u8]]) -> Result<u64, OutputBufferError> {
             )
         })
     })
-}
-
-/// The `Data_encoding.z` bytes of a counter.
-fn z_bytes(v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    binary::put_z(&mut out, &Zarith::from_u64(v));
-    out
 }
 
 /// The `int32` bytes of a level or period.
