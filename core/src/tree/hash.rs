@@ -179,6 +179,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn contents_hash_the_zero_tail_as_bytes() {
+        let mut chunk = [0u8; 512];
+        chunk[..3].copy_from_slice(b"abc");
+        let mut preimage = (512u64).to_be_bytes().to_vec();
+        preimage.extend_from_slice(&chunk);
+        assert_eq!(contents(&chunk[..3], 512), blake2b(&preimage));
+        assert_eq!(contents(&chunk, 512), blake2b(&preimage));
+        assert_eq!(contents(b"", 0), blake2b(&[0; 8]));
+    }
+
+    #[test]
     fn index_bits_are_msb_first() {
         let mut k = [0u8; 32];
         k[0] = 0b1010_0000;

@@ -29,11 +29,10 @@
 //! This crate is excluded from the workspace so that `cargo clippy --workspace` never compiles
 //! wasmtime.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -53,35 +52,10 @@ const ECHO_ID: &str = "echo_level";
 const ECHO_FRESH_ID: &str = "echo_level_fresh";
 
 /// Counts live heap bytes, so the baseline's memory per durable key is measured exactly as
-/// `core/benches/durable_keys.rs` measures Soru's.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+/// `core/benches/durable_keys.rs` measures Soru's (both use this file).
+#[path = "counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::LIVE;
 
 /// Host state of the minimal `smart_rollup_core` host.
 #[derive(Default)]
@@ -115,7 +89,11 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     wt(linker.func_wrap(
         "smart_rollup_core",
         "read_input",
-        |mut caller: Caller<'_, HostState>, info: u32, dst: u32, max: u32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, HostState>,
+         info: u32,
+         dst: u32,
+         max: u32|
+         -> wasmtime::Result<i32> {
             let Some(message) = caller.data_mut().inbox.pop_front() else {
                 return Ok(0);
             };
@@ -232,15 +210,7 @@ impl Baseline {
 
     /// One `kernel_run` on a fresh instance with `inbox`; returns the outbox.
     fn kernel_run(&self, inbox: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
-        let state = HostState {
-            inbox: inbox.iter().cloned().collect(),
-            ..HostState::default()
-        };
-        let mut store = Store::new(&self.engine, state);
-        let instance = wt(self.linker.instantiate(&mut store, &self.module))?;
-        let run = wt(instance.get_typed_func::<(), ()>(&mut store, "kernel_run"))?;
-        wt(run.call(&mut store, ()))?;
-        Ok(std::mem::take(&mut store.data_mut().outbox))
+        Ok(self.kernel_run_state(inbox)?.outbox)
     }
 }
 
@@ -357,7 +327,9 @@ fn durable_rows(notes: Option<&Path>, budget: Duration) -> Result<()> {
         read_note(notes, "durable_keys_kept_bytes"),
         notes,
     ) else {
-        println!("| new durable keys in one kernel_run | (durable_keys bench did not run) | - | - |");
+        println!(
+            "| new durable keys in one kernel_run | (durable_keys bench did not run) | - | - |"
+        );
         return Ok(());
     };
     let n: f64 = n.parse().context("durable_keys_n")?;
@@ -370,7 +342,10 @@ fn durable_rows(notes: Option<&Path>, budget: Duration) -> Result<()> {
     let state = kernel.kernel_run_state(&[])?;
     let base_kept = LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64;
     if state.store.len() as f64 != n {
-        bail!("the durable-keys kernel wrote {} keys under wasmtime, expected {n}", state.store.len());
+        bail!(
+            "the durable-keys kernel wrote {} keys under wasmtime, expected {n}",
+            state.store.len()
+        );
     }
     drop(state);
     // One run takes long at 10^6 keys: measure at least once, within the budget otherwise.
@@ -434,9 +409,8 @@ fn parse_args() -> Result<Args> {
             "--criterion" => args.criterion = value()?.into(),
             "--since" => args.since = value()?.parse().context("--since wants unix seconds")?,
             "--seconds" => {
-                args.budget = Duration::from_secs_f64(
-                    value()?.parse().context("--seconds wants a number")?,
-                )
+                args.budget =
+                    Duration::from_secs_f64(value()?.parse().context("--seconds wants a number")?)
             }
             other => bail!("unknown argument {other:?} (see the crate docs)"),
         }
@@ -466,16 +440,10 @@ fn main() -> Result<()> {
     let wasmtime_echo = measure(args.budget, || echo.kernel_run(&echo_inbox).map(drop))?;
 
     let results = read_criterion(&args.criterion, args.since)?;
-    let find = |id: &str| {
-        results
-            .iter()
-            .find(|r| r.id == format!("{PVM_GROUP}/{id}"))
-    };
+    let find = |id: &str| results.iter().find(|r| r.id == format!("{PVM_GROUP}/{id}"));
 
     println!();
-    println!(
-        "| benchmark | soru (wasmi) | baseline (wasmtime) | ratio soru/baseline (time) |"
-    );
+    println!("| benchmark | soru (wasmi) | baseline (wasmtime) | ratio soru/baseline (time) |");
     println!("|---|---|---|---|");
     match find(COMPUTE_ID) {
         Some(soru) => {
@@ -495,7 +463,8 @@ fn main() -> Result<()> {
             fmt_duration(wasmtime_compute)
         ),
     }
-    let echo_row = |soru: Option<&CriterionResult>, what: &str| match soru {
+    let echo_row = |soru: Option<&CriterionResult>, what: &str| {
+        match soru {
         Some(soru) => format!(
             "| echo level ({ECHO_MESSAGES} x {ECHO_PAYLOAD} B inputs; {what}) | {:.0} inputs/s ({}) | \
              {:.0} inputs/s ({}) | {:.2} |",
@@ -510,6 +479,7 @@ fn main() -> Result<()> {
              {:.0} inputs/s | - |",
             per_second(ECHO_MESSAGES as f64, wasmtime_echo)
         ),
+    }
     };
     let notes = args.notes.as_deref();
     let levels = read_note(notes, "echo_level_levels");
