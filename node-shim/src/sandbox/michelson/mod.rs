@@ -317,8 +317,8 @@ impl Contract {
         self.typecheck_gas
     }
 
-    /// The `entrypoints` RPC answer: `{"entrypoints": {"name": type, ..}}` (named entrypoints,
-    /// plus `default` when there is no `%default` branch and the parameter is an `or`).
+    /// The `entrypoints` RPC answer: `{"entrypoints": {"name": type, ..}}` (the named
+    /// entrypoints; a parameter without annotations has none).
     pub fn entrypoints_json(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         for (name, ep) in &self.entrypoints.named {
@@ -410,9 +410,11 @@ pub struct TicketUpdate {
 pub struct Execution {
     /// Emitted operations, in order.
     pub operations: Vec<Transfer>,
-    /// The new storage, optimized form (to store; [`Contract::check_storage`] reads it back).
+    /// The new storage, optimized form: what octez stores and its `storage` RPC returns
+    /// ([`Contract::check_storage`] reads it back).
     pub storage: Expr,
-    /// The new storage, readable form (for the `storage` RPC).
+    /// The new storage, readable form (`storage/normalized` with `"unparsing_mode":
+    /// "Readable"`).
     pub storage_readable: Expr,
     /// Big map changes (ids in the storage are final).
     pub big_map_diffs: Vec<BigMapDiff>,
@@ -639,6 +641,105 @@ pub fn execute(
         parameter_tickets,
         consumed_milligas: gas.used(),
     })
+}
+
+/// octez's JSON `lazy_storage_diff` for these diffs (one entry per big map, in order of first
+/// appearance): `[{"kind":"big_map","id":"4","diff":{"action":"alloc"|"update"|"copy"|"remove",
+/// "updates":[{"key_hash":"expr..","key":..,"value":..}],"key_type":..,"value_type":..,
+/// "source":..}}]`.
+pub fn lazy_storage_diff_json(diffs: &[BigMapDiff]) -> serde_json::Value {
+    use serde_json::{json, Map, Value as J};
+    let mut order: Vec<BigInt> = Vec::new();
+    let mut entries: BTreeMap<BigInt, Map<String, J>> = BTreeMap::new();
+    for d in diffs {
+        let id = match d {
+            BigMapDiff::Alloc { id, .. }
+            | BigMapDiff::Copy { id, .. }
+            | BigMapDiff::Update { id, .. }
+            | BigMapDiff::Remove { id } => id,
+        };
+        let e = entries.entry(id.clone()).or_insert_with(|| {
+            order.push(id.clone());
+            let mut m = Map::new();
+            m.insert("action".into(), json!("update"));
+            m.insert("updates".into(), json!([]));
+            m
+        });
+        match d {
+            BigMapDiff::Alloc {
+                key_type,
+                value_type,
+                ..
+            } => {
+                e.insert("action".into(), json!("alloc"));
+                e.insert("key_type".into(), key_type.to_expr().to_json());
+                e.insert("value_type".into(), value_type.to_expr().to_json());
+            }
+            BigMapDiff::Copy { source, .. } => {
+                e.insert("action".into(), json!("copy"));
+                e.insert("source".into(), json!(source.to_string()));
+            }
+            BigMapDiff::Update {
+                key,
+                key_hash,
+                value,
+                ..
+            } => {
+                let mut u = Map::new();
+                u.insert(
+                    "key_hash".into(),
+                    json!(soru_core::encoding::base58::encode(
+                        &soru_core::encoding::base58::SCRIPT_EXPR_HASH,
+                        key_hash
+                    )),
+                );
+                u.insert("key".into(), key.to_json());
+                if let Some(v) = value {
+                    u.insert("value".into(), v.to_json());
+                }
+                if let Some(J::Array(us)) = e.get_mut("updates") {
+                    us.push(J::Object(u));
+                }
+            }
+            BigMapDiff::Remove { .. } => {
+                e.clear();
+                e.insert("action".into(), json!("remove"));
+            }
+        }
+    }
+    J::Array(
+        order
+            .into_iter()
+            .map(|id| {
+                let diff = entries.remove(&id).unwrap_or_default();
+                json!({ "kind": "big_map", "id": id.to_string(), "diff": diff })
+            })
+            .collect(),
+    )
+}
+
+/// octez's JSON ticket receipt (`ticket_updates` of a result) for these changes, grouped by
+/// token in order of first appearance:
+/// `[{"ticket_token":{"ticketer","content_type","content"},"updates":[{"account","amount"}]}]`.
+pub fn ticket_receipt_json(updates: &[TicketUpdate]) -> serde_json::Value {
+    use serde_json::{json, Value as J};
+    let mut groups: Vec<(&TicketToken, Vec<J>)> = Vec::new();
+    for u in updates {
+        let item = json!({
+            "account": u.account.to_b58check(),
+            "amount": u.amount.to_string(),
+        });
+        match groups.iter_mut().find(|(t, _)| *t == &u.token) {
+            Some((_, items)) => items.push(item),
+            None => groups.push((&u.token, vec![item])),
+        }
+    }
+    J::Array(
+        groups
+            .into_iter()
+            .map(|(t, items)| json!({ "ticket_token": t.to_json(), "updates": items }))
+            .collect(),
+    )
 }
 
 /// octez's `script_expr_hash`: BLAKE2b-256 of the packed expression (`0x05` + binary).
