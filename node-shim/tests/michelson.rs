@@ -10,9 +10,9 @@ use soru_core::encoding::address::{
 use soru_core::encoding::micheline::Expr;
 use soru_core::encoding::michelson::parse;
 use soru_node::sandbox::michelson::{
-    execute, lazy_storage_diff_json, originate, pack, script_expr_hash, ticket_receipt_json,
-    Address, BigMapDiff, Chain, Contract, Entrypoints, Error, Execution, ExecutionContext,
-    Parameter, TextError, Type, Value,
+    check_rollup_parameter_type, execute, lazy_storage_diff_json, originate, pack,
+    script_expr_hash, ticket_receipt_json, Address, BigMapDiff, Chain, Contract, Entrypoints,
+    Error, Execution, ExecutionContext, Parameter, TextError, Type, Value,
 };
 
 const TICKETER: &str = include_str!("../contracts/ticketer.tz");
@@ -815,4 +815,80 @@ fn pack_and_key_hashes_match_octez() {
             "updates": [{"account": ROLLUP, "amount": "3"}],
         }])
     );
+}
+
+#[test]
+fn rollup_parameter_types_and_error_traces() {
+    assert_eq!(
+        check_rollup_parameter_type(&parse("or (ticket string) (pair bytes nat)").unwrap())
+            .unwrap(),
+        Type::or(
+            Type::ticket(Type::String),
+            Type::pair(Type::Bytes, Type::Nat)
+        )
+    );
+    for bad in ["or (nat %a) unit", "pair mutez nat", "big_map nat nat"] {
+        let e = check_rollup_parameter_type(&parse(bad).unwrap()).unwrap_err();
+        assert_eq!(e.id(), "smart_rollup_invalid_parameters_type", "{bad}: {e}");
+    }
+    assert_eq!(
+        check_rollup_parameter_type(&parse("lambda unit unit").unwrap())
+            .unwrap_err()
+            .id(),
+        "michelson_v1.invalid_primitive"
+    );
+
+    // A FAILWITH as octez reports it: runtime_error, then script_rejected.
+    let t = Contract::from_text(TICKETER).unwrap();
+    let mut chain = TestChain::with_rollup();
+    let me = kt1(1).to_b58check();
+    let e = run(
+        &t,
+        "default",
+        &format!("Pair \"{ROLLUP}\" 0"),
+        &parse("Pair \"gold\" 0").unwrap(),
+        &ctx(kt1(1), ALICE),
+        &mut chain,
+        false,
+    )
+    .unwrap_err();
+    let trace = e.octez_trace(&me, None, "proto.025-PsUshuai.");
+    assert_eq!(
+        trace[0]["id"],
+        "proto.025-PsUshuai.michelson_v1.runtime_error"
+    );
+    assert_eq!(trace[0]["contract_handle"], me.as_str());
+    assert_eq!(
+        trace[1]["id"],
+        "proto.025-PsUshuai.michelson_v1.script_rejected"
+    );
+    assert_eq!(
+        trace[1]["with"],
+        serde_json::json!({"string": "amount must be positive"})
+    );
+    // A parameter of the wrong type: bad_contract_parameter, then the typing error.
+    let e = run(
+        &t,
+        "default",
+        "Pair 1 2",
+        &parse("Pair \"gold\" 0").unwrap(),
+        &ctx(kt1(1), ALICE),
+        &mut chain,
+        false,
+    )
+    .unwrap_err();
+    let trace = e.octez_trace(&me, None, "");
+    assert_eq!(trace[0]["id"], "michelson_v1.bad_contract_parameter");
+    assert_eq!(trace[1]["id"], "michelson_v1.invalid_constant");
+    // Code outside the subset: ill_typed_contract carrying the script.
+    let (script, _) = soru_core::encoding::michelson::parse_script(
+        "parameter unit; storage unit; code { CDR ; SET_DELEGATE }",
+    )
+    .unwrap();
+    let e = Contract::parse(&script).unwrap_err();
+    let trace = e.octez_trace(&me, Some(&script), "");
+    assert_eq!(trace[0]["id"], "michelson_v1.ill_typed_contract");
+    assert_eq!(trace[0]["ill_typed_code"], script.to_json());
+    assert_eq!(trace[1]["id"], "michelson_v1.invalid_primitive");
+    assert_eq!(trace[1]["location"], 8);
 }

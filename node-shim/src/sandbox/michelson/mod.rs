@@ -22,8 +22,12 @@
 //! 3. **Errors** are [`Error`]s with octez ids ([`Error::id`], e.g.
 //!    `michelson_v1.script_rejected` with the `FAILWITH` value,
 //!    `michelson_v1.invalid_primitive` for a primitive outside the subset,
-//!    `michelson_v1.bad_stack`, `gas_exhausted.operation`) and one octez error object each
-//!    ([`Error::to_octez_json`]).
+//!    `michelson_v1.bad_stack`, `gas_exhausted.operation`), one octez error object each
+//!    ([`Error::to_octez_json`]) and the whole octez trace ([`Error::octez_trace`]:
+//!    `runtime_error`, `bad_contract_parameter` or `ill_typed_contract` first).
+//! 4. **Helpers** for the rest of the protocol: [`check_rollup_parameter_type`] (rollup
+//!    origination), [`lazy_storage_diff_json`] and [`ticket_receipt_json`] (receipts),
+//!    [`script_expr_hash`] (big map keys), [`pack`].
 //!
 //! Ticket accounting follows octez's `Ticket_accounting`: the caller credits the tickets of a
 //! parameter to the called contract before the call (a rollup's outbox: debit the rollup;
@@ -641,6 +645,41 @@ pub fn execute(
         parameter_tickets,
         consumed_milligas: gas.used(),
     })
+}
+
+/// Checks the parameter type of a rollup being originated as octez's
+/// `Sc_rollup_operations.validate_untyped_parameters_ty` does: a type of the subset with no
+/// entrypoint annotations, no `mutez`, `big_map` or `operation` (error
+/// `smart_rollup_invalid_parameters_type`). Types octez allows but the subset lacks (`key`,
+/// `signature`, BLS) are refused as [`Error::Unsupported`].
+pub fn check_rollup_parameter_type(e: &Expr) -> Result<Type, Error> {
+    let entrypoints = Entrypoints::parse(e, 0)?;
+    let invalid = |reason: String| Error::IllTyped {
+        location: 0,
+        what: "type",
+        id: "smart_rollup_invalid_parameters_type",
+        reason,
+    };
+    if let Some(name) = entrypoints.named.keys().next() {
+        return Err(invalid(format!(
+            "rollup parameter types cannot have entrypoints (%{name})"
+        )));
+    }
+    fn allowed(t: &Type) -> bool {
+        match t {
+            Type::Mutez | Type::BigMap(..) | Type::Operation => false,
+            Type::Pair(a, b) | Type::Or(a, b) | Type::Map(a, b) => allowed(a) && allowed(b),
+            Type::Option(a) | Type::List(a) | Type::Set(a) | Type::Ticket(a) => allowed(a),
+            _ => true,
+        }
+    }
+    if !allowed(&entrypoints.root) {
+        return Err(invalid(format!(
+            "{} holds mutez, a big_map or an operation",
+            entrypoints.root
+        )));
+    }
+    Ok(entrypoints.root)
 }
 
 /// octez's JSON `lazy_storage_diff` for these diffs (one entry per big map, in order of first
