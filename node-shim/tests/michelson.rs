@@ -892,3 +892,31 @@ fn rollup_parameter_types_and_error_traces() {
     assert_eq!(trace[1]["id"], "michelson_v1.invalid_primitive");
     assert_eq!(trace[1]["location"], 8);
 }
+
+/// Copies and big numbers cost gas by size, so a call cannot allocate without bound even at
+/// octez's hard gas limit.
+#[test]
+fn doubling_values_runs_out_of_gas() {
+    let mut chain = TestChain::default();
+    let mut c = ctx(kt1(1), ALICE);
+    c.gas_limit_milligas = soru_node::sandbox::michelson::MAX_GAS_MILLIGAS;
+    for body in [
+        "PUSH string \"x\" ; PUSH bool True ; LOOP { DUP ; CONCAT ; PUSH bool True } ; DROP",
+        "PUSH nat 3 ; PUSH bool True ; LOOP { DUP ; MUL ; PUSH bool True } ; DROP",
+    ] {
+        let src =
+            format!("parameter unit; storage unit; code {{ {body} ; CDR ; NIL operation ; PAIR }}");
+        let contract = Contract::from_text(&src).unwrap();
+        let e = run(
+            &contract,
+            "default",
+            "Unit",
+            &parse("Unit").unwrap(),
+            &c,
+            &mut chain,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.id(), "gas_exhausted.operation", "{body}");
+    }
+}
