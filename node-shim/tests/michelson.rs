@@ -892,3 +892,112 @@ fn rollup_parameter_types_and_error_traces() {
     assert_eq!(trace[1]["id"], "michelson_v1.invalid_primitive");
     assert_eq!(trace[1]["location"], 8);
 }
+
+/// Copies and big numbers cost gas by size, so a call cannot allocate without bound even at
+/// octez's hard gas limit.
+#[test]
+fn doubling_values_runs_out_of_gas() {
+    let mut chain = TestChain::default();
+    let mut c = ctx(kt1(1), ALICE);
+    c.gas_limit_milligas = soru_node::sandbox::michelson::MAX_GAS_MILLIGAS;
+    for body in [
+        "PUSH string \"x\" ; PUSH bool True ; LOOP { DUP ; CONCAT ; PUSH bool True } ; DROP",
+        "PUSH nat 3 ; PUSH bool True ; LOOP { DUP ; MUL ; PUSH bool True } ; DROP",
+    ] {
+        let src =
+            format!("parameter unit; storage unit; code {{ {body} ; CDR ; NIL operation ; PAIR }}");
+        let contract = Contract::from_text(&src).unwrap();
+        let e = run(
+            &contract,
+            "default",
+            "Unit",
+            &parse("Unit").unwrap(),
+            &c,
+            &mut chain,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.id(), "gas_exhausted.operation", "{body}");
+    }
+}
+
+/// Mutated scripts (bytes flipped in the binary form of the examples and of small contracts)
+/// are refused or run, never panic; those that check run on a few parameters.
+#[test]
+fn mutated_scripts_never_panic() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let sources = [
+        TICKETER.to_string(),
+        RECEIVER.to_string(),
+        "parameter (pair nat (or int string)); storage (pair (list nat) (map nat string) (set int) (option mutez));
+         code { UNPAIR ; UNPAIR ; DIP { IF_LEFT { PUSH int 3 ; EDIV ; DROP ; PUSH nat 1 } { SIZE } } ;
+                ADD ; DUP ; LSL ; DIP { UNPAIR 4 } ; CONS ; DIP { DUP ; SIZE ; SWAP ; DUP 2 ; GET ; DROP } ;
+                PAIR 4 ; NIL operation ; PAIR }"
+            .to_string(),
+    ];
+    let params = [
+        format!("Pair \"{ROLLUP}\" 3"),
+        format!("Pair \"{}\" (Pair \"gold\" 3)", kt1(1).to_b58check()),
+        "Pair 2 (Left -7)".to_string(),
+        "Pair 5 (Right \"abc\")".to_string(),
+        "Unit".to_string(),
+    ];
+    let storages = [
+        "Pair \"gold\" 0",
+        "Pair None {}",
+        "Pair { 1 } { Elt 0 \"a\" } { -1 ; 2 } (Some 5)",
+        "Unit",
+    ];
+    let mut chain = TestChain::with_rollup();
+    let c = ctx(kt1(1), ROLLUP);
+    let (mut checked, mut ran) = (0, 0);
+    for src in &sources {
+        let (script, _) = soru_core::encoding::michelson::parse_script(src).unwrap();
+        let bytes = script.encode();
+        for _ in 0..3000 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() as usize) % b.len();
+                b[i] = match next() % 3 {
+                    0 => next() as u8,
+                    1 => b[i].wrapping_add(1),
+                    _ => b[i].wrapping_sub(1),
+                };
+            }
+            let Ok(contract) = Contract::from_binary(&b) else {
+                continue;
+            };
+            checked += 1;
+            for s in storages {
+                let s = parse(s).unwrap();
+                let Ok(o) = originate(&contract, &s, &mut chain) else {
+                    continue;
+                };
+                for p in &params {
+                    for from_rollup in [false, true] {
+                        if run(
+                            &contract,
+                            "default",
+                            p,
+                            &o.storage,
+                            &c,
+                            &mut chain,
+                            from_rollup,
+                        )
+                        .is_ok()
+                        {
+                            ran += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 50 && ran > 20, "checked {checked}, ran {ran}");
+}
