@@ -110,7 +110,10 @@ pub fn push(tree: &mut Tree, input: &Input) -> Result<(), InputBufferError> {
     };
     // The payload's chunked byte vector (`length`, `contents/<j>`) sits directly in the entry,
     // beside the two fields; writing it first clears the entry.
-    write_chunked(tree, &entry, &input.payload)?;
+    write_chunked(tree, &entry, &input.payload).map_err(|e| match e {
+        DurableError::Tree(t) => InputBufferError::Tree(t),
+        other => malformed(&[b"contents", index.as_bytes()], format!("{other}")),
+    })?;
     tree.set_value(&field(b"raw-level"), &(input.level as i32).to_be_bytes())?;
     tree.set_value(
         &field(b"message-counter"),
