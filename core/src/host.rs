@@ -53,6 +53,22 @@ pub const MAXIMUM_REBOOTS_PER_INPUT: u32 = 1000;
 pub const OUTBOX_MESSAGE_LIMIT: usize = 100;
 /// Default number of levels an outbox is kept (protocol `outbox_validity_period`).
 pub const OUTBOX_VALIDITY_PERIOD: u32 = 241_920;
+/// Size of a WebAssembly page in bytes.
+pub const WASM_PAGE_SIZE: u64 = 65_536;
+/// Soru's deterministic memory ceiling: 16384 pages (1 GiB). A kernel may declare at most this
+/// many initial pages (checked at validation) and `memory.grow` beyond it returns -1 on every
+/// machine. Below it the PVM guarantees the allocation: a host that cannot provide it stops with
+/// [`crate::pvm::PvmError::HostOutOfMemory`] instead of giving the kernel a different answer.
+/// Octez allows the full 4 GiB of a 32-bit memory; no machine could guarantee that to every
+/// operator, verifier and browser, so this is a documented Soru restriction.
+pub const MAX_MEMORY_PAGES: u64 = 16_384;
+/// Soru's deterministic table ceiling: at most this many elements in all tables together, at
+/// validation (initial sizes) and at every `table.grow` (beyond it, -1), like
+/// [`MAX_MEMORY_PAGES`].
+pub const MAX_TABLE_ELEMENTS: u64 = 1 << 20;
+/// Maximum number of locals of one function (wasmparser's and wasmi's limit), checked at
+/// validation so a kernel declaring 2^32-1 locals is rejected before it runs.
+pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
 /// Default ticks per `kernel_run` (protocol `ticks_per_snapshot`, as used by the octez debugger).
 pub const TICKS_PER_SNAPSHOT: u128 = 50_000_000_000_000;
 
@@ -293,7 +309,86 @@ pub(crate) struct HostState {
     pub(crate) buffers: Tree,
     pub(crate) debug: Vec<Vec<u8>>,
     pub(crate) memory: Option<wasmi::Memory>,
-    pub(crate) limits: wasmi::StoreLimits,
+    pub(crate) limits: Limiter,
+}
+
+/// The store's resource limiter: Soru's deterministic ceilings ([`MAX_MEMORY_PAGES`], and
+/// [`MAX_TABLE_ELEMENTS`] for all tables together), one instance, one memory. A growth the
+/// ceilings allow but the host cannot allocate is not turned into a -1 the kernel could see
+/// (that would make the state depend on the machine): it traps and is reported as
+/// [`crate::pvm::PvmError::HostOutOfMemory`].
+#[derive(Debug, Default)]
+pub(crate) struct Limiter {
+    /// Table elements allocated so far in this store (all tables).
+    table_elements: u64,
+    /// Elements added by the last allowed table growth, taken back if it then fails.
+    table_pending: u64,
+    /// Set when the host failed to allocate below the ceilings: what it was allocating.
+    pub(crate) host_out_of_memory: Option<&'static str>,
+}
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(desired as u64 <= MAX_MEMORY_PAGES * WASM_PAGE_SIZE)
+    }
+
+    fn memory_grow_failed(
+        &mut self,
+        error: &wasmi::errors::MemoryError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        if matches!(error, wasmi::errors::MemoryError::OutOfSystemMemory) {
+            self.host_out_of_memory = Some("the kernel's memory");
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        let added = (desired as u64).saturating_sub(current as u64);
+        let total = self.table_elements.saturating_add(added);
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        self.table_pending = added;
+        Ok(true)
+    }
+
+    fn table_grow_failed(
+        &mut self,
+        error: &wasmi::errors::TableError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        // wasmi asks the limiter before checking the table's own maximum and the fuel.
+        self.table_elements -= core::mem::take(&mut self.table_pending);
+        if matches!(error, wasmi::errors::TableError::OutOfSystemMemory) {
+            self.host_out_of_memory = Some("the kernel's tables");
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        // Bounded by the element ceiling anyway; this only stops empty-table floods.
+        1000
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
 }
 
 /// Why a host call stopped the kernel instead of returning a value.

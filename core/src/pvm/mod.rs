@@ -131,8 +131,6 @@ pub struct PvmConfig {
     pub outbox_message_limit: usize,
     /// wasmi fuel available to one `kernel_run`; running out leaves the PVM stuck.
     pub fuel_per_kernel_run: u64,
-    /// Upper bound on the kernel's memory in bytes (`memory.grow` beyond it returns -1).
-    pub max_memory_bytes: usize,
 }
 
 impl Default for PvmConfig {
@@ -148,7 +146,6 @@ impl Default for PvmConfig {
             outbox_validity_period: OUTBOX_VALIDITY_PERIOD,
             outbox_message_limit: OUTBOX_MESSAGE_LIMIT,
             fuel_per_kernel_run: 11_000_000_000,
-            max_memory_bytes: usize::try_from(1u64 << 32).unwrap_or(usize::MAX),
         }
     }
 }
@@ -231,6 +228,12 @@ pub enum PvmError {
     /// The engine could not be set up.
     #[error("engine setup: {0}")]
     Engine(String),
+    /// The host could not allocate what the PVM guarantees every kernel (memory up to
+    /// [`host::MAX_MEMORY_PAGES`], tables up to [`host::MAX_TABLE_ELEMENTS`]). The result would
+    /// depend on the machine, so there is none: discard this [`Pvm`] and run it on a machine
+    /// with more memory.
+    #[error("the host ran out of memory allocating {0} below the PVM's guaranteed ceiling; this machine cannot compute the state")]
+    HostOutOfMemory(&'static str),
 }
 
 /// The result of one level.
@@ -365,11 +368,7 @@ impl Pvm {
             buffers,
             debug: Vec::new(),
             memory: None,
-            limits: wasmi::StoreLimitsBuilder::new()
-                .memory_size(config.max_memory_bytes)
-                .instances(1)
-                .memories(1)
-                .build(),
+            limits: host::Limiter::default(),
         };
         Ok(Pvm {
             engine: wasmi::Engine::new(&kernel::engine_config(version)),
@@ -664,12 +663,18 @@ impl Pvm {
             .host
             .take()
             .ok_or(PvmError::Engine("host state lost".into()))?;
+        let mut host = host;
+        host.limits = host::Limiter::default();
         let mut store = wasmi::Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limits);
         let instance = match linker.instantiate_and_start(&mut store, &module) {
             Ok(i) => i,
             Err(e) => {
+                let oom = store.data().limits.host_out_of_memory;
                 self.host = Some(store.into_data());
+                if let Some(what) = oom {
+                    return Err(PvmError::HostOutOfMemory(what));
+                }
                 return self.fallback_or_stuck(KernelError::Instantiate(e.to_string()));
             }
         };
@@ -763,6 +768,12 @@ impl Pvm {
                     return Ok(());
                 }
                 Err(e) => {
+                    if let Some(what) = store.data().limits.host_out_of_memory {
+                        let mut host = store.into_data();
+                        host.memory = None;
+                        self.host = Some(host);
+                        return Err(PvmError::HostOutOfMemory(what));
+                    }
                     if let Some(t) = e.downcast_ref::<HostTrap>().cloned() {
                         return self.finish_trapped(store, t);
                     }

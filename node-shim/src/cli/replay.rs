@@ -106,9 +106,9 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         .iter()
         .map(|level| level.iter().map(inputs::Input::to_bytes).collect())
         .collect();
+    let mut preimages = PreimageDir::open(args.preimage_dir.as_deref())?;
     let mut pvm =
         Pvm::new(&kernel, config).map_err(|e| format!("kernel {}: {e}", args.kernel.display()))?;
-    let mut preimages = PreimageDir::new(args.preimage_dir.as_deref());
 
     for messages in &levels {
         let report = pvm
