@@ -69,6 +69,12 @@ pub const MAX_TABLE_ELEMENTS: u64 = 1 << 20;
 /// Maximum number of locals of one function (wasmparser's and wasmi's limit), checked at
 /// validation so a kernel declaring 2^32-1 locals is rejected before it runs.
 pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
+/// Bytes of `write_debug` output kept per level (each message counts its length plus
+/// [`DEBUG_MESSAGE_OVERHEAD`]); the rest is dropped and counted, so a kernel printing forever
+/// cannot exhaust the host's memory. Octez's debugger prints debug output as it comes.
+pub const MAX_DEBUG_BYTES_PER_LEVEL: usize = 1 << 20;
+/// What one debug message costs against [`MAX_DEBUG_BYTES_PER_LEVEL`] besides its bytes.
+pub const DEBUG_MESSAGE_OVERHEAD: usize = 32;
 /// Default ticks per `kernel_run` (protocol `ticks_per_snapshot`, as used by the octez debugger).
 pub const TICKS_PER_SNAPSHOT: u128 = 50_000_000_000_000;
 
@@ -308,8 +314,14 @@ pub(crate) struct HostState {
     /// The state tree without durable storage: `/tag` and the output buffer.
     pub(crate) buffers: Tree,
     pub(crate) debug: Vec<Vec<u8>>,
+    /// Debug output of the level: what is kept counts against [`MAX_DEBUG_BYTES_PER_LEVEL`].
+    pub(crate) debug_bytes: usize,
+    /// Debug bytes dropped this level because the cap was reached.
+    pub(crate) debug_dropped: u64,
     pub(crate) memory: Option<wasmi::Memory>,
     pub(crate) limits: Limiter,
+    /// The host function called last in this `kernel_run` (reported when the run fails).
+    pub(crate) last_call: Option<HostFunction>,
 }
 
 /// The store's resource limiter: Soru's deterministic ceilings ([`MAX_MEMORY_PAGES`], and
@@ -576,19 +588,33 @@ impl HostState {
     }
 
     /// Records a debug message; an unreadable range records octez's `Error code: <n>` text.
-    /// The length is read as unsigned, as octez does.
+    /// The length is read as unsigned, as octez does. Past [`MAX_DEBUG_BYTES_PER_LEVEL`] in a
+    /// level, messages are cut and then dropped (and counted in `debug_dropped`).
     pub(crate) fn write_debug(&mut self, mem: &[u8], src: i32, num_bytes: i32) {
         let start = src as u32 as usize;
-        let message = match start
+        let error;
+        let bytes = match start
             .checked_add(num_bytes as u32 as usize)
             .and_then(|end| mem.get(start..end))
         {
-            Some(bytes) => bytes.to_vec(),
+            Some(bytes) => bytes,
             None => {
-                alloc::format!("Error code: {}", HostError::MemoryInvalidAccess.code()).into_bytes()
+                error = alloc::format!("Error code: {}", HostError::MemoryInvalidAccess.code());
+                error.as_bytes()
             }
         };
-        self.debug.push(message);
+        let room = MAX_DEBUG_BYTES_PER_LEVEL
+            .saturating_sub(self.debug_bytes)
+            .saturating_sub(DEBUG_MESSAGE_OVERHEAD);
+        let kept = bytes.len().min(room);
+        self.debug_dropped += (bytes.len() - kept) as u64;
+        if self.debug_bytes + DEBUG_MESSAGE_OVERHEAD <= MAX_DEBUG_BYTES_PER_LEVEL {
+            self.debug_bytes += kept + DEBUG_MESSAGE_OVERHEAD;
+            self.debug.push(bytes[..kept].to_vec());
+        } else if bytes.is_empty() {
+            // An empty message past the cap is dropped too: count it as one byte.
+            self.debug_dropped += 1;
+        }
     }
 
     pub(crate) fn store_has(&mut self, mem: &[u8], key: i32, len: i32) -> HostResult<i32> {

@@ -76,6 +76,7 @@ mod version;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -236,6 +237,37 @@ pub enum PvmError {
     HostOutOfMemory(&'static str),
 }
 
+/// How one `kernel_run` ended when it did not return: a wasm trap (the stuck flag is set and
+/// the PVM goes on), or what left the PVM stuck for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    /// Index of the run in its level (0 for the first `kernel_run`).
+    pub run: u32,
+    /// What happened, e.g. "wasm trap: wasm `unreachable` instruction executed" or
+    /// "kernel_run ran out of fuel".
+    pub reason: String,
+    /// Where: the host function that was executing or had last been called, or
+    /// `kernel_run` when the kernel had called none (wasmi does not report which wasm function
+    /// trapped).
+    pub function: String,
+    /// wasmi fuel the run consumed.
+    pub fuel: u64,
+    /// Whether the PVM is stuck for good after it (false for a trap, after which the next level
+    /// runs the kernel again).
+    pub stuck: bool,
+}
+
+/// The PVM's flags in durable storage at the end of a level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// [`STUCK_FLAG_KEY`]: the last `kernel_run` trapped.
+    pub stuck: bool,
+    /// [`UPGRADE_ERROR_FLAG_KEY`]: an upgrade failed and the fallback kernel was restored.
+    pub upgrade_error: bool,
+    /// [`TOO_MANY_REBOOT_FLAG_KEY`]: the kernel asked for more reboots than a level allows.
+    pub too_many_reboot: bool,
+}
+
 /// The result of one level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelReport {
@@ -243,8 +275,11 @@ pub struct LevelReport {
     pub level: u32,
     /// Messages written to the outbox of this level.
     pub outbox: Vec<Vec<u8>>,
-    /// Messages written with `write_debug` during this level.
+    /// Messages written with `write_debug` during this level (at most
+    /// [`host::MAX_DEBUG_BYTES_PER_LEVEL`] of them).
     pub debug: Vec<Vec<u8>>,
+    /// Debug bytes dropped this level because that cap was reached (0 normally).
+    pub debug_dropped: u64,
     /// The state hash at the end of the level.
     pub state_hash: Hash,
     /// Total ticks since origination.
@@ -255,6 +290,13 @@ pub struct LevelReport {
     pub kernel_runs: u32,
     /// Status at the end of the level.
     pub status: Status,
+    /// Why the PVM is stuck, when it is.
+    pub stuck_reason: Option<StuckReason>,
+    /// Every `kernel_run` of the level that did not return (at most one per run, so at most
+    /// 1001), in order.
+    pub failures: Vec<RunFailure>,
+    /// The flags in durable storage at the end of the level.
+    pub flags: Flags,
 }
 
 struct Suspended {
@@ -316,6 +358,7 @@ pub struct Pvm {
     next_level: u32,
     current_level: Option<u32>,
     level_fuel: u64,
+    level_failures: Vec<RunFailure>,
     total_fuel: u64,
     level_runs: u32,
     engine: wasmi::Engine,
@@ -367,8 +410,11 @@ impl Pvm {
             inputs: VecDeque::new(),
             buffers,
             debug: Vec::new(),
+            debug_bytes: 0,
+            debug_dropped: 0,
             memory: None,
             limits: host::Limiter::default(),
+            last_call: None,
         };
         Ok(Pvm {
             engine: wasmi::Engine::new(&kernel::engine_config(version)),
@@ -382,6 +428,7 @@ impl Pvm {
             reboot_counter: MAXIMUM_REBOOTS_PER_INPUT + 1,
             current_level: None,
             level_fuel: 0,
+            level_failures: Vec::new(),
             total_fuel: 0,
             level_runs: 0,
             modules: BTreeMap::new(),
@@ -523,8 +570,12 @@ impl Pvm {
             // Soru's per-level report bookkeeping (not part of the state).
             self.current_level = Some(level);
             self.level_fuel = 0;
+            self.level_failures.clear();
             self.level_runs = 0;
-            self.host_mut().debug.clear();
+            let host = self.host_mut();
+            host.debug.clear();
+            host.debug_bytes = 0;
+            host.debug_dropped = 0;
         }
         if let Phase::Stuck(_) = self.phase {
             return Ok(());
@@ -665,6 +716,7 @@ impl Pvm {
             .ok_or(PvmError::Engine("host state lost".into()))?;
         let mut host = host;
         host.limits = host::Limiter::default();
+        host.last_call = None;
         let mut store = wasmi::Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limits);
         let instance = match linker.instantiate_and_start(&mut store, &module) {
@@ -784,9 +836,10 @@ impl Pvm {
                         Some(wasmi::TrapCode::StackOverflow) => {
                             return self.finish_stuck(store, StuckReason::StackExhausted)
                         }
-                        Some(_) => {
+                        Some(code) => {
                             // A wasm trap: set the stuck flag and continue at the next boundary.
-                            self.account_fuel(&store);
+                            let fuel = self.account_fuel(&store);
+                            self.record_failure(&store, format!("wasm trap: {code}"), fuel, false);
                             let mut host = store.into_data();
                             host.memory = None;
                             host.durable
@@ -804,11 +857,33 @@ impl Pvm {
         }
     }
 
-    fn account_fuel(&mut self, store: &wasmi::Store<HostState>) {
+    /// Adds the fuel the run in `store` consumed to the level's and the total; returns it.
+    fn account_fuel(&mut self, store: &wasmi::Store<HostState>) -> u64 {
         let left = store.get_fuel().unwrap_or(0);
         let used = self.config.fuel_per_kernel_run.saturating_sub(left);
         self.level_fuel = self.level_fuel.saturating_add(used);
         self.total_fuel = self.total_fuel.saturating_add(used);
+        used
+    }
+
+    fn record_failure(
+        &mut self,
+        store: &wasmi::Store<HostState>,
+        reason: String,
+        fuel: u64,
+        stuck: bool,
+    ) {
+        let function = store
+            .data()
+            .last_call
+            .map_or(kernel::KERNEL_ENTRYPOINT, |f| f.name());
+        self.level_failures.push(RunFailure {
+            run: self.level_runs.saturating_sub(1),
+            reason,
+            function: function.into(),
+            fuel,
+            stuck,
+        });
     }
 
     fn finish_trapped(
@@ -836,7 +911,8 @@ impl Pvm {
         store: wasmi::Store<HostState>,
         reason: StuckReason,
     ) -> Result<(), PvmError> {
-        self.account_fuel(&store);
+        let fuel = self.account_fuel(&store);
+        self.record_failure(&store, reason.to_string(), fuel, true);
         let mut host = store.into_data();
         host.memory = None;
         self.host = Some(host);
@@ -948,11 +1024,19 @@ impl Pvm {
             level,
             outbox,
             debug: host.debug.clone(),
+            debug_dropped: host.debug_dropped,
             state_hash: self.state_hash()?,
             ticks: self.tick,
             fuel: self.level_fuel,
             kernel_runs: self.level_runs,
             status: self.status(),
+            stuck_reason: self.stuck_reason().cloned(),
+            failures: self.level_failures.clone(),
+            flags: Flags {
+                stuck: host.durable.has_value(&key(STUCK_FLAG_KEY))?,
+                upgrade_error: host.durable.has_value(&key(UPGRADE_ERROR_FLAG_KEY))?,
+                too_many_reboot: host.durable.has_value(&key(TOO_MANY_REBOOT_FLAG_KEY))?,
+            },
         })
     }
 }

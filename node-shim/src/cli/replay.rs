@@ -1,9 +1,14 @@
 //! `soru replay`: run a kernel on octez-debugger JSON inputs, level by level.
 //!
 //! With `--json` it prints one JSON object per level,
-//! `{"level", "outbox", "debug", "state_hash", "ticks", "status"}`, then one last line
+//! `{"level", "outbox", "debug", "state_hash", "ticks", "status", "fuel", "kernel_runs",
+//! "flags", "failures"}` (plus `"stuck_reason"` when the PVM is stuck), then one last line
 //! `{"durable": {"/path": "<hex>", ...}}` with every durable value except the read-only ones and
 //! the kernel itself. Scripted kernel tests depend on this contract.
+//!
+//! `flags` lists the PVM flags set in durable storage (`stuck`, `upgrade_error`,
+//! `too_many_reboot`); `failures` has one `{"run", "reason", "function", "fuel", "stuck"}` per
+//! `kernel_run` of the level that trapped or got the PVM stuck.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,9 +55,32 @@ struct LevelLine {
     level: u32,
     outbox: Vec<String>,
     debug: Vec<String>,
+    /// Debug bytes past the per-level cap (`soru_core::host::MAX_DEBUG_BYTES_PER_LEVEL`).
+    #[serde(skip_serializing_if = "is_zero")]
+    debug_dropped: u64,
     state_hash: String,
     ticks: u128,
     status: String,
+    fuel: u64,
+    kernel_runs: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stuck_reason: Option<String>,
+    flags: Vec<&'static str>,
+    failures: Vec<FailureLine>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A `kernel_run` that trapped or got the PVM stuck.
+#[derive(Serialize)]
+struct FailureLine {
+    run: u32,
+    reason: String,
+    function: String,
+    fuel: u64,
+    stuck: bool,
 }
 
 impl From<&LevelReport> for LevelLine {
@@ -65,9 +93,32 @@ impl From<&LevelReport> for LevelLine {
                 .iter()
                 .map(|d| String::from_utf8_lossy(d).into_owned())
                 .collect(),
+            debug_dropped: report.debug_dropped,
             state_hash: StateHash(report.state_hash).to_b58check(),
             ticks: report.ticks,
             status: report.status.to_string(),
+            fuel: report.fuel,
+            kernel_runs: report.kernel_runs,
+            stuck_reason: report.stuck_reason.as_ref().map(ToString::to_string),
+            flags: [
+                (report.flags.stuck, "stuck"),
+                (report.flags.upgrade_error, "upgrade_error"),
+                (report.flags.too_many_reboot, "too_many_reboot"),
+            ]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect(),
+            failures: report
+                .failures
+                .iter()
+                .map(|f| FailureLine {
+                    run: f.run,
+                    reason: f.reason.clone(),
+                    function: f.function.clone(),
+                    fuel: f.fuel,
+                    stuck: f.stuck,
+                })
+                .collect(),
         }
     }
 }
@@ -159,11 +210,33 @@ fn level_text(json: bool, report: &LevelReport) -> String {
         return serde_json::to_string(&line).unwrap_or_default();
     }
     let mut text = format!(
-        "level {}: {}, {} ticks, state {}",
-        line.level, line.status, line.ticks, line.state_hash
+        "level {}: {}, {} ticks, {} fuel in {} kernel_run(s), state {}",
+        line.level, line.status, line.ticks, line.fuel, line.kernel_runs, line.state_hash
     );
+    if let Some(reason) = &line.stuck_reason {
+        text.push_str(&format!("\n  stuck: {reason}"));
+    }
+    if !line.flags.is_empty() {
+        text.push_str(&format!("\n  flags: {}", line.flags.join(", ")));
+    }
+    for f in &line.failures {
+        text.push_str(&format!(
+            "\n  kernel_run {} failed in {} after {} fuel: {}{}",
+            f.run,
+            f.function,
+            f.fuel,
+            f.reason,
+            if f.stuck { " (stuck for good)" } else { "" }
+        ));
+    }
     for debug in &line.debug {
         text.push_str(&format!("\n  debug: {debug}"));
+    }
+    if line.debug_dropped > 0 {
+        text.push_str(&format!(
+            "\n  debug: {} more bytes dropped (per-level cap)",
+            line.debug_dropped
+        ));
     }
     for (index, message) in line.outbox.iter().enumerate() {
         text.push_str(&format!("\n  outbox[{index}]: {message}"));
