@@ -18,8 +18,8 @@
 //!
 //! Unlike octez, which silently turns bad hex into an empty message, every problem is an error
 //! naming the inbox index, the message index and what is wrong. A message whose serialized form
-//! (tag byte included) exceeds [`MAX_MESSAGE_SIZE`] bytes is rejected whatever its kind, since
-//! the kernel could only read a truncated prefix of it.
+//! (tag byte included) exceeds [`MAX_INPUT_OUTPUT_SIZE`] bytes is rejected whatever its kind,
+//! since the kernel could only read a truncated prefix of it.
 //!
 //! ```
 //! use soru_core::inputs::parse;
@@ -34,9 +34,10 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::abi::MAX_INPUT_OUTPUT_SIZE;
 use crate::encoding::address::{ContractHash, KeyKind, PublicKeyHash, SmartRollupAddress};
 use crate::encoding::base58::Base58Error;
-use crate::encoding::inbox::{InboxMessage, InternalInboxMessage, Transfer, MAX_MESSAGE_SIZE};
+use crate::encoding::inbox::{InboxMessage, InternalInboxMessage, Transfer};
 use crate::encoding::michelson::{self, ParseError};
 
 /// The transfer fields used when a message omits them (octez `Config` defaults: zero hashes).
@@ -127,7 +128,9 @@ pub enum MessageError {
     #[error("\"payload\" at {0}")]
     Michelson(ParseError),
     /// The serialized message exceeds the protocol's message size limit.
-    #[error("serialized message is {size} bytes, more than the {MAX_MESSAGE_SIZE}-byte limit")]
+    #[error(
+        "serialized message is {size} bytes, more than the {MAX_INPUT_OUTPUT_SIZE}-byte limit"
+    )]
     TooLarge {
         /// The serialized size.
         size: usize,
@@ -298,7 +301,7 @@ pub fn parse_message(value: &Value, defaults: &Defaults) -> Result<Input, Messag
 /// Every kind of message is limited like the protocol's inbox (octez rejects a larger
 /// `add_messages` entry; the PVM could only read a truncated prefix of it).
 fn check_size(size: usize) -> Result<(), MessageError> {
-    if size > MAX_MESSAGE_SIZE {
+    if size > MAX_INPUT_OUTPUT_SIZE {
         return Err(MessageError::TooLarge { size });
     }
     Ok(())

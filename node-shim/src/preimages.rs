@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use soru_core::abi::MAX_INPUT_OUTPUT_SIZE as MAX_PREIMAGE_SIZE;
+
 use soru_core::reveal::{
-    preimage_hash, Reveal, RevealRequest, BLAKE2B_HASH_TAG, MAX_PREIMAGE_SIZE, PREIMAGE_HASH_SIZE,
+    preimage_hash, Reveal, RevealRequest, BLAKE2B_HASH_TAG, PREIMAGE_HASH_SIZE,
 };
 
 /// Why a preimage could not be provided.

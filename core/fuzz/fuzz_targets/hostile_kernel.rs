@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use soru_core::host::{HostFunction, ValKind};
+use soru_core::abi::{HostFunction, ValKind};
 use soru_core::pvm::{Pvm, PvmConfig, PvmError, Status};
 use soru_core::reveal::NoReveal;
 

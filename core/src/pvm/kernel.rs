@@ -7,7 +7,7 @@
 //!   exact signature;
 //! - define exactly one memory (32-bit) and export it, of at most [`MAX_MEMORY_PAGES`] initial
 //!   pages, and tables of at most [`MAX_TABLE_ELEMENTS`] initial elements (Soru's deterministic
-//!   ceilings, see [`crate::host`]);
+//!   ceilings, see [`crate::abi`]);
 //! - have active data and element segments inside the initial memory and tables (octez would
 //!   fail at initialisation; Soru says which segment at validation);
 //! - declare at most [`MAX_FUNCTION_LOCALS`] locals per function;
@@ -27,11 +27,10 @@ use wasmparser::{
     Parser, Payload, TypeRef, ValType,
 };
 
-use crate::host::{
-    HostFunction, ValKind, HOST_MODULE, MAX_FUNCTION_LOCALS, MAX_MEMORY_PAGES, MAX_TABLE_ELEMENTS,
-    WASM_PAGE_SIZE,
+use crate::abi::{
+    HostFunction, PvmVersion, ValKind, HOST_MODULE, MAX_FUNCTION_LOCALS, MAX_MEMORY_PAGES,
+    MAX_TABLE_ELEMENTS, WASM_PAGE_SIZE,
 };
-use crate::pvm::PvmVersion;
 
 /// Name of the kernel's entry point.
 pub const KERNEL_ENTRYPOINT: &str = "kernel_run";

@@ -19,7 +19,8 @@ use serde::Serialize;
 use soru_core::commitment::StateHash;
 use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
-use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status, KERNEL_KEY};
+use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status};
+use soru_core::state::KERNEL_KEY;
 
 use crate::kernel;
 use crate::preimages::PreimageDir;
@@ -55,7 +56,7 @@ struct LevelLine {
     level: u32,
     outbox: Vec<String>,
     debug: Vec<String>,
-    /// Debug bytes past the per-level cap (`soru_core::host::MAX_DEBUG_BYTES_PER_LEVEL`).
+    /// Debug bytes past the per-level cap (`soru_core::abi::MAX_DEBUG_BYTES_PER_LEVEL`).
     #[serde(skip_serializing_if = "is_zero")]
     debug_dropped: u64,
     state_hash: String,
