@@ -41,3 +41,7 @@ CARGO_TARGET_DIR="$TARGET_DIR/bench-baseline" "$CARGO" run --quiet --release \
 echo
 echo "== one-value proof verification, native vs wasm32 in Node (scripts/bench-verify-node.sh)"
 SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" bash scripts/bench-verify-node.sh
+
+echo
+echo "== runs that exhaust their fuel through host calls vs the same fuel in plain wasm (core/benches/hostile.rs)"
+"$CARGO" bench --quiet -p soru-core --bench hostile

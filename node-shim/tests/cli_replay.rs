@@ -98,7 +98,18 @@ fn example_kernel_echoes_external_messages() {
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["debug", "level", "outbox", "state_hash", "status", "ticks"],
+            [
+                "debug",
+                "failures",
+                "flags",
+                "fuel",
+                "kernel_runs",
+                "level",
+                "outbox",
+                "state_hash",
+                "status",
+                "ticks"
+            ],
             "level line fields"
         );
         assert_eq!(line["level"], i as u64);
@@ -452,4 +463,45 @@ fn a_reader_that_stops_early_ends_the_replay_quietly() {
         "status {:?}, stderr: {stderr}",
         output.status
     );
+}
+
+/// A trap is visible in the level line (flags, failure with reason, function and fuel); a
+/// 2 GiB value made by one `store_create` is dumped as its first 64 KiB and its length.
+#[test]
+fn traps_are_reported_and_huge_values_are_dumped_bounded() {
+    let dir = scratch_dir("trap-and-big-value");
+    let kernel = dir.join("k.wat");
+    std::fs::write(
+        &kernel,
+        r#"(module
+  (import "smart_rollup_core" "store_create" (func $create (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/big")
+  (func (export "kernel_run")
+    (drop (call $create (i32.const 0) (i32.const 4) (i32.const 2147483647)))
+    unreachable))"#,
+    )
+    .unwrap();
+    let inputs = dir.join("inputs.json");
+    std::fs::write(&inputs, "[[]]").unwrap();
+    let lines = replay_json(&kernel, &inputs, &[]);
+    let level = &lines[0];
+    assert_eq!(level["status"], "waiting_for_input");
+    assert_eq!(level["flags"], serde_json::json!(["stuck"]));
+    let failure = &level["failures"][0];
+    assert!(
+        failure["reason"].as_str().unwrap().contains("unreachable"),
+        "{failure}"
+    );
+    assert_eq!(failure["function"], "store_create");
+    assert!(failure["fuel"].as_u64().unwrap() > 0);
+    assert_eq!(failure["stuck"], false);
+    assert!(level["fuel"].as_u64().unwrap() > 0);
+    let dump = lines.last().unwrap();
+    assert_eq!(
+        dump["durable"]["/big"].as_str().unwrap().len(),
+        2 * 64 * 1024
+    );
+    assert_eq!(dump["truncated"]["/big"], 2147483647u64);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -58,6 +58,21 @@ pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
 pub const MAX_DEBUG_BYTES_PER_LEVEL: usize = 1 << 20;
 /// What one debug message costs against [`MAX_DEBUG_BYTES_PER_LEVEL`] besides its bytes.
 pub const DEBUG_MESSAGE_OVERHEAD: usize = 32;
+/// wasmi fuel every host call costs before any byte is moved: its fixed work (a tree lookup
+/// or update, the output buffer's bookkeeping) takes about as long as this many wasm
+/// instructions. Octez charges no ticks for a failing host call; Soru does, so a kernel looping
+/// on one (e.g. `write_output` on a full outbox) still ends within its fuel in bounded time.
+pub const HOST_CALL_FUEL: u64 = 2_000;
+/// wasmi fuel per byte a host call may move between memory and the state (keys, values,
+/// messages), in the spirit of octez's 42 ticks per byte read or written.
+pub const HOST_FUEL_PER_BYTE: u64 = 4;
+
+/// The fuel of one host call that may move `bytes` bytes: [`HOST_CALL_FUEL`] plus
+/// [`HOST_FUEL_PER_BYTE`] per byte.
+pub const fn host_call_fuel(bytes: u64) -> u64 {
+    HOST_CALL_FUEL + HOST_FUEL_PER_BYTE * bytes
+}
+
 /// Default ticks per `kernel_run` (protocol `ticks_per_snapshot`, as used by the octez debugger).
 pub const TICKS_PER_SNAPSHOT: u128 = 50_000_000_000_000;
 

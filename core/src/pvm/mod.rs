@@ -898,6 +898,7 @@ impl Pvm {
                 Err(PvmError::Tree(error))
             }
             HostTrap::Crash(msg) => self.finish_stuck(store, StuckReason::HostCrash(msg)),
+            HostTrap::OutOfFuel => self.finish_stuck(store, StuckReason::TooManyTicks),
             HostTrap::Reveal { .. } => self.finish_stuck(
                 store,
                 StuckReason::Engine("unexpected reveal request".into()),

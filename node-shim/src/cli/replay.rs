@@ -4,7 +4,9 @@
 //! `{"level", "outbox", "debug", "state_hash", "ticks", "status", "fuel", "kernel_runs",
 //! "flags", "failures"}` (plus `"stuck_reason"` when the PVM is stuck), then one last line
 //! `{"durable": {"/path": "<hex>", ...}}` with every durable value except the read-only ones and
-//! the kernel itself. Scripted kernel tests depend on this contract.
+//! the kernel itself (values over 64 KiB are cut to their first 64 KiB and listed with their
+//! full length in `"truncated": {"/path": length}`). Scripted kernel tests depend on this
+//! contract.
 //!
 //! `flags` lists the PVM flags set in durable storage (`stuck`, `upgrade_error`,
 //! `too_many_reboot`); `failures` has one `{"run", "reason", "function", "fuel", "stuck"}` per
@@ -17,6 +19,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 use soru_core::commitment::StateHash;
+use soru_core::durable::Key;
 use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
 use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status};
@@ -128,7 +131,14 @@ impl From<&LevelReport> for LevelLine {
 #[derive(Serialize)]
 struct DurableLine {
     durable: BTreeMap<String, String>,
+    /// Full lengths of the values shown cut to their first [`DUMP_VALUE_LIMIT`] bytes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    truncated: BTreeMap<String, u64>,
 }
+
+/// Bytes of each durable value the final dump shows (a kernel can create a 2 GiB value with
+/// one `store_create`; printing it would take 4 GB of hex).
+const DUMP_VALUE_LIMIT: u64 = 64 * 1024;
 
 /// Runs `soru replay`; errors go to stderr with exit code 1.
 pub(super) fn run(args: &ReplayArgs) -> ExitCode {
@@ -179,13 +189,24 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
     }
 
     let mut durable = BTreeMap::new();
-    for entry in pvm.durable_values() {
+    let mut truncated = BTreeMap::new();
+    for entry in pvm.durable().value_prefixes(DUMP_VALUE_LIMIT) {
         let (path, value) = entry.map_err(|e| format!("reading durable storage: {e}"))?;
-        if !is_hidden(&path) {
-            durable.insert(path, hex::encode(value));
+        if is_hidden(&path) {
+            continue;
         }
+        if value.len() as u64 == DUMP_VALUE_LIMIT {
+            let full = Key::from_path(&path)
+                .and_then(|k| pvm.durable().value_length(&k))
+                .map_err(|e| format!("reading durable storage: {e}"))?
+                .unwrap_or(0);
+            if full > DUMP_VALUE_LIMIT {
+                truncated.insert(path.clone(), full);
+            }
+        }
+        durable.insert(path, hex::encode(value));
     }
-    super::print_line(&durable_text(args.json, durable))?;
+    super::print_line(&durable_text(args.json, durable, truncated))?;
     Ok(())
 }
 
@@ -246,13 +267,22 @@ fn level_text(json: bool, report: &LevelReport) -> String {
 }
 
 /// The output for the durable storage: the last JSON line, or a listing.
-fn durable_text(json: bool, durable: BTreeMap<String, String>) -> String {
+fn durable_text(
+    json: bool,
+    durable: BTreeMap<String, String>,
+    truncated: BTreeMap<String, u64>,
+) -> String {
     if json {
-        return serde_json::to_string(&DurableLine { durable }).unwrap_or_default();
+        return serde_json::to_string(&DurableLine { durable, truncated }).unwrap_or_default();
     }
     let mut text = String::from("durable storage:");
     for (path, value) in &durable {
         text.push_str(&format!("\n  {path} = {value}"));
+        if let Some(full) = truncated.get(path) {
+            text.push_str(&format!(
+                "... ({full} bytes, first {DUMP_VALUE_LIMIT} shown)"
+            ));
+        }
     }
     text
 }
