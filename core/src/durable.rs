@@ -569,8 +569,10 @@ impl DurableValues<'_> {
         self.stack.extend(subdirs.into_iter().rev());
         let key = Key { steps };
         if has_value {
-            let length = self.durable.value_length(&key)?.unwrap_or(0);
-            let bytes = self.durable.load(&key, 0, length.min(self.limit))?;
+            let bytes = match self.durable.value_node(&key)? {
+                Some(v) => load(&v, 0, length_of(&v, &key)?.min(self.limit))?,
+                None => Vec::new(),
+            };
             Ok(Some((key.text(), bytes)))
         } else {
             Ok(None)
