@@ -55,3 +55,7 @@ echo "== machine load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== one-value proof verification, native vs wasm32 in Node (scripts/bench-verify-node.sh)"
 SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" bash scripts/bench-verify-node.sh
+
+echo
+echo "== runs that exhaust their fuel through host calls vs the same fuel in plain wasm (core/benches/hostile.rs)"
+"$CARGO" bench --quiet -p soru-core --bench hostile
