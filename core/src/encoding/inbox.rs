@@ -271,7 +271,7 @@ impl InboxMessage {
         let mut o = Map::new();
         let kind = match m {
             InternalInboxMessage::Transfer(t) => {
-                o.insert("payload".into(), t.payload.to_json());
+                o.insert("payload".into(), t.payload.to_json().into());
                 o.insert("sender".into(), t.sender.to_b58check().into());
                 o.insert("source".into(), t.source.to_b58check().into());
                 o.insert("destination".into(), t.destination.to_b58check().into());
