@@ -8,7 +8,7 @@ EXAMPLE_DIR  := node-shim/examples
 # `make fuzz`: seconds per fuzz target (override: make fuzz FUZZ_SECONDS=300).
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test setup bench fuzz clean
+.PHONY: run test setup bench fuzz clean pkg wasi
 
 ## run: build the `soru` CLI and replay the example echo kernel on its example inputs (JSON Lines).
 run:
@@ -28,6 +28,16 @@ test: setup
 	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-node --target wasm32-wasip1
+	$(MAKE) --no-print-directory pkg wasi
+	node --test tests/js/verifier/
+
+## pkg: the npm package in pkg/ (WebAssembly and glue in pkg/dist); `cd pkg && npm pack` packs it.
+pkg:
+	bash scripts/build-pkg.sh
+
+## wasi: the light-client CLI for any WASI runtime: target/wasm32-wasip1/release/soru-verify.wasm.
+wasi:
+	$(CARGO) build --quiet --release -p soru-verify --target wasm32-wasip1
 
 ## bench: the benchmark table (scripts/bench.sh is maintained with the benches).
 bench:

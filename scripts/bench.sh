@@ -41,3 +41,7 @@ CARGO_TARGET_DIR="$TARGET_DIR/bench-baseline" "$CARGO" run --quiet --release \
 echo
 echo "== one-value proof verification, native vs wasm32 in Node (scripts/bench-verify-node.sh)"
 SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" bash scripts/bench-verify-node.sh
+
+echo
+echo "== the light client: proofs natively vs npm package vs WASI, replay, package sizes (scripts/bench-verifier.sh)"
+bash scripts/bench-verifier.sh

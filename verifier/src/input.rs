@@ -4,7 +4,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use soru_core::commitment::StateHash;
+use soru_core::commitment::{Commitment, CommitmentHash, StateHash};
 use soru_core::encoding::base58::Base58Error;
 
 /// Why a text input was rejected.
@@ -41,6 +41,14 @@ pub enum InputError {
     /// Neither `srs1...` nor hex.
     #[error("a state hash is srs1... or 64 hex digits: {0}")]
     StateHashText(alloc::boxed::Box<InputError>),
+    /// A commitment field that is out of range or not the right kind of hash.
+    #[error("commitment field {field}: {reason}")]
+    CommitmentField {
+        /// The field (`compressed_state`, `inbox_level`, `predecessor`, `number_of_ticks`).
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Decodes hex text, ignoring ASCII whitespace and one leading `0x`/`0X`.
@@ -91,6 +99,37 @@ pub fn parse_state_hash(text: &str) -> Result<StateHash, InputError> {
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(StateHash)
         .map_err(|_| InputError::StateHashLength { len: bytes.len() })
+}
+
+/// A commitment from its fields as octez's RPCs print them (`srs1...`, level, `src1...`, ticks).
+pub fn parse_commitment(
+    compressed_state: &str,
+    inbox_level: i64,
+    predecessor: &str,
+    number_of_ticks: i64,
+) -> Result<Commitment, InputError> {
+    let field = |field: &'static str, reason: String| InputError::CommitmentField { field, reason };
+    Ok(Commitment {
+        compressed_state: StateHash::from_b58check(compressed_state.trim())
+            .map_err(|e| field("compressed_state", e.to_string()))?,
+        inbox_level: i32::try_from(inbox_level)
+            .ok()
+            .filter(|l| *l >= 0)
+            .ok_or_else(|| {
+                field(
+                    "inbox_level",
+                    alloc::format!("{inbox_level} is not a level (0 to 2^31-1)"),
+                )
+            })?,
+        predecessor: CommitmentHash::from_b58check(predecessor.trim())
+            .map_err(|e| field("predecessor", e.to_string()))?,
+        number_of_ticks: Some(number_of_ticks).filter(|t| *t >= 0).ok_or_else(|| {
+            field(
+                "number_of_ticks",
+                alloc::format!("{number_of_ticks} is negative"),
+            )
+        })?,
+    })
 }
 
 #[cfg(test)]

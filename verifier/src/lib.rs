@@ -13,6 +13,7 @@
 //! | that commitments form a chain | [`check_chain`], [`check_commitment_chain`], [`ChainError`] |
 //! | an outbox proof, with the message decoded (octez JSON) and its tickets | [`verify_outbox_proof`], [`OutboxProof`], [`decode_outbox_message`], [`Ticket`] |
 //! | text inputs (hex, `srs1...`) | [`input`] |
+//! | replaying levels with the PVM (feature `replay`) | `replay` |
 //!
 //! Output proofs are octez's (`Merkle_proof_encoding.V2.Tree2` tree proof followed by the
 //! output), so real withdrawals from Tezos rollups such as Etherlink verify; the repository's
@@ -71,6 +72,8 @@
 extern crate alloc;
 
 pub mod input;
+#[cfg(feature = "replay")]
+pub mod replay;
 mod tickets;
 
 use alloc::string::ToString;
