@@ -26,6 +26,7 @@ test: setup
 	$(CARGO) test --workspace
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
+	$(CARGO) build -p soru-core --no-default-features --features pvm,json --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-node --target wasm32-wasip1
 	$(MAKE) --no-print-directory pkg wasi

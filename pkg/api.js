@@ -116,7 +116,7 @@ export function checkCommitmentChain(commitments, commitmentPeriod) {
  */
 export async function fetchOutboxProof(nodeUrl, outboxLevel, messageIndex, options = {}) {
   const block = options.block ?? 'head';
-  const doFetch = options.fetch ?? globalThis.fetch;
+  const doFetch = options.fetch ?? ((u, init) => globalThis.fetch(u, init));
   const base = String(nodeUrl).replace(/\/+$/, '');
   const url = `${base}/global/block/${block}/helpers/proofs/outbox/${outboxLevel}/messages?index=${messageIndex}`;
   const response = await doFetch(url, { signal: options.signal });

@@ -12,9 +12,13 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CARGO="${CARGO:-cargo}"
-TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# Its own target dir: the flags below differ from the workspace's wasm32 builds.
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/npm-pkg"
 OUT=pkg/dist
 WASM="$TARGET_DIR/wasm32-unknown-unknown/pkg/soru_verifier_wasm.wasm"
+# Without reference types wasm-bindgen keeps JS values in a JS-side heap instead of an externref
+# table, which older wasm-opt releases (e.g. Debian's binaryen 108) corrupt.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types,-multivalue"
 
 command -v wasm-bindgen >/dev/null || {
   echo "make pkg: wasm-bindgen is not installed (scripts/setup.sh installs it)" >&2
@@ -27,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 build() { # name, cargo feature args...
   local name=$1
   shift
-  "$CARGO" build --quiet -p soru-verifier-wasm --target wasm32-unknown-unknown --profile pkg "$@"
+  CARGO_TARGET_DIR="$TARGET_DIR" "$CARGO" build --quiet -p soru-verifier-wasm --target wasm32-unknown-unknown --profile pkg "$@"
   cp "$WASM" "$work/$name.wasm"
   wasm-bindgen --target web --no-typescript --out-dir "$work/out" "$work/$name.wasm"
   if command -v wasm-opt >/dev/null; then

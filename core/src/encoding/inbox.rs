@@ -258,6 +258,7 @@ pub fn timestamp_to_json(seconds: i64) -> String {
     )
 }
 
+#[cfg(feature = "json")]
 impl InboxMessage {
     /// The octez JSON form (`Sc_rollup_inbox_message_repr.encoding`): external messages are a
     /// hex string; internal ones an object tagged by `internal_inbox_message_kind`.

@@ -138,6 +138,7 @@ impl fmt::Display for Json {
     }
 }
 
+#[cfg(feature = "json")]
 impl From<Json> for serde_json::Value {
     fn from(j: Json) -> serde_json::Value {
         use serde_json::Value;
@@ -172,6 +173,7 @@ mod tests {
         assert_eq!(v.get("s").and_then(Json::as_str), Some("a\u{1}\n\u{e9}"));
     }
 
+    #[cfg(feature = "json")]
     #[test]
     fn same_text_as_serde_json() {
         let v = Json::object([("z", Json::from("\u{7f}\"")), ("a", Json::Int(1))]);

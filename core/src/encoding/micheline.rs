@@ -495,6 +495,7 @@ fn read_node(r: &mut Reader<'_>, depth: usize) -> Result<Expr, DecodeError> {
 }
 
 /// Why a JSON value is not a Micheline expression.
+#[cfg(feature = "json")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonError {
     /// Not an object or array of the Micheline JSON form.
@@ -559,12 +560,14 @@ impl Expr {
     }
 
     /// Parses the octez JSON form (see [`Expr::to_json`]).
+    #[cfg(feature = "json")]
     pub fn from_json(value: &serde_json::Value) -> Result<Expr, JsonError> {
         let mut path = String::from("$");
         expr_from_json(value, &mut path, 0)
     }
 }
 
+#[cfg(feature = "json")]
 fn expr_from_json(
     value: &serde_json::Value,
     path: &mut String,
@@ -826,7 +829,7 @@ mod tests {
             json.to_string(),
             r#"{"args":[{"bytes":"ab"},[{"int":"-7"},{"string":"x"}],{"annots":["%u"],"prim":"Unit"}],"prim":"Pair"}"#
         );
-        assert_eq!(Expr::from_json(&json).unwrap(), e);
+        assert_eq!(Expr::from_json(&json.clone().into()).unwrap(), e);
         let bad: serde_json::Value =
             serde_json::from_str(r#"{"prim":"Pair","args":[{"int":"1"},{"int":"x"}]}"#).unwrap();
         assert_eq!(
