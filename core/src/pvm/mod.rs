@@ -471,15 +471,7 @@ impl Pvm {
     /// Messages of the outbox of `level` (empty if the level is outside the validity window
     /// or has no messages).
     pub fn outbox(&self, level: u32) -> Result<Vec<Vec<u8>>, PvmError> {
-        let mut buffers = self.host_ref().buffers.clone();
-        let info = output_buffer::read_info(&mut buffers)?;
-        if output_buffer::check_level(&info, level).is_err() {
-            return Ok(Vec::new());
-        }
-        let (_, length) = output_buffer::read_outbox_bounds(&mut buffers, level)?;
-        (0..length)
-            .map(|i| Ok(output_buffer::read_message(&mut buffers, level, i)?))
-            .collect()
+        Ok(output_buffer::read_outbox(&self.host_ref().buffers, level)?)
     }
 
     /// Debug messages written since the current level started.
@@ -622,9 +614,6 @@ impl Pvm {
     }
 
     fn compile(&mut self, kernel: &[u8], hash: Hash) -> Result<wasmi::Module, KernelError> {
-        if let Some(m) = self.wasm.modules.get(&hash) {
-            return Ok(m.clone());
-        }
         kernel::validate(kernel, self.version)?;
         let module = wasmi::Module::new(&self.wasm.engine, kernel)
             .map_err(|e| KernelError::Compile(e.to_string()))?;
@@ -639,14 +628,20 @@ impl Pvm {
     fn run_kernel(&mut self, reveal: &mut dyn Reveal) -> Result<(), PvmError> {
         self.level_runs += 1;
         let durable = &self.host_ref().durable;
-        let Some(kernel_bytes) = durable.read_all(&key(KERNEL_KEY))? else {
+        // The kernel's hash names its compiled module: its bytes are read only on a miss.
+        let Some(hash) = durable.hash(&key(KERNEL_KEY), Target::Value)? else {
             self.phase = Phase::Stuck(StuckReason::MissingKernel);
             return Ok(());
         };
-        let hash = durable
-            .hash(&key(KERNEL_KEY), Target::Value)?
-            .unwrap_or_default();
-        let module = match self.compile(&kernel_bytes, hash) {
+        let cached = self.wasm.modules.get(&hash).cloned();
+        let compiled = match cached {
+            Some(m) => Ok(m),
+            None => {
+                let kernel_bytes = durable.read_all(&key(KERNEL_KEY))?.unwrap_or_default();
+                self.compile(&kernel_bytes, hash)
+            }
+        };
+        let module = match compiled {
             Ok(m) => m,
             Err(e) if e.is_recoverable() => return self.fallback_or_stuck(e),
             Err(e) => {
