@@ -6,19 +6,15 @@
 #      `replay` (the second, lazily loaded entry with the PVM);
 #   2. wasm-bindgen --target web for each (one ES-module glue serves browsers and Node: node.js
 #      passes the bytes to initSync, web.js lets init fetch them);
-#   3. wasm-opt -Oz when installed.
+#   (wasm-opt -Oz first, when installed).
 # Then `cd pkg && npm pack` makes the tarball.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CARGO="${CARGO:-cargo}"
-# Its own target dir: the flags below differ from the workspace's wasm32 builds.
-TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/npm-pkg"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 OUT=pkg/dist
 WASM="$TARGET_DIR/wasm32-unknown-unknown/pkg/soru_verifier_wasm.wasm"
-# Without reference types wasm-bindgen keeps JS values in a JS-side heap instead of an externref
-# table, which older wasm-opt releases (e.g. Debian's binaryen 108) corrupt.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-reference-types,-multivalue"
 
 command -v wasm-bindgen >/dev/null || {
   echo "make pkg: wasm-bindgen is not installed (scripts/setup.sh installs it)" >&2
@@ -31,15 +27,18 @@ trap 'rm -rf "$work"' EXIT
 build() { # name, cargo feature args...
   local name=$1
   shift
-  CARGO_TARGET_DIR="$TARGET_DIR" "$CARGO" build --quiet -p soru-verifier-wasm --target wasm32-unknown-unknown --profile pkg "$@"
-  cp "$WASM" "$work/$name.wasm"
-  wasm-bindgen --target web --no-typescript --out-dir "$work/out" "$work/$name.wasm"
+  "$CARGO" build --quiet -p soru-verifier-wasm --target wasm32-unknown-unknown --profile pkg "$@"
+  # wasm-opt runs before wasm-bindgen: older wasm-opt releases (Debian's binaryen 108) corrupt
+  # the externref table wasm-bindgen adds.
   if command -v wasm-opt >/dev/null; then
-    wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-      --enable-mutable-globals "$work/out/${name}_bg.wasm" -o "$OUT/${name}_bg.wasm"
+    wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+      --enable-reference-types --enable-multivalue "$WASM" -o "$work/$name.wasm"
   else
-    cp "$work/out/${name}_bg.wasm" "$OUT/${name}_bg.wasm"
+    cp "$WASM" "$work/$name.wasm"
   fi
+  wasm-bindgen --target web --no-typescript --out-dir "$work/out" "$work/$name.wasm"
+  cp "$work/out/${name}_bg.wasm" "$OUT/${name}_bg.wasm"
   cp "$work/out/$name.js" "$OUT/$name.js"
 }
 
