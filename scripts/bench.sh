@@ -57,5 +57,9 @@ echo "== one-value proof verification, native vs wasm32 in Node (scripts/bench-v
 SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" bash scripts/bench-verify-node.sh
 
 echo
+echo "== runs that exhaust their fuel through host calls vs the same fuel in plain wasm (core/benches/hostile.rs)"
+"$CARGO" bench --quiet -p soru-core --bench hostile
+
+echo
 echo "== the light client: proofs natively vs npm package vs WASI, replay, package sizes (scripts/bench-verifier.sh)"
 bash scripts/bench-verifier.sh

@@ -449,9 +449,17 @@ impl Durable {
 
     /// Every value in the store as `(key, bytes)`, depth first in the tree's order.
     pub fn values(&self) -> DurableValues<'_> {
+        self.value_prefixes(u64::MAX)
+    }
+
+    /// Like [`Durable::values`], but each value cut to its first `limit` bytes, so listing a
+    /// store with a 2 GiB value (one `store_create` makes it) allocates at most `limit` bytes
+    /// per value; [`Durable::value_length`] gives the full length.
+    pub fn value_prefixes(&self, limit: u64) -> DurableValues<'_> {
         DurableValues {
             durable: self,
             stack: vec![Vec::new()],
+            limit,
         }
     }
 }
@@ -539,6 +547,7 @@ fn load(v: &Tree, offset: u64, len: u64) -> Result<Vec<u8>, DurableError> {
 pub struct DurableValues<'a> {
     durable: &'a Durable,
     stack: Vec<Vec<Vec<u8>>>,
+    limit: u64,
 }
 
 impl DurableValues<'_> {
@@ -560,7 +569,10 @@ impl DurableValues<'_> {
         self.stack.extend(subdirs.into_iter().rev());
         let key = Key { steps };
         if has_value {
-            let bytes = self.durable.read_all(&key)?.unwrap_or_default();
+            let bytes = match self.durable.value_node(&key)? {
+                Some(v) => load(&v, 0, length_of(&v, &key)?.min(self.limit))?,
+                None => Vec::new(),
+            };
             Ok(Some((key.text(), bytes)))
         } else {
             Ok(None)
