@@ -8,7 +8,7 @@ EXAMPLE_DIR  := node-shim/examples
 # `make fuzz`: seconds per fuzz target (override: make fuzz FUZZ_SECONDS=300).
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test setup bench fuzz clean
+.PHONY: run test setup bench fuzz clean web
 
 ## run: build the `soru` CLI and replay the example echo kernel on its example inputs (JSON Lines).
 run:
@@ -28,6 +28,14 @@ test: setup
 	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-node --target wasm32-wasip1
+	$(CARGO) clippy -p soru-web --target wasm32-unknown-unknown -- -D warnings
+	bash scripts/build-web.sh
+	node tests/js/web/web.test.mjs
+
+## web: build the browser app (web-ui/, crate soru-web) into dist/; serve it with any static
+## server, e.g. `python3 -m http.server -d dist 8080`.
+web:
+	bash scripts/build-web.sh
 
 ## bench: the benchmark table (scripts/bench.sh is maintained with the benches).
 bench:
@@ -49,4 +57,4 @@ fuzz:
 ## clean: remove build outputs.
 clean:
 	$(CARGO) clean
-	rm -rf core/fuzz/target pkg/dist
+	rm -rf core/fuzz/target pkg/dist dist
