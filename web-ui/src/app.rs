@@ -240,7 +240,7 @@ impl Playground {
                     Some(e) => self.message.set(format!("{label} failed: {e}")),
                 }
                 self.error.set(error);
-                self.snapshot.set(snapshot);
+                self.snapshot.set(snapshot.map(|s| *s));
                 self.save();
             }
         }

@@ -56,7 +56,7 @@ pub enum FromWorker {
         /// Request id.
         id: u32,
         /// What the panels show now (`None` when no kernel is loaded).
-        snapshot: Option<Snapshot>,
+        snapshot: Option<Box<Snapshot>>,
         /// The error, if the request failed.
         error: Option<String>,
         /// Milliseconds the request took in the worker.
@@ -95,7 +95,7 @@ impl Worker {
         };
         FromWorker::Done {
             id,
-            snapshot: self.engine.as_ref().map(Engine::snapshot),
+            snapshot: self.engine.as_ref().map(|e| Box::new(e.snapshot())),
             error: result.err(),
             millis: now() - start,
         }

@@ -193,3 +193,10 @@ pub fn page_url() -> String {
 pub fn millis() -> f64 {
     now()
 }
+
+/// Scrolls the element with `id` into view (results below the fold on small screens).
+pub fn scroll_into_view(id: &str) {
+    if let Some(e) = window().document().and_then(|d| d.get_element_by_id(id)) {
+        e.scroll_into_view_with_bool(false);
+    }
+}

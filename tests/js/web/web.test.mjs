@@ -72,9 +72,10 @@ async function waitDone(what) {
 async function tab(name) {
   await page.getByRole("button", { name, exact: true }).click();
 }
-async function shoot(name) {
+async function shoot(name, focus) {
   for (const [w, h] of [[1280, 800], [390, 844]]) {
     await page.setViewportSize({ width: w, height: h });
+    if (focus) await page.locator(focus).first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(SHOTS, `${name}-${w}x${h}.png`), fullPage: false });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -100,7 +101,7 @@ await test("load a kernel, step a level, see the decoded outbox message", async 
   assert.match(text, /Level 0, message 0/);
   assert.match(text, /"destination": "KT1/);
   assert.match(text, /Hello world/);
-  await shoot("playground");
+  await shoot("playground", ".outbox-message");
 });
 
 await test("the session survives a reload and is shared as a URL", async () => {
@@ -163,7 +164,7 @@ await test("verify a real octez output proof (valid) and the corrupted one (inva
   await result.getByText("Valid proof").waitFor();
   assert.match(await result.textContent(), /message 0 of the outbox of level 2138/);
   assert.match(await result.textContent(), /Hello world/);
-  await shoot("verify");
+  await shoot("verify", "#verify-result");
   await page.getByLabel("Output proof (hex)").fill(field("corrupted_output_proof_hex"));
   await page.getByRole("button", { name: "Verify proof" }).click();
   await result.getByText("Invalid proof").waitFor();
@@ -184,7 +185,7 @@ await test("check commitments reports network errors with the URL", async () => 
   const alert = page.getByRole("alert");
   await alert.waitFor();
   assert.match(await alert.textContent(), new RegExp(`GET http://127.0.0.1:${port}/global/last_stored_commitment: network error`));
-  await shoot("check");
+  await shoot("check", "#check-status");
 });
 
 await test("no uncaught errors in the page", async () => {
