@@ -22,7 +22,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::host::{CHUNK_SIZE, MAX_KEY_LENGTH, MAX_STORE_IO_SIZE};
+use crate::abi::{CHUNK_SIZE, MAX_KEY_LENGTH, MAX_STORE_IO_SIZE};
 use crate::tree::{Hash, Kind, Tree, TreeError};
 
 /// The step under which a key's value is stored (`@` is not a valid key character).
@@ -32,7 +32,7 @@ pub const READONLY_STEP: &[u8] = b"readonly";
 const LENGTH_STEP: &[u8] = b"length";
 const CONTENTS_STEP: &[u8] = b"contents";
 
-/// Errors of durable-storage operations; each maps to one host error code in [`crate::host`].
+/// Errors of durable-storage operations; each maps to one host error code ([`crate::abi::HostError`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurableError {
     /// The key is longer than [`MAX_KEY_LENGTH`] bytes.

@@ -32,9 +32,10 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::abi::MAX_INPUT_OUTPUT_SIZE;
 use crate::encoding::address::{ContractHash, KeyKind, PublicKeyHash, SmartRollupAddress};
 use crate::encoding::base58::Base58Error;
-use crate::encoding::inbox::{InboxMessage, InternalInboxMessage, Transfer, MAX_MESSAGE_SIZE};
+use crate::encoding::inbox::{InboxMessage, InternalInboxMessage, Transfer};
 use crate::encoding::michelson::{self, ParseError};
 
 /// The transfer fields used when a message omits them (octez `Config` defaults: zero hashes).
@@ -125,7 +126,9 @@ pub enum MessageError {
     #[error("\"payload\" at {0}")]
     Michelson(ParseError),
     /// The serialized message exceeds the protocol's message size limit.
-    #[error("serialized message is {size} bytes, more than the {MAX_MESSAGE_SIZE}-byte limit")]
+    #[error(
+        "serialized message is {size} bytes, more than the {MAX_INPUT_OUTPUT_SIZE}-byte limit"
+    )]
     TooLarge {
         /// The serialized size.
         size: usize,
@@ -282,7 +285,7 @@ pub fn parse_message(value: &Value, defaults: &Defaults) -> Result<Input, Messag
                 destination,
             }));
             let size = msg.encode().len();
-            if size > MAX_MESSAGE_SIZE {
+            if size > MAX_INPUT_OUTPUT_SIZE {
                 return Err(MessageError::TooLarge { size });
             }
             Ok(Input::Message(msg))

@@ -7,10 +7,12 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`abi`] | ABI facts: limits, error codes, the host-function table, PVM versions (a leaf) |
 //! | [`tree`] | persistent Merkle tree, octez `Context_binary` hashing, proofs and their codec |
 //! | [`durable`] | durable storage semantics (paths, 512-byte chunked values) on top of [`tree`] |
 //! | [`encoding`] | Tezos binary encodings: inbox/outbox messages, Micheline, base58check |
-//! | [`host`] | the `smart_rollup_core` host functions, their limits and error codes |
+//! | [`state`] | the state layout: where octez keeps each part of the PVM state in the tree |
+//! | [`host`] | the `smart_rollup_core` host functions acting on that state |
 //! | [`pvm`] | the level state machine: inputs, `kernel_run`, reboots, stuck state, upgrades |
 //! | [`reveal`] | the reveal channel the embedder implements (preimages, metadata) |
 //! | [`commitment`] | the 76-byte commitment, its hash and chain checks |
@@ -22,6 +24,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod abi;
 pub mod commitment;
 pub mod durable;
 pub mod encoding;
@@ -30,4 +33,5 @@ pub mod inputs;
 pub mod output_proof;
 pub mod pvm;
 pub mod reveal;
+pub mod state;
 pub mod tree;

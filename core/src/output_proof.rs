@@ -7,7 +7,7 @@
 //!
 //! Verification: decode, check the proof's `before` equals the expected state hash (the
 //! cemented commitment's `compressed_state`), recompute the partial tree's root hash, read the
-//! message from the output buffer exactly as octez does (see [`crate::pvm::output_buffer`]) and
+//! message from the output buffer exactly as octez does (see [`crate::state::output_buffer`]) and
 //! compare it with the claimed one, then check the proof's `after` equals the unchanged root.
 //!
 //! ```
@@ -19,7 +19,7 @@
 use alloc::vec::Vec;
 
 use crate::encoding::binary::{self, DecodeError as BinaryDecodeError, DecodeErrorKind, Reader};
-use crate::pvm::output_buffer::{self, OutputBufferError};
+use crate::state::output_buffer::{self, OutputBufferError};
 use crate::tree::codec::{self, DecodeError, DecodeReason, EncodeError};
 use crate::tree::proof::{self, KindedHash, ProofError};
 use crate::tree::{Hash, Tree, TreeError};
@@ -276,7 +276,8 @@ pub type ProofDecodeReason = DecodeReason;
 mod tests {
     use super::*;
     use crate::encoding::binary::DecodeError as BinaryDecodeError;
-    use crate::pvm::output_buffer::{OutputBufferInfo, TAG, TAG_SOME};
+    use crate::state::output_buffer::OutputBufferInfo;
+    use crate::state::{TAG, TAG_SOME};
     use alloc::string::ToString;
 
     fn state() -> Tree {

@@ -22,8 +22,6 @@ use blake2::{Blake2b, Digest};
 pub const PREIMAGE_HASH_SIZE: usize = 33;
 /// Tag of a BLAKE2b-256 reveal hash.
 pub const BLAKE2B_HASH_TAG: u8 = 0;
-/// Largest preimage the protocol accepts (one page).
-pub const MAX_PREIMAGE_SIZE: usize = 4096;
 
 /// What the kernel asked to be revealed.
 #[derive(Debug, Clone, PartialEq, Eq)]

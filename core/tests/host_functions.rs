@@ -1,7 +1,7 @@
 //! Every `smart_rollup_core` host function and error path, driven through the command
 //! interpreter kernel `kernels/hostcall.wat` (one host call per external message).
 
-use soru_core::host::HostError;
+use soru_core::abi::HostError;
 use soru_core::pvm::{Pvm, PvmConfig, Status};
 use soru_core::reveal::{preimage_hash, NoReveal, PreimageMap, Reveal, RevealRequest};
 

@@ -1,6 +1,6 @@
 //! `read_input`: info record, truncation, exact octez bounds checks, and inputs left unread.
 
-use soru_core::host::HostError;
+use soru_core::abi::HostError;
 use soru_core::pvm::{Pvm, PvmConfig};
 use soru_core::reveal::NoReveal;
 

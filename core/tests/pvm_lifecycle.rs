@@ -1,14 +1,14 @@
 //! The level lifecycle: ticks, reboots, traps, upgrades and fallback, fuel and stack limits,
 //! protocol migrations, and the step API.
 
+use soru_core::abi::{PvmVersion, TICKS_PER_SNAPSHOT};
 use soru_core::durable::Key;
 use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage};
-use soru_core::host::TICKS_PER_SNAPSHOT;
-use soru_core::pvm::{
-    Pvm, PvmConfig, PvmError, PvmVersion, Status, StuckReason, REBOOT_COUNTER_KEY, STUCK_FLAG_KEY,
-    TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY,
-};
+use soru_core::pvm::{Pvm, PvmConfig, PvmError, Status, StuckReason};
 use soru_core::reveal::NoReveal;
+use soru_core::state::{
+    REBOOT_COUNTER_KEY, STUCK_FLAG_KEY, TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY,
+};
 
 fn kernel(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/kernels/{name}.wat", env!("CARGO_MANIFEST_DIR"));
@@ -275,7 +275,7 @@ fn step_api_rejects_misuse() {
 
 #[test]
 fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
-    use soru_core::pvm::output_buffer;
+    use soru_core::state::output_buffer;
     let config = PvmConfig {
         outbox_validity_period: 2,
         ..PvmConfig::default()
@@ -286,7 +286,7 @@ fn the_state_tree_uses_octez_layout_for_durable_storage_and_outboxes() {
     assert_eq!(state.hash(), pvm.state_hash().unwrap());
     assert_eq!(
         state.value(&[b"tag"]).unwrap(),
-        Some(output_buffer::TAG_SOME)
+        Some(soru_core::state::TAG_SOME)
     );
     assert_eq!(
         state

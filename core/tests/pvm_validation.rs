@@ -1,8 +1,9 @@
 //! Kernel validation: precise errors for malformed or non-conforming kernels, never a panic.
 
 use proptest::prelude::*;
+use soru_core::abi::PvmVersion;
 use soru_core::pvm::kernel::{validate, KernelError};
-use soru_core::pvm::{Pvm, PvmConfig, PvmError, PvmVersion};
+use soru_core::pvm::{Pvm, PvmConfig, PvmError};
 
 fn kernel(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/kernels/{name}.wat", env!("CARGO_MANIFEST_DIR"));

@@ -2,7 +2,8 @@
 //! (deep inodes), extenders, mutating operations, reads outside the proof.
 
 use soru_core::output_proof::{produce_output_proof, verify_output_proof, Layout};
-use soru_core::pvm::output_buffer::{self, OutputBufferInfo, TAG, TAG_SOME};
+use soru_core::state::output_buffer::{self, OutputBufferInfo};
+use soru_core::state::{TAG, TAG_SOME};
 use soru_core::tree::codec;
 use soru_core::tree::proof::{self, InodeTree, Proof, ProofError, ProofTree, TreeAccess};
 use soru_core::tree::{Tree, TreeError};

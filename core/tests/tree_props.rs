@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use soru_core::output_proof::{produce_output_proof, verify_output_proof, Layout};
-use soru_core::pvm::output_buffer::{self, OutputBufferInfo, TAG, TAG_SOME};
+use soru_core::state::output_buffer::{self, OutputBufferInfo};
+use soru_core::state::{TAG, TAG_SOME};
 use soru_core::tree::codec;
 use soru_core::tree::proof::{self, TreeAccess};
 use soru_core::tree::Tree;

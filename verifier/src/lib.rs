@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use soru_core::output_proof::produce_output_proof;
-//! use soru_core::pvm::output_buffer::{self, OutputBufferInfo};
+//! use soru_core::state::output_buffer::{self, OutputBufferInfo};
 //! use soru_core::tree::Tree;
 //! use soru_verifier::{
 //!     check_chain, verify_output_against_commitment, verify_output_proof, Commitment, Layout,
@@ -33,11 +33,11 @@
 //!
 //! // Node side: a PVM state whose outbox at level 7 holds one message, and its proof.
 //! let mut state = Tree::empty();
-//! state.set_value(&output_buffer::TAG, output_buffer::TAG_SOME)?;
+//! state.set_value(&soru_core::state::TAG, soru_core::state::TAG_SOME)?;
 //! output_buffer::write_info(&mut state, &OutputBufferInfo {
 //!     last_level: None,
-//!     validity_period: soru_core::host::OUTBOX_VALIDITY_PERIOD as i32,
-//!     message_limit: soru_core::host::OUTBOX_MESSAGE_LIMIT as u64,
+//!     validity_period: soru_core::abi::OUTBOX_VALIDITY_PERIOD as i32,
+//!     message_limit: soru_core::abi::OUTBOX_MESSAGE_LIMIT as u64,
 //! })?;
 //! output_buffer::start_level(&mut state, 7)?;
 //! output_buffer::push_message(&mut state, b"withdraw 10 tez")?;

@@ -6,6 +6,7 @@
 //! | [`ContractHash`] | `KT1` | 20 bytes |
 //! | [`Contract`] | `tz..` or `KT1` | `0x00` + public key hash, or `0x01` + 20 bytes + `0x00` padding |
 //! | [`SmartRollupAddress`] | `sr1` | 20 bytes |
+//! | [`Destination`] | `tz..`, `KT1` or `sr1` | [`Contract`]'s form, or `0x03` + 20 bytes + `0x00` padding |
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -124,10 +125,7 @@ impl PublicKeyHash {
 
     /// Decodes exactly the binary form.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let v = Self::read(&mut r)?;
-        r.finish()?;
-        Ok(v)
+        decode_exactly(bytes, Self::read)
     }
 }
 
@@ -188,6 +186,17 @@ impl ContractHash {
         read_padding(r)?;
         Ok(ContractHash(hash))
     }
+}
+
+/// Reads one value with `read` and fails unless it spans all of `bytes`.
+fn decode_exactly<T>(
+    bytes: &[u8],
+    read: fn(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let v = read(&mut r)?;
+    r.finish()?;
+    Ok(v)
 }
 
 /// Skips the padding byte after an originated contract hash. `Data_encoding` writes 0x00 and
@@ -275,14 +284,110 @@ impl Contract {
 
     /// Decodes exactly the binary form.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let v = Self::read(&mut r)?;
-        r.finish()?;
-        Ok(v)
+        decode_exactly(bytes, Self::read)
     }
 }
 
 base58::base58_text!(Contract);
+
+/// Where a transaction can go (octez `Destination_repr`): a contract or a smart rollup. The
+/// binary form extends [`Contract`]'s: tag `0x03` is a smart rollup (20 bytes + `0x00` padding).
+/// Zk rollups (tag `0x04`) are not supported.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Destination {
+    /// `tz..`: binary `0x00` + public key hash.
+    Implicit(PublicKeyHash),
+    /// `KT1..`: binary `0x01` + 20 bytes + `0x00`.
+    Originated(ContractHash),
+    /// `sr1..`: binary `0x03` + 20 bytes + `0x00`.
+    SmartRollup(SmartRollupAddress),
+}
+
+impl Destination {
+    /// Size of the binary form (every case is 22 bytes).
+    pub const ENCODED_LEN: usize = 22;
+
+    /// Base58check form.
+    pub fn to_b58check(&self) -> String {
+        match self {
+            Destination::Implicit(pkh) => pkh.to_b58check(),
+            Destination::Originated(kt1) => kt1.to_b58check(),
+            Destination::SmartRollup(sr1) => sr1.to_b58check(),
+        }
+    }
+
+    /// Parses `tz1`..`tz5`, `KT1` or `sr1`.
+    pub fn from_b58check(s: &str) -> Result<Self, Base58Error> {
+        if s.starts_with("sr1") {
+            return SmartRollupAddress::from_b58check(s).map(Destination::SmartRollup);
+        }
+        match Contract::from_b58check(s) {
+            Ok(c) => Ok(c.into()),
+            Err(Base58Error::WrongPrefix { .. }) => Err(Base58Error::WrongPrefix {
+                expected: "tz1, tz2, tz3, tz4, tz5, KT1 or sr1",
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends the binary form.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Destination::Implicit(pkh) => Contract::Implicit(*pkh).encode_into(out),
+            Destination::Originated(kt1) => kt1.encode_originated_into(out),
+            Destination::SmartRollup(sr1) => {
+                out.push(3);
+                out.extend_from_slice(&sr1.0);
+                out.push(0);
+            }
+        }
+    }
+
+    /// Binary form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::ENCODED_LEN);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Reads the binary form.
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let at = r.position();
+        let tag = r.clone().u8()?;
+        match tag {
+            3 => {
+                r.u8()?;
+                let hash = r.array()?;
+                read_padding(r)?;
+                Ok(Destination::SmartRollup(SmartRollupAddress(hash)))
+            }
+            0 | 1 => Contract::read(r).map(Destination::from),
+            tag => Err(r.error_at(
+                at,
+                DecodeErrorKind::InvalidTag {
+                    what: "destination",
+                    tag: u16::from(tag),
+                },
+            )),
+        }
+    }
+
+    /// Decodes exactly the binary form.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_exactly(bytes, Self::read)
+    }
+}
+
+impl From<Contract> for Destination {
+    fn from(c: Contract) -> Self {
+        match c {
+            Contract::Implicit(pkh) => Destination::Implicit(pkh),
+            Contract::Originated(kt1) => Destination::Originated(kt1),
+        }
+    }
+}
+
+base58::base58_text!(Destination);
 
 #[cfg(test)]
 mod tests {
@@ -326,6 +431,32 @@ mod tests {
         assert_eq!(Contract::from_b58check(&tz3.to_b58check()).unwrap(), tz3);
         let err = PublicKeyHash::decode(&[5; 21]).unwrap_err();
         assert_eq!(err.offset, 0);
+    }
+
+    #[test]
+    fn destination_forms() {
+        let sr1 = Destination::SmartRollup(SmartRollupAddress([4; 20]));
+        let bytes = sr1.encode();
+        assert_eq!((bytes.len(), bytes[0], bytes[21]), (22, 3, 0));
+        assert_eq!(Destination::decode(&bytes).unwrap(), sr1);
+        assert_eq!(Destination::from_b58check(&sr1.to_b58check()).unwrap(), sr1);
+        let kt1 = Destination::Originated(ContractHash([7; 20]));
+        assert_eq!(
+            kt1.encode(),
+            Contract::Originated(ContractHash([7; 20])).encode()
+        );
+        assert_eq!(Destination::decode(&kt1.encode()).unwrap(), kt1);
+        let err = Destination::decode(&[4; 22]).unwrap_err();
+        assert_eq!(
+            (err.offset, err.kind),
+            (
+                0,
+                DecodeErrorKind::InvalidTag {
+                    what: "destination",
+                    tag: 4
+                }
+            )
+        );
     }
 
     #[test]

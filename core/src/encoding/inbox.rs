@@ -10,7 +10,7 @@
 //! 0x00 ++ 0x04 ++ uint30-prefixed string    Protocol_migration
 //! 0x00 ++ 0x05 ++ ...                       Dal_attested_slots
 //! ```
-//! A whole message is at most [`MAX_MESSAGE_SIZE`] bytes.
+//! A whole message is at most [`crate::abi::MAX_INPUT_OUTPUT_SIZE`] bytes.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,7 +24,6 @@ use super::binary::{
 use super::micheline::Expr;
 
 use super::outbox::check_message_size;
-pub use super::outbox::MAX_MESSAGE_SIZE;
 
 /// A 32-byte L1 block hash (`B...` in base58).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,7 +158,7 @@ impl InboxMessage {
         out
     }
 
-    /// Decodes a serialized inbox message (all of `bytes`, at most [`MAX_MESSAGE_SIZE`]).
+    /// Decodes a serialized inbox message (all of `bytes`, at most [`crate::abi::MAX_INPUT_OUTPUT_SIZE`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         check_message_size(bytes, "inbox message")?;
         let mut r = Reader::new(bytes);

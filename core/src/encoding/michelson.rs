@@ -298,6 +298,8 @@ struct Parser {
     toks: Vec<(Tok, Pos)>,
     i: usize,
     end: Pos,
+    /// Where each node starts, in prefix order (= octez's canonical locations).
+    locs: Vec<Pos>,
 }
 
 impl Parser {
@@ -358,6 +360,7 @@ impl Parser {
         stop: fn(Option<&Tok>) -> bool,
     ) -> Result<Expr, ParseError> {
         let prim = self.primitive(name, at)?;
+        self.locs.push(at);
         let annots = self.annots();
         let mut args = Vec::new();
         while !stop(self.peek()) {
@@ -370,6 +373,12 @@ impl Parser {
     fn argument(&mut self, depth: usize) -> Result<Expr, ParseError> {
         self.check_depth(depth)?;
         let at = self.pos();
+        if matches!(
+            self.peek(),
+            Some(Tok::Int(_) | Tok::Str(_) | Tok::Bytes(_) | Tok::Ident(_))
+        ) {
+            self.locs.push(at);
+        }
         match self.next() {
             Some((Tok::Int(z), _)) => Ok(Expr::Int(z)),
             Some((Tok::Str(s), _)) => Ok(Expr::String(s)),
@@ -402,6 +411,7 @@ impl Parser {
 
     /// After `{`: items separated by `;`, then `}`.
     fn sequence(&mut self, open: Pos, depth: usize) -> Result<Expr, ParseError> {
+        self.locs.push(open);
         let mut items = Vec::new();
         loop {
             match self.peek() {
@@ -432,6 +442,9 @@ impl Parser {
     fn item(&mut self, depth: usize) -> Result<Expr, ParseError> {
         self.check_depth(depth)?;
         let at = self.pos();
+        if matches!(self.peek(), Some(Tok::Int(_) | Tok::Str(_) | Tok::Bytes(_))) {
+            self.locs.push(at);
+        }
         match self.next() {
             Some((Tok::Int(z), _)) => Ok(Expr::Int(z)),
             Some((Tok::Str(s), _)) => Ok(Expr::String(s)),
@@ -452,6 +465,61 @@ impl Parser {
 
 /// Parses one Michelson data expression (e.g. a transfer payload) into Micheline.
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
+    let mut p = parser(source)?;
+    let e = p.item(0)?;
+    if p.peek().is_some() {
+        return Err(p.unexpected("end of input"));
+    }
+    Ok(e)
+}
+
+/// A line and column (1-based; columns count characters) in Michelson text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+/// Parses a script file (`.tz`) as `octez-client` does: `;`-separated top-level expressions
+/// (`parameter ..; storage ..; code ..`) become one sequence (a file that is already one
+/// `{ .. }` sequence is that sequence). Also returns where every node starts, indexed by its
+/// canonical location (its prefix-order index in the expression, as octez numbers nodes in
+/// errors), so an error at a Micheline location can be shown at a line and column.
+pub fn parse_script(source: &str) -> Result<(Expr, Vec<Location>), ParseError> {
+    let mut p = parser(source)?;
+    let start = p.pos();
+    let mut items = Vec::new();
+    p.locs.push(start);
+    while p.peek().is_some() {
+        items.push(p.item(1)?);
+        match p.peek() {
+            Some(Tok::Semi) => p.i += 1,
+            None => {}
+            Some(_) => return Err(p.unexpected("';' or end of input")),
+        }
+    }
+    let e = match items.len() {
+        0 => return Err(p.err(start, ParseErrorKind::Empty)),
+        1 if matches!(items[0], Expr::Seq(_)) => {
+            p.locs.remove(0);
+            items.remove(0)
+        }
+        _ => Expr::Seq(items),
+    };
+    let locs = p
+        .locs
+        .iter()
+        .map(|p| Location {
+            line: p.line,
+            column: p.column,
+        })
+        .collect();
+    Ok((e, locs))
+}
+
+fn parser(source: &str) -> Result<Parser, ParseError> {
     let lexer = Lexer {
         chars: source.chars().peekable(),
         pos: Pos { line: 1, column: 1 },
@@ -465,12 +533,12 @@ pub fn parse(source: &str) -> Result<Expr, ParseError> {
         l.pos
     };
     let toks = lexer.tokens()?;
-    let mut p = Parser { toks, i: 0, end };
-    let e = p.item(0)?;
-    if p.peek().is_some() {
-        return Err(p.unexpected("end of input"));
-    }
-    Ok(e)
+    Ok(Parser {
+        toks,
+        i: 0,
+        end,
+        locs: Vec::new(),
+    })
 }
 
 impl fmt::Display for Pos {
@@ -589,6 +657,32 @@ mod tests {
             err("{ 1 ;; 2 }").2,
             ParseErrorKind::Unexpected { .. }
         ));
+    }
+
+    #[test]
+    fn scripts_and_locations() {
+        let src = "parameter unit;\nstorage (pair nat int);\ncode { CDR ; NIL operation ; PAIR }";
+        let (e, locs) = parse_script(src).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "{ parameter unit ; storage (pair nat int) ; code { CDR ; NIL operation ; PAIR } }"
+        );
+        // Prefix order: 0 the sequence, 1 parameter, 2 unit, 3 storage, 4 pair, 5 nat, 6 int,
+        // 7 code, 8 its sequence, 9 CDR, 10 NIL, 11 operation, 12 PAIR.
+        assert_eq!(locs.len(), 13);
+        let at = |i: usize| (locs[i].line, locs[i].column);
+        assert_eq!(at(0), (1, 1));
+        assert_eq!(at(2), (1, 11));
+        assert_eq!(at(4), (2, 10));
+        assert_eq!(at(6), (2, 19));
+        assert_eq!(at(8), (3, 6));
+        assert_eq!(at(11), (3, 18));
+        assert_eq!(at(12), (3, 30));
+        let (e, locs) = parse_script("{ parameter unit ; storage 1 ; code {} }").unwrap();
+        assert!(matches!(e, Expr::Seq(ref items) if items.len() == 3));
+        assert_eq!((locs.len(), locs[0].column, locs[4].column), (7, 1, 28));
+        assert_eq!(parse_script(" ").unwrap_err().kind, ParseErrorKind::Empty);
+        assert!(parse_script("parameter unit ; ;").is_err());
     }
 
     #[test]

@@ -8,24 +8,23 @@
 //! tag 2  Whitelist_update                0x00 (none) | 0xff ++ uint30-prefixed list of public key hashes
 //! tag 3  Canonical_rollup_signal         uint30-prefixed bytes
 //! ```
-//! A whole message is at most [`MAX_MESSAGE_SIZE`] bytes.
+//! A whole message is at most [`MAX_INPUT_OUTPUT_SIZE`] bytes.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::abi::MAX_INPUT_OUTPUT_SIZE;
+
 use super::address::{ContractHash, PublicKeyHash};
 use super::binary::{put_dynamic, put_dynamic_bytes, put_u8, DecodeError, DecodeErrorKind, Reader};
 use super::micheline::Expr;
 
-/// `Constants_repr.sc_rollup_message_size_limit`: the largest inbox or outbox message.
-pub const MAX_MESSAGE_SIZE: usize = 4096;
-
-/// Rejects a serialized inbox or outbox message longer than [`MAX_MESSAGE_SIZE`].
+/// Rejects a serialized inbox or outbox message longer than [`MAX_INPUT_OUTPUT_SIZE`].
 pub(crate) fn check_message_size(bytes: &[u8], what: &'static str) -> Result<(), DecodeError> {
-    if bytes.len() > MAX_MESSAGE_SIZE {
+    if bytes.len() > MAX_INPUT_OUTPUT_SIZE {
         return Err(DecodeError {
-            offset: MAX_MESSAGE_SIZE,
+            offset: MAX_INPUT_OUTPUT_SIZE,
             kind: DecodeErrorKind::Invalid {
                 what,
                 reason: "larger than 4096 bytes",
@@ -180,7 +179,7 @@ impl OutboxMessage {
         out
     }
 
-    /// Decodes a serialized outbox message (all of `bytes`, at most [`MAX_MESSAGE_SIZE`]).
+    /// Decodes a serialized outbox message (all of `bytes`, at most [`MAX_INPUT_OUTPUT_SIZE`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         check_message_size(bytes, "outbox message")?;
         let mut r = Reader::new(bytes);

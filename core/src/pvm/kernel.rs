@@ -19,8 +19,7 @@ use alloc::vec::Vec;
 
 use wasmparser::{CompositeInnerType, ExternalKind, Operator, Parser, Payload, TypeRef, ValType};
 
-use crate::host::{HostFunction, ValKind, HOST_MODULE};
-use crate::pvm::PvmVersion;
+use crate::abi::{HostFunction, PvmVersion, ValKind, HOST_MODULE};
 
 /// Name of the kernel's entry point.
 pub const KERNEL_ENTRYPOINT: &str = "kernel_run";

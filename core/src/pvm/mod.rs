@@ -39,7 +39,7 @@
 //! ## State
 //! The state is a [`Tree`] in octez's layout; [`Pvm::state_hash`] is its root hash. It holds
 //! `/tag` (`"Some"`), durable storage under `/value/durable` (see [`crate::durable`]) and the
-//! outboxes under `/value/pvm/buffers/output` (see [`output_buffer`]), so outbox proofs of a
+//! outboxes under `/value/pvm/buffers/output` (see [`crate::state::output_buffer`]), so outbox proofs of a
 //! Soru state are octez output proofs. Octez's tree additionally holds the input buffer, the
 //! tick and reboot counters and the interpreter state under `/value/pvm` and `/value/wasm`;
 //! Soru keeps those in the [`Pvm`] value, so its state hash is not yet octez's, but every part
@@ -71,8 +71,6 @@
 //! ```
 
 pub mod kernel;
-pub mod output_buffer;
-mod version;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -80,37 +78,21 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::abi::{
+    PvmVersion, MAXIMUM_REBOOTS_PER_INPUT, METADATA_SIZE, OUTBOX_MESSAGE_LIMIT,
+    OUTBOX_VALIDITY_PERIOD, TICKS_PER_SNAPSHOT,
+};
 use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
 use crate::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
-use crate::host::{
-    self, HostState, HostTrap, Input, MAXIMUM_REBOOTS_PER_INPUT, METADATA_SIZE,
-    OUTBOX_MESSAGE_LIMIT, OUTBOX_VALIDITY_PERIOD, TICKS_PER_SNAPSHOT,
-};
+use crate::host::{self, HostState, HostTrap, Input};
 use crate::reveal::{Reveal, RevealRequest};
+use crate::state::output_buffer::{self, OutputBufferError, OutputBufferInfo};
+use crate::state::{
+    DURABLE_PATH, FALLBACK_KERNEL_KEY, KERNEL_KEY, REBOOT_COUNTER_KEY, REBOOT_FLAG_KEY,
+    STUCK_FLAG_KEY, TAG, TAG_SOME, TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY, VERSION_KEY,
+};
 use crate::tree::{Hash, Tree, TreeError};
 pub use kernel::KernelError;
-use output_buffer::{OutputBufferError, OutputBufferInfo};
-pub use version::PvmVersion;
-
-/// Path of durable storage in the state tree.
-pub const DURABLE_PATH: [&[u8]; 2] = [b"value", b"durable"];
-
-/// Durable key of the kernel.
-pub const KERNEL_KEY: &str = "/kernel/boot.wasm";
-/// Durable key of the fallback kernel (the last one that initialised).
-pub const FALLBACK_KERNEL_KEY: &str = "/readonly/kernel/boot.wasm";
-/// Durable key a kernel writes to ask for a reboot.
-pub const REBOOT_FLAG_KEY: &str = "/kernel/env/reboot";
-/// Durable key of the remaining reboots (little-endian `i32`).
-pub const REBOOT_COUNTER_KEY: &str = "/readonly/kernel/env/reboot_counter";
-/// Durable key set when `kernel_run` trapped.
-pub const STUCK_FLAG_KEY: &str = "/readonly/kernel/env/stuck";
-/// Durable key set when an upgrade failed and the fallback kernel was restored.
-pub const UPGRADE_ERROR_FLAG_KEY: &str = "/readonly/kernel/env/upgrade_error";
-/// Durable key set when the kernel asked for too many reboots.
-pub const TOO_MANY_REBOOT_FLAG_KEY: &str = "/readonly/kernel/env/too_many_reboot";
-/// Durable key of the PVM version.
-pub const VERSION_KEY: &str = "/readonly/wasm_version";
 
 /// Parameters fixed at origination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,8 +297,28 @@ pub struct Pvm {
     level_fuel: u64,
     total_fuel: u64,
     level_runs: u32,
+    wasm: Wasm,
+}
+
+/// The wasmi engine of one PVM version, its host functions linked once, and the compiled
+/// kernels (by hash of their bytes).
+struct Wasm {
     engine: wasmi::Engine,
+    linker: wasmi::Linker<HostState>,
     modules: BTreeMap<Hash, wasmi::Module>,
+}
+
+impl Wasm {
+    fn new(version: PvmVersion) -> Result<Wasm, PvmError> {
+        let engine = wasmi::Engine::new(&kernel::engine_config(version));
+        let mut linker = wasmi::Linker::<HostState>::new(&engine);
+        host::link(&mut linker, version).map_err(|e| PvmError::Engine(e.to_string()))?;
+        Ok(Wasm {
+            engine,
+            linker,
+            modules: BTreeMap::new(),
+        })
+    }
 }
 
 impl fmt::Debug for Pvm {
@@ -346,7 +348,7 @@ impl Pvm {
     /// with fresh counters. The version is read from `/readonly/wasm_version` when present.
     pub fn from_durable(durable: Durable, config: PvmConfig) -> Result<Pvm, PvmError> {
         let mut buffers = Tree::empty();
-        buffers.set_value(&output_buffer::TAG, output_buffer::TAG_SOME)?;
+        buffers.set_value(&TAG, TAG_SOME)?;
         output_buffer::write_info(
             &mut buffers,
             &OutputBufferInfo {
@@ -372,7 +374,7 @@ impl Pvm {
                 .build(),
         };
         Ok(Pvm {
-            engine: wasmi::Engine::new(&kernel::engine_config(version)),
+            wasm: Wasm::new(version)?,
             next_level: config.first_level,
             config,
             version,
@@ -385,7 +387,6 @@ impl Pvm {
             level_fuel: 0,
             total_fuel: 0,
             level_runs: 0,
-            modules: BTreeMap::new(),
         })
     }
 
@@ -554,7 +555,7 @@ impl Pvm {
                     host.durable
                         .set_value(&key(VERSION_KEY), v.as_str().as_bytes(), true)?;
                     if v != version {
-                        self.set_version(v);
+                        self.set_version(v)?;
                     }
                 }
             }
@@ -563,10 +564,10 @@ impl Pvm {
         Ok(())
     }
 
-    fn set_version(&mut self, version: PvmVersion) {
+    fn set_version(&mut self, version: PvmVersion) -> Result<(), PvmError> {
+        self.wasm = Wasm::new(version)?;
         self.version = version;
-        self.engine = wasmi::Engine::new(&kernel::engine_config(version));
-        self.modules.clear();
+        Ok(())
     }
 
     /// One top-level step from a snapshot boundary: either reboots the kernel and runs
@@ -621,17 +622,17 @@ impl Pvm {
     }
 
     fn compile(&mut self, kernel: &[u8], hash: Hash) -> Result<wasmi::Module, KernelError> {
-        if let Some(m) = self.modules.get(&hash) {
+        if let Some(m) = self.wasm.modules.get(&hash) {
             return Ok(m.clone());
         }
         kernel::validate(kernel, self.version)?;
-        let module = wasmi::Module::new(&self.engine, kernel)
+        let module = wasmi::Module::new(&self.wasm.engine, kernel)
             .map_err(|e| KernelError::Compile(e.to_string()))?;
         // Keep a small cache: kernels rarely change.
-        if self.modules.len() >= 4 {
-            self.modules.clear();
+        if self.wasm.modules.len() >= 4 {
+            self.wasm.modules.clear();
         }
-        self.modules.insert(hash, module.clone());
+        self.wasm.modules.insert(hash, module.clone());
         Ok(module)
     }
 
@@ -658,15 +659,13 @@ impl Pvm {
                 return Ok(());
             }
         };
-        let mut linker = wasmi::Linker::<HostState>::new(&self.engine);
-        host::link(&mut linker, self.version).map_err(|e| PvmError::Engine(e.to_string()))?;
         let host = self
             .host
             .take()
             .ok_or(PvmError::Engine("host state lost".into()))?;
-        let mut store = wasmi::Store::new(&self.engine, host);
+        let mut store = wasmi::Store::new(&self.wasm.engine, host);
         store.limiter(|h| &mut h.limits);
-        let instance = match linker.instantiate_and_start(&mut store, &module) {
+        let instance = match self.wasm.linker.instantiate_and_start(&mut store, &module) {
             Ok(i) => i,
             Err(e) => {
                 self.host = Some(store.into_data());
@@ -806,11 +805,11 @@ impl Pvm {
         trap: HostTrap,
     ) -> Result<(), PvmError> {
         match trap {
-            HostTrap::Tree(msg) => {
+            HostTrap::Tree(error) => {
                 let mut host = store.into_data();
                 host.memory = None;
                 self.host = Some(host);
-                Err(PvmError::Engine(msg))
+                Err(PvmError::Tree(error))
             }
             HostTrap::Crash(msg) => self.finish_stuck(store, StuckReason::HostCrash(msg)),
             HostTrap::Reveal { .. } => self.finish_stuck(

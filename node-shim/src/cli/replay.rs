@@ -14,7 +14,8 @@ use serde::Serialize;
 use soru_core::commitment::StateHash;
 use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
-use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status, KERNEL_KEY};
+use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status};
+use soru_core::state::KERNEL_KEY;
 
 use crate::kernel;
 use crate::preimages::PreimageDir;

@@ -28,14 +28,10 @@ use crate::tree::proof::TreeAccess;
 use crate::tree::Tree;
 use crate::tree::TreeError;
 
+use super::{TAG, TAG_SOME};
+
 /// Path of the output buffer in the state tree.
 pub const OUTPUT_BUFFER: [&[u8]; 4] = [b"value", b"pvm", b"buffers", b"output"];
-
-/// Path of the PVM state tag.
-pub const TAG: [&[u8]; 1] = [b"tag"];
-
-/// The tag value of an initialised PVM state: the Data_encoding string `"Some"`.
-pub const TAG_SOME: &[u8] = b"\x00\x00\x00\x04Some";
 
 /// Reading or writing the output buffer failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
