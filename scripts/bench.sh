@@ -6,7 +6,8 @@
 #      exists, `tree` (scaled down with SORU_TREE_BENCH_KEYS, default here 100000 keys);
 #   3. runs the wasmtime baseline (tests/bench, outside the workspace) on the same kernels and
 #      workloads, and prints the table: benchmark | soru (wasmi) | baseline (wasmtime) | ratio.
-#   4. verifies one proof natively and as wasm32 in Node (scripts/bench-verify-node.sh).
+#   4. verifies one proof natively and as wasm32 in Node (scripts/bench-verify-node.sh);
+#   5. measures the web app's budgets in headless Chromium (scripts/bench-web.sh).
 #
 # Environment: SORU_TREE_BENCH_KEYS (tree size), SORU_BASELINE_SECONDS (time per wasmtime
 # measurement, default 3), CARGO (cargo binary).
@@ -41,3 +42,7 @@ CARGO_TARGET_DIR="$TARGET_DIR/bench-baseline" "$CARGO" run --quiet --release \
 echo
 echo "== one-value proof verification, native vs wasm32 in Node (scripts/bench-verify-node.sh)"
 SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" bash scripts/bench-verify-node.sh
+
+echo
+echo "== soru-web budgets in headless Chromium (scripts/bench-web.sh)"
+bash scripts/bench-web.sh

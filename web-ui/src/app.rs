@@ -623,6 +623,25 @@ fn tree_view(
     }
 }
 
+/// The placeholder of rollup node URL fields (octez's default RPC port).
+const NODE_PLACEHOLDER: &str = "http://127.0.0.1:8932";
+
+/// A labelled one-line text field bound to `value`.
+#[component]
+fn TextField(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] numeric: bool,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input id=id placeholder=placeholder inputmode=numeric.then_some("numeric") spellcheck="false"
+            prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+    }
+}
+
 #[component]
 fn VerifyPage() -> impl IntoView {
     let proof = RwSignal::new(String::new());
@@ -722,17 +741,10 @@ fn VerifyPage() -> impl IntoView {
                 </div>
                 <div class="card">
                     <h3>"Fetch from a rollup node"</h3>
-                    <label for="verify-node">"Rollup node URL"</label>
-                    <input id="verify-node" placeholder="http://127.0.0.1:8932" on:input=move |ev| node.set(event_target_value(&ev))/>
+                    <TextField id="verify-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/>
                     <div class="row">
-                        <div>
-                            <label for="outbox-level">"Outbox level"</label>
-                            <input id="outbox-level" inputmode="numeric" on:input=move |ev| level.set(event_target_value(&ev))/>
-                        </div>
-                        <div>
-                            <label for="message-index">"Message index"</label>
-                            <input id="message-index" inputmode="numeric" prop:value=move || index.get() on:input=move |ev| index.set(event_target_value(&ev))/>
-                        </div>
+                        <div><TextField id="outbox-level" label="Outbox level" value=level numeric=true/></div>
+                        <div><TextField id="message-index" label="Message index" value=index numeric=true/></div>
                     </div>
                     <button on:click=fetch_from_node>"Fetch proof and commitment"</button>
                     <p class="muted">"Uses GET /global/block/head/helpers/proofs/outbox/<level>/messages?index=<i> and /local/commitments/<hash>. The node must allow this page's origin (--cors-origins)."</p>
@@ -825,14 +837,8 @@ fn CheckPage() -> impl IntoView {
             <p class="lead">"Follow a rollup node's commitment chain from its last stored commitment back through predecessors and check that each commitment hashes to its src1 hash and extends the previous one by one commitment period."</p>
             <div class="card">
                 <div class="row wrap">
-                    <div class="grow">
-                        <label for="check-node">"Rollup node URL"</label>
-                        <input id="check-node" placeholder="http://127.0.0.1:8932" on:input=move |ev| node.set(event_target_value(&ev))/>
-                    </div>
-                    <div>
-                        <label for="check-count">"Commitments to check"</label>
-                        <input id="check-count" inputmode="numeric" prop:value=move || count.get() on:input=move |ev| count.set(event_target_value(&ev))/>
-                    </div>
+                    <div class="grow"><TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/></div>
+                    <div><TextField id="check-count" label="Commitments to check" value=count numeric=true/></div>
                 </div>
                 <button class="primary" on:click=check>"Check"</button>
                 <p id="check-status" class="status" role="status" aria-live="polite">{move || status.get()}</p>

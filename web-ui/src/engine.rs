@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use soru_core::durable::Key;
 use soru_core::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
 use soru_core::inputs::{self, Defaults};
-use soru_core::pvm::{Pvm, PvmConfig, PvmError, Status, STUCK_FLAG_KEY};
+use soru_core::pvm::{Pvm, PvmConfig, PvmError, Status};
 use soru_core::reveal::{PreimageMap, RevealRequest};
+use soru_core::state::STUCK_FLAG_KEY;
 use soru_verifier::StateHash;
 
 use crate::view::{self, OutboxEntry};
