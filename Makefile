@@ -28,7 +28,6 @@ test: setup
 	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-node --target wasm32-wasip1
-	$(CARGO) clippy -p soru-web --target wasm32-unknown-unknown -- -D warnings
 	bash scripts/build-web.sh
 	node tests/js/web/web.test.mjs
 

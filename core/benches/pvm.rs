@@ -4,7 +4,11 @@
 //!   rounds of the compute kernel's integer hash loop; throughput is wasmi fuel per second.
 //! - `pvm/echo_level`: one level of [`ECHO_MESSAGES`] external messages of [`ECHO_PAYLOAD`]
 //!   bytes through the echo kernel (inputs, `kernel_run`, outbox, state hash); throughput is
-//!   inputs per second.
+//!   inputs per second. Levels follow each other on one PVM, as on a rollup node, so the state
+//!   accumulates one outbox per level (octez keeps them for the validity period); the bench
+//!   prints how many levels the state holds at the end and records it for the table.
+//! - `pvm/echo_level_fresh`: the same level on a PVM that has run a single level before, so
+//!   the two rows together show what the accumulated state costs.
 //!
 //! The kernels' wasm modules come from `tests/build.rs` (`cargo build -p soru-tests` builds
 //! them into `target/sdk-kernels/kernels/`; `SORU_KERNELS_DIR` overrides the directory).
@@ -99,7 +103,36 @@ fn echo(c: &mut Criterion) {
     group.bench_function("echo_level", |b| {
         b.iter(|| pvm.run_level(&inbox, &mut NoReveal).expect("level runs"))
     });
+    group.bench_function("echo_level_fresh", |b| {
+        b.iter_batched(
+            || {
+                let mut fresh = originate(&wasm);
+                fresh.run_level(&inbox, &mut NoReveal).expect("level runs");
+                fresh
+            },
+            |mut fresh| fresh.run_level(&inbox, &mut NoReveal).expect("level runs"),
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
+    let levels = pvm.report().expect("report").level + 1;
+    println!(
+        "pvm/echo_level: the benchmarked PVM ran {levels} levels; its state holds {} outboxes \
+         (validity period {})",
+        levels.min(pvm.config().outbox_validity_period),
+        pvm.config().outbox_validity_period
+    );
+    note("echo_level_levels", &levels.to_string());
+}
+
+/// Records `value` under `name` for the table of `make bench` (`SORU_BENCH_NOTES` names the
+/// directory; without it nothing is written).
+fn note(name: &str, value: &str) {
+    if let Some(dir) = std::env::var_os("SORU_BENCH_NOTES") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("create SORU_BENCH_NOTES");
+        std::fs::write(dir.join(name), value).expect("write a bench note");
+    }
 }
 
 criterion_group!(benches, compute, echo);

@@ -17,7 +17,6 @@
 //! Writes re-encode only the chunks they touch, like octez's lazy vector encoding, so the same
 //! sequence of host calls produces the same tree.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -231,66 +230,25 @@ impl Durable {
 
     /// Length of the value at `key`, if any.
     pub fn value_length(&self, key: &Key) -> Result<Option<u64>, DurableError> {
-        let vp = key.value_path();
-        if self.tree.kind(&vp)?.is_none() {
-            return Ok(None);
+        match self.value_node(key)? {
+            Some(v) => Ok(Some(length_of(&v, key)?)),
+            None => Ok(None),
         }
-        let mut lp = vp;
-        lp.push(LENGTH_STEP);
-        let length = match self.tree.value(&lp)? {
-            Some(bytes) => {
-                let arr: [u8; 8] = bytes.try_into().map_err(|_| DurableError::CorruptLength {
-                    path: key.text(),
-                    length: bytes.len(),
-                })?;
-                i64::from_be_bytes(arr).max(0) as u64
-            }
-            // A value node without length decodes as length 0 in octez only if absent;
-            // treat a missing length as corrupt.
-            None => {
-                return Err(DurableError::CorruptLength {
-                    path: key.text(),
-                    length: 0,
-                })
-            }
-        };
-        Ok(Some(length))
     }
 
-    fn chunk(&self, key: &Key, index: u64) -> Result<[u8; CHUNK_SIZE], DurableError> {
-        let idx = format!("{index}");
-        let mut p = key.value_path();
-        p.push(CONTENTS_STEP);
-        p.push(idx.as_bytes());
-        let mut chunk = [0u8; CHUNK_SIZE];
-        if let Some(bytes) = self.tree.value(&p)? {
-            let n = bytes.len().min(CHUNK_SIZE);
-            chunk[..n].copy_from_slice(&bytes[..n]);
-        }
-        Ok(chunk)
-    }
-
-    fn load(&self, key: &Key, offset: u64, len: u64) -> Result<Vec<u8>, DurableError> {
-        let mut out = Vec::with_capacity(len as usize);
-        let mut pos = offset;
-        let end = offset + len;
-        while pos < end {
-            let index = pos / CHUNK_SIZE as u64;
-            let start = (pos % CHUNK_SIZE as u64) as usize;
-            let take = ((CHUNK_SIZE - start) as u64).min(end - pos) as usize;
-            let chunk = self.chunk(key, index)?;
-            out.extend_from_slice(&chunk[start..start + take]);
-            pos += take as u64;
-        }
-        Ok(out)
+    /// The `@` subtree of `key` (its length and chunks), found in one descent so that reading
+    /// or writing a value hashes the steps of the large directories above it only once.
+    fn value_node(&self, key: &Key) -> Result<Option<Tree>, DurableError> {
+        Ok(self.tree.subtree(&key.value_path())?)
     }
 
     /// The whole value at `key`, if any.
     pub fn read_all(&self, key: &Key) -> Result<Option<Vec<u8>>, DurableError> {
-        match self.value_length(key)? {
-            None => Ok(None),
-            Some(len) => Ok(Some(self.load(key, 0, len)?)),
-        }
+        let Some(v) = self.value_node(key)? else {
+            return Ok(None);
+        };
+        let len = length_of(&v, key)?;
+        Ok(Some(load(&v, 0, len)?))
     }
 
     /// Reads at most `max_bytes` bytes at `offset` (octez `read_value_exn`, used by `store_read`).
@@ -303,7 +261,8 @@ impl Durable {
         if max_bytes > MAX_STORE_IO_SIZE as i64 {
             return Err(DurableError::IoTooLarge(max_bytes));
         }
-        let length = self.value_length(key)?.ok_or(DurableError::ValueNotFound)?;
+        let v = self.value_node(key)?.ok_or(DurableError::ValueNotFound)?;
+        let length = length_of(&v, key)?;
         if offset < 0 || offset as u64 >= length {
             return Err(DurableError::OutOfBounds { offset, length });
         }
@@ -312,27 +271,13 @@ impl Durable {
         if n < 0 {
             return Err(DurableError::Negative(n as i64));
         }
-        self.load(key, offset as u64, n as u64)
+        load(&v, offset as u64, n as u64)
     }
 
     fn write_length(&mut self, key: &Key, length: u64) -> Result<(), DurableError> {
         let mut p = key.value_path();
         p.push(LENGTH_STEP);
         self.tree.set_value(&p, &(length as i64).to_be_bytes())?;
-        Ok(())
-    }
-
-    fn write_chunk(
-        &mut self,
-        key: &Key,
-        index: u64,
-        chunk: &[u8; CHUNK_SIZE],
-    ) -> Result<(), DurableError> {
-        let idx = format!("{index}");
-        let mut p = key.value_path();
-        p.push(CONTENTS_STEP);
-        p.push(idx.as_bytes());
-        self.tree.set_value(&p, chunk)?;
         Ok(())
     }
 
@@ -351,13 +296,15 @@ impl Durable {
         edit_readonly: bool,
     ) -> Result<(), DurableError> {
         Self::check_writeable(key, edit_readonly)?;
-        self.tree.remove(&key.value_path())?;
-        self.write_length(key, bytes.len() as u64)?;
+        // Whatever was under `@` goes: the new value is built apart and put in one descent.
+        let mut v = Tree::empty();
+        set_length(&mut v, bytes.len() as u64)?;
         for (i, part) in bytes.chunks(CHUNK_SIZE).enumerate() {
             let mut chunk = [0u8; CHUNK_SIZE];
             chunk[..part.len()].copy_from_slice(part);
-            self.write_chunk(key, i as u64, &chunk)?;
+            set_chunk(&mut v, i as u64, &chunk)?;
         }
+        self.tree.set_subtree(&key.value_path(), v)?;
         Ok(())
     }
 
@@ -390,7 +337,11 @@ impl Durable {
         if bytes.len() > MAX_STORE_IO_SIZE {
             return Err(DurableError::IoTooLarge(bytes.len() as i64));
         }
-        let existing = self.value_length(key)?;
+        let node = self.value_node(key)?;
+        let existing = match &node {
+            Some(v) => Some(length_of(v, key)?),
+            None => None,
+        };
         let length = existing.unwrap_or(0);
         if offset > length as i64 {
             return Err(DurableError::OutOfBounds { offset, length });
@@ -399,13 +350,12 @@ impl Durable {
             return Err(DurableError::Negative(offset));
         }
         let offset = offset as u64;
-        if existing.is_none() {
-            // A fresh vector: octez's encoding removes whatever was under `@` first.
-            self.tree.remove(&key.value_path())?;
-        }
+        // A fresh vector starts from nothing under `@` (octez's encoding removes it first);
+        // an existing one is edited apart and put back in one descent.
+        let mut v = node.unwrap_or_else(Tree::empty);
         let new_length = length.max(offset + bytes.len() as u64);
         if new_length != length || existing.is_none() {
-            self.write_length(key, new_length)?;
+            set_length(&mut v, new_length)?;
         }
         let mut pos = 0usize;
         while pos < bytes.len() {
@@ -413,15 +363,15 @@ impl Durable {
             let index = abs / CHUNK_SIZE as u64;
             let start = (abs % CHUNK_SIZE as u64) as usize;
             let take = (CHUNK_SIZE - start).min(bytes.len() - pos);
-            let mut chunk = if take == CHUNK_SIZE {
-                [0u8; CHUNK_SIZE]
-            } else {
-                self.chunk(key, index)?
-            };
+            let mut chunk = [0u8; CHUNK_SIZE];
+            if take != CHUNK_SIZE {
+                read_chunk(&v, index, &mut chunk)?;
+            }
             chunk[start..start + take].copy_from_slice(&bytes[pos..pos + take]);
-            self.write_chunk(key, index, &chunk)?;
+            set_chunk(&mut v, index, &chunk)?;
             pos += take;
         }
+        self.tree.set_subtree(&key.value_path(), v)?;
         Ok(())
     }
 
@@ -499,17 +449,105 @@ impl Durable {
 
     /// Every value in the store as `(key, bytes)`, depth first in the tree's order.
     pub fn values(&self) -> DurableValues<'_> {
+        self.value_prefixes(u64::MAX)
+    }
+
+    /// Like [`Durable::values`], but each value cut to its first `limit` bytes, so listing a
+    /// store with a 2 GiB value (one `store_create` makes it) allocates at most `limit` bytes
+    /// per value; [`Durable::value_length`] gives the full length.
+    pub fn value_prefixes(&self, limit: u64) -> DurableValues<'_> {
         DurableValues {
             durable: self,
             stack: vec![Vec::new()],
+            limit,
         }
     }
+}
+
+/// The decimal step of chunk `index` (`contents/<index>`), without allocating.
+struct ChunkStep {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl ChunkStep {
+    fn new(mut index: u64) -> ChunkStep {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (index % 10) as u8;
+            index /= 10;
+            if index == 0 {
+                break;
+            }
+        }
+        ChunkStep { buf, start }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// The length stored in a value's `@` subtree `v` (an 8-byte big-endian `int64`).
+fn length_of(v: &Tree, key: &Key) -> Result<u64, DurableError> {
+    let mut buf = [0u8; 8];
+    match v.read_value_prefix(&[LENGTH_STEP], &mut buf)? {
+        Some(8) => Ok(i64::from_be_bytes(buf).max(0) as u64),
+        // A value node without length decodes as length 0 in octez only if absent;
+        // treat a missing length as corrupt.
+        found => Err(DurableError::CorruptLength {
+            path: key.text(),
+            length: found.unwrap_or(0),
+        }),
+    }
+}
+
+fn set_length(v: &mut Tree, length: u64) -> Result<(), DurableError> {
+    v.set_value(&[LENGTH_STEP], &(length as i64).to_be_bytes())?;
+    Ok(())
+}
+
+/// Chunk `index` of `v` into `out` (chunks never written read as zeros).
+fn read_chunk(v: &Tree, index: u64, out: &mut [u8; CHUNK_SIZE]) -> Result<(), DurableError> {
+    let idx = ChunkStep::new(index);
+    let n = v
+        .read_value_prefix(&[CONTENTS_STEP, idx.bytes()], out)?
+        .unwrap_or(0)
+        .min(CHUNK_SIZE);
+    out[n..].fill(0);
+    Ok(())
+}
+
+fn set_chunk(v: &mut Tree, index: u64, chunk: &[u8; CHUNK_SIZE]) -> Result<(), DurableError> {
+    let idx = ChunkStep::new(index);
+    v.set_value(&[CONTENTS_STEP, idx.bytes()], chunk)?;
+    Ok(())
+}
+
+/// `len` bytes at `offset` of the value whose `@` subtree is `v`.
+fn load(v: &Tree, offset: u64, len: u64) -> Result<Vec<u8>, DurableError> {
+    let mut out = Vec::with_capacity(len as usize);
+    let mut pos = offset;
+    let end = offset + len;
+    let mut chunk = [0u8; CHUNK_SIZE];
+    while pos < end {
+        let index = pos / CHUNK_SIZE as u64;
+        let start = (pos % CHUNK_SIZE as u64) as usize;
+        let take = ((CHUNK_SIZE - start) as u64).min(end - pos) as usize;
+        read_chunk(v, index, &mut chunk)?;
+        out.extend_from_slice(&chunk[start..start + take]);
+        pos += take as u64;
+    }
+    Ok(out)
 }
 
 /// Iterator over every `(key, value)` of a [`Durable`]; see [`Durable::values`].
 pub struct DurableValues<'a> {
     durable: &'a Durable,
     stack: Vec<Vec<Vec<u8>>>,
+    limit: u64,
 }
 
 impl DurableValues<'_> {
@@ -531,7 +569,10 @@ impl DurableValues<'_> {
         self.stack.extend(subdirs.into_iter().rev());
         let key = Key { steps };
         if has_value {
-            let bytes = self.durable.read_all(&key)?.unwrap_or_default();
+            let bytes = match self.durable.value_node(&key)? {
+                Some(v) => load(&v, 0, length_of(&v, &key)?.min(self.limit))?,
+                None => Vec::new(),
+            };
             Ok(Some((key.text(), bytes)))
         } else {
             Ok(None)

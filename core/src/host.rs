@@ -26,8 +26,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::abi::{
-    HostError, HostFunction, PvmVersion, HOST_MODULE, MAX_INPUT_OUTPUT_SIZE, MAX_KEY_LENGTH,
-    READ_INPUT_INFO_SIZE,
+    host_call_fuel, HostError, HostFunction, PvmVersion, DEBUG_MESSAGE_OVERHEAD, HOST_MODULE,
+    MAX_DEBUG_BYTES_PER_LEVEL, MAX_INPUT_OUTPUT_SIZE, MAX_KEY_LENGTH, MAX_MEMORY_PAGES,
+    MAX_STORE_IO_SIZE, MAX_TABLE_ELEMENTS, READ_INPUT_INFO_SIZE, STORE_HASH_SIZE, WASM_PAGE_SIZE,
 };
 use crate::durable::{Durable, DurableError, Key, Target};
 use crate::reveal::RevealRequest;
@@ -49,8 +50,93 @@ pub(crate) struct HostState {
     /// The state tree without durable storage: `/tag` and the output buffer.
     pub(crate) buffers: Tree,
     pub(crate) debug: Vec<Vec<u8>>,
+    /// Debug output of the level: what is kept counts against [`MAX_DEBUG_BYTES_PER_LEVEL`].
+    pub(crate) debug_bytes: usize,
+    /// Debug bytes dropped this level because the cap was reached.
+    pub(crate) debug_dropped: u64,
     pub(crate) memory: Option<wasmi::Memory>,
-    pub(crate) limits: wasmi::StoreLimits,
+    pub(crate) limits: Limiter,
+    /// The host function called last in this `kernel_run` (reported when the run fails).
+    pub(crate) last_call: Option<HostFunction>,
+}
+
+/// The store's resource limiter: Soru's deterministic ceilings ([`MAX_MEMORY_PAGES`], and
+/// [`MAX_TABLE_ELEMENTS`] for all tables together), one instance, one memory. A growth the
+/// ceilings allow but the host cannot allocate is not turned into a -1 the kernel could see
+/// (that would make the state depend on the machine): it traps and is reported as
+/// [`crate::pvm::PvmError::HostOutOfMemory`].
+#[derive(Debug, Default)]
+pub(crate) struct Limiter {
+    /// Table elements allocated so far in this store (all tables).
+    table_elements: u64,
+    /// Elements added by the last allowed table growth, taken back if it then fails.
+    table_pending: u64,
+    /// Set when the host failed to allocate below the ceilings: what it was allocating.
+    pub(crate) host_out_of_memory: Option<&'static str>,
+}
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(desired as u64 <= MAX_MEMORY_PAGES * WASM_PAGE_SIZE)
+    }
+
+    fn memory_grow_failed(
+        &mut self,
+        error: &wasmi::errors::MemoryError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        if matches!(error, wasmi::errors::MemoryError::OutOfSystemMemory) {
+            self.host_out_of_memory = Some("the kernel's memory");
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
+        let added = (desired as u64).saturating_sub(current as u64);
+        let total = self.table_elements.saturating_add(added);
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        self.table_pending = added;
+        Ok(true)
+    }
+
+    fn table_grow_failed(
+        &mut self,
+        error: &wasmi::errors::TableError,
+    ) -> Result<(), wasmi_core::LimiterError> {
+        // wasmi asks the limiter before checking the table's own maximum and the fuel.
+        self.table_elements -= core::mem::take(&mut self.table_pending);
+        if matches!(error, wasmi::errors::TableError::OutOfSystemMemory) {
+            self.host_out_of_memory = Some("the kernel's tables");
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        // Bounded by the element ceiling anyway; this only stops empty-table floods.
+        1000
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
 }
 
 /// Why a host call stopped the kernel instead of returning a value.
@@ -66,6 +152,8 @@ pub(crate) enum HostTrap {
     Crash(String),
     /// The state tree failed (e.g. reading a blinded node of a proof tree).
     Tree(TreeError),
+    /// The run's fuel does not cover a host call.
+    OutOfFuel,
 }
 
 impl fmt::Display for HostTrap {
@@ -74,6 +162,7 @@ impl fmt::Display for HostTrap {
             HostTrap::Reveal { request, .. } => write!(f, "reveal requested: {request:?}"),
             HostTrap::Crash(m) => write!(f, "host function crash: {m}"),
             HostTrap::Tree(e) => write!(f, "state tree error: {e}"),
+            HostTrap::OutOfFuel => f.write_str("out of fuel in a host call"),
         }
     }
 }
@@ -238,19 +327,33 @@ impl HostState {
     }
 
     /// Records a debug message; an unreadable range records octez's `Error code: <n>` text.
-    /// The length is read as unsigned, as octez does.
+    /// The length is read as unsigned, as octez does. Past [`MAX_DEBUG_BYTES_PER_LEVEL`] in a
+    /// level, messages are cut and then dropped (and counted in `debug_dropped`).
     pub(crate) fn write_debug(&mut self, mem: &[u8], src: i32, num_bytes: i32) {
         let start = src as u32 as usize;
-        let message = match start
+        let error;
+        let bytes = match start
             .checked_add(num_bytes as u32 as usize)
             .and_then(|end| mem.get(start..end))
         {
-            Some(bytes) => bytes.to_vec(),
+            Some(bytes) => bytes,
             None => {
-                alloc::format!("Error code: {}", HostError::MemoryInvalidAccess.code()).into_bytes()
+                error = alloc::format!("Error code: {}", HostError::MemoryInvalidAccess.code());
+                error.as_bytes()
             }
         };
-        self.debug.push(message);
+        let room = MAX_DEBUG_BYTES_PER_LEVEL
+            .saturating_sub(self.debug_bytes)
+            .saturating_sub(DEBUG_MESSAGE_OVERHEAD);
+        let kept = bytes.len().min(room);
+        self.debug_dropped += (bytes.len() - kept) as u64;
+        if self.debug_bytes + DEBUG_MESSAGE_OVERHEAD <= MAX_DEBUG_BYTES_PER_LEVEL {
+            self.debug_bytes += kept + DEBUG_MESSAGE_OVERHEAD;
+            self.debug.push(bytes[..kept].to_vec());
+        } else if bytes.is_empty() {
+            // An empty message past the cap is dropped too: count it as one byte.
+            self.debug_dropped += 1;
+        }
     }
 
     pub(crate) fn store_has(&mut self, mem: &[u8], key: i32, len: i32) -> HostResult<i32> {
@@ -505,10 +608,32 @@ pub(crate) fn finish_reveal(
     }
 }
 
+/// `n` as a byte count, clamped to `0..=max` (what a host call can move at most).
+fn span(n: i32, max: usize) -> u64 {
+    (n.max(0) as u64).min(max as u64)
+}
+
+/// Longest key argument a host function reads (longer ones fail with
+/// [`HostError::StoreKeyTooLarge`] after reading `MAX_KEY_LENGTH + 1` bytes at most).
+const MAX_KEY_ARG: usize = MAX_KEY_LENGTH + 10;
+
+/// Runs host function `function` on the kernel's memory after charging its fuel
+/// ([`host_call_fuel`] of `bytes`, the most it can move). Without enough fuel the run stops
+/// as if it had run out of fuel in wasm: the call does nothing.
 fn with_memory<R>(
     caller: &mut wasmi::Caller<'_, HostState>,
+    function: HostFunction,
+    bytes: u64,
     f: impl FnOnce(&mut [u8], &mut HostState) -> HostResult<R>,
 ) -> Result<R, wasmi::Error> {
+    caller.data_mut().last_call = Some(function);
+    let cost = host_call_fuel(bytes);
+    let left = caller.get_fuel()?;
+    if left < cost {
+        caller.set_fuel(0)?;
+        return Err(wasmi::Error::host(HostTrap::OutOfFuel));
+    }
+    caller.set_fuel(left - cost)?;
     let memory = caller.data().memory.ok_or_else(|| {
         wasmi::Error::host(HostTrap::Crash(
             "host functions must not access memory during initialisation".into(),
@@ -534,105 +659,189 @@ pub(crate) fn link(
         match f {
             HostFunction::ReadInput => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| st.read_input(mem, a, b, n))
+                    with_memory(
+                        &mut c,
+                        HostFunction::ReadInput,
+                        span(n, MAX_INPUT_OUTPUT_SIZE) + READ_INPUT_INFO_SIZE as u64,
+                        |mem, st| st.read_input(mem, a, b, n),
+                    )
                 })
             }
             HostFunction::WriteOutput => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| st.write_output(mem, a, n))
+                    with_memory(
+                        &mut c,
+                        HostFunction::WriteOutput,
+                        span(n, MAX_INPUT_OUTPUT_SIZE),
+                        |mem, st| st.write_output(mem, a, n),
+                    )
                 })
             }
             HostFunction::WriteDebug => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| {
-                        st.write_debug(mem, a, n);
-                        Ok(())
-                    })
+                    with_memory(
+                        &mut c,
+                        HostFunction::WriteDebug,
+                        u64::from(n as u32).min(MAX_DEBUG_BYTES_PER_LEVEL as u64),
+                        |mem, st| {
+                            st.write_debug(mem, a, n);
+                            Ok(())
+                        },
+                    )
                 })
             }
             HostFunction::StoreHas => linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                with_memory(&mut c, |mem, st| st.store_has(mem, k, l))
+                with_memory(
+                    &mut c,
+                    HostFunction::StoreHas,
+                    span(l, MAX_KEY_ARG),
+                    |mem, st| st.store_has(mem, k, l),
+                )
             }),
             HostFunction::StoreExists => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(&mut c, |mem, st| st.store_exists(mem, k, l))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreExists,
+                        span(l, MAX_KEY_ARG),
+                        |mem, st| st.store_exists(mem, k, l),
+                    )
                 })
             }
             HostFunction::StoreListSize => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(&mut c, |mem, st| st.store_list_size(mem, k, l))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreListSize,
+                        span(l, MAX_KEY_ARG),
+                        |mem, st| st.store_list_size(mem, k, l),
+                    )
                 })
             }
             HostFunction::StoreGetNthKey => linker.func_wrap(
                 m,
                 name,
                 |mut c: C<'_>, k: i32, l: i32, i: i64, d: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| st.store_get_nth_key(mem, k, l, i, d, n))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreGetNthKey,
+                        span(l, MAX_KEY_ARG) + span(n, MAX_KEY_ARG),
+                        |mem, st| st.store_get_nth_key(mem, k, l, i, d, n),
+                    )
                 },
             ),
             HostFunction::StoreDelete => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(&mut c, |mem, st| {
-                        st.store_delete(mem, k, l, Target::Directory)
-                    })
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreDelete,
+                        span(l, MAX_KEY_ARG),
+                        |mem, st| st.store_delete(mem, k, l, Target::Directory),
+                    )
                 })
             }
             HostFunction::StoreDeleteValue => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(&mut c, |mem, st| st.store_delete(mem, k, l, Target::Value))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreDeleteValue,
+                        span(l, MAX_KEY_ARG),
+                        |mem, st| st.store_delete(mem, k, l, Target::Value),
+                    )
                 })
             }
             HostFunction::StoreCopy => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, x: i32, y: i32| {
-                    with_memory(&mut c, |mem, st| st.store_copy(mem, a, b, x, y))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreCopy,
+                        span(b, MAX_KEY_ARG) + span(y, MAX_KEY_ARG),
+                        |mem, st| st.store_copy(mem, a, b, x, y),
+                    )
                 })
             }
             HostFunction::StoreMove => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, x: i32, y: i32| {
-                    with_memory(&mut c, |mem, st| st.store_move(mem, a, b, x, y))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreMove,
+                        span(b, MAX_KEY_ARG) + span(y, MAX_KEY_ARG),
+                        |mem, st| st.store_move(mem, a, b, x, y),
+                    )
                 })
             }
             HostFunction::StoreValueSize => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(&mut c, |mem, st| st.store_value_size(mem, k, l))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreValueSize,
+                        span(l, MAX_KEY_ARG),
+                        |mem, st| st.store_value_size(mem, k, l),
+                    )
                 })
             }
             HostFunction::StoreRead => linker.func_wrap(
                 m,
                 name,
                 |mut c: C<'_>, k: i32, l: i32, o: i32, d: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| st.store_read(mem, k, l, o, d, n))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreRead,
+                        span(l, MAX_KEY_ARG) + span(n, MAX_STORE_IO_SIZE),
+                        |mem, st| st.store_read(mem, k, l, o, d, n),
+                    )
                 },
             ),
             HostFunction::StoreWrite => linker.func_wrap(
                 m,
                 name,
                 |mut c: C<'_>, k: i32, l: i32, o: i32, s: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| st.store_write(mem, k, l, o, s, n))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreWrite,
+                        span(l, MAX_KEY_ARG) + span(n, MAX_STORE_IO_SIZE),
+                        |mem, st| st.store_write(mem, k, l, o, s, n),
+                    )
                 },
             ),
             HostFunction::StoreCreate => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32, s: i32| {
-                    with_memory(&mut c, |mem, st| st.store_create(mem, k, l, s))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreCreate,
+                        span(l, MAX_KEY_ARG),
+                        |mem, st| st.store_create(mem, k, l, s),
+                    )
                 })
             }
             HostFunction::StoreGetHash => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32, d: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| st.store_get_hash(mem, k, l, d, n))
+                    with_memory(
+                        &mut c,
+                        HostFunction::StoreGetHash,
+                        span(l, MAX_KEY_ARG) + STORE_HASH_SIZE as u64,
+                        |mem, st| st.store_get_hash(mem, k, l, d, n),
+                    )
                 })
             }
             HostFunction::RevealPreimage => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, l: i32, d: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| {
-                        st.reveal_request(mem, HostFunction::RevealPreimage, a, l, d, n)
-                    })
+                    with_memory(
+                        &mut c,
+                        HostFunction::RevealPreimage,
+                        span(l, MAX_INPUT_OUTPUT_SIZE) + span(n, MAX_INPUT_OUTPUT_SIZE),
+                        |mem, st| st.reveal_request(mem, HostFunction::RevealPreimage, a, l, d, n),
+                    )
                 })
             }
             HostFunction::Reveal => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, l: i32, d: i32, n: i32| {
-                    with_memory(&mut c, |mem, st| {
-                        st.reveal_request(mem, HostFunction::Reveal, a, l, d, n)
-                    })
+                    with_memory(
+                        &mut c,
+                        HostFunction::Reveal,
+                        span(l, MAX_INPUT_OUTPUT_SIZE) + span(n, MAX_INPUT_OUTPUT_SIZE),
+                        |mem, st| st.reveal_request(mem, HostFunction::Reveal, a, l, d, n),
+                    )
                 })
             }
             HostFunction::RevealMetadata => linker.func_wrap(

@@ -17,7 +17,9 @@
 //! * `serialized` is hex of a complete inbox message (tag byte included), passed as-is.
 //!
 //! Unlike octez, which silently turns bad hex into an empty message, every problem is an error
-//! naming the inbox index, the message index and what is wrong.
+//! naming the inbox index, the message index and what is wrong. A message whose serialized form
+//! (tag byte included) exceeds [`MAX_INPUT_OUTPUT_SIZE`] bytes is rejected whatever its kind,
+//! since the kernel could only read a truncated prefix of it.
 //!
 //! ```
 //! use soru_core::inputs::parse;
@@ -241,10 +243,16 @@ pub fn parse_message(value: &Value, defaults: &Defaults) -> Result<Input, Messag
         });
     }
     match kind {
-        "external" => Ok(Input::Message(InboxMessage::External(hex_field(
-            obj, "external",
-        )?))),
-        "serialized" => Ok(Input::Serialized(hex_field(obj, "serialized")?)),
+        "external" => {
+            let msg = InboxMessage::External(hex_field(obj, "external")?);
+            check_size(msg.encode().len())?;
+            Ok(Input::Message(msg))
+        }
+        "serialized" => {
+            let bytes = hex_field(obj, "serialized")?;
+            check_size(bytes.len())?;
+            Ok(Input::Serialized(bytes))
+        }
         _ => {
             let payload =
                 michelson::parse(string_field(obj, "payload")?).map_err(MessageError::Michelson)?;
@@ -284,13 +292,19 @@ pub fn parse_message(value: &Value, defaults: &Defaults) -> Result<Input, Messag
                 source,
                 destination,
             }));
-            let size = msg.encode().len();
-            if size > MAX_INPUT_OUTPUT_SIZE {
-                return Err(MessageError::TooLarge { size });
-            }
+            check_size(msg.encode().len())?;
             Ok(Input::Message(msg))
         }
     }
+}
+
+/// Every kind of message is limited like the protocol's inbox (octez rejects a larger
+/// `add_messages` entry; the PVM could only read a truncated prefix of it).
+fn check_size(size: usize) -> Result<(), MessageError> {
+    if size > MAX_INPUT_OUTPUT_SIZE {
+        return Err(MessageError::TooLarge { size });
+    }
+    Ok(())
 }
 
 fn string_field<'a>(

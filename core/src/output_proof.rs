@@ -82,8 +82,12 @@ pub enum OutputProofError {
         /// Claimed `after`.
         after: Hash,
     },
+    /// The proof was read as obj2 but is evidently obj3: the 32 bytes after its tree proof are
+    /// its own `before` hash, which obj2 would have read as the outbox level and index.
+    #[error("the proof is in the obj3 layout (protocols 016-017: its 32 bytes after the tree proof are its state hash), not obj2; read it with layout obj3 or let both be tried")]
+    Obj3ReadAsObj2,
     /// The obj3 state field differs from the proof's `before`.
-    #[error("output proof state field {} differs from the proof's before hash {}", hex::encode(.field), hex::encode(.before))]
+    #[error("output proof state field {} differs from the proof's before hash {} (an obj2 proof read as obj3 gives this too)", hex::encode(.field), hex::encode(.before))]
     StateFieldMismatch {
         /// The 32-byte state field.
         field: Hash,
@@ -120,6 +124,13 @@ pub fn verify_output_proof(
     layout: Option<Layout>,
 ) -> Result<VerifiedOutput, OutputProofError> {
     match layout {
+        Some(Layout::Obj2) => verify_with(proof, expected_state_hash, Layout::Obj2).map_err(|e| {
+            if looks_obj3(proof) {
+                OutputProofError::Obj3ReadAsObj2
+            } else {
+                e
+            }
+        }),
         Some(l) => verify_with(proof, expected_state_hash, l),
         None => match verify_with(proof, expected_state_hash, Layout::Obj2) {
             Ok(v) => Ok(v),

@@ -175,6 +175,49 @@ fn errors_name_inbox_message_and_problem() {
     assert!(matches!(e, MessageError::TooLarge { .. }));
 
     assert_eq!(parse("{}"), Err(InputsError::NotAnArray));
+}
+
+/// External and serialized messages are limited like transfers: 4096 bytes serialized, tag
+/// included (they used to reach the kernel truncated to 4096 bytes).
+#[test]
+fn oversized_external_and_serialized_messages_are_rejected_with_their_position() {
+    // 4095 payload bytes + the external tag = 4096: accepted.
+    let ok = format!(
+        r#"[[{{"external": "{}"}}, {{"serialized": "{}"}}]]"#,
+        "ab".repeat(4095),
+        "01".repeat(4096)
+    );
+    let inboxes = parse(&ok).unwrap();
+    assert_eq!(inboxes[0][0].to_bytes().len(), 4096);
+    assert_eq!(inboxes[0][1].to_bytes().len(), 4096);
+
+    let external = format!(
+        r#"[[], [{{"external": "00"}}, {{"external": "{}"}}]]"#,
+        "ab".repeat(4096)
+    );
+    let err = parse(&external).unwrap_err();
+    assert_eq!(
+        err,
+        InputsError::Message {
+            inbox: 1,
+            message: 1,
+            error: MessageError::TooLarge { size: 4097 }
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "inbox 1, message 1: serialized message is 4097 bytes, more than the 4096-byte limit"
+    );
+    let serialized = format!(r#"[[{{"serialized": "{}"}}]]"#, "01".repeat(5000));
+    assert_eq!(
+        message_error(&serialized),
+        (0, 0, MessageError::TooLarge { size: 5000 })
+    );
+}
+
+#[test]
+fn top_level_shape_errors() {
+    assert_eq!(parse("{}"), Err(InputsError::NotAnArray));
     assert_eq!(
         parse("[[], 3]"),
         Err(InputsError::InboxNotAnArray { inbox: 1 })

@@ -117,10 +117,113 @@ fn imports_must_be_host_functions_with_exact_signatures() {
     let e = check(
         r#"(module (import "smart_rollup_core" "memory" (memory 1)) (func (export "kernel_run")))"#,
     );
+    assert_eq!(
+        e,
+        Err(KernelError::NonFunctionImport {
+            name: "memory".into(),
+            kind: "memory"
+        })
+    );
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "import smart_rollup_core.memory is a memory: a kernel imports only host functions and \
+         defines and exports its own memory"
+    );
+}
+
+/// Modules that decode but could only fail when run (or exhaust the host while being set up)
+/// are rejected at validation, with what is wrong and where.
+#[test]
+fn modules_that_would_fail_at_initialisation_are_rejected_at_validation() {
+    let e = check(
+        r#"(module (memory (export "memory") 1) (data (i32.const 0) "ok") (data (i32.const 65535) "ab") (func (export "kernel_run")))"#,
+    );
+    assert_eq!(
+        e,
+        Err(KernelError::DataSegmentOutOfBounds {
+            segment: 1,
+            offset: 65535,
+            len: 2,
+            memory_bytes: 65536
+        })
+    );
+    assert!(e.unwrap_err().is_recoverable());
+    let e = check(
+        r#"(module (memory (export "memory") 1) (data (i32.const -1) "a") (func (export "kernel_run")))"#,
+    );
     assert!(
-        matches!(e, Err(KernelError::UnknownHostFunction { .. })),
+        matches!(
+            e,
+            Err(KernelError::DataSegmentOutOfBounds {
+                offset: 4294967295,
+                ..
+            })
+        ),
         "{e:?}"
     );
+    let e = check(
+        r#"(module (memory (export "memory") 1) (table 1 funcref) (func $f) (elem (i32.const 1) $f) (func (export "kernel_run")))"#,
+    );
+    assert_eq!(
+        e,
+        Err(KernelError::ElementSegmentOutOfBounds {
+            segment: 0,
+            table: 0,
+            offset: 1,
+            len: 1,
+            table_size: 1
+        })
+    );
+    let e = check(
+        r#"(module (memory (export "memory") 1) (table 4294967295 funcref) (func (export "kernel_run")))"#,
+    );
+    assert_eq!(
+        e,
+        Err(KernelError::TableTooLarge {
+            table: 0,
+            size: 4294967295
+        })
+    );
+    // Two tables within the ceiling each, but not together, pass validation only if their sum
+    // fits; here each is half the ceiling plus one.
+    let half = (1u64 << 19) + 1;
+    let e = check(&format!(
+        r#"(module (memory (export "memory") 1) (table {half} funcref) (table {half} funcref) (func (export "kernel_run")))"#
+    ));
+    assert!(
+        matches!(e, Err(KernelError::TableTooLarge { table: 1, .. })),
+        "{e:?}"
+    );
+    // 65536 pages (4 GiB) is above the 1 GiB ceiling.
+    let e = check(r#"(module (memory (export "memory") 65536) (func (export "kernel_run")))"#);
+    assert_eq!(e, Err(KernelError::MemoryTooLarge { pages: 65536 }));
+    assert_eq!(
+        check(r#"(module (memory (export "memory") 16384) (func (export "kernel_run")))"#),
+        Ok(())
+    );
+
+    // A function declaring 2^32-1 locals (hand-encoded: the text format cannot say it).
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.extend_from_slice(&[0x01, 0x04, 0x01, 0x60, 0x00, 0x00]); // type [] -> []
+    module.extend_from_slice(&[0x03, 0x02, 0x01, 0x00]); // one function of type 0
+    module.extend_from_slice(&[0x05, 0x03, 0x01, 0x00, 0x01]); // memory 1
+    module.extend_from_slice(&[0x07, 0x17, 0x02, 0x06]);
+    module.extend_from_slice(b"memory\x02\x00\x0akernel_run\x00\x00");
+    module.extend_from_slice(&[
+        0x0a, 0x0a, 0x01, 0x08, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b,
+    ]);
+    let e = validate(&module, PvmVersion::V5);
+    assert_eq!(
+        e,
+        Err(KernelError::TooManyLocals {
+            function: 0,
+            count: 4294967295
+        })
+    );
+    assert!(matches!(
+        Pvm::new(&module, PvmConfig::default()),
+        Err(PvmError::InvalidKernel(KernelError::TooManyLocals { .. }))
+    ));
 }
 
 #[test]

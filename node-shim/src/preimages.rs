@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use soru_core::abi::MAX_INPUT_OUTPUT_SIZE as MAX_PREIMAGE_SIZE;
+
 use soru_core::reveal::{
     preimage_hash, Reveal, RevealRequest, BLAKE2B_HASH_TAG, PREIMAGE_HASH_SIZE,
 };
@@ -51,6 +53,15 @@ pub(crate) enum PreimageError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is larger than a preimage can be (octez's rollup node refuses it too; a reveal
+    /// returns at most 4096 bytes).
+    #[error("preimage file {path} is {size} bytes, more than the {MAX_PREIMAGE_SIZE}-byte limit of a preimage")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
     /// The file's content does not hash to its name.
     #[error("preimage file {path} does not match its name: its BLAKE2b-256 hash is {actual}")]
     HashMismatch {
@@ -78,6 +89,15 @@ impl PreimageDir {
             dir: dir.map(Path::to_path_buf),
             error: None,
         }
+    }
+
+    /// Like [`PreimageDir::new`], but first checks that `dir` is a readable directory, so a
+    /// typo is reported before the kernel runs rather than at its first reveal.
+    pub(crate) fn open(dir: Option<&Path>) -> Result<Self, String> {
+        if let Some(d) = dir {
+            std::fs::read_dir(d).map_err(|e| format!("--preimage-dir {}: {e}", d.display()))?;
+        }
+        Ok(Self::new(dir))
     }
 
     /// Why the last request could not be answered, if it could not.
@@ -109,11 +129,17 @@ impl PreimageDir {
             return Err(PreimageError::NoDirectory { hash: hex_hash });
         };
         let path = dir.join(&hex_hash);
-        let data = std::fs::read(&path).map_err(|source| PreimageError::Io {
-            hash: hex_hash,
+        let io = |source| PreimageError::Io {
+            hash: hex_hash.clone(),
             path: path.clone(),
             source,
-        })?;
+        };
+        // Check the size before reading: a huge file is refused without loading it.
+        let size = std::fs::metadata(&path).map_err(io)?.len();
+        if size > MAX_PREIMAGE_SIZE as u64 {
+            return Err(PreimageError::TooLarge { path, size });
+        }
+        let data = std::fs::read(&path).map_err(io)?;
         let actual = preimage_hash(&data);
         if actual != hash {
             return Err(PreimageError::HashMismatch {
@@ -182,10 +208,36 @@ mod tests {
         let err = source.get(&forged).unwrap_err().to_string();
         assert!(err.contains("does not match its name"), "{err}");
 
+        let big = vec![7u8; MAX_PREIMAGE_SIZE + 1];
+        let big_hash = preimage_hash(&big);
+        std::fs::write(dir.join(hex::encode(big_hash)), &big).unwrap();
+        let err = source.get(&big_hash).unwrap_err().to_string();
+        assert!(
+            err.contains("4097 bytes, more than the 4096-byte limit"),
+            "{err}"
+        );
+        let page = vec![7u8; MAX_PREIMAGE_SIZE];
+        let page_hash = preimage_hash(&page);
+        std::fs::write(dir.join(hex::encode(page_hash)), &page).unwrap();
+        assert_eq!(source.get(&page_hash).unwrap(), page);
+
         let missing = preimage_hash(b"missing");
         let err = source.get(&missing).unwrap_err().to_string();
         assert!(err.contains(&hex::encode(missing)), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directory_is_reported_at_start() {
+        let err = PreimageDir::open(Some(Path::new("/no/such/preimages"))).unwrap_err();
+        assert!(
+            err.starts_with("--preimage-dir /no/such/preimages: "),
+            "{err}"
+        );
+        let file = scratch_dir("file").join("f");
+        std::fs::write(&file, b"").unwrap();
+        assert!(PreimageDir::open(Some(&file)).is_err());
+        assert!(PreimageDir::open(None).is_ok());
     }
 
     #[test]

@@ -317,4 +317,87 @@ fn unreadable_input_exits_2_and_says_why() {
         ]),
         "32 bytes",
     );
+    // An empty proof is unreadable input, not an invalid proof.
+    assert_unreadable(
+        &soru(&[
+            "proof",
+            "verify-outbox",
+            "--proof",
+            "",
+            "--state-hash",
+            &state,
+        ]),
+        "the proof is empty",
+    );
+    let dir =
+        std::env::temp_dir().join(format!("soru-cli-proof-unreadable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    assert_unreadable(
+        &soru(&[
+            "proof",
+            "verify-outbox",
+            "--proof",
+            d,
+            "--state-hash",
+            &state,
+        ]),
+        "is a directory, not a file",
+    );
+    let empty = dir.join("empty.hex");
+    std::fs::write(&empty, "").unwrap();
+    assert_unreadable(
+        &soru(&[
+            "proof",
+            "verify-outbox",
+            "--proof",
+            empty.to_str().unwrap(),
+            "--state-hash",
+            &state,
+        ]),
+        "the proof is empty",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One bad character in a hex proof file is reported where it is (it used to make the file
+/// read as raw bytes: "unknown proof tag 0x30"); forcing obj2 on an obj3 proof says so (it used
+/// to report an outbox level of 646076871 outside the validity window).
+#[test]
+fn typos_and_the_wrong_layout_get_precise_errors() {
+    let dir = std::env::temp_dir().join(format!("soru-cli-proof-typos-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for v in vectors() {
+        let mut typo = v.proof_hex.clone();
+        typo.replace_range(10..11, "g");
+        let file = dir.join(format!("{}.hex", v.name));
+        std::fs::write(&file, format!("{typo}\n")).unwrap();
+        assert_unreadable(
+            &soru(&[
+                "proof",
+                "verify-outbox",
+                "--proof",
+                file.to_str().unwrap(),
+                "--state-hash",
+                &v.srs1,
+            ]),
+            "invalid hex character 'g' at character 10",
+        );
+        if v.layout == "obj3" {
+            let output = soru(&[
+                "proof",
+                "verify-outbox",
+                "--proof",
+                &v.proof_hex,
+                "--state-hash",
+                &v.srs1,
+                "--layout",
+                "obj2",
+            ]);
+            assert_eq!(output.status.code(), Some(1), "{}", v.name);
+            let error = stdout_json(&output)["error"].as_str().unwrap().to_owned();
+            assert!(error.contains("the proof is in the obj3 layout"), "{error}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

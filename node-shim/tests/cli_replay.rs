@@ -98,7 +98,18 @@ fn example_kernel_echoes_external_messages() {
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["debug", "level", "outbox", "state_hash", "status", "ticks"],
+            [
+                "debug",
+                "failures",
+                "flags",
+                "fuel",
+                "kernel_runs",
+                "level",
+                "outbox",
+                "state_hash",
+                "status",
+                "ticks"
+            ],
             "level line fields"
         );
         assert_eq!(line["level"], i as u64);
@@ -322,6 +333,100 @@ fn preimages_come_from_the_directory_and_are_hash_checked() {
         &["replay", "--kernel", k, "--inputs", i, "--json"],
         &["no --preimage-dir"],
     );
+    // A preimage larger than a reveal can return (4096 bytes) is refused, not truncated.
+    let big = vec![b'x'; 20_000];
+    let big_hash = soru_core::reveal::preimage_hash(&big);
+    std::fs::write(preimages.join(hex::encode(big_hash)), &big).unwrap();
+    std::fs::write(&kernel, reveal_kernel(&big_hash)).unwrap();
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            k,
+            "--inputs",
+            i,
+            "--preimage-dir",
+            p,
+            "--json",
+        ],
+        &["20000 bytes, more than the 4096-byte limit of a preimage"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A misspelt --preimage-dir is reported before anything runs, even when the kernel never
+/// reveals; an input over 4096 bytes is rejected with its inbox and index, not truncated.
+#[test]
+fn arguments_and_inputs_are_checked_before_the_kernel_runs() {
+    let dir = scratch_dir("early-checks");
+    let k = examples().join("echo.wat");
+    let i = examples().join("inputs.json");
+    let (k, i) = (k.to_str().unwrap(), i.to_str().unwrap());
+    let output = soru(&[
+        "replay",
+        "--kernel",
+        k,
+        "--inputs",
+        i,
+        "--preimage-dir",
+        "/no/such/preimages",
+        "--json",
+    ]);
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "no level ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--preimage-dir /no/such/preimages: "),
+        "{stderr}"
+    );
+
+    let big = dir.join("big.json");
+    std::fs::write(
+        &big,
+        format!(
+            r#"[[], [{{"external": "00"}}, {{"external": "{}"}}]]"#,
+            "ab".repeat(4096)
+        ),
+    )
+    .unwrap();
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            k,
+            "--inputs",
+            big.to_str().unwrap(),
+            "--json",
+        ],
+        &[
+            "inbox 1, message 1",
+            "4097 bytes, more than the 4096-byte limit",
+        ],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Importing a memory gets a message that says so, not "is not a host function".
+#[test]
+fn a_memory_import_is_named_as_such() {
+    let dir = scratch_dir("memory-import");
+    let kernel = dir.join("import.wat");
+    std::fs::write(
+        &kernel,
+        r#"(module (import "smart_rollup_core" "memory" (memory 1)) (func (export "kernel_run")))"#,
+    )
+    .unwrap();
+    let i = examples().join("inputs.json");
+    assert_fails_with(
+        &[
+            "replay",
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            i.to_str().unwrap(),
+        ],
+        &["import smart_rollup_core.memory is a memory"],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -358,4 +463,45 @@ fn a_reader_that_stops_early_ends_the_replay_quietly() {
         "status {:?}, stderr: {stderr}",
         output.status
     );
+}
+
+/// A trap is visible in the level line (flags, failure with reason, function and fuel); a
+/// 2 GiB value made by one `store_create` is dumped as its first 64 KiB and its length.
+#[test]
+fn traps_are_reported_and_huge_values_are_dumped_bounded() {
+    let dir = scratch_dir("trap-and-big-value");
+    let kernel = dir.join("k.wat");
+    std::fs::write(
+        &kernel,
+        r#"(module
+  (import "smart_rollup_core" "store_create" (func $create (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/big")
+  (func (export "kernel_run")
+    (drop (call $create (i32.const 0) (i32.const 4) (i32.const 2147483647)))
+    unreachable))"#,
+    )
+    .unwrap();
+    let inputs = dir.join("inputs.json");
+    std::fs::write(&inputs, "[[]]").unwrap();
+    let lines = replay_json(&kernel, &inputs, &[]);
+    let level = &lines[0];
+    assert_eq!(level["status"], "waiting_for_input");
+    assert_eq!(level["flags"], serde_json::json!(["stuck"]));
+    let failure = &level["failures"][0];
+    assert!(
+        failure["reason"].as_str().unwrap().contains("unreachable"),
+        "{failure}"
+    );
+    assert_eq!(failure["function"], "store_create");
+    assert!(failure["fuel"].as_u64().unwrap() > 0);
+    assert_eq!(failure["stuck"], false);
+    assert!(level["fuel"].as_u64().unwrap() > 0);
+    let dump = lines.last().unwrap();
+    assert_eq!(
+        dump["durable"]["/big"].as_str().unwrap().len(),
+        2 * 64 * 1024
+    );
+    assert_eq!(dump["truncated"]["/big"], 2147483647u64);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,8 +10,9 @@ use soru_core::encoding::address::{
 use soru_core::encoding::micheline::Expr;
 use soru_core::encoding::michelson::parse;
 use soru_node::sandbox::michelson::{
-    execute, originate, BigMapDiff, Chain, Contract, Entrypoints, Error, Execution,
-    ExecutionContext, Parameter, TextError, Type, Value,
+    check_rollup_parameter_type, execute, lazy_storage_diff_json, originate, pack,
+    script_expr_hash, ticket_receipt_json, Address, BigMapDiff, Chain, Contract, Entrypoints,
+    Error, Execution, ExecutionContext, Parameter, TextError, Type, Value,
 };
 
 const TICKETER: &str = include_str!("../contracts/ticketer.tz");
@@ -733,4 +734,270 @@ fn deep_code_is_refused_without_overflowing() {
         false,
     )
     .unwrap();
+}
+
+/// PACK and big map key hashes against values `octez-client hash data` printed (quoted on
+/// tezos.stackexchange.com questions 3079 and 3123).
+#[test]
+fn pack_and_key_hashes_match_octez() {
+    assert_eq!(pack(&Value::Int(BigInt::from(1))), [5, 0, 1]);
+    let one = parse("1").unwrap();
+    assert_eq!(
+        hex::encode(script_expr_hash(&one)),
+        "438c52065d4605460b12d1b9446876a1c922b416103a20d44e994a9fd2b8ed07"
+    );
+    let addr = Value::Address(Address::new(
+        Destination::from_b58check("KT1PWx2mnDueood7fEmfbBDKx1D9BAnnXitn").unwrap(),
+    ));
+    let packed = pack(&addr);
+    assert_eq!(
+        hex::encode(&packed),
+        "050a0000001601a3d0f58d8964bd1b37fb0a0c197b38cf46608d4900"
+    );
+    let key = Expr::decode(&packed[1..]).unwrap();
+    assert_eq!(
+        hex::encode(script_expr_hash(&key)),
+        "d8a60c00b3c8f62cc2b3b8006b1858a621b5b74e06d3c82916659beaa24c8f67"
+    );
+    // The receipt forms.
+    let diffs = [
+        BigMapDiff::Alloc {
+            id: BigInt::from(4),
+            key_type: Type::Int,
+            value_type: Type::Unit,
+        },
+        BigMapDiff::Update {
+            id: BigInt::from(4),
+            key_hash: script_expr_hash(&one),
+            key: one.clone(),
+            value: Some(parse("Unit").unwrap()),
+        },
+        BigMapDiff::Remove {
+            id: BigInt::from(2),
+        },
+    ];
+    assert_eq!(
+        lazy_storage_diff_json(&diffs),
+        serde_json::json!([
+            {"kind": "big_map", "id": "4", "diff": {
+                "action": "alloc",
+                "updates": [{
+                    "key_hash": "expru2dKqDfZG8hu4wNGkiyunvq2hdSKuVYtcKta7BWP6Q18oNxKjS",
+                    "key": {"int": "1"},
+                    "value": {"prim": "Unit"},
+                }],
+                "key_type": {"prim": "int"},
+                "value_type": {"prim": "unit"},
+            }},
+            {"kind": "big_map", "id": "2", "diff": {"action": "remove"}},
+        ])
+    );
+    let t = Contract::from_text(TICKETER).unwrap();
+    let mut chain = TestChain::with_rollup();
+    let ex = run(
+        &t,
+        "default",
+        &format!("Pair \"{ROLLUP}\" 3"),
+        &parse("Pair \"gold\" 0").unwrap(),
+        &ctx(kt1(1), ALICE),
+        &mut chain,
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        ticket_receipt_json(&ex.ticket_receipt),
+        serde_json::json!([{
+            "ticket_token": {
+                "ticketer": kt1(1).to_b58check(),
+                "content_type": {"prim": "string"},
+                "content": {"string": "gold"},
+            },
+            "updates": [{"account": ROLLUP, "amount": "3"}],
+        }])
+    );
+}
+
+#[test]
+fn rollup_parameter_types_and_error_traces() {
+    assert_eq!(
+        check_rollup_parameter_type(&parse("or (ticket string) (pair bytes nat)").unwrap())
+            .unwrap(),
+        Type::or(
+            Type::ticket(Type::String),
+            Type::pair(Type::Bytes, Type::Nat)
+        )
+    );
+    for bad in ["or (nat %a) unit", "pair mutez nat", "big_map nat nat"] {
+        let e = check_rollup_parameter_type(&parse(bad).unwrap()).unwrap_err();
+        assert_eq!(e.id(), "smart_rollup_invalid_parameters_type", "{bad}: {e}");
+    }
+    assert_eq!(
+        check_rollup_parameter_type(&parse("lambda unit unit").unwrap())
+            .unwrap_err()
+            .id(),
+        "michelson_v1.invalid_primitive"
+    );
+
+    // A FAILWITH as octez reports it: runtime_error, then script_rejected.
+    let t = Contract::from_text(TICKETER).unwrap();
+    let mut chain = TestChain::with_rollup();
+    let me = kt1(1).to_b58check();
+    let e = run(
+        &t,
+        "default",
+        &format!("Pair \"{ROLLUP}\" 0"),
+        &parse("Pair \"gold\" 0").unwrap(),
+        &ctx(kt1(1), ALICE),
+        &mut chain,
+        false,
+    )
+    .unwrap_err();
+    let trace = e.octez_trace(&me, None, "proto.025-PsUshuai.");
+    assert_eq!(
+        trace[0]["id"],
+        "proto.025-PsUshuai.michelson_v1.runtime_error"
+    );
+    assert_eq!(trace[0]["contract_handle"], me.as_str());
+    assert_eq!(
+        trace[1]["id"],
+        "proto.025-PsUshuai.michelson_v1.script_rejected"
+    );
+    assert_eq!(
+        trace[1]["with"],
+        serde_json::json!({"string": "amount must be positive"})
+    );
+    // A parameter of the wrong type: bad_contract_parameter, then the typing error.
+    let e = run(
+        &t,
+        "default",
+        "Pair 1 2",
+        &parse("Pair \"gold\" 0").unwrap(),
+        &ctx(kt1(1), ALICE),
+        &mut chain,
+        false,
+    )
+    .unwrap_err();
+    let trace = e.octez_trace(&me, None, "");
+    assert_eq!(trace[0]["id"], "michelson_v1.bad_contract_parameter");
+    assert_eq!(trace[1]["id"], "michelson_v1.invalid_constant");
+    // Code outside the subset: ill_typed_contract carrying the script.
+    let (script, _) = soru_core::encoding::michelson::parse_script(
+        "parameter unit; storage unit; code { CDR ; SET_DELEGATE }",
+    )
+    .unwrap();
+    let e = Contract::parse(&script).unwrap_err();
+    let trace = e.octez_trace(&me, Some(&script), "");
+    assert_eq!(trace[0]["id"], "michelson_v1.ill_typed_contract");
+    assert_eq!(trace[0]["ill_typed_code"], script.to_json());
+    assert_eq!(trace[1]["id"], "michelson_v1.invalid_primitive");
+    assert_eq!(trace[1]["location"], 8);
+}
+
+/// Copies and big numbers cost gas by size, so a call cannot allocate without bound even at
+/// octez's hard gas limit.
+#[test]
+fn doubling_values_runs_out_of_gas() {
+    let mut chain = TestChain::default();
+    let mut c = ctx(kt1(1), ALICE);
+    c.gas_limit_milligas = soru_node::sandbox::michelson::MAX_GAS_MILLIGAS;
+    for body in [
+        "PUSH string \"x\" ; PUSH bool True ; LOOP { DUP ; CONCAT ; PUSH bool True } ; DROP",
+        "PUSH nat 3 ; PUSH bool True ; LOOP { DUP ; MUL ; PUSH bool True } ; DROP",
+    ] {
+        let src =
+            format!("parameter unit; storage unit; code {{ {body} ; CDR ; NIL operation ; PAIR }}");
+        let contract = Contract::from_text(&src).unwrap();
+        let e = run(
+            &contract,
+            "default",
+            "Unit",
+            &parse("Unit").unwrap(),
+            &c,
+            &mut chain,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.id(), "gas_exhausted.operation", "{body}");
+    }
+}
+
+/// Mutated scripts (bytes flipped in the binary form of the examples and of small contracts)
+/// are refused or run, never panic; those that check run on a few parameters.
+#[test]
+fn mutated_scripts_never_panic() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let sources = [
+        TICKETER.to_string(),
+        RECEIVER.to_string(),
+        "parameter (pair nat (or int string)); storage (pair (list nat) (map nat string) (set int) (option mutez));
+         code { UNPAIR ; UNPAIR ; DIP { IF_LEFT { PUSH int 3 ; EDIV ; DROP ; PUSH nat 1 } { SIZE } } ;
+                ADD ; DUP ; LSL ; DIP { UNPAIR 4 } ; CONS ; DIP { DUP ; SIZE ; SWAP ; DUP 2 ; GET ; DROP } ;
+                PAIR 4 ; NIL operation ; PAIR }"
+            .to_string(),
+    ];
+    let params = [
+        format!("Pair \"{ROLLUP}\" 3"),
+        format!("Pair \"{}\" (Pair \"gold\" 3)", kt1(1).to_b58check()),
+        "Pair 2 (Left -7)".to_string(),
+        "Pair 5 (Right \"abc\")".to_string(),
+        "Unit".to_string(),
+    ];
+    let storages = [
+        "Pair \"gold\" 0",
+        "Pair None {}",
+        "Pair { 1 } { Elt 0 \"a\" } { -1 ; 2 } (Some 5)",
+        "Unit",
+    ];
+    let mut chain = TestChain::with_rollup();
+    let c = ctx(kt1(1), ROLLUP);
+    let (mut checked, mut ran) = (0, 0);
+    for src in &sources {
+        let (script, _) = soru_core::encoding::michelson::parse_script(src).unwrap();
+        let bytes = script.encode();
+        for _ in 0..3000 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() as usize) % b.len();
+                b[i] = match next() % 3 {
+                    0 => next() as u8,
+                    1 => b[i].wrapping_add(1),
+                    _ => b[i].wrapping_sub(1),
+                };
+            }
+            let Ok(contract) = Contract::from_binary(&b) else {
+                continue;
+            };
+            checked += 1;
+            for s in storages {
+                let s = parse(s).unwrap();
+                let Ok(o) = originate(&contract, &s, &mut chain) else {
+                    continue;
+                };
+                for p in &params {
+                    for from_rollup in [false, true] {
+                        if run(
+                            &contract,
+                            "default",
+                            p,
+                            &o.storage,
+                            &c,
+                            &mut chain,
+                            from_rollup,
+                        )
+                        .is_ok()
+                        {
+                            ran += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 50 && ran > 20, "checked {checked}, ran {ran}");
 }

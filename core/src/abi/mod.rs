@@ -36,6 +36,43 @@ pub const MAXIMUM_REBOOTS_PER_INPUT: u32 = 1000;
 pub const OUTBOX_MESSAGE_LIMIT: usize = 100;
 /// Default number of levels an outbox is kept (protocol `outbox_validity_period`).
 pub const OUTBOX_VALIDITY_PERIOD: u32 = 241_920;
+/// Size of a WebAssembly page in bytes.
+pub const WASM_PAGE_SIZE: u64 = 65_536;
+/// Soru's deterministic memory ceiling: 16384 pages (1 GiB). A kernel may declare at most this
+/// many initial pages (checked at validation) and `memory.grow` beyond it returns -1 on every
+/// machine. Below it the PVM guarantees the allocation: a host that cannot provide it stops the
+/// PVM with an error (`PvmError::HostOutOfMemory`) instead of giving the kernel a different
+/// answer. Octez allows the full 4 GiB of a 32-bit memory; no machine could guarantee that to
+/// every operator, verifier and browser, so this is a documented Soru restriction.
+pub const MAX_MEMORY_PAGES: u64 = 16_384;
+/// Soru's deterministic table ceiling: at most this many elements in all tables together, at
+/// validation (initial sizes) and at every `table.grow` (beyond it, -1), like
+/// [`MAX_MEMORY_PAGES`].
+pub const MAX_TABLE_ELEMENTS: u64 = 1 << 20;
+/// Maximum number of locals of one function (wasmparser's and wasmi's limit), checked at
+/// validation so a kernel declaring 2^32-1 locals is rejected before it runs.
+pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
+/// Bytes of `write_debug` output kept per level (each message counts its length plus
+/// [`DEBUG_MESSAGE_OVERHEAD`]); the rest is dropped and counted, so a kernel printing forever
+/// cannot exhaust the host's memory. Octez's debugger prints debug output as it comes.
+pub const MAX_DEBUG_BYTES_PER_LEVEL: usize = 1 << 20;
+/// What one debug message costs against [`MAX_DEBUG_BYTES_PER_LEVEL`] besides its bytes.
+pub const DEBUG_MESSAGE_OVERHEAD: usize = 32;
+/// wasmi fuel every host call costs before any byte is moved: its fixed work (a tree lookup
+/// or update, the output buffer's bookkeeping) takes about as long as this many wasm
+/// instructions. Octez charges no ticks for a failing host call; Soru does, so a kernel looping
+/// on one (e.g. `write_output` on a full outbox) still ends within its fuel in bounded time.
+pub const HOST_CALL_FUEL: u64 = 2_000;
+/// wasmi fuel per byte a host call may move between memory and the state (keys, values,
+/// messages), in the spirit of octez's 42 ticks per byte read or written.
+pub const HOST_FUEL_PER_BYTE: u64 = 4;
+
+/// The fuel of one host call that may move `bytes` bytes: [`HOST_CALL_FUEL`] plus
+/// [`HOST_FUEL_PER_BYTE`] per byte.
+pub const fn host_call_fuel(bytes: u64) -> u64 {
+    HOST_CALL_FUEL + HOST_FUEL_PER_BYTE * bytes
+}
+
 /// Default ticks per `kernel_run` (protocol `ticks_per_snapshot`, as used by the octez debugger).
 pub const TICKS_PER_SNAPSHOT: u128 = 50_000_000_000_000;
 

@@ -125,6 +125,12 @@ pub const CHAIN_ID: Prefix = Prefix {
     bytes: &[87, 82, 0],
     payload_len: 4,
 };
+/// `expr`: script expression hash (32 bytes), e.g. a big map key's hash.
+pub const SCRIPT_EXPR_HASH: Prefix = Prefix {
+    name: "expr",
+    bytes: &[13, 44, 64, 27],
+    payload_len: 32,
+};
 
 /// Why a base58check string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

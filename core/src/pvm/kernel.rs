@@ -5,7 +5,12 @@
 //!   decodes with `allow_floats:false`) and without SIMD;
 //! - import only functions of `smart_rollup_core` that exist at the PVM version, each with its
 //!   exact signature;
-//! - define exactly one memory (32-bit) and export it;
+//! - define exactly one memory (32-bit) and export it, of at most [`MAX_MEMORY_PAGES`] initial
+//!   pages, and tables of at most [`MAX_TABLE_ELEMENTS`] initial elements (Soru's deterministic
+//!   ceilings, see [`crate::abi`]);
+//! - have active data and element segments inside the initial memory and tables (octez would
+//!   fail at initialisation; Soru says which segment at validation);
+//! - declare at most [`MAX_FUNCTION_LOCALS`] locals per function;
 //! - have no start function (Soru rejects them: a start function could not use host functions);
 //! - export `kernel_run: [] -> []`.
 //!
@@ -17,9 +22,15 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use wasmparser::{CompositeInnerType, ExternalKind, Operator, Parser, Payload, TypeRef, ValType};
+use wasmparser::{
+    CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, Operator,
+    Parser, Payload, TypeRef, ValType,
+};
 
-use crate::abi::{HostFunction, PvmVersion, ValKind, HOST_MODULE};
+use crate::abi::{
+    HostFunction, PvmVersion, ValKind, HOST_MODULE, MAX_FUNCTION_LOCALS, MAX_MEMORY_PAGES,
+    MAX_TABLE_ELEMENTS, WASM_PAGE_SIZE,
+};
 
 /// Name of the kernel's entry point.
 pub const KERNEL_ENTRYPOINT: &str = "kernel_run";
@@ -75,6 +86,15 @@ pub enum KernelError {
         /// The PVM version.
         version: PvmVersion,
     },
+    /// An import of a memory, table or global: a kernel imports only host functions (and
+    /// defines its own memory).
+    #[error("import {HOST_MODULE}.{name} is a {kind}: a kernel imports only host functions and defines and exports its own memory")]
+    NonFunctionImport {
+        /// Item name of the import.
+        name: String,
+        /// `memory`, `table`, `global` or `tag`.
+        kind: &'static str,
+    },
     /// A host function imported with the wrong signature.
     #[error("import {HOST_MODULE}.{name} has type {found}, expected {expected}")]
     ImportSignature {
@@ -94,6 +114,54 @@ pub enum KernelError {
     /// The memory is 64-bit.
     #[error("the kernel memory must be 32-bit")]
     Memory64,
+    /// The memory's initial size is above Soru's deterministic ceiling.
+    #[error("the kernel memory starts at {pages} pages, more than the {MAX_MEMORY_PAGES}-page ({} MiB) limit", MAX_MEMORY_PAGES * WASM_PAGE_SIZE / (1024 * 1024))]
+    MemoryTooLarge {
+        /// Declared initial pages.
+        pages: u64,
+    },
+    /// The tables' initial sizes add up to more than Soru's deterministic ceiling.
+    #[error("table {table} starts with {size} elements: all tables together may hold at most {MAX_TABLE_ELEMENTS}")]
+    TableTooLarge {
+        /// Table index.
+        table: u32,
+        /// Declared initial elements.
+        size: u64,
+    },
+    /// An active data segment writes outside the initial memory.
+    #[error("data segment {segment} writes {len} bytes at offset {offset}, past the initial memory of {memory_bytes} bytes")]
+    DataSegmentOutOfBounds {
+        /// Segment index.
+        segment: u32,
+        /// Its offset (unsigned).
+        offset: u64,
+        /// Its length in bytes.
+        len: u64,
+        /// The initial memory size in bytes.
+        memory_bytes: u64,
+    },
+    /// An active element segment writes outside its table's initial size.
+    #[error("element segment {segment} writes {len} elements at offset {offset} of table {table}, which starts with {table_size}")]
+    ElementSegmentOutOfBounds {
+        /// Segment index.
+        segment: u32,
+        /// Table index.
+        table: u32,
+        /// Its offset (unsigned).
+        offset: u64,
+        /// Number of elements.
+        len: u64,
+        /// The table's initial size.
+        table_size: u64,
+    },
+    /// A function declares too many locals.
+    #[error("function {function} declares {count} locals, more than the {MAX_FUNCTION_LOCALS}-local limit")]
+    TooManyLocals {
+        /// Function index (imports included).
+        function: u32,
+        /// Number of locals declared (saturating).
+        count: u64,
+    },
     /// The memory is not exported.
     #[error("the kernel must export its memory")]
     MemoryNotExported,
@@ -134,6 +202,26 @@ fn malformed(e: wasmparser::BinaryReaderError) -> KernelError {
     KernelError::Malformed {
         offset: e.offset(),
         message: e.message().to_string(),
+    }
+}
+
+/// The value of an `i32.const N; end` offset, read as unsigned like the spec's address; `None`
+/// for any other expression (the engine's validation decides about those).
+fn const_offset(expr: &ConstExpr<'_>) -> Option<u64> {
+    let mut ops = expr.get_operators_reader();
+    match (ops.read().ok()?, ops.read().ok()?) {
+        (Operator::I32Const { value }, Operator::End) => Some(u64::from(value as u32)),
+        _ => None,
+    }
+}
+
+fn import_kind(ty: &TypeRef) -> &'static str {
+    match ty {
+        TypeRef::Func(_) => "function",
+        TypeRef::Table(_) => "table",
+        TypeRef::Memory(_) => "memory",
+        TypeRef::Global(_) => "global",
+        TypeRef::Tag(_) => "tag",
     }
 }
 
@@ -203,6 +291,8 @@ pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
     let mut func_types: Vec<u32> = Vec::new();
     let mut imported_funcs = 0u32;
     let mut memories = 0usize;
+    let mut memory_pages = 0u64;
+    let mut tables: Vec<u64> = Vec::new();
     let mut memory_exported = false;
     let mut entrypoint: Option<(ExternalKind, u32)> = None;
     let mut next_body = 0u32;
@@ -235,6 +325,12 @@ pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
                         return Err(KernelError::UnknownImportModule {
                             module: import.module.to_string(),
                             name: import.name.to_string(),
+                        });
+                    }
+                    if !matches!(import.ty, TypeRef::Func(_)) {
+                        return Err(KernelError::NonFunctionImport {
+                            name: import.name.to_string(),
+                            kind: import_kind(&import.ty),
                         });
                     }
                     let host = HostFunction::lookup(import.name, version);
@@ -278,10 +374,81 @@ pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
             }
             Payload::MemorySection(reader) => {
                 for mem in reader {
-                    if mem.map_err(malformed)?.memory64 {
+                    let mem = mem.map_err(malformed)?;
+                    if mem.memory64 {
                         return Err(KernelError::Memory64);
                     }
+                    if mem.initial > MAX_MEMORY_PAGES {
+                        return Err(KernelError::MemoryTooLarge { pages: mem.initial });
+                    }
+                    memory_pages = mem.initial;
                     memories += 1;
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    let table = table.map_err(malformed)?;
+                    let total: u64 = tables.iter().sum::<u64>() + table.ty.initial;
+                    if total > MAX_TABLE_ELEMENTS {
+                        return Err(KernelError::TableTooLarge {
+                            table: tables.len() as u32,
+                            size: table.ty.initial,
+                        });
+                    }
+                    tables.push(table.ty.initial);
+                }
+            }
+            Payload::DataSection(reader) => {
+                for (segment, data) in (0u32..).zip(reader) {
+                    let data = data.map_err(malformed)?;
+                    let DataKind::Active { offset_expr, .. } = &data.kind else {
+                        continue;
+                    };
+                    let Some(offset) = const_offset(offset_expr) else {
+                        continue;
+                    };
+                    let len = data.data.len() as u64;
+                    let memory_bytes = memory_pages * WASM_PAGE_SIZE;
+                    if offset + len > memory_bytes {
+                        return Err(KernelError::DataSegmentOutOfBounds {
+                            segment,
+                            offset,
+                            len,
+                            memory_bytes,
+                        });
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for (segment, element) in (0u32..).zip(reader) {
+                    let element = element.map_err(malformed)?;
+                    let ElementKind::Active {
+                        table_index,
+                        offset_expr,
+                    } = &element.kind
+                    else {
+                        continue;
+                    };
+                    let Some(offset) = const_offset(offset_expr) else {
+                        continue;
+                    };
+                    let len = u64::from(match &element.items {
+                        ElementItems::Functions(r) => r.count(),
+                        ElementItems::Expressions(_, r) => r.count(),
+                    });
+                    let table = table_index.unwrap_or(0);
+                    let Some(&table_size) = tables.get(table as usize) else {
+                        continue;
+                    };
+                    if offset + len > table_size {
+                        return Err(KernelError::ElementSegmentOutOfBounds {
+                            segment,
+                            table,
+                            offset,
+                            len,
+                            table_size,
+                        });
+                    }
                 }
             }
             Payload::GlobalSection(reader) => {
@@ -308,9 +475,14 @@ pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
                 let function = imported_funcs + next_body;
                 next_body += 1;
                 let locals = body.get_locals_reader().map_err(malformed)?;
+                let mut count = 0u64;
                 for local in locals {
-                    let (_, ty) = local.map_err(malformed)?;
+                    let (n, ty) = local.map_err(malformed)?;
                     check_types(&[ty], || format!("locals of function {function}"))?;
+                    count += u64::from(n);
+                    if count > MAX_FUNCTION_LOCALS {
+                        return Err(KernelError::TooManyLocals { function, count });
+                    }
                 }
                 let mut ops = body.get_operators_reader().map_err(malformed)?;
                 while !ops.eof() {

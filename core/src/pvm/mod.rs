@@ -74,6 +74,7 @@ pub mod kernel;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -113,8 +114,6 @@ pub struct PvmConfig {
     pub outbox_message_limit: usize,
     /// wasmi fuel available to one `kernel_run`; running out leaves the PVM stuck.
     pub fuel_per_kernel_run: u64,
-    /// Upper bound on the kernel's memory in bytes (`memory.grow` beyond it returns -1).
-    pub max_memory_bytes: usize,
 }
 
 impl Default for PvmConfig {
@@ -130,7 +129,6 @@ impl Default for PvmConfig {
             outbox_validity_period: OUTBOX_VALIDITY_PERIOD,
             outbox_message_limit: OUTBOX_MESSAGE_LIMIT,
             fuel_per_kernel_run: 11_000_000_000,
-            max_memory_bytes: usize::try_from(1u64 << 32).unwrap_or(usize::MAX),
         }
     }
 }
@@ -213,6 +211,43 @@ pub enum PvmError {
     /// The engine could not be set up.
     #[error("engine setup: {0}")]
     Engine(String),
+    /// The host could not allocate what the PVM guarantees every kernel (memory up to
+    /// [`crate::abi::MAX_MEMORY_PAGES`], tables up to [`crate::abi::MAX_TABLE_ELEMENTS`]). The result would
+    /// depend on the machine, so there is none: discard this [`Pvm`] and run it on a machine
+    /// with more memory.
+    #[error("the host ran out of memory allocating {0} below the PVM's guaranteed ceiling; this machine cannot compute the state")]
+    HostOutOfMemory(&'static str),
+}
+
+/// How one `kernel_run` ended when it did not return: a wasm trap (the stuck flag is set and
+/// the PVM goes on), or what left the PVM stuck for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    /// Index of the run in its level (0 for the first `kernel_run`).
+    pub run: u32,
+    /// What happened, e.g. "wasm trap: wasm `unreachable` instruction executed" or
+    /// "kernel_run ran out of fuel".
+    pub reason: String,
+    /// Where: the host function that was executing or had last been called, or
+    /// `kernel_run` when the kernel had called none (wasmi does not report which wasm function
+    /// trapped).
+    pub function: String,
+    /// wasmi fuel the run consumed.
+    pub fuel: u64,
+    /// Whether the PVM is stuck for good after it (false for a trap, after which the next level
+    /// runs the kernel again).
+    pub stuck: bool,
+}
+
+/// The PVM's flags in durable storage at the end of a level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// [`STUCK_FLAG_KEY`]: the last `kernel_run` trapped.
+    pub stuck: bool,
+    /// [`UPGRADE_ERROR_FLAG_KEY`]: an upgrade failed and the fallback kernel was restored.
+    pub upgrade_error: bool,
+    /// [`TOO_MANY_REBOOT_FLAG_KEY`]: the kernel asked for more reboots than a level allows.
+    pub too_many_reboot: bool,
 }
 
 /// The result of one level.
@@ -222,8 +257,11 @@ pub struct LevelReport {
     pub level: u32,
     /// Messages written to the outbox of this level.
     pub outbox: Vec<Vec<u8>>,
-    /// Messages written with `write_debug` during this level.
+    /// Messages written with `write_debug` during this level (at most
+    /// [`crate::abi::MAX_DEBUG_BYTES_PER_LEVEL`] of them).
     pub debug: Vec<Vec<u8>>,
+    /// Debug bytes dropped this level because that cap was reached (0 normally).
+    pub debug_dropped: u64,
     /// The state hash at the end of the level.
     pub state_hash: Hash,
     /// Total ticks since origination.
@@ -234,6 +272,13 @@ pub struct LevelReport {
     pub kernel_runs: u32,
     /// Status at the end of the level.
     pub status: Status,
+    /// Why the PVM is stuck, when it is.
+    pub stuck_reason: Option<StuckReason>,
+    /// Every `kernel_run` of the level that did not return (at most one per run, so at most
+    /// 1001), in order.
+    pub failures: Vec<RunFailure>,
+    /// The flags in durable storage at the end of the level.
+    pub flags: Flags,
 }
 
 struct Suspended {
@@ -295,6 +340,7 @@ pub struct Pvm {
     next_level: u32,
     current_level: Option<u32>,
     level_fuel: u64,
+    level_failures: Vec<RunFailure>,
     total_fuel: u64,
     level_runs: u32,
     wasm: Wasm,
@@ -366,12 +412,11 @@ impl Pvm {
             inputs: VecDeque::new(),
             buffers,
             debug: Vec::new(),
+            debug_bytes: 0,
+            debug_dropped: 0,
             memory: None,
-            limits: wasmi::StoreLimitsBuilder::new()
-                .memory_size(config.max_memory_bytes)
-                .instances(1)
-                .memories(1)
-                .build(),
+            limits: host::Limiter::default(),
+            last_call: None,
         };
         Ok(Pvm {
             wasm: Wasm::new(version)?,
@@ -385,6 +430,7 @@ impl Pvm {
             reboot_counter: MAXIMUM_REBOOTS_PER_INPUT + 1,
             current_level: None,
             level_fuel: 0,
+            level_failures: Vec::new(),
             total_fuel: 0,
             level_runs: 0,
         })
@@ -471,15 +517,7 @@ impl Pvm {
     /// Messages of the outbox of `level` (empty if the level is outside the validity window
     /// or has no messages).
     pub fn outbox(&self, level: u32) -> Result<Vec<Vec<u8>>, PvmError> {
-        let mut buffers = self.host_ref().buffers.clone();
-        let info = output_buffer::read_info(&mut buffers)?;
-        if output_buffer::check_level(&info, level).is_err() {
-            return Ok(Vec::new());
-        }
-        let (_, length) = output_buffer::read_outbox_bounds(&mut buffers, level)?;
-        (0..length)
-            .map(|i| Ok(output_buffer::read_message(&mut buffers, level, i)?))
-            .collect()
+        Ok(output_buffer::read_outbox(&self.host_ref().buffers, level)?)
     }
 
     /// Debug messages written since the current level started.
@@ -525,8 +563,12 @@ impl Pvm {
             // Soru's per-level report bookkeeping (not part of the state).
             self.current_level = Some(level);
             self.level_fuel = 0;
+            self.level_failures.clear();
             self.level_runs = 0;
-            self.host_mut().debug.clear();
+            let host = self.host_mut();
+            host.debug.clear();
+            host.debug_bytes = 0;
+            host.debug_dropped = 0;
         }
         if let Phase::Stuck(_) = self.phase {
             return Ok(());
@@ -622,9 +664,6 @@ impl Pvm {
     }
 
     fn compile(&mut self, kernel: &[u8], hash: Hash) -> Result<wasmi::Module, KernelError> {
-        if let Some(m) = self.wasm.modules.get(&hash) {
-            return Ok(m.clone());
-        }
         kernel::validate(kernel, self.version)?;
         let module = wasmi::Module::new(&self.wasm.engine, kernel)
             .map_err(|e| KernelError::Compile(e.to_string()))?;
@@ -639,14 +678,20 @@ impl Pvm {
     fn run_kernel(&mut self, reveal: &mut dyn Reveal) -> Result<(), PvmError> {
         self.level_runs += 1;
         let durable = &self.host_ref().durable;
-        let Some(kernel_bytes) = durable.read_all(&key(KERNEL_KEY))? else {
+        // The kernel's hash names its compiled module: its bytes are read only on a miss.
+        let Some(hash) = durable.hash(&key(KERNEL_KEY), Target::Value)? else {
             self.phase = Phase::Stuck(StuckReason::MissingKernel);
             return Ok(());
         };
-        let hash = durable
-            .hash(&key(KERNEL_KEY), Target::Value)?
-            .unwrap_or_default();
-        let module = match self.compile(&kernel_bytes, hash) {
+        let cached = self.wasm.modules.get(&hash).cloned();
+        let compiled = match cached {
+            Some(m) => Ok(m),
+            None => {
+                let kernel_bytes = durable.read_all(&key(KERNEL_KEY))?.unwrap_or_default();
+                self.compile(&kernel_bytes, hash)
+            }
+        };
+        let module = match compiled {
             Ok(m) => m,
             Err(e) if e.is_recoverable() => return self.fallback_or_stuck(e),
             Err(e) => {
@@ -663,12 +708,19 @@ impl Pvm {
             .host
             .take()
             .ok_or(PvmError::Engine("host state lost".into()))?;
+        let mut host = host;
+        host.limits = host::Limiter::default();
+        host.last_call = None;
         let mut store = wasmi::Store::new(&self.wasm.engine, host);
         store.limiter(|h| &mut h.limits);
         let instance = match self.wasm.linker.instantiate_and_start(&mut store, &module) {
             Ok(i) => i,
             Err(e) => {
+                let oom = store.data().limits.host_out_of_memory;
                 self.host = Some(store.into_data());
+                if let Some(what) = oom {
+                    return Err(PvmError::HostOutOfMemory(what));
+                }
                 return self.fallback_or_stuck(KernelError::Instantiate(e.to_string()));
             }
         };
@@ -762,6 +814,12 @@ impl Pvm {
                     return Ok(());
                 }
                 Err(e) => {
+                    if let Some(what) = store.data().limits.host_out_of_memory {
+                        let mut host = store.into_data();
+                        host.memory = None;
+                        self.host = Some(host);
+                        return Err(PvmError::HostOutOfMemory(what));
+                    }
                     if let Some(t) = e.downcast_ref::<HostTrap>().cloned() {
                         return self.finish_trapped(store, t);
                     }
@@ -772,9 +830,10 @@ impl Pvm {
                         Some(wasmi::TrapCode::StackOverflow) => {
                             return self.finish_stuck(store, StuckReason::StackExhausted)
                         }
-                        Some(_) => {
+                        Some(code) => {
                             // A wasm trap: set the stuck flag and continue at the next boundary.
-                            self.account_fuel(&store);
+                            let fuel = self.account_fuel(&store);
+                            self.record_failure(&store, format!("wasm trap: {code}"), fuel, false);
                             let mut host = store.into_data();
                             host.memory = None;
                             host.durable
@@ -792,11 +851,33 @@ impl Pvm {
         }
     }
 
-    fn account_fuel(&mut self, store: &wasmi::Store<HostState>) {
+    /// Adds the fuel the run in `store` consumed to the level's and the total; returns it.
+    fn account_fuel(&mut self, store: &wasmi::Store<HostState>) -> u64 {
         let left = store.get_fuel().unwrap_or(0);
         let used = self.config.fuel_per_kernel_run.saturating_sub(left);
         self.level_fuel = self.level_fuel.saturating_add(used);
         self.total_fuel = self.total_fuel.saturating_add(used);
+        used
+    }
+
+    fn record_failure(
+        &mut self,
+        store: &wasmi::Store<HostState>,
+        reason: String,
+        fuel: u64,
+        stuck: bool,
+    ) {
+        let function = store
+            .data()
+            .last_call
+            .map_or(kernel::KERNEL_ENTRYPOINT, |f| f.name());
+        self.level_failures.push(RunFailure {
+            run: self.level_runs.saturating_sub(1),
+            reason,
+            function: function.into(),
+            fuel,
+            stuck,
+        });
     }
 
     fn finish_trapped(
@@ -812,6 +893,7 @@ impl Pvm {
                 Err(PvmError::Tree(error))
             }
             HostTrap::Crash(msg) => self.finish_stuck(store, StuckReason::HostCrash(msg)),
+            HostTrap::OutOfFuel => self.finish_stuck(store, StuckReason::TooManyTicks),
             HostTrap::Reveal { .. } => self.finish_stuck(
                 store,
                 StuckReason::Engine("unexpected reveal request".into()),
@@ -824,7 +906,8 @@ impl Pvm {
         store: wasmi::Store<HostState>,
         reason: StuckReason,
     ) -> Result<(), PvmError> {
-        self.account_fuel(&store);
+        let fuel = self.account_fuel(&store);
+        self.record_failure(&store, reason.to_string(), fuel, true);
         let mut host = store.into_data();
         host.memory = None;
         self.host = Some(host);
@@ -936,11 +1019,19 @@ impl Pvm {
             level,
             outbox,
             debug: host.debug.clone(),
+            debug_dropped: host.debug_dropped,
             state_hash: self.state_hash()?,
             ticks: self.tick,
             fuel: self.level_fuel,
             kernel_runs: self.level_runs,
             status: self.status(),
+            stuck_reason: self.stuck_reason().cloned(),
+            failures: self.level_failures.clone(),
+            flags: Flags {
+                stuck: host.durable.has_value(&key(STUCK_FLAG_KEY))?,
+                upgrade_error: host.durable.has_value(&key(UPGRADE_ERROR_FLAG_KEY))?,
+                too_many_reboot: host.durable.has_value(&key(TOO_MANY_REBOOT_FLAG_KEY))?,
+            },
         })
     }
 }

@@ -24,9 +24,7 @@ use alloc::vec::Vec;
 
 use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader, Zarith};
 use crate::tree::proof::TreeAccess;
-#[cfg(test)]
-use crate::tree::Tree;
-use crate::tree::TreeError;
+use crate::tree::{Tree, TreeError};
 
 use super::{TAG, TAG_SOME};
 
@@ -323,6 +321,47 @@ pub fn start_level<T: TreeAccess + ?Sized>(
     Ok(())
 }
 
+/// `(head, length)` of the outbox subtree `outbox` of level `lvl` (its fields are required).
+fn outbox_bounds(outbox: &Tree, lvl: &str) -> Result<(u64, u64), OutputBufferError> {
+    let field = |name: &'static [u8]| -> Result<u64, OutputBufferError> {
+        let suffix: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), name];
+        let bytes = outbox
+            .value(&[name])?
+            .ok_or_else(|| OutputBufferError::Missing(path_of(&suffix)))?;
+        z_u64(bytes, &suffix)
+    };
+    Ok((field(b"head")?, field(b"length")?))
+}
+
+/// Every message of the outbox of `level`, in order (what [`read_message`] returns for each
+/// index, read in one descent; empty when the level is outside the validity window or has no
+/// outbox). For plain trees: proofs read message by message with [`read_message`].
+pub fn read_outbox(tree: &Tree, level: u32) -> Result<Vec<Vec<u8>>, OutputBufferError> {
+    let mut t = tree.clone();
+    let info = read_info(&mut t)?;
+    if check_level(&info, level).is_err() {
+        return Ok(Vec::new());
+    }
+    let lvl = format!("{level}");
+    let Some(outbox) = tree.subtree(&full_path(&[b"1", b"outboxes", lvl.as_bytes()]))? else {
+        return Ok(Vec::new());
+    };
+    let (head, length) = outbox_bounds(&outbox, &lvl)?;
+    if length > 0 {
+        check_tag(&mut t)?;
+    }
+    (0..length)
+        .map(|index| {
+            let i = format!("{}", u128::from(head) + u128::from(index));
+            let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
+            let stored = outbox
+                .value(&[b"contents", i.as_bytes()])?
+                .ok_or_else(|| OutputBufferError::Missing(path_of(&c)))?;
+            decode(stored, &c, |r| r.dynamic_bytes().map(<[u8]>::to_vec))
+        })
+        .collect()
+}
+
 /// Appends `message` to the outbox of `last_level` (octez `push_message`); returns its index.
 pub fn push_message<T: TreeAccess + ?Sized>(
     tree: &mut T,
@@ -332,14 +371,21 @@ pub fn push_message<T: TreeAccess + ?Sized>(
     let last = info.last_level.ok_or(OutputBufferError::NotInitialized)?;
     let level =
         u32::try_from(last).map_err(|_| malformed(&[b"2", b"last_level"], "negative level"))?;
-    let (head, length) = read_outbox_bounds(tree, level)?;
+    let lvl = format!("{level}");
+    // One descent to the outbox of the level; its fields are read and written apart, so the
+    // steps of the large `outboxes` directory are hashed twice per message, not five times.
+    let outbox_path = full_path(&[b"1", b"outboxes", lvl.as_bytes()]);
+    let outbox = tree.subtree(&outbox_path)?;
+    let (head, length) = match &outbox {
+        Some(o) => outbox_bounds(o, &lvl)?,
+        None => (0, 0),
+    };
     if length >= info.message_limit {
         return Err(OutputBufferError::Full {
             level,
             limit: info.message_limit,
         });
     }
-    let lvl = format!("{level}");
     let i = format!("{}", u128::from(head) + u128::from(length));
     if message.len() > binary::MAX_UINT30 as usize {
         return Err(malformed(
@@ -349,14 +395,10 @@ pub fn push_message<T: TreeAccess + ?Sized>(
     }
     let mut stored = Vec::with_capacity(message.len() + 4);
     binary::put_dynamic_bytes(&mut stored, message);
-    tree.set_value(
-        &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()]),
-        &stored,
-    )?;
-    tree.set_value(
-        &full_path(&[b"1", b"outboxes", lvl.as_bytes(), b"length"]),
-        &z_bytes(length + 1),
-    )?;
+    let mut outbox = outbox.unwrap_or_default();
+    outbox.set_value(&[b"contents", i.as_bytes()], &stored)?;
+    outbox.set_value(&[b"length"], &z_bytes(length + 1))?;
+    tree.set_subtree(&outbox_path, outbox)?;
     Ok((level, length))
 }
 

@@ -3,7 +3,9 @@
 //! allocation per step and per value would cost more than the bytes themselves.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::ops::Deref;
+use spin::Once;
 
 /// Bytes of at most `N` are kept inline; longer ones on the heap. Dereferences to `[u8]`, so
 /// code reads it as a slice whatever the storage.
@@ -45,9 +47,117 @@ impl<const N: usize> From<&[u8]> for SmallBytes<N> {
     }
 }
 
+/// A value's bytes. Durable storage keeps every chunk of a value as a full 512-byte string (the
+/// last one padded with zeros), so most chunks end in a long run of zeros: those are kept as
+/// the bytes before the zeros and the total length. The bytes a value *is* (and hashes as)
+/// never depend on the representation.
+pub(crate) enum ValueBytes {
+    /// The bytes as they are.
+    Plain(SmallBytes<32>),
+    /// Bytes ending in at least [`MIN_ZERO_TAIL`] zeros.
+    Padded(Box<Padded>),
+}
+
+/// A value kept as its bytes before a tail of zeros.
+pub(crate) struct Padded {
+    /// The bytes before the zero tail (they do not end in a zero).
+    head: Box<[u8]>,
+    /// The total length, zeros included.
+    len: usize,
+    /// The full bytes, built on the first read that needs them as one slice.
+    full: Once<Box<[u8]>>,
+}
+
+/// Shortest zero tail worth a [`ValueBytes::Padded`] representation.
+pub(crate) const MIN_ZERO_TAIL: usize = 64;
+
+impl ValueBytes {
+    /// A copy of `bytes`.
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        let head = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        if bytes.len() - head >= MIN_ZERO_TAIL {
+            ValueBytes::Padded(Box::new(Padded {
+                head: bytes[..head].into(),
+                len: bytes.len(),
+                full: Once::new(),
+            }))
+        } else {
+            ValueBytes::Plain(SmallBytes::new(bytes))
+        }
+    }
+
+    /// The length of the value.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ValueBytes::Plain(b) => b.len(),
+            ValueBytes::Padded(p) => p.len,
+        }
+    }
+
+    /// The bytes before the zero tail (the whole value for a plain one), and the value length.
+    pub(crate) fn parts(&self) -> (&[u8], usize) {
+        match self {
+            ValueBytes::Plain(b) => (b, b.len()),
+            ValueBytes::Padded(p) => (&p.head, p.len),
+        }
+    }
+
+    /// The value as one slice (a padded value builds it once and keeps it; readers that can
+    /// work on [`ValueBytes::parts`] avoid that).
+    pub(crate) fn full(&self) -> &[u8] {
+        match self {
+            ValueBytes::Plain(b) => b,
+            ValueBytes::Padded(p) => p.full.call_once(|| self.to_vec().into_boxed_slice()),
+        }
+    }
+
+    /// A fresh copy of the value's bytes.
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        let (head, len) = self.parts();
+        let mut v = Vec::with_capacity(len);
+        v.extend_from_slice(head);
+        v.resize(len, 0);
+        v
+    }
+
+    /// Copies the first `out.len()` bytes of the value (at most its length) into `out`;
+    /// returns how many were copied.
+    pub(crate) fn copy_prefix(&self, out: &mut [u8]) -> usize {
+        let (head, len) = self.parts();
+        let n = out.len().min(len);
+        let h = n.min(head.len());
+        out[..h].copy_from_slice(&head[..h]);
+        out[h..n].fill(0);
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_tails_are_kept_short() {
+        let mut chunk = [0u8; 512];
+        chunk[..8].copy_from_slice(b"12345678");
+        let v = ValueBytes::new(&chunk);
+        assert!(matches!(v, ValueBytes::Padded(_)));
+        assert_eq!(v.parts(), (&b"12345678"[..], 512));
+        assert_eq!(v.len(), 512);
+        assert_eq!(v.to_vec(), chunk.to_vec());
+        assert_eq!(v.full(), &chunk[..]);
+        let mut out = [7u8; 16];
+        assert_eq!(v.copy_prefix(&mut out), 16);
+        assert_eq!(&out[..8], b"12345678");
+        assert_eq!(&out[8..], &[0; 8]);
+        let zeros = ValueBytes::new(&[0; 64]);
+        assert_eq!(zeros.parts(), (&[][..], 64));
+        for short in [&[0u8; 63][..], b"", b"abc", &[1; 300]] {
+            let v = ValueBytes::new(short);
+            assert!(matches!(v, ValueBytes::Plain(_)));
+            assert_eq!(v.full(), short);
+        }
+    }
 
     #[test]
     fn inline_up_to_n_heap_beyond() {

@@ -65,6 +65,17 @@ impl Stream {
         self.buf[self.len..self.len + b.len()].copy_from_slice(b);
         self.len += b.len();
     }
+    fn zeros(&mut self, mut n: usize) {
+        while n > 0 {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            let take = n.min(self.buf.len() - self.len);
+            self.buf[self.len..self.len + take].fill(0);
+            self.len += take;
+            n -= take;
+        }
+    }
     fn leb(&mut self, n: u64) {
         let mut buf = [0u8; 10];
         let mut len = 0;
@@ -88,11 +99,13 @@ impl Stream {
     }
 }
 
-/// Hash of contents: `H(be64 len | bytes)` (octez `Contents.pre_hash_v1`).
-pub(crate) fn contents(bytes: &[u8]) -> Hash {
+/// Hash of contents: `H(be64 len | bytes)` (octez `Contents.pre_hash_v1`) for the value of
+/// `len` bytes that starts with `head` and continues with zeros.
+pub(crate) fn contents(head: &[u8], len: usize) -> Hash {
     let mut s = Stream::new();
-    s.bytes(&(bytes.len() as u64).to_be_bytes());
-    s.bytes(bytes);
+    s.bytes(&(len as u64).to_be_bytes());
+    s.bytes(head);
+    s.zeros(len.saturating_sub(head.len()));
     s.finish()
 }
 
@@ -164,6 +177,17 @@ pub(crate) fn index_bit(key: &Hash, depth: u32) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contents_hash_the_zero_tail_as_bytes() {
+        let mut chunk = [0u8; 512];
+        chunk[..3].copy_from_slice(b"abc");
+        let mut preimage = (512u64).to_be_bytes().to_vec();
+        preimage.extend_from_slice(&chunk);
+        assert_eq!(contents(&chunk[..3], 512), blake2b(&preimage));
+        assert_eq!(contents(&chunk, 512), blake2b(&preimage));
+        assert_eq!(contents(b"", 0), blake2b(&[0; 8]));
+    }
 
     #[test]
     fn index_bits_are_msb_first() {

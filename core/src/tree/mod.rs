@@ -63,6 +63,7 @@ use alloc::vec::Vec;
 pub use hash::Hash;
 pub use node::Tree;
 
+use bytes::ValueBytes;
 use inode::{Inode, Key, Miss};
 use node::{Ignore, NodeV, Observer};
 
@@ -316,7 +317,7 @@ pub(crate) fn value_at<'a, O: Observer>(
     root: &'a Tree,
     path: &[&[u8]],
     obs: &mut O,
-) -> Result<Option<&'a [u8]>, TreeError> {
+) -> Result<Option<&'a ValueBytes>, TreeError> {
     match find(root, path, obs)? {
         None => Ok(None),
         Some(t) => match &t.0.v {
@@ -365,7 +366,21 @@ impl Tree {
 
     /// The bytes of the value at `path`; `None` if missing or a directory.
     pub fn value(&self, path: &[&[u8]]) -> Result<Option<&[u8]>, TreeError> {
-        value_at(self, path, &mut Ignore)
+        Ok(value_at(self, path, &mut Ignore)?.map(ValueBytes::full))
+    }
+
+    /// Copies the first `out.len()` bytes of the value at `path` (at most its length) into
+    /// `out` and returns the value's length; `None` if missing or a directory. Unlike
+    /// [`Tree::value`] it never builds the padded bytes of a long zero tail.
+    pub fn read_value_prefix(
+        &self,
+        path: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<Option<usize>, TreeError> {
+        Ok(value_at(self, path, &mut Ignore)?.map(|v| {
+            v.copy_prefix(out);
+            v.len()
+        }))
     }
 
     /// The subtree at `path` (O(1): it is shared, not copied).

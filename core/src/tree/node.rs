@@ -4,7 +4,7 @@
 use alloc::sync::Arc;
 use spin::Once;
 
-use super::bytes::SmallBytes;
+use super::bytes::ValueBytes;
 use super::hash::{self, EntryKind, Hash};
 use super::inode::Inode;
 
@@ -24,8 +24,9 @@ pub(crate) struct Node {
 
 /// What a node holds.
 pub(crate) enum NodeV {
-    /// Contents (irmin `Contents`): arbitrary bytes, up to 32 inline (lengths, hashes).
-    Value(SmallBytes<32>),
+    /// Contents (irmin `Contents`): arbitrary bytes, up to 32 inline (lengths, hashes), long
+    /// zero tails (padded durable chunks) kept short.
+    Value(ValueBytes),
     /// A directory: its entries, organised as irmin's root inode.
     Dir(Inode),
     /// A value of a proof tree whose bytes were left out; only its hash is known.
@@ -51,7 +52,7 @@ impl Tree {
 
     /// A value (contents) node holding `bytes`.
     pub fn from_value(bytes: &[u8]) -> Tree {
-        Tree::from_v(NodeV::Value(SmallBytes::new(bytes)))
+        Tree::from_v(NodeV::Value(ValueBytes::new(bytes)))
     }
 
     /// A blinded value of a proof tree: only its hash is known; reading it fails with
@@ -69,7 +70,10 @@ impl Tree {
     /// The octez `Context_binary` hash of this node, computed once and cached.
     pub fn hash(&self) -> Hash {
         *self.0.hash.call_once(|| match &self.0.v {
-            NodeV::Value(bytes) => hash::contents(bytes),
+            NodeV::Value(bytes) => {
+                let (head, len) = bytes.parts();
+                hash::contents(head, len)
+            }
             NodeV::Dir(inode) => inode.root_hash(),
             NodeV::BlindedValue(h) | NodeV::BlindedDir(h) => *h,
         })

@@ -534,7 +534,8 @@ impl TreeAccess for Recorder {
         Ok(super::find(&self.current, path, &mut self.touched)?.map(super::kind_of))
     }
     fn value(&mut self, path: &[&[u8]]) -> Result<Option<Vec<u8>>, TreeError> {
-        Ok(super::value_at(&self.current, path, &mut self.touched)?.map(<[u8]>::to_vec))
+        Ok(super::value_at(&self.current, path, &mut self.touched)?
+            .map(super::bytes::ValueBytes::to_vec))
     }
     fn subtree(&mut self, path: &[&[u8]]) -> Result<Option<Tree>, TreeError> {
         Ok(super::find(&self.current, path, &mut self.touched)?.cloned())

@@ -11,7 +11,8 @@ use crate::hex_text;
 
 /// Exit code for a proof that was read but does not verify.
 const EXIT_INVALID: u8 = 1;
-/// Exit code for input that could not be read at all (missing file, bad hex, bad state hash).
+/// Exit code for input that could not be read at all (missing file, a directory, bad hex, an
+/// empty proof, bad state hash).
 const EXIT_UNREADABLE: u8 = 2;
 
 /// The `proof` subcommands.
@@ -84,6 +85,12 @@ fn verify_outbox(args: &VerifyOutboxArgs) -> ExitCode {
         Ok(bytes) => bytes,
         Err(e) => return unreadable(&format!("--proof: {e}")),
     };
+    if proof.is_empty() {
+        return unreadable(&format!(
+            "--proof {}: the proof is empty",
+            hex_text::shorten(&args.proof)
+        ));
+    }
     let state_hash = match parse_state_hash(&args.state_hash) {
         Ok(hash) => hash,
         Err(e) => return unreadable(&format!("--state-hash: {e}")),

@@ -1,9 +1,16 @@
 //! `soru replay`: run a kernel on octez-debugger JSON inputs, level by level.
 //!
 //! With `--json` it prints one JSON object per level,
-//! `{"level", "outbox", "debug", "state_hash", "ticks", "status"}`, then one last line
+//! `{"level", "outbox", "debug", "state_hash", "ticks", "status", "fuel", "kernel_runs",
+//! "flags", "failures"}` (plus `"stuck_reason"` when the PVM is stuck), then one last line
 //! `{"durable": {"/path": "<hex>", ...}}` with every durable value except the read-only ones and
-//! the kernel itself. Scripted kernel tests depend on this contract.
+//! the kernel itself (values over 64 KiB are cut to their first 64 KiB and listed with their
+//! full length in `"truncated": {"/path": length}`). Scripted kernel tests depend on this
+//! contract.
+//!
+//! `flags` lists the PVM flags set in durable storage (`stuck`, `upgrade_error`,
+//! `too_many_reboot`); `failures` has one `{"run", "reason", "function", "fuel", "stuck"}` per
+//! `kernel_run` of the level that trapped or got the PVM stuck.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +19,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 use soru_core::commitment::StateHash;
+use soru_core::durable::Key;
 use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
 use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status};
@@ -51,9 +59,32 @@ struct LevelLine {
     level: u32,
     outbox: Vec<String>,
     debug: Vec<String>,
+    /// Debug bytes past the per-level cap (`soru_core::abi::MAX_DEBUG_BYTES_PER_LEVEL`).
+    #[serde(skip_serializing_if = "is_zero")]
+    debug_dropped: u64,
     state_hash: String,
     ticks: u128,
     status: String,
+    fuel: u64,
+    kernel_runs: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stuck_reason: Option<String>,
+    flags: Vec<&'static str>,
+    failures: Vec<FailureLine>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A `kernel_run` that trapped or got the PVM stuck.
+#[derive(Serialize)]
+struct FailureLine {
+    run: u32,
+    reason: String,
+    function: String,
+    fuel: u64,
+    stuck: bool,
 }
 
 impl From<&LevelReport> for LevelLine {
@@ -66,9 +97,32 @@ impl From<&LevelReport> for LevelLine {
                 .iter()
                 .map(|d| String::from_utf8_lossy(d).into_owned())
                 .collect(),
+            debug_dropped: report.debug_dropped,
             state_hash: StateHash(report.state_hash).to_b58check(),
             ticks: report.ticks,
             status: report.status.to_string(),
+            fuel: report.fuel,
+            kernel_runs: report.kernel_runs,
+            stuck_reason: report.stuck_reason.as_ref().map(ToString::to_string),
+            flags: [
+                (report.flags.stuck, "stuck"),
+                (report.flags.upgrade_error, "upgrade_error"),
+                (report.flags.too_many_reboot, "too_many_reboot"),
+            ]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect(),
+            failures: report
+                .failures
+                .iter()
+                .map(|f| FailureLine {
+                    run: f.run,
+                    reason: f.reason.clone(),
+                    function: f.function.clone(),
+                    fuel: f.fuel,
+                    stuck: f.stuck,
+                })
+                .collect(),
         }
     }
 }
@@ -77,7 +131,14 @@ impl From<&LevelReport> for LevelLine {
 #[derive(Serialize)]
 struct DurableLine {
     durable: BTreeMap<String, String>,
+    /// Full lengths of the values shown cut to their first [`DUMP_VALUE_LIMIT`] bytes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    truncated: BTreeMap<String, u64>,
 }
+
+/// Bytes of each durable value the final dump shows (a kernel can create a 2 GiB value with
+/// one `store_create`; printing it would take 4 GB of hex).
+const DUMP_VALUE_LIMIT: u64 = 64 * 1024;
 
 /// Runs `soru replay`; errors go to stderr with exit code 1.
 pub(super) fn run(args: &ReplayArgs) -> ExitCode {
@@ -107,9 +168,9 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         .iter()
         .map(|level| level.iter().map(inputs::Input::to_bytes).collect())
         .collect();
+    let mut preimages = PreimageDir::open(args.preimage_dir.as_deref())?;
     let mut pvm =
         Pvm::new(&kernel, config).map_err(|e| format!("kernel {}: {e}", args.kernel.display()))?;
-    let mut preimages = PreimageDir::new(args.preimage_dir.as_deref());
 
     for messages in &levels {
         let report = pvm
@@ -128,13 +189,24 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
     }
 
     let mut durable = BTreeMap::new();
-    for entry in pvm.durable_values() {
+    let mut truncated = BTreeMap::new();
+    for entry in pvm.durable().value_prefixes(DUMP_VALUE_LIMIT) {
         let (path, value) = entry.map_err(|e| format!("reading durable storage: {e}"))?;
-        if !is_hidden(&path) {
-            durable.insert(path, hex::encode(value));
+        if is_hidden(&path) {
+            continue;
         }
+        if value.len() as u64 == DUMP_VALUE_LIMIT {
+            let full = Key::from_path(&path)
+                .and_then(|k| pvm.durable().value_length(&k))
+                .map_err(|e| format!("reading durable storage: {e}"))?
+                .unwrap_or(0);
+            if full > DUMP_VALUE_LIMIT {
+                truncated.insert(path.clone(), full);
+            }
+        }
+        durable.insert(path, hex::encode(value));
     }
-    super::print_line(&durable_text(args.json, durable))?;
+    super::print_line(&durable_text(args.json, durable, truncated))?;
     Ok(())
 }
 
@@ -160,11 +232,33 @@ fn level_text(json: bool, report: &LevelReport) -> String {
         return serde_json::to_string(&line).unwrap_or_default();
     }
     let mut text = format!(
-        "level {}: {}, {} ticks, state {}",
-        line.level, line.status, line.ticks, line.state_hash
+        "level {}: {}, {} ticks, {} fuel in {} kernel_run(s), state {}",
+        line.level, line.status, line.ticks, line.fuel, line.kernel_runs, line.state_hash
     );
+    if let Some(reason) = &line.stuck_reason {
+        text.push_str(&format!("\n  stuck: {reason}"));
+    }
+    if !line.flags.is_empty() {
+        text.push_str(&format!("\n  flags: {}", line.flags.join(", ")));
+    }
+    for f in &line.failures {
+        text.push_str(&format!(
+            "\n  kernel_run {} failed in {} after {} fuel: {}{}",
+            f.run,
+            f.function,
+            f.fuel,
+            f.reason,
+            if f.stuck { " (stuck for good)" } else { "" }
+        ));
+    }
     for debug in &line.debug {
         text.push_str(&format!("\n  debug: {debug}"));
+    }
+    if line.debug_dropped > 0 {
+        text.push_str(&format!(
+            "\n  debug: {} more bytes dropped (per-level cap)",
+            line.debug_dropped
+        ));
     }
     for (index, message) in line.outbox.iter().enumerate() {
         text.push_str(&format!("\n  outbox[{index}]: {message}"));
@@ -173,13 +267,22 @@ fn level_text(json: bool, report: &LevelReport) -> String {
 }
 
 /// The output for the durable storage: the last JSON line, or a listing.
-fn durable_text(json: bool, durable: BTreeMap<String, String>) -> String {
+fn durable_text(
+    json: bool,
+    durable: BTreeMap<String, String>,
+    truncated: BTreeMap<String, u64>,
+) -> String {
     if json {
-        return serde_json::to_string(&DurableLine { durable }).unwrap_or_default();
+        return serde_json::to_string(&DurableLine { durable, truncated }).unwrap_or_default();
     }
     let mut text = String::from("durable storage:");
     for (path, value) in &durable {
         text.push_str(&format!("\n  {path} = {value}"));
+        if let Some(full) = truncated.get(path) {
+            text.push_str(&format!(
+                "... ({full} bytes, first {DUMP_VALUE_LIMIT} shown)"
+            ));
+        }
     }
     text
 }

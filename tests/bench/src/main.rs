@@ -10,7 +10,15 @@
 //!
 //! ```text
 //! soru-bench-baseline --kernels target/sdk-kernels/kernels --criterion target/criterion \
-//!     [--since <unix seconds>] [--seconds <per baseline measurement>]
+//!     [--since <unix seconds>] [--seconds <per baseline measurement>] [--notes <dir>]
+//! ```
+//!
+//! `--notes` names the directory where the Soru benches leave figures criterion does not keep
+//! (`SORU_BENCH_NOTES`): how many levels the echo bench accumulated, and the durable-keys run
+//! of `core/benches/durable_keys.rs` (its kernel, time and heap bytes), which this tool runs
+//! again under wasmtime with a plain `BTreeMap` as durable storage.
+//!
+//! ```text
 //! ```
 //!
 //! The workloads must stay in sync with `core/benches/pvm.rs`: [`COMPUTE_ROUNDS`] rounds of the
@@ -21,9 +29,10 @@
 //! This crate is excluded from the workspace so that `cargo clippy --workspace` never compiles
 //! wasmtime.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -40,10 +49,19 @@ const PVM_GROUP: &str = "pvm";
 /// Criterion ids of the Soru benches the baseline mirrors.
 const COMPUTE_ID: &str = "compute_kernel_run";
 const ECHO_ID: &str = "echo_level";
+const ECHO_FRESH_ID: &str = "echo_level_fresh";
+
+/// Counts live heap bytes, so the baseline's memory per durable key is measured exactly as
+/// `core/benches/durable_keys.rs` measures Soru's (both use this file).
+#[path = "counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::LIVE;
 
 /// Host state of the minimal `smart_rollup_core` host.
 #[derive(Default)]
 struct HostState {
+    /// Durable storage as a plain ordered map (the `store_write` of the durable-keys workload).
+    store: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Inputs still to be read this level: full inbox messages (tag byte included).
     inbox: VecDeque<Vec<u8>>,
     /// Outbox messages written this level.
@@ -71,7 +89,11 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     wt(linker.func_wrap(
         "smart_rollup_core",
         "read_input",
-        |mut caller: Caller<'_, HostState>, info: u32, dst: u32, max: u32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, HostState>,
+         info: u32,
+         dst: u32,
+         max: u32|
+         -> wasmtime::Result<i32> {
             let Some(message) = caller.data_mut().inbox.pop_front() else {
                 return Ok(0);
             };
@@ -107,6 +129,37 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>> {
     ))?;
     wt(linker.func_wrap(
         "smart_rollup_core",
+        "store_write",
+        |mut caller: Caller<'_, HostState>,
+         key: u32,
+         key_len: u32,
+         offset: u32,
+         src: u32,
+         len: u32|
+         -> wasmtime::Result<i32> {
+            let memory = memory(&mut caller)?;
+            let mut k = vec![0u8; key_len as usize];
+            let mut bytes = vec![0u8; len as usize];
+            if memory.read(&caller, key as usize, &mut k).is_err()
+                || memory.read(&caller, src as usize, &mut bytes).is_err()
+            {
+                return Ok(-6);
+            }
+            let value = caller.data_mut().store.entry(k).or_default();
+            let offset = offset as usize;
+            if offset > value.len() {
+                return Ok(-4);
+            }
+            let end = offset + bytes.len();
+            if end > value.len() {
+                value.resize(end, 0);
+            }
+            value[offset..end].copy_from_slice(&bytes);
+            Ok(0)
+        },
+    ))?;
+    wt(linker.func_wrap(
+        "smart_rollup_core",
         "write_debug",
         |mut caller: Caller<'_, HostState>, _src: u32, len: u32| {
             caller.data_mut().debug_bytes += len as usize;
@@ -125,10 +178,14 @@ struct Baseline {
 impl Baseline {
     fn load(path: &Path) -> Result<Baseline> {
         let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Baseline::from_bytes(&bytes, path)
+    }
+
+    fn from_bytes(bytes: &[u8], path: &Path) -> Result<Baseline> {
         let mut config = Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         let engine = wt(Engine::new(&config))?;
-        let module = wt(Module::new(&engine, &bytes))
+        let module = wt(Module::new(&engine, bytes))
             .with_context(|| format!("wasmtime rejects {}", path.display()))?;
         let linker = linker(&engine)?;
         Ok(Baseline {
@@ -138,8 +195,8 @@ impl Baseline {
         })
     }
 
-    /// One `kernel_run` on a fresh instance with `inbox`; returns the outbox.
-    fn kernel_run(&self, inbox: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+    /// One `kernel_run` on a fresh instance; returns the host state (store, outbox) after it.
+    fn kernel_run_state(&self, inbox: &[Vec<u8>]) -> Result<HostState> {
         let state = HostState {
             inbox: inbox.iter().cloned().collect(),
             ..HostState::default()
@@ -148,7 +205,12 @@ impl Baseline {
         let instance = wt(self.linker.instantiate(&mut store, &self.module))?;
         let run = wt(instance.get_typed_func::<(), ()>(&mut store, "kernel_run"))?;
         wt(run.call(&mut store, ()))?;
-        Ok(std::mem::take(&mut store.data_mut().outbox))
+        Ok(store.into_data())
+    }
+
+    /// One `kernel_run` on a fresh instance with `inbox`; returns the outbox.
+    fn kernel_run(&self, inbox: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+        Ok(self.kernel_run_state(inbox)?.outbox)
     }
 }
 
@@ -249,6 +311,62 @@ fn read_one(new_dir: &Path, since: u64) -> Result<Option<CriterionResult>> {
     }))
 }
 
+/// A figure a Soru bench left in the notes directory, if any.
+fn read_note(notes: Option<&Path>, name: &str) -> Option<String> {
+    fs::read_to_string(notes?.join(name))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// The durable-keys rows: Soru's figures from the notes, the same kernel under wasmtime with a
+/// `BTreeMap` store measured now.
+fn durable_rows(notes: Option<&Path>, budget: Duration) -> Result<()> {
+    let (Some(n), Some(seconds), Some(kept), Some(dir)) = (
+        read_note(notes, "durable_keys_n"),
+        read_note(notes, "durable_keys_seconds"),
+        read_note(notes, "durable_keys_kept_bytes"),
+        notes,
+    ) else {
+        println!(
+            "| new durable keys in one kernel_run | (durable_keys bench did not run) | - | - |"
+        );
+        return Ok(());
+    };
+    let n: f64 = n.parse().context("durable_keys_n")?;
+    let seconds: f64 = seconds.parse().context("durable_keys_seconds")?;
+    let kept: f64 = kept.parse().context("durable_keys_kept_bytes")?;
+    let path = dir.join("durable_keys.wasm");
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let kernel = Baseline::from_bytes(&bytes, &path)?;
+    let before = LIVE.load(Ordering::Relaxed);
+    let state = kernel.kernel_run_state(&[])?;
+    let base_kept = LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64;
+    if state.store.len() as f64 != n {
+        bail!(
+            "the durable-keys kernel wrote {} keys under wasmtime, expected {n}",
+            state.store.len()
+        );
+    }
+    drop(state);
+    // One run takes long at 10^6 keys: measure at least once, within the budget otherwise.
+    let base = measure(budget.min(Duration::from_secs(1)), || {
+        kernel.kernel_run_state(&[]).map(drop)
+    })?;
+    let us = seconds * 1e6 / n;
+    let base_us = base.as_secs_f64() * 1e6 / n;
+    println!(
+        "| {n:.0} new durable keys in one kernel_run: time per key | {us:.2} µs | {base_us:.2} µs | {:.2} |",
+        us / base_us
+    );
+    println!(
+        "| {n:.0} new durable keys: heap kept per key | {:.0} bytes | {:.0} bytes | {:.2} |",
+        kept / n,
+        base_kept / n,
+        kept / base_kept
+    );
+    Ok(())
+}
+
 fn fmt_duration(d: Duration) -> String {
     let ns = d.as_nanos() as f64;
     if ns >= 1e9 {
@@ -268,6 +386,7 @@ fn per_second(count: f64, d: Duration) -> f64 {
 
 struct Args {
     kernels: PathBuf,
+    notes: Option<PathBuf>,
     criterion: PathBuf,
     since: u64,
     budget: Duration,
@@ -276,6 +395,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut args = Args {
         kernels: PathBuf::from("target/sdk-kernels/kernels"),
+        notes: None,
         criterion: PathBuf::from("target/criterion"),
         since: 0,
         budget: Duration::from_secs(3),
@@ -285,12 +405,12 @@ fn parse_args() -> Result<Args> {
         let mut value = || it.next().ok_or_else(|| anyhow!("{flag} needs a value"));
         match flag.as_str() {
             "--kernels" => args.kernels = value()?.into(),
+            "--notes" => args.notes = Some(value()?.into()),
             "--criterion" => args.criterion = value()?.into(),
             "--since" => args.since = value()?.parse().context("--since wants unix seconds")?,
             "--seconds" => {
-                args.budget = Duration::from_secs_f64(
-                    value()?.parse().context("--seconds wants a number")?,
-                )
+                args.budget =
+                    Duration::from_secs_f64(value()?.parse().context("--seconds wants a number")?)
             }
             other => bail!("unknown argument {other:?} (see the crate docs)"),
         }
@@ -320,16 +440,10 @@ fn main() -> Result<()> {
     let wasmtime_echo = measure(args.budget, || echo.kernel_run(&echo_inbox).map(drop))?;
 
     let results = read_criterion(&args.criterion, args.since)?;
-    let find = |id: &str| {
-        results
-            .iter()
-            .find(|r| r.id == format!("{PVM_GROUP}/{id}"))
-    };
+    let find = |id: &str| results.iter().find(|r| r.id == format!("{PVM_GROUP}/{id}"));
 
     println!();
-    println!(
-        "| benchmark | soru (wasmi) | baseline (wasmtime) | ratio soru/baseline (time) |"
-    );
+    println!("| benchmark | soru (wasmi) | baseline (wasmtime) | ratio soru/baseline (time) |");
     println!("|---|---|---|---|");
     match find(COMPUTE_ID) {
         Some(soru) => {
@@ -349,9 +463,10 @@ fn main() -> Result<()> {
             fmt_duration(wasmtime_compute)
         ),
     }
-    let echo_row = |soru: Option<&CriterionResult>| match soru {
+    let echo_row = |soru: Option<&CriterionResult>, what: &str| {
+        match soru {
         Some(soru) => format!(
-            "| echo level ({ECHO_MESSAGES} x {ECHO_PAYLOAD} B inputs) | {:.0} inputs/s ({}) | \
+            "| echo level ({ECHO_MESSAGES} x {ECHO_PAYLOAD} B inputs; {what}) | {:.0} inputs/s ({}) | \
              {:.0} inputs/s ({}) | {:.2} |",
             per_second(ECHO_MESSAGES as f64, soru.mean),
             fmt_duration(soru.mean),
@@ -360,14 +475,33 @@ fn main() -> Result<()> {
             soru.mean.as_secs_f64() / wasmtime_echo.as_secs_f64()
         ),
         None => format!(
-            "| echo level ({ECHO_MESSAGES} x {ECHO_PAYLOAD} B inputs) | (no criterion result) | \
+            "| echo level ({ECHO_MESSAGES} x {ECHO_PAYLOAD} B inputs; {what}) | (no criterion result) | \
              {:.0} inputs/s | - |",
             per_second(ECHO_MESSAGES as f64, wasmtime_echo)
         ),
+    }
     };
-    println!("{}", echo_row(find(ECHO_ID)));
+    let notes = args.notes.as_deref();
+    let levels = read_note(notes, "echo_level_levels");
+    println!(
+        "{}",
+        echo_row(
+            find(ECHO_ID),
+            &match &levels {
+                Some(n) => format!("state accumulated over {n} levels"),
+                None => "levels accumulated: not recorded".to_owned(),
+            }
+        )
+    );
+    println!(
+        "{}",
+        echo_row(find(ECHO_FRESH_ID), "second level of a fresh PVM")
+    );
+    durable_rows(notes, args.budget)?;
     for other in results.iter().filter(|r| {
-        r.id != format!("{PVM_GROUP}/{COMPUTE_ID}") && r.id != format!("{PVM_GROUP}/{ECHO_ID}")
+        ![COMPUTE_ID, ECHO_ID, ECHO_FRESH_ID]
+            .iter()
+            .any(|id| r.id == format!("{PVM_GROUP}/{id}"))
     }) {
         let throughput = other
             .elements

@@ -151,6 +151,62 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The octez error trace (outermost first) for a failed call to or origination of
+    /// `contract` (`KT1..`): errors found while running the code come after
+    /// `michelson_v1.runtime_error`, a parameter that does not type-check after
+    /// `michelson_v1.bad_contract_parameter`, code that does not type-check after
+    /// `michelson_v1.ill_typed_contract` (with the script as `ill_typed_code`).
+    pub fn octez_trace(
+        &self,
+        contract: &str,
+        script: Option<&Expr>,
+        proto_prefix: &str,
+    ) -> serde_json::Value {
+        use serde_json::json;
+        let id = |s: &str| format!("{proto_prefix}michelson_v1.{s}");
+        let outer = match self {
+            Error::ScriptRejected { .. }
+            | Error::Overflow { .. }
+            | Error::Runtime { .. }
+            | Error::InvalidTicketTransfer { .. }
+            | Error::GasExhausted { .. } => Some(json!({
+                "kind": "temporary",
+                "id": id("runtime_error"),
+                "contract_handle": contract,
+                "contract_code": "Deprecated",
+            })),
+            Error::IllTyped {
+                what: "parameter", ..
+            }
+            | Error::NoSuchEntrypoint(_) => Some(json!({
+                "kind": "permanent",
+                "id": id("bad_contract_parameter"),
+                "contract": contract,
+            })),
+            Error::IllTyped {
+                what: "script" | "type",
+                ..
+            }
+            | Error::Unsupported { .. }
+            | Error::DuplicateEntrypoint(_)
+            | Error::MalformedScript { .. } => Some(json!({
+                "kind": "permanent",
+                "id": id("ill_typed_contract"),
+                "ill_typed_code": script.map(Expr::to_json).unwrap_or(serde_json::Value::Null),
+                "type_map": [],
+            })),
+            _ => None,
+        };
+        serde_json::Value::Array(
+            outer
+                .into_iter()
+                .chain([self.to_octez_json(proto_prefix)])
+                .collect(),
+        )
+    }
+}
+
 pub(crate) fn ill_typed(
     location: usize,
     what: &'static str,

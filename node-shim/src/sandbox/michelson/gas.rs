@@ -9,9 +9,15 @@
 //! | type-checking code | [`PER_CODE_NODE`] per Micheline node |
 //! | type-checking or unparsing data | 100 per node |
 //! | every instruction executed | [`PER_INSTRUCTION`] |
-//! | work proportional to data (compare, concat, pack, hash, slice, ...) | [`PER_BYTE`] per byte |
+//! | work proportional to data (compare, pack, hash, slice, ...) | [`PER_BYTE`] per byte |
+//! | every byte a value copy or a new value takes (`DUP`, `PUSH`, `GET`, `CONCAT`, arithmetic) | [`PER_BYTE_COPIED`] |
+//! | `MUL`, `EDIV` | also (size a × size b) / 64 |
 //! | map, set and big map access | [`PER_MAP_STEP`] per level of the tree (log2 of the size) |
 //! | `CONTRACT`, `TRANSFER_TOKENS`, reading a big map from the chain | [`PER_CHAIN_ACCESS`] |
+//!
+//! Values are copied, not shared, so copies cost enough that the memory a call can allocate
+//! stays bounded by its gas: at most about 130 MB within octez's hard limit of 1,040,000 gas
+//! per operation.
 
 use super::error::Error;
 
@@ -23,6 +29,8 @@ pub const PER_INSTRUCTION: u64 = 100;
 pub const PER_BYTE: u64 = 2;
 /// Each level of a map, set or big map walked.
 pub const PER_MAP_STEP: u64 = 50;
+/// Each byte copied or newly allocated (bounds memory by gas).
+pub const PER_BYTE_COPIED: u64 = 8;
 /// Reading the chain (contracts, big maps) or emitting an operation.
 pub const PER_CHAIN_ACCESS: u64 = 1000;
 

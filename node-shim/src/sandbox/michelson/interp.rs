@@ -10,7 +10,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use soru_core::encoding::address::{Contract as ContractAddr, Destination};
 
 use super::error::Error;
-use super::gas::{Gas, PER_BYTE, PER_CHAIN_ACCESS, PER_INSTRUCTION};
+use super::gas::{Gas, PER_BYTE, PER_BYTE_COPIED, PER_CHAIN_ACCESS, PER_INSTRUCTION};
 use super::typecheck::{Instr, Op};
 use super::types::{Entrypoints, Type};
 use super::value::{unpack, Address, DataCheck, Mode, Ticket, Transfer, Value};
@@ -101,7 +101,7 @@ impl Interp<'_> {
             Op::Drop(n) => st.truncate(st.len() - n),
             Op::Dup(n) => {
                 let v = st[st.len() - n].clone();
-                self.gas.charge(PER_BYTE * v.size() as u64 / 8)?;
+                self.gas.charge(PER_BYTE_COPIED * v.size() as u64)?;
                 st.push(v);
             }
             Op::Swap => {
@@ -116,7 +116,10 @@ impl Interp<'_> {
                 let v = pop!();
                 st.insert(st.len() - n, v);
             }
-            Op::Push(v) => st.push(v.clone()),
+            Op::Push(v) => {
+                self.gas.charge(PER_BYTE_COPIED * v.size() as u64)?;
+                st.push(v.clone());
+            }
             Op::Unit => st.push(Value::Unit),
             Op::Nil => st.push(Value::List(Vec::new())),
             Op::EmptySet => st.push(Value::Set(BTreeSet::new())),
@@ -330,7 +333,13 @@ impl Interp<'_> {
             Op::Add | Op::Sub | Op::Mul | Op::Ediv | Op::SubMutez => {
                 let a = pop!();
                 let b = pop!();
-                self.gas.charge(PER_BYTE * (a.size() + b.size()) as u64)?;
+                let (sa, sb) = (a.size() as u64, b.size() as u64);
+                let quadratic = if matches!(i.op, Op::Mul | Op::Ediv) {
+                    sa.saturating_mul(sb) / 64
+                } else {
+                    0
+                };
+                self.gas.charge(PER_BYTE_COPIED * (sa + sb) + quadratic)?;
                 st.push(arith(&i.op, a, b, loc)?);
             }
             Op::And | Op::Or | Op::Xor | Op::Lsl | Op::Lsr => {
@@ -392,7 +401,8 @@ impl Interp<'_> {
             Op::Concat => {
                 let a = pop!();
                 let b = pop!();
-                self.gas.charge(PER_BYTE * (a.size() + b.size()) as u64)?;
+                self.gas
+                    .charge(PER_BYTE_COPIED * (a.size() + b.size()) as u64)?;
                 st.push(match (a, b) {
                     (Value::String(a), Value::String(b)) => Value::String(a + &b),
                     (Value::Bytes(mut a), Value::Bytes(b)) => {
@@ -405,7 +415,7 @@ impl Interp<'_> {
             Op::ConcatList(bytes) => {
                 let l = pop_as!(Value::List(l) => l);
                 let total: usize = l.iter().map(Value::size).sum();
-                self.gas.charge(PER_BYTE * total as u64)?;
+                self.gas.charge(PER_BYTE_COPIED * total as u64)?;
                 let mut s = String::new();
                 let mut b = Vec::new();
                 for v in l {
@@ -442,6 +452,9 @@ impl Interp<'_> {
                 let k = pop!();
                 let c = pop!();
                 let found = self.lookup(&c, &k, loc)?;
+                if let Some(v) = &found {
+                    self.gas.charge(PER_BYTE_COPIED * v.size() as u64)?;
+                }
                 st.push(match &i.op {
                     Op::Mem => Value::Bool(found.is_some()),
                     _ => Value::Option(found.map(Box::new)),
@@ -590,6 +603,8 @@ impl Interp<'_> {
             }
             Op::ReadTicket => {
                 let t = pop_as!(Value::Ticket(t) => t);
+                self.gas
+                    .charge(PER_BYTE_COPIED * t.contents.size() as u64)?;
                 let read = Value::pair(
                     Value::Address(Address::new(t.ticketer.into())),
                     Value::pair((*t.contents).clone(), Value::Nat(t.amount.clone())),

@@ -22,8 +22,12 @@
 //! 3. **Errors** are [`Error`]s with octez ids ([`Error::id`], e.g.
 //!    `michelson_v1.script_rejected` with the `FAILWITH` value,
 //!    `michelson_v1.invalid_primitive` for a primitive outside the subset,
-//!    `michelson_v1.bad_stack`, `gas_exhausted.operation`) and one octez error object each
-//!    ([`Error::to_octez_json`]).
+//!    `michelson_v1.bad_stack`, `gas_exhausted.operation`), one octez error object each
+//!    ([`Error::to_octez_json`]) and the whole octez trace ([`Error::octez_trace`]:
+//!    `runtime_error`, `bad_contract_parameter` or `ill_typed_contract` first).
+//! 4. **Helpers** for the rest of the protocol: [`check_rollup_parameter_type`] (rollup
+//!    origination), [`lazy_storage_diff_json`] and [`ticket_receipt_json`] (receipts),
+//!    [`script_expr_hash`] (big map keys), [`pack`].
 //!
 //! Ticket accounting follows octez's `Ticket_accounting`: the caller credits the tickets of a
 //! parameter to the called contract before the call (a rollup's outbox: debit the rollup;
@@ -317,8 +321,8 @@ impl Contract {
         self.typecheck_gas
     }
 
-    /// The `entrypoints` RPC answer: `{"entrypoints": {"name": type, ..}}` (named entrypoints,
-    /// plus `default` when there is no `%default` branch and the parameter is an `or`).
+    /// The `entrypoints` RPC answer: `{"entrypoints": {"name": type, ..}}` (the named
+    /// entrypoints; a parameter without annotations has none).
     pub fn entrypoints_json(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         for (name, ep) in &self.entrypoints.named {
@@ -410,9 +414,11 @@ pub struct TicketUpdate {
 pub struct Execution {
     /// Emitted operations, in order.
     pub operations: Vec<Transfer>,
-    /// The new storage, optimized form (to store; [`Contract::check_storage`] reads it back).
+    /// The new storage, optimized form: what octez stores and its `storage` RPC returns
+    /// ([`Contract::check_storage`] reads it back).
     pub storage: Expr,
-    /// The new storage, readable form (for the `storage` RPC).
+    /// The new storage, readable form (`storage/normalized` with `"unparsing_mode":
+    /// "Readable"`).
     pub storage_readable: Expr,
     /// Big map changes (ids in the storage are final).
     pub big_map_diffs: Vec<BigMapDiff>,
@@ -639,6 +645,140 @@ pub fn execute(
         parameter_tickets,
         consumed_milligas: gas.used(),
     })
+}
+
+/// Checks the parameter type of a rollup being originated as octez's
+/// `Sc_rollup_operations.validate_untyped_parameters_ty` does: a type of the subset with no
+/// entrypoint annotations, no `mutez`, `big_map` or `operation` (error
+/// `smart_rollup_invalid_parameters_type`). Types octez allows but the subset lacks (`key`,
+/// `signature`, BLS) are refused as [`Error::Unsupported`].
+pub fn check_rollup_parameter_type(e: &Expr) -> Result<Type, Error> {
+    let entrypoints = Entrypoints::parse(e, 0)?;
+    let invalid = |reason: String| Error::IllTyped {
+        location: 0,
+        what: "type",
+        id: "smart_rollup_invalid_parameters_type",
+        reason,
+    };
+    if let Some(name) = entrypoints.named.keys().next() {
+        return Err(invalid(format!(
+            "rollup parameter types cannot have entrypoints (%{name})"
+        )));
+    }
+    fn allowed(t: &Type) -> bool {
+        match t {
+            Type::Mutez | Type::BigMap(..) | Type::Operation => false,
+            Type::Pair(a, b) | Type::Or(a, b) | Type::Map(a, b) => allowed(a) && allowed(b),
+            Type::Option(a) | Type::List(a) | Type::Set(a) | Type::Ticket(a) => allowed(a),
+            _ => true,
+        }
+    }
+    if !allowed(&entrypoints.root) {
+        return Err(invalid(format!(
+            "{} holds mutez, a big_map or an operation",
+            entrypoints.root
+        )));
+    }
+    Ok(entrypoints.root)
+}
+
+/// octez's JSON `lazy_storage_diff` for these diffs (one entry per big map, in order of first
+/// appearance): `[{"kind":"big_map","id":"4","diff":{"action":"alloc"|"update"|"copy"|"remove",
+/// "updates":[{"key_hash":"expr..","key":..,"value":..}],"key_type":..,"value_type":..,
+/// "source":..}}]`.
+pub fn lazy_storage_diff_json(diffs: &[BigMapDiff]) -> serde_json::Value {
+    use serde_json::{json, Map, Value as J};
+    let mut order: Vec<BigInt> = Vec::new();
+    let mut entries: BTreeMap<BigInt, Map<String, J>> = BTreeMap::new();
+    for d in diffs {
+        let id = match d {
+            BigMapDiff::Alloc { id, .. }
+            | BigMapDiff::Copy { id, .. }
+            | BigMapDiff::Update { id, .. }
+            | BigMapDiff::Remove { id } => id,
+        };
+        let e = entries.entry(id.clone()).or_insert_with(|| {
+            order.push(id.clone());
+            let mut m = Map::new();
+            m.insert("action".into(), json!("update"));
+            m.insert("updates".into(), json!([]));
+            m
+        });
+        match d {
+            BigMapDiff::Alloc {
+                key_type,
+                value_type,
+                ..
+            } => {
+                e.insert("action".into(), json!("alloc"));
+                e.insert("key_type".into(), key_type.to_expr().to_json());
+                e.insert("value_type".into(), value_type.to_expr().to_json());
+            }
+            BigMapDiff::Copy { source, .. } => {
+                e.insert("action".into(), json!("copy"));
+                e.insert("source".into(), json!(source.to_string()));
+            }
+            BigMapDiff::Update {
+                key,
+                key_hash,
+                value,
+                ..
+            } => {
+                let mut u = Map::new();
+                u.insert(
+                    "key_hash".into(),
+                    json!(soru_core::encoding::base58::encode(
+                        &soru_core::encoding::base58::SCRIPT_EXPR_HASH,
+                        key_hash
+                    )),
+                );
+                u.insert("key".into(), key.to_json());
+                if let Some(v) = value {
+                    u.insert("value".into(), v.to_json());
+                }
+                if let Some(J::Array(us)) = e.get_mut("updates") {
+                    us.push(J::Object(u));
+                }
+            }
+            BigMapDiff::Remove { .. } => {
+                e.clear();
+                e.insert("action".into(), json!("remove"));
+            }
+        }
+    }
+    J::Array(
+        order
+            .into_iter()
+            .map(|id| {
+                let diff = entries.remove(&id).unwrap_or_default();
+                json!({ "kind": "big_map", "id": id.to_string(), "diff": diff })
+            })
+            .collect(),
+    )
+}
+
+/// octez's JSON ticket receipt (`ticket_updates` of a result) for these changes, grouped by
+/// token in order of first appearance:
+/// `[{"ticket_token":{"ticketer","content_type","content"},"updates":[{"account","amount"}]}]`.
+pub fn ticket_receipt_json(updates: &[TicketUpdate]) -> serde_json::Value {
+    use serde_json::{json, Value as J};
+    let mut groups: Vec<(&TicketToken, Vec<J>)> = Vec::new();
+    for u in updates {
+        let item = json!({
+            "account": u.account.to_b58check(),
+            "amount": u.amount.to_string(),
+        });
+        match groups.iter_mut().find(|(t, _)| *t == &u.token) {
+            Some((_, items)) => items.push(item),
+            None => groups.push((&u.token, vec![item])),
+        }
+    }
+    J::Array(
+        groups
+            .into_iter()
+            .map(|(t, items)| json!({ "ticket_token": t.to_json(), "updates": items }))
+            .collect(),
+    )
 }
 
 /// octez's `script_expr_hash`: BLAKE2b-256 of the packed expression (`0x05` + binary).
