@@ -180,7 +180,9 @@ impl OutboxEntry {
 /// The octez JSON form of an outbox message, pretty-printed, or why it does not decode.
 pub fn decode_outbox(bytes: &[u8]) -> Result<String, String> {
     OutboxMessage::decode(bytes)
-        .map(|m| serde_json::to_string_pretty(&m.to_json()).unwrap_or_default())
+        .map(|m| {
+            serde_json::to_string_pretty(&serde_json::Value::from(m.to_json())).unwrap_or_default()
+        })
         .map_err(|e| format!("not an outbox message: {e}"))
 }
 
