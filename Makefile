@@ -8,7 +8,7 @@ EXAMPLE_DIR  := node-shim/examples
 # `make fuzz`: seconds per fuzz target (override: make fuzz FUZZ_SECONDS=300).
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test setup bench fuzz clean
+.PHONY: run test setup bench fuzz clean pkg wasi web
 
 ## run: build the `soru` CLI and replay the example echo kernel on its example inputs (JSON Lines).
 run:
@@ -26,8 +26,26 @@ test: setup
 	$(CARGO) test --workspace
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
+	$(CARGO) build -p soru-core --no-default-features --features pvm,json --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-node --target wasm32-wasip1
+	bash scripts/build-web.sh
+	node tests/js/web/web.test.mjs
+	$(MAKE) --no-print-directory pkg wasi
+	node --test tests/js/verifier/
+
+## web: build the browser app (web-ui/, crate soru-web) into dist/; serve it with any static
+## server, e.g. `python3 -m http.server -d dist 8080`.
+web:
+	bash scripts/build-web.sh
+
+## pkg: the npm package in pkg/ (WebAssembly and glue in pkg/dist); `cd pkg && npm pack` packs it.
+pkg:
+	bash scripts/build-pkg.sh
+
+## wasi: the light-client CLI for any WASI runtime: target/wasm32-wasip1/release/soru-verify.wasm.
+wasi:
+	$(CARGO) build --quiet --release -p soru-verify --target wasm32-wasip1
 
 ## bench: the benchmark table (scripts/bench.sh is maintained with the benches).
 bench:
@@ -49,4 +67,4 @@ fuzz:
 ## clean: remove build outputs.
 clean:
 	$(CARGO) clean
-	rm -rf core/fuzz/target pkg/dist
+	rm -rf core/fuzz/target pkg/dist dist

@@ -10,7 +10,8 @@
 #      workloads (the durable-keys kernel on a plain BTreeMap store), and prints the table:
 #      benchmark | soru (wasmi) | baseline (wasmtime) | ratio. Figures criterion does not keep
 #      (levels accumulated, the durable-keys run) pass through $TARGET_DIR/soru-bench-notes.
-#   4. verifies one proof natively and as wasm32 in Node (scripts/bench-verify-node.sh).
+#   4. verifies one proof natively and as wasm32 in Node (scripts/bench-verify-node.sh);
+#   5. measures the web app's budgets in headless Chromium (scripts/bench-web.sh).
 #
 # Environment: SORU_TREE_BENCH_KEYS (tree size), SORU_DURABLE_BENCH_KEYS (keys written in one
 # run), SORU_BASELINE_SECONDS (time per wasmtime measurement, default 3), CARGO (cargo binary).
@@ -59,3 +60,11 @@ SORU_TREE_BENCH_KEYS="${SORU_TREE_BENCH_KEYS:-100000}" bash scripts/bench-verify
 echo
 echo "== runs that exhaust their fuel through host calls vs the same fuel in plain wasm (core/benches/hostile.rs)"
 "$CARGO" bench --quiet -p soru-core --bench hostile
+
+echo
+echo "== soru-web budgets in headless Chromium (scripts/bench-web.sh)"
+bash scripts/bench-web.sh
+
+echo
+echo "== the light client: proofs natively vs npm package vs WASI, replay, package sizes (scripts/bench-verifier.sh)"
+bash scripts/bench-verifier.sh

@@ -22,13 +22,14 @@
 //! soru_core::commitment::check_chain(&[genesis, next], 20).unwrap();
 //! ```
 
+#[cfg(feature = "json")]
 use alloc::string::{String, ToString};
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use thiserror::Error;
 
-use crate::encoding::base58::{self, Base58Error};
+use crate::encoding::base58;
 use crate::encoding::binary::{DecodeError, DecodeErrorKind, Reader};
 
 /// Size of an encoded commitment.
@@ -139,6 +140,7 @@ impl Commitment {
 }
 
 /// Why a JSON commitment (octez RPC form) was rejected.
+#[cfg(feature = "json")]
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommitmentJsonError {
     /// The value is not a JSON object.
@@ -164,10 +166,11 @@ pub enum CommitmentJsonError {
         /// The field.
         field: &'static str,
         /// Why it was rejected.
-        error: Base58Error,
+        error: base58::Base58Error,
     },
 }
 
+#[cfg(feature = "json")]
 impl Commitment {
     /// The octez RPC JSON form: hashes in base58, `inbox_level` a number, `number_of_ticks` a
     /// decimal string (as `Data_encoding` writes `int64`).

@@ -18,6 +18,15 @@
 //! | [`commitment`] | the 76-byte commitment, its hash and chain checks |
 //! | [`output_proof`] | verifying octez output (withdrawal) proofs against a state hash |
 //! | [`inputs`] | the octez wasm debugger's JSON inputs format |
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | `std` conveniences |
+//! | `pvm` | yes | [`host`] and [`pvm`]: running kernels on wasmi (pulls wasmi and wasmparser) |
+//! | `json` | yes | [`inputs`] and the JSON parsers (pulls serde_json) |
+//!
+//! Without `pvm` and `json` the crate is what a light client needs: trees, proofs, output
+//! proofs, commitments and every encoding (`cargo build -p soru-core --no-default-features`).
 #![no_std]
 
 extern crate alloc;
@@ -28,9 +37,12 @@ pub mod abi;
 pub mod commitment;
 pub mod durable;
 pub mod encoding;
+#[cfg(feature = "pvm")]
 pub mod host;
+#[cfg(feature = "json")]
 pub mod inputs;
 pub mod output_proof;
+#[cfg(feature = "pvm")]
 pub mod pvm;
 pub mod reveal;
 pub mod state;

@@ -2,58 +2,7 @@
 
 use std::path::Path;
 
-/// Why a hex text could not be decoded.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum HexTextError {
-    /// A character that is neither a hex digit nor whitespace.
-    #[error("invalid hex character {found:?} at character {position}")]
-    InvalidCharacter {
-        /// The offending character.
-        found: char,
-        /// Its index (in characters) in the text.
-        position: usize,
-    },
-    /// The digits do not pair up into bytes.
-    #[error("odd number of hex digits ({digits})")]
-    OddLength {
-        /// How many hex digits the text holds.
-        digits: usize,
-    },
-}
-
-/// Decodes hex text, ignoring ASCII whitespace and one leading `0x`/`0X`.
-pub(crate) fn decode(text: &str) -> Result<Vec<u8>, HexTextError> {
-    let trimmed = text.trim_start();
-    let (skipped, body) = match trimmed
-        .strip_prefix("0x")
-        .or_else(|| trimmed.strip_prefix("0X"))
-    {
-        Some(rest) => (text.len() - rest.len(), rest),
-        None => (0, text),
-    };
-    let skipped_chars = text[..skipped].chars().count();
-    let mut bytes = Vec::with_capacity(body.len() / 2);
-    let mut high: Option<u8> = None;
-    let mut digits = 0usize;
-    for (index, c) in body.chars().enumerate() {
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        let nibble = c.to_digit(16).ok_or(HexTextError::InvalidCharacter {
-            found: c,
-            position: skipped_chars + index,
-        })? as u8;
-        digits += 1;
-        match high.take() {
-            None => high = Some(nibble),
-            Some(h) => bytes.push(h << 4 | nibble),
-        }
-    }
-    if high.is_some() {
-        return Err(HexTextError::OddLength { digits });
-    }
-    Ok(bytes)
-}
+pub(crate) use soru_core::encoding::hex_text::{decode, HexTextError};
 
 /// Why a "file or hex" argument could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -155,38 +104,6 @@ pub(crate) fn shorten(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decodes_with_whitespace_and_prefix() {
-        assert_eq!(
-            decode(" 0xDE ad\n be\tef \n"),
-            Ok(vec![0xde, 0xad, 0xbe, 0xef])
-        );
-        assert_eq!(decode(""), Ok(vec![]));
-    }
-
-    #[test]
-    fn names_the_bad_character_and_its_position() {
-        assert_eq!(
-            decode("00 1g"),
-            Err(HexTextError::InvalidCharacter {
-                found: 'g',
-                position: 4
-            })
-        );
-        assert_eq!(
-            decode("0xzz"),
-            Err(HexTextError::InvalidCharacter {
-                found: 'z',
-                position: 2
-            })
-        );
-    }
-
-    #[test]
-    fn rejects_odd_digit_counts() {
-        assert_eq!(decode("abc"), Err(HexTextError::OddLength { digits: 3 }));
-    }
 
     #[test]
     fn file_or_hex() {

@@ -10,7 +10,10 @@
 //! | an octez output (withdrawal) proof against a state hash | [`verify_output_proof`], [`Layout`], [`VerifiedOutput`], [`OutputProofError`] |
 //! | the same against a commitment | [`verify_output_against_commitment`] |
 //! | a commitment's 76-byte encoding and its `src1` hash | [`Commitment`], [`CommitmentHash`], [`StateHash`] |
-//! | that commitments form a chain | [`check_chain`], [`ChainError`] |
+//! | that commitments form a chain | [`check_chain`], [`check_commitment_chain`], [`ChainError`] |
+//! | an outbox proof, with the message decoded (octez JSON) and its tickets | [`verify_outbox_proof`], [`OutboxProof`], [`decode_outbox_message`], [`Ticket`] |
+//! | text inputs (hex, `srs1...`) | [`input`] |
+//! | replaying levels with the PVM (feature `replay`) | `replay` |
 //!
 //! Output proofs are octez's (`Merkle_proof_encoding.V2.Tree2` tree proof followed by the
 //! output), so real withdrawals from Tezos rollups such as Etherlink verify; the repository's
@@ -66,10 +69,24 @@
 //! ```
 #![no_std]
 
+extern crate alloc;
+
+pub mod input;
+#[cfg(feature = "replay")]
+pub mod replay;
+mod tickets;
+
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
 pub use soru_core::commitment::{
     check_chain, ChainError, Commitment, CommitmentHash, StateHash, COMMITMENT_SIZE,
 };
+pub use soru_core::encoding::binary::DecodeError;
+pub use soru_core::encoding::json::Json;
+pub use soru_core::encoding::outbox::OutboxMessage;
 pub use soru_core::output_proof::{verify_output_proof, Layout, OutputProofError, VerifiedOutput};
+pub use tickets::{tickets, Ticket};
 
 /// Verifies an output proof against a commitment's `compressed_state`, which is what the L1
 /// does before executing an outbox message of a cemented commitment. With `layout: None`,
@@ -83,4 +100,134 @@ pub fn verify_output_against_commitment(
     layout: Option<Layout>,
 ) -> Result<VerifiedOutput, OutputProofError> {
     verify_output_proof(proof, &commitment.compressed_state.0, layout)
+}
+
+/// What an outbox proof is checked against: a state hash, or the commitment that carries it.
+pub trait Anchor {
+    /// The state hash the proof's `before` must equal.
+    fn state_hash(&self) -> StateHash;
+}
+
+impl Anchor for StateHash {
+    fn state_hash(&self) -> StateHash {
+        *self
+    }
+}
+
+impl Anchor for Commitment {
+    fn state_hash(&self) -> StateHash {
+        self.compressed_state
+    }
+}
+
+/// A verified outbox proof: where the message sits, its bytes and what they say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxProof {
+    /// Level of the outbox holding the message.
+    pub outbox_level: u32,
+    /// Index of the message in that outbox.
+    pub message_index: u64,
+    /// The message bytes (`Sc_rollup_outbox_message_repr`).
+    pub message: Vec<u8>,
+    /// The decoded message. The PVM stores whatever a kernel writes, so a proven message may
+    /// not decode (the L1 would refuse to execute it); that is not a proof failure.
+    pub decoded: Result<OutboxMessage, DecodeError>,
+    /// The state hash the proof was checked against.
+    pub state_hash: StateHash,
+    /// The envelope the proof was read with.
+    pub layout: Layout,
+}
+
+impl OutboxProof {
+    /// The tickets the message's transactions carry (see [`tickets`]).
+    pub fn tickets(&self) -> Vec<Ticket> {
+        self.decoded.as_ref().map(tickets).unwrap_or_default()
+    }
+
+    /// The JSON form. `message_index` (a decimal string, as `Data_encoding` writes `n`) and
+    /// `message` (`{"kind": "untyped" | "typed" | "whitelist_update" | ..}`, `entrypoint`
+    /// omitted when `default`) are exactly an element of the octez rollup node's
+    /// `/global/block/<id>/outbox/<level>/messages`; next to them `outbox_level`,
+    /// `message_hex`, `tickets`, `state_hash` (`srs1...`), `layout` and, for a message that
+    /// does not decode, `message: null` with `decode_error`.
+    pub fn to_json(&self) -> Json {
+        let mut fields = alloc::vec![
+            ("outbox_level", Json::Int(i64::from(self.outbox_level))),
+            (
+                "message_index",
+                Json::String(self.message_index.to_string())
+            ),
+            ("message_hex", Json::String(hex::encode(&self.message))),
+            (
+                "tickets",
+                Json::Array(self.tickets().iter().map(Ticket::to_json).collect()),
+            ),
+            ("state_hash", Json::String(self.state_hash.to_b58check())),
+            (
+                "layout",
+                Json::from(match self.layout {
+                    Layout::Obj2 => "obj2",
+                    Layout::Obj3 => "obj3",
+                }),
+            ),
+        ];
+        match &self.decoded {
+            Ok(m) => fields.push(("message", m.to_json())),
+            Err(e) => {
+                fields.push(("message", Json::Null));
+                fields.push(("decode_error", Json::String(e.to_string())));
+            }
+        }
+        Json::object(fields)
+    }
+}
+
+/// Verifies an octez output proof against `anchor` (a [`StateHash`] or a [`Commitment`]) and
+/// decodes the proven message. Both envelopes ([`Layout::Obj2`], then [`Layout::Obj3`]) are
+/// tried.
+pub fn verify_outbox_proof(
+    proof: &[u8],
+    anchor: &impl Anchor,
+) -> Result<OutboxProof, OutputProofError> {
+    let state_hash = anchor.state_hash();
+    let v = verify_output_proof(proof, &state_hash.0, None)?;
+    Ok(OutboxProof {
+        decoded: decode_outbox_message(&v.message),
+        outbox_level: v.outbox_level,
+        message_index: v.message_index,
+        message: v.message,
+        state_hash,
+        layout: v.layout,
+    })
+}
+
+/// Decodes outbox message bytes (`Sc_rollup_outbox_message_repr`); errors name the byte.
+pub fn decode_outbox_message(bytes: &[u8]) -> Result<OutboxMessage, DecodeError> {
+    OutboxMessage::decode(bytes)
+}
+
+/// A chain of commitments that checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSummary {
+    /// The hash of each commitment, in order.
+    pub hashes: Vec<CommitmentHash>,
+    /// Ticks of every commitment after the first (the work the chain claims).
+    pub ticks: u128,
+}
+
+/// Checks that `commitments` form a chain with `commitment_period` levels between links (see
+/// [`check_chain`]); on failure the error names the first link that breaks and why.
+pub fn check_commitment_chain(
+    commitments: &[Commitment],
+    commitment_period: i32,
+) -> Result<ChainSummary, ChainError> {
+    check_chain(commitments, commitment_period)?;
+    Ok(ChainSummary {
+        hashes: commitments.iter().map(Commitment::hash).collect(),
+        ticks: commitments
+            .iter()
+            .skip(1)
+            .map(|c| c.number_of_ticks as u128)
+            .sum(),
+    })
 }

@@ -1,4 +1,29 @@
 //! # soru-web
 //!
-//! The browser face of Soru: the Leptos playground, withdrawal verifier and commitment checker.
-//! Not built out yet; it will drive [`soru_core`] in a Web Worker.
+//! The browser face of Soru: a Leptos (client-side rendered) app with three pages, running
+//! `soru-core` and `soru-verifier` compiled to `wasm32` in the page.
+//!
+//! | page | what it does |
+//! |---|---|
+//! | Playground | load a kernel, edit inputs (octez debugger JSON), step input / kernel_run / level / inbox in a Web Worker, inspect status, outbox, durable storage, debug log |
+//! | Verify withdrawal | verify an octez output proof against a state hash or commitment, locally |
+//! | Check commitments | follow a rollup node's commitment chain and check each commitment's hash and links |
+//!
+//! The modules below are pure logic, tested natively with `cargo test -p soru-web`; the Leptos
+//! components and the worker entry (`app`, `worker_entry`) exist only on `wasm32`. Build the app
+//! with `make web` (into `dist/`).
+
+pub mod engine;
+pub mod kernel_file;
+pub mod protocol;
+pub mod rpc;
+pub mod session;
+pub mod verify;
+pub mod view;
+
+/// The Leptos components (browser only).
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+/// Browser glue: worker, fetch, storage (browser only).
+#[cfg(target_arch = "wasm32")]
+pub mod web;

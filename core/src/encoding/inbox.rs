@@ -258,6 +258,7 @@ pub fn timestamp_to_json(seconds: i64) -> String {
     )
 }
 
+#[cfg(feature = "json")]
 impl InboxMessage {
     /// The octez JSON form (`Sc_rollup_inbox_message_repr.encoding`): external messages are a
     /// hex string; internal ones an object tagged by `internal_inbox_message_kind`.
@@ -270,7 +271,7 @@ impl InboxMessage {
         let mut o = Map::new();
         let kind = match m {
             InternalInboxMessage::Transfer(t) => {
-                o.insert("payload".into(), t.payload.to_json());
+                o.insert("payload".into(), t.payload.to_json().into());
                 o.insert("sender".into(), t.sender.to_b58check().into());
                 o.insert("source".into(), t.source.to_b58check().into());
                 o.insert("destination".into(), t.destination.to_b58check().into());

@@ -17,9 +17,12 @@
 //! A primitive is one byte: its index in the table below. Annotations are one `uint30`-prefixed
 //! string, joined with spaces. The bytes carry no `0x05` (`PACK`) prefix.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+
+use super::json::Json;
 
 use super::binary::{
     put_dynamic, put_dynamic_bytes, put_u8, put_z, DecodeError, DecodeErrorKind, Reader, Zarith,
@@ -492,6 +495,7 @@ fn read_node(r: &mut Reader<'_>, depth: usize) -> Result<Expr, DecodeError> {
 }
 
 /// Why a JSON value is not a Micheline expression.
+#[cfg(feature = "json")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonError {
     /// Not an object or array of the Micheline JSON form.
@@ -528,46 +532,42 @@ impl Expr {
     /// The octez JSON form (`Data_encoding.Json` of `Script_repr.expr`): `{"int": "1"}`,
     /// `{"string": ".."}`, `{"bytes": "<hex>"}`, `{"prim": "Pair", "args": [..], "annots": [..]}`
     /// (empty `args`/`annots` omitted) and arrays for sequences.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn to_json(&self) -> Json {
         use alloc::string::ToString;
-        use serde_json::{Map, Value};
-        let obj = |k: &str, v: Value| {
-            let mut m = Map::new();
-            m.insert(k.into(), v);
-            Value::Object(m)
-        };
         match self {
-            Expr::Int(z) => obj("int", Value::String(z.to_string())),
-            Expr::String(s) => obj("string", Value::String(s.clone())),
-            Expr::Bytes(b) => obj("bytes", Value::String(hex::encode(b))),
-            Expr::Seq(items) => Value::Array(items.iter().map(Expr::to_json).collect()),
+            Expr::Int(z) => Json::object([("int", Json::String(z.to_string()))]),
+            Expr::String(s) => Json::object([("string", Json::String(s.clone()))]),
+            Expr::Bytes(b) => Json::object([("bytes", Json::String(hex::encode(b)))]),
+            Expr::Seq(items) => Json::Array(items.iter().map(Expr::to_json).collect()),
             Expr::Prim { prim, args, annots } => {
-                let mut m = Map::new();
-                m.insert("prim".into(), Value::String(prim.name().into()));
+                let mut m = BTreeMap::new();
+                m.insert("prim".into(), Json::from(prim.name()));
                 if !args.is_empty() {
                     m.insert(
                         "args".into(),
-                        Value::Array(args.iter().map(Expr::to_json).collect()),
+                        Json::Array(args.iter().map(Expr::to_json).collect()),
                     );
                 }
                 if !annots.is_empty() {
                     m.insert(
                         "annots".into(),
-                        Value::Array(annots.iter().cloned().map(Value::String).collect()),
+                        Json::Array(annots.iter().cloned().map(Json::String).collect()),
                     );
                 }
-                Value::Object(m)
+                Json::Object(m)
             }
         }
     }
 
     /// Parses the octez JSON form (see [`Expr::to_json`]).
+    #[cfg(feature = "json")]
     pub fn from_json(value: &serde_json::Value) -> Result<Expr, JsonError> {
         let mut path = String::from("$");
         expr_from_json(value, &mut path, 0)
     }
 }
 
+#[cfg(feature = "json")]
 fn expr_from_json(
     value: &serde_json::Value,
     path: &mut String,
@@ -829,7 +829,7 @@ mod tests {
             json.to_string(),
             r#"{"args":[{"bytes":"ab"},[{"int":"-7"},{"string":"x"}],{"annots":["%u"],"prim":"Unit"}],"prim":"Pair"}"#
         );
-        assert_eq!(Expr::from_json(&json).unwrap(), e);
+        assert_eq!(Expr::from_json(&json.clone().into()).unwrap(), e);
         let bad: serde_json::Value =
             serde_json::from_str(r#"{"prim":"Pair","args":[{"int":"1"},{"int":"x"}]}"#).unwrap();
         assert_eq!(

@@ -3,8 +3,10 @@
 //! | module | layout |
 //! |---|---|
 //! | [`binary`] | `Data_encoding` primitives: big-endian integers, zarith `n`/`z`, `uint30`-prefixed bytes |
+//! | [`hex_text`] | hex as people paste it (whitespace, `0x`), with the position of a bad digit |
 //! | [`base58`] | base58check with Tezos prefixes (`tz1..tz5`, `KT1`, `sr1`, `src1`, `srs1`, `B`, ...) |
 //! | [`address`] | public key hashes, contract hashes, contracts, smart rollup addresses |
+//! | [`json`] | a small JSON value that prints the octez JSON forms without a JSON library |
 //! | [`micheline`] | Micheline expressions: binary encoding (Michelson primitives) and octez JSON form |
 //! | [`michelson`] | a parser from Michelson data text to Micheline expressions |
 //! | [`inbox`] | inbox messages exactly as the L1 writes them into the PVM's inbox (+ octez JSON form) |
@@ -30,7 +32,9 @@
 pub mod address;
 pub mod base58;
 pub mod binary;
+pub mod hex_text;
 pub mod inbox;
+pub mod json;
 pub mod micheline;
 pub mod michelson;
 pub mod outbox;

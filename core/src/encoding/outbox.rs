@@ -10,6 +10,7 @@
 //! ```
 //! A whole message is at most [`MAX_INPUT_OUTPUT_SIZE`] bytes.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -18,6 +19,7 @@ use crate::abi::MAX_INPUT_OUTPUT_SIZE;
 
 use super::address::{ContractHash, PublicKeyHash};
 use super::binary::{put_dynamic, put_dynamic_bytes, put_u8, DecodeError, DecodeErrorKind, Reader};
+use super::json::Json;
 use super::micheline::Expr;
 
 /// Rejects a serialized inbox or outbox message longer than [`MAX_INPUT_OUTPUT_SIZE`].
@@ -240,18 +242,13 @@ impl OutboxMessage {
 
 /// `Data_encoding`'s JSON for a `string Plain`: the string itself, or
 /// `{"invalid_utf8_string": [bytes]}` when it is not UTF-8.
-pub(crate) fn plain_string_json(bytes: &[u8]) -> serde_json::Value {
-    use serde_json::Value;
+pub(crate) fn plain_string_json(bytes: &[u8]) -> Json {
     match core::str::from_utf8(bytes) {
-        Ok(s) => Value::String(s.into()),
-        Err(_) => {
-            let mut m = serde_json::Map::new();
-            m.insert(
-                "invalid_utf8_string".into(),
-                Value::Array(bytes.iter().map(|&b| Value::from(b)).collect()),
-            );
-            Value::Object(m)
-        }
+        Ok(s) => Json::from(s),
+        Err(_) => Json::object([(
+            "invalid_utf8_string",
+            Json::Array(bytes.iter().map(|&b| Json::Int(i64::from(b))).collect()),
+        )]),
     }
 }
 
@@ -261,15 +258,14 @@ impl OutboxMessage {
     /// `{"whitelist": [..], "kind": "whitelist_update"}` (no `whitelist` when `None`) or
     /// `{"payload": "..", "kind": "canonical_rollup_signal"}`. Entrypoints equal to
     /// `default` are omitted, as `Data_encoding` omits default fields.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::{Map, Value};
+    pub fn to_json(&self) -> Json {
         fn tx(
             parameters: &Expr,
             ty: Option<&Expr>,
             destination: &ContractHash,
             entrypoint: &Entrypoint,
-        ) -> Value {
-            let mut m = Map::new();
+        ) -> Json {
+            let mut m = BTreeMap::new();
             m.insert("parameters".into(), parameters.to_json());
             if let Some(ty) = ty {
                 m.insert("parameters_ty".into(), ty.to_json());
@@ -278,16 +274,16 @@ impl OutboxMessage {
             if entrypoint.as_str() != "default" {
                 m.insert("entrypoint".into(), entrypoint.as_str().into());
             }
-            Value::Object(m)
+            Json::Object(m)
         }
-        let mut m = Map::new();
+        let mut m = BTreeMap::new();
         let kind = match self {
             OutboxMessage::AtomicTransactionBatch(txs) => {
                 let list = txs
                     .iter()
                     .map(|t| tx(&t.parameters, None, &t.destination, &t.entrypoint))
                     .collect();
-                m.insert("transactions".into(), Value::Array(list));
+                m.insert("transactions".into(), Json::Array(list));
                 "untyped"
             }
             OutboxMessage::AtomicTransactionBatchTyped(txs) => {
@@ -302,13 +298,13 @@ impl OutboxMessage {
                         )
                     })
                     .collect();
-                m.insert("transactions".into(), Value::Array(list));
+                m.insert("transactions".into(), Json::Array(list));
                 "typed"
             }
             OutboxMessage::WhitelistUpdate(w) => {
                 if let Some(keys) = w {
-                    let list = keys.iter().map(|k| Value::from(k.to_b58check())).collect();
-                    m.insert("whitelist".into(), Value::Array(list));
+                    let list = keys.iter().map(|k| Json::from(k.to_b58check())).collect();
+                    m.insert("whitelist".into(), Json::Array(list));
                 }
                 "whitelist_update"
             }
@@ -318,7 +314,7 @@ impl OutboxMessage {
             }
         };
         m.insert("kind".into(), kind.into());
-        Value::Object(m)
+        Json::Object(m)
     }
 }
 

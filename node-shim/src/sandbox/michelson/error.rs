@@ -131,7 +131,7 @@ impl Error {
         }
         match self {
             Error::ScriptRejected { value, .. } => {
-                m.insert("with".into(), value.to_json());
+                m.insert("with".into(), value.to_json().into());
             }
             Error::Unsupported { prim, .. } => {
                 m.insert("wrong_primitive_name".into(), json!(prim));
@@ -193,7 +193,7 @@ impl Error {
             | Error::MalformedScript { .. } => Some(json!({
                 "kind": "permanent",
                 "id": id("ill_typed_contract"),
-                "ill_typed_code": script.map(Expr::to_json).unwrap_or(serde_json::Value::Null),
+                "ill_typed_code": script.map(|e| e.to_json().into()).unwrap_or(serde_json::Value::Null),
                 "type_map": [],
             })),
             _ => None,

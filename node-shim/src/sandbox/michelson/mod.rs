@@ -326,7 +326,7 @@ impl Contract {
     pub fn entrypoints_json(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         for (name, ep) in &self.entrypoints.named {
-            m.insert(name.clone(), ep.expr.to_json());
+            m.insert(name.clone(), ep.expr.to_json().into());
         }
         serde_json::json!({ "entrypoints": m })
     }
@@ -711,8 +711,8 @@ pub fn lazy_storage_diff_json(diffs: &[BigMapDiff]) -> serde_json::Value {
                 ..
             } => {
                 e.insert("action".into(), json!("alloc"));
-                e.insert("key_type".into(), key_type.to_expr().to_json());
-                e.insert("value_type".into(), value_type.to_expr().to_json());
+                e.insert("key_type".into(), key_type.to_expr().to_json().into());
+                e.insert("value_type".into(), value_type.to_expr().to_json().into());
             }
             BigMapDiff::Copy { source, .. } => {
                 e.insert("action".into(), json!("copy"));
@@ -732,9 +732,9 @@ pub fn lazy_storage_diff_json(diffs: &[BigMapDiff]) -> serde_json::Value {
                         key_hash
                     )),
                 );
-                u.insert("key".into(), key.to_json());
+                u.insert("key".into(), key.to_json().into());
                 if let Some(v) = value {
-                    u.insert("value".into(), v.to_json());
+                    u.insert("value".into(), v.to_json().into());
                 }
                 if let Some(J::Array(us)) = e.get_mut("updates") {
                     us.push(J::Object(u));

@@ -122,8 +122,8 @@ impl TicketToken {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "ticketer": self.ticketer.to_b58check(),
-            "content_type": self.contents_ty.to_expr().to_json(),
-            "content": self.contents.to_expr(Mode::Readable).to_json(),
+            "content_type": serde_json::Value::from(self.contents_ty.to_expr().to_json()),
+            "content": serde_json::Value::from(self.contents.to_expr(Mode::Readable).to_json()),
         })
     }
 }

@@ -1,0 +1,63 @@
+// The replay API over the second wasm-bindgen module (with the PVM on wasmi), shared by
+// replay-web.js and replay-node.js. Types: replay.d.ts.
+import * as w from './dist/soru_replay.js';
+
+function encodeLevels(levels) {
+  if (!Array.isArray(levels)) {
+    throw new TypeError('inputs: expected the inputs JSON text or an array of levels');
+  }
+  let size = 0;
+  levels.forEach((level, i) => {
+    if (!Array.isArray(level)) throw new TypeError(`inputs: level ${i} is not an array`);
+    level.forEach((m, j) => {
+      if (!(m instanceof Uint8Array)) {
+        throw new TypeError(`inputs: level ${i} message ${j} is not a Uint8Array`);
+      }
+      size += 4 + m.length;
+    });
+    size += 4;
+  });
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const level of levels) {
+    view.setUint32(at, level.length);
+    at += 4;
+    for (const m of level) {
+      view.setUint32(at, m.length);
+      out.set(m, at + 4);
+      at += 4 + m.length;
+    }
+  }
+  return out;
+}
+
+function hexBytes(hex) {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(2 * i, 2), 16);
+  return out;
+}
+
+/** Replays a kernel from origination on an inbox; see replay.d.ts. */
+export function replay(kernel, inputs, options = {}) {
+  if (!(kernel instanceof Uint8Array)) throw new TypeError('kernel: expected the .wasm bytes');
+  const levels = typeof inputs === 'string' ? w.encode_inputs_json(inputs) : encodeLevels(inputs);
+  const j = JSON.parse(
+    w.replay(kernel, levels, options.firstLevel ?? 0, options.rollupAddress ?? ''),
+  );
+  const result = {
+    stateHash: j.state_hash,
+    ticks: BigInt(j.ticks),
+    levels: j.levels.map((l) => ({
+      level: l.level,
+      stateHash: l.state_hash,
+      ticks: BigInt(l.ticks),
+      outbox: l.outbox.map(hexBytes),
+      status: l.status,
+    })),
+  };
+  if (options.expectedStateHash !== undefined) {
+    result.matches = result.stateHash === options.expectedStateHash;
+  }
+  return result;
+}

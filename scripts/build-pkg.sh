@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make pkg`: builds the npm package in pkg/ (pkg/dist holds the generated WebAssembly and glue).
+#
+#   1. soru-verifier-wasm for wasm32-unknown-unknown (profile `pkg`: opt-level z, LTO) twice:
+#      without features (the proof/commitment entry: no wasmi, wasmparser or serde_json) and with
+#      `replay` (the second, lazily loaded entry with the PVM);
+#   2. wasm-bindgen --target web for each (one ES-module glue serves browsers and Node: node.js
+#      passes the bytes to initSync, web.js lets init fetch them);
+#   (wasm-opt -Oz first, when installed).
+# Then `cd pkg && npm pack` makes the tarball.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CARGO="${CARGO:-cargo}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+OUT=pkg/dist
+WASM="$TARGET_DIR/wasm32-unknown-unknown/pkg/soru_verifier_wasm.wasm"
+
+command -v wasm-bindgen >/dev/null || {
+  echo "make pkg: wasm-bindgen is not installed (scripts/setup.sh installs it)" >&2
+  exit 1
+}
+mkdir -p "$OUT"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+build() { # name, cargo feature args...
+  local name=$1
+  shift
+  "$CARGO" build --quiet -p soru-verifier-wasm --target wasm32-unknown-unknown --profile pkg "$@"
+  # wasm-opt runs before wasm-bindgen: older wasm-opt releases (Debian's binaryen 108) corrupt
+  # the externref table wasm-bindgen adds.
+  if command -v wasm-opt >/dev/null; then
+    wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+      --enable-reference-types --enable-multivalue "$WASM" -o "$work/$name.wasm"
+  else
+    cp "$WASM" "$work/$name.wasm"
+  fi
+  wasm-bindgen --target web --no-typescript --out-dir "$work/out" "$work/$name.wasm"
+  cp "$work/out/${name}_bg.wasm" "$OUT/${name}_bg.wasm"
+  cp "$work/out/$name.js" "$OUT/$name.js"
+}
+
+build soru_verifier
+build soru_replay --features replay
+
+for f in "$OUT"/*; do
+  printf '%-32s %8d bytes, %7d gzipped\n' "$f" "$(wc -c <"$f")" "$(gzip -9 -c "$f" | wc -c)"
+done

@@ -1,0 +1,150 @@
+// The built npm package (make pkg) in Node: every real output proof, the corrupted one,
+// decoding, commitments, chains, the fetch helper, replay, and the README's Node example.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadVectors, readmeExample, repoRoot } from './vectors.mjs';
+
+const soru = await import(repoRoot + 'pkg/node.js');
+const vectors = loadVectors();
+
+test('every vector verifies and decodes', () => {
+  for (const v of vectors) {
+    const r = soru.verifyOutboxProof(v.proof, v.srs1);
+    assert.equal(r.outboxLevel, v.outboxLevel, v.name);
+    assert.equal(r.messageIndex, v.messageIndex, v.name);
+    assert.equal(Buffer.from(r.message).toString('hex'), v.message, v.name);
+    assert.equal(r.decoded.kind, 'untyped', v.name);
+    assert.equal(r.stateHash, v.srs1);
+    assert.equal(r.layout, 'obj3');
+    assert.ok(r.decoded.transactions[0].destination.startsWith('KT1'), v.name);
+    // Bytes work as well as hex.
+    const again = soru.verifyOutboxProof(soru.hexToBytes(v.proof), v.srs1);
+    assert.deepEqual(again, r);
+    if (v.name.includes('withdrawal')) {
+      assert.equal(r.tickets.length, 1, v.name);
+      assert.equal(typeof r.tickets[0].amount, 'bigint');
+      assert.ok(r.tickets[0].ticketer.startsWith('KT1'));
+      assert.equal(r.decoded.transactions[0].entrypoint, 'withdraw');
+    }
+    // The decoded message is the same as decodeOutboxMessage's.
+    assert.deepEqual(soru.decodeOutboxMessage(r.message).decoded, r.decoded);
+  }
+});
+
+test('the corrupted vector and damaged proofs throw a clear Error', () => {
+  const withCorrupted = vectors.filter((v) => v.corrupted);
+  if (vectors.length) assert.ok(withCorrupted.length > 0, 'a corrupted vector exists');
+  for (const v of withCorrupted) {
+    assert.throws(() => soru.verifyOutboxProof(v.corrupted, v.srs1), (e) => {
+      assert.ok(e instanceof Error);
+      assert.match(e.message, /^invalid output proof: root hash mismatch/);
+      return true;
+    });
+  }
+  for (const v of vectors) {
+    const other = 'srs11iwwp7NxF7sgADntfpt4hPUoFYEMRJbDm7dpjUHnsEzRbXxg1X';
+    if (v.srs1 !== other) {
+      assert.throws(() => soru.verifyOutboxProof(v.proof, other), /is for state/);
+    }
+    assert.throws(() => soru.verifyOutboxProof(v.proof.slice(0, 200), v.srs1), /invalid output proof/);
+  }
+  assert.throws(() => soru.verifyOutboxProof('zz', 'srs1x'), /^Error: proof: invalid hex character 'z' at character 0$/);
+  assert.throws(() => soru.verifyOutboxProof('00', 'srs1nope'), /state hash: "srs1nope" is not a valid srs1/);
+  assert.throws(() => soru.verifyOutboxProof(42, 'srs1'), TypeError);
+});
+
+test('decodeOutboxMessage names the bad byte', () => {
+  assert.throws(() => soru.decodeOutboxMessage('0000000009'), /invalid outbox message: at byte 1/);
+  const signal = soru.decodeOutboxMessage('0200');
+  assert.deepEqual(signal, { decoded: { kind: 'whitelist_update' }, tickets: [] });
+});
+
+test('commitments: hash, encoding and chains', () => {
+  const genesis = {
+    compressed_state: 'srs11iwwp7NxF7sgADntfpt4hPUoFYEMRJbDm7dpjUHnsEzRbXxg1X',
+    inbox_level: 100,
+    predecessor: 'src12UJzB8mg7yU6nWPzicH7ofJbFjyJEbHvwtZdfRXi8DQHNp1LY8',
+    number_of_ticks: 0n,
+  };
+  const bytes = soru.encodeCommitment(genesis);
+  assert.equal(bytes.length, 76);
+  const h0 = soru.commitmentHash(genesis);
+  assert.match(h0, /^src1/);
+  assert.equal(soru.commitmentHash(bytes), h0);
+  const c1 = { ...genesis, inbox_level: 120, predecessor: h0, number_of_ticks: '11000000000' };
+  const c2 = { ...c1, inbox_level: 140, predecessor: soru.commitmentHash(c1), number_of_ticks: 5n };
+  const ok = soru.checkCommitmentChain([genesis, c1, c2], 20);
+  assert.deepEqual(ok, { valid: true, hashes: [h0, soru.commitmentHash(c1), soru.commitmentHash(c2)], ticks: 11000000005n });
+  const broken = soru.checkCommitmentChain([genesis, c1, { ...c2, predecessor: h0 }], 20);
+  assert.equal(broken.valid, false);
+  assert.equal(broken.index, 2);
+  assert.match(broken.error, /^commitment 2: predecessor is src1/);
+  const late = soru.checkCommitmentChain([genesis, { ...c1, inbox_level: 121 }], 20);
+  assert.match(late.error, /inbox level is 121, expected 120/);
+  assert.throws(() => soru.commitmentHash({ ...genesis, number_of_ticks: -1n }), /number_of_ticks -1 is outside/);
+  assert.throws(() => soru.commitmentHash({ ...genesis, predecessor: 'src1x' }), /commitment: commitment field predecessor/);
+  assert.throws(() => soru.checkCommitmentChain([genesis, { ...c1, inbox_level: -5 }], 20), /commitment 1: commitment field inbox_level/);
+});
+
+test('fetchOutboxProof reads the rollup node route and reports HTTP errors', async () => {
+  const v = vectors[0];
+  if (!v) return;
+  const server = createServer((req, res) => {
+    if (req.url === `/global/block/head/helpers/proofs/outbox/${v.outboxLevel}/messages?index=0`) {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ commitment: v.commitment, proof: v.proof }));
+    } else {
+      res.statusCode = 404;
+      res.end('no such outbox message');
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  try {
+    const got = await soru.fetchOutboxProof(url, v.outboxLevel, 0);
+    assert.equal(got.commitment, v.commitment);
+    assert.equal(soru.verifyOutboxProof(got.proof, v.srs1).outboxLevel, v.outboxLevel);
+    await assert.rejects(soru.fetchOutboxProof(url, 1, 0), /HTTP 404: no such outbox message/);
+  } finally {
+    server.close();
+  }
+});
+
+test('replay runs a kernel from origination (lazily loaded entry)', async () => {
+  // The Tezos kernel SDK's echo kernel (tests/kernels, built by `cargo build -p soru-tests`).
+  const echo = readFileSync(repoRoot + 'target/sdk-kernels/kernels/echo.wasm');
+  const inputs = readFileSync(repoRoot + 'node-shim/examples/inputs.json', 'utf8');
+  const r = await soru.replay(new Uint8Array(echo), inputs);
+  assert.ok(r.levels.length > 0);
+  assert.match(r.stateHash, /^srs1/);
+  assert.equal(typeof r.ticks, 'bigint');
+  assert.equal(r.stateHash, r.levels.at(-1).stateHash);
+  const direct = await import(repoRoot + 'pkg/replay-node.js');
+  const again = direct.replay(new Uint8Array(echo), inputs, { expectedStateHash: r.stateHash });
+  assert.equal(again.matches, true);
+  assert.throws(() => direct.replay(new Uint8Array([0, 1, 2]), []), /kernel: invalid kernel/);
+});
+
+test('the package packs, installs and runs the README Node example', () => {
+  const v = vectors.find((x) => x.srs1 === 'srs11iwwp7NxF7sgADntfpt4hPUoFYEMRJbDm7dpjUHnsEzRbXxg1X');
+  if (!v) return;
+  const dir = mkdtempSync(join(tmpdir(), 'soru-pkg-'));
+  try {
+    const npm = (...args) => execFileSync('npm', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    npm('pack', '--silent', '--pack-destination', dir, repoRoot + 'pkg');
+    const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module","private":true}');
+    npm('install', '--offline', '--no-audit', '--no-fund', '--silent', './' + tgz);
+    writeFileSync(join(dir, 'proof.hex'), v.proof);
+    writeFileSync(join(dir, 'example.mjs'), readmeExample('node'));
+    const out = execFileSync(process.execPath, ['example.mjs'], { cwd: dir, encoding: 'utf8' });
+    assert.match(out, /^2138 0 \{"kind":"untyped","transactions":\[\{"destination":"KT1RstTQHYxjwHpN8jHaqBPgtxJdMSC4cc3w","parameters":\{"string":"Hello world"\}\}\]\} 0\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,74 @@
+// The WASI CLI (make wasi: target/wasm32-wasip1/release/soru-verify.wasm) under node:wasi:
+// every real output proof, the corrupted one, exit codes 0 / 1 / 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WASI } from 'node:wasi';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadVectors, repoRoot } from './vectors.mjs';
+
+const wasmPath = repoRoot + 'target/wasm32-wasip1/release/soru-verify.wasm';
+const module = await WebAssembly.compile(readFileSync(wasmPath));
+const vectors = loadVectors();
+const work = mkdtempSync(join(tmpdir(), 'soru-wasi-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+async function run(...args) {
+  const outPath = join(work, 'stdout');
+  const errPath = join(work, 'stderr');
+  const stdout = openSync(outPath, 'w');
+  const stderr = openSync(errPath, 'w');
+  const wasi = new WASI({
+    version: 'preview1',
+    args: ['soru-verify', ...args],
+    env: {},
+    preopens: { '/work': work },
+    stdout,
+    stderr,
+    returnOnExit: true,
+  });
+  const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+  const code = wasi.start(instance);
+  closeSync(stdout);
+  closeSync(stderr);
+  return { code, stdout: readFileSync(outPath, 'utf8'), stderr: readFileSync(errPath, 'utf8') };
+}
+
+test('outbox-proof: valid proofs exit 0 with the decoded message', async () => {
+  for (const v of vectors) {
+    writeFileSync(join(work, 'proof.hex'), v.proof + '\n');
+    for (const proofArg of ['/work/proof.hex', v.proof]) {
+      const r = await run('outbox-proof', '--proof', proofArg, '--state-hash', v.srs1);
+      assert.equal(r.code, 0, `${v.name}: ${r.stderr}`);
+      const j = JSON.parse(r.stdout);
+      assert.equal(j.valid, true);
+      assert.equal(j.outbox_level, v.outboxLevel);
+      assert.equal(j.message_index, String(v.messageIndex));
+      assert.equal(j.message_hex, v.message);
+      assert.equal(j.message.kind, 'untyped');
+    }
+  }
+});
+
+test('outbox-proof: the corrupted proof exits 1, unreadable input exits 2', async () => {
+  for (const v of vectors.filter((x) => x.corrupted)) {
+    const r = await run('outbox-proof', '--proof', v.corrupted, '--state-hash', v.srs1);
+    assert.equal(r.code, 1);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.valid, false);
+    assert.match(j.error, /^root hash mismatch/);
+  }
+  let r = await run('outbox-proof', '--proof', '/work/missing.hex', '--state-hash', 'srs1x');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--proof: "\/work\/missing.hex" is neither a readable file/);
+  r = await run('outbox-proof', '--proof', '00', '--state-hash', 'abcd');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--state-hash: a state hash is srs1... or 64 hex digits, got 2 bytes/);
+  r = await run('outbox-proof', '--proof', '00');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--state-hash is required/);
+  r = await run('frobnicate');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown subcommand "frobnicate"/);
+});

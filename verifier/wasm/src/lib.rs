@@ -1,0 +1,209 @@
+//! # soru-verifier-wasm
+//!
+//! The `wasm-bindgen` layer of [`soru_verifier`] that `make pkg` compiles into the npm package
+//! (`pkg/dist`). Results cross the boundary as JSON text (printed by soru-core's dependency-free
+//! [`soru_verifier::Json`], so this build has no JSON library) and bytes; the hand-written
+//! JavaScript in `pkg/` turns them into typed objects (`bigint` for 64-bit counts). Every error
+//! is a `JsError` whose message says what is wrong and where.
+//!
+//! Built without features this is the proof/commitment entry point; with `replay` it is the
+//! second, lazily loaded entry point that also runs kernels (see `pkg/README.md`).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use soru_verifier::input::{decode_hex as decode_hex_text, parse_commitment, parse_state_hash};
+use soru_verifier::{Commitment, Json, COMMITMENT_SIZE};
+use wasm_bindgen::prelude::*;
+
+extern crate alloc;
+
+fn js_error(e: impl ToString) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// Hex text (whitespace anywhere, optional `0x`) to bytes.
+#[wasm_bindgen]
+pub fn decode_hex(text: &str) -> Result<Vec<u8>, JsError> {
+    decode_hex_text(text).map_err(js_error)
+}
+
+/// Verifies an output proof against a state hash (`srs1...` or hex) and returns the
+/// [`soru_verifier::OutboxProof::to_json`] text.
+#[wasm_bindgen]
+pub fn verify_outbox_proof(proof: &[u8], state_hash: &str) -> Result<String, JsError> {
+    let state =
+        parse_state_hash(state_hash).map_err(|e| js_error(alloc::format!("state hash: {e}")))?;
+    let out = soru_verifier::verify_outbox_proof(proof, &state)
+        .map_err(|e| js_error(alloc::format!("invalid output proof: {e}")))?;
+    Ok(out.to_json().to_string())
+}
+
+/// Decodes outbox message bytes into the octez JSON form.
+#[wasm_bindgen]
+pub fn decode_outbox_message(message: &[u8]) -> Result<String, JsError> {
+    let m = soru_verifier::decode_outbox_message(message)
+        .map_err(|e| js_error(alloc::format!("invalid outbox message: {e}")))?;
+    let tickets = soru_verifier::tickets(&m);
+    Ok(Json::object([
+        ("message", m.to_json()),
+        (
+            "tickets",
+            Json::Array(tickets.iter().map(soru_verifier::Ticket::to_json).collect()),
+        ),
+    ])
+    .to_string())
+}
+
+/// The 76-byte encoding of a commitment given by its fields.
+#[wasm_bindgen]
+pub fn commitment_bytes(
+    compressed_state: &str,
+    inbox_level: f64,
+    predecessor: &str,
+    number_of_ticks: i64,
+) -> Result<Vec<u8>, JsError> {
+    let level = if inbox_level.fract() == 0.0 && inbox_level.abs() < 1e15 {
+        inbox_level as i64
+    } else {
+        -1
+    };
+    let c = parse_commitment(compressed_state, level, predecessor, number_of_ticks)
+        .map_err(js_error)?;
+    Ok(c.encode().to_vec())
+}
+
+/// The `src1...` hash of a 76-byte commitment.
+#[wasm_bindgen]
+pub fn commitment_hash(bytes: &[u8]) -> Result<String, JsError> {
+    let c = Commitment::decode(bytes).map_err(|e| js_error(alloc::format!("commitment: {e}")))?;
+    Ok(c.hash().to_b58check())
+}
+
+/// Checks a chain of commitments given as their concatenated 76-byte encodings. Returns
+/// `{"valid": true, "hashes": [..], "ticks": ".."}` or `{"valid": false, "index": i, "error": ".."}`.
+#[wasm_bindgen]
+pub fn check_commitment_chain(encoded: &[u8], commitment_period: i32) -> Result<String, JsError> {
+    if encoded.len() % COMMITMENT_SIZE != 0 {
+        return Err(js_error(alloc::format!(
+            "commitments: {} bytes is not a multiple of {COMMITMENT_SIZE}",
+            encoded.len()
+        )));
+    }
+    let commitments = encoded
+        .chunks(COMMITMENT_SIZE)
+        .enumerate()
+        .map(|(i, b)| {
+            Commitment::decode(b).map_err(|e| js_error(alloc::format!("commitment {i}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let json = match soru_verifier::check_commitment_chain(&commitments, commitment_period) {
+        Ok(s) => Json::object([
+            ("valid", Json::Bool(true)),
+            (
+                "hashes",
+                Json::Array(
+                    s.hashes
+                        .iter()
+                        .map(|h| Json::from(h.to_b58check()))
+                        .collect(),
+                ),
+            ),
+            ("ticks", Json::String(s.ticks.to_string())),
+        ]),
+        Err(e) => {
+            let index = match &e {
+                soru_verifier::ChainError::PredecessorMismatch { index, .. }
+                | soru_verifier::ChainError::LevelMismatch { index, .. } => {
+                    Json::Int(*index as i64)
+                }
+                soru_verifier::ChainError::InvalidPeriod(_) => Json::Null,
+            };
+            Json::object([
+                ("valid", Json::Bool(false)),
+                ("index", index),
+                ("error", Json::String(e.to_string())),
+            ])
+        }
+    };
+    Ok(json.to_string())
+}
+
+/// Replays `kernel` from origination (second entry point, feature `replay`). `levels` holds the
+/// inbox: for each level a big-endian `u32` message count, then each message as a big-endian
+/// `u32` length and its bytes. `rollup_address` is `sr1...` (empty: the zero address). Returns
+/// the [`soru_verifier::replay::Replay::to_json`] text.
+#[cfg(feature = "replay")]
+#[wasm_bindgen]
+pub fn replay(
+    kernel: &[u8],
+    levels: &[u8],
+    first_level: u32,
+    rollup_address: &str,
+) -> Result<String, JsError> {
+    use soru_core::encoding::address::SmartRollupAddress;
+    let mut config = soru_verifier::replay::ReplayConfig {
+        first_level,
+        origination_level: first_level.saturating_sub(1),
+        ..Default::default()
+    };
+    if !rollup_address.is_empty() {
+        config.rollup_address = SmartRollupAddress::from_b58check(rollup_address)
+            .map_err(|e| js_error(alloc::format!("rollup address: {e}")))?
+            .0;
+    }
+    let levels = read_levels(levels)?;
+    let r = soru_verifier::replay::replay(kernel, &levels, &config).map_err(js_error)?;
+    Ok(r.to_json().to_string())
+}
+
+/// Parses the octez wasm debugger's inputs JSON into the level encoding [`replay`] takes.
+#[cfg(feature = "replay")]
+#[wasm_bindgen]
+pub fn encode_inputs_json(json: &str) -> Result<Vec<u8>, JsError> {
+    let levels =
+        soru_core::inputs::parse(json).map_err(|e| js_error(alloc::format!("inputs: {e}")))?;
+    let mut out = Vec::new();
+    for level in levels {
+        out.extend_from_slice(&(level.len() as u32).to_be_bytes());
+        for input in level {
+            let bytes = input.to_bytes();
+            out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            out.extend_from_slice(&bytes);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "replay")]
+fn read_levels(mut bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, JsError> {
+    let total = bytes.len();
+    let u32_at = |bytes: &mut &[u8]| -> Result<usize, JsError> {
+        let (head, rest) = bytes.split_first_chunk::<4>().ok_or_else(|| {
+            js_error(alloc::format!(
+                "levels: truncated at byte {}",
+                total - bytes.len()
+            ))
+        })?;
+        *bytes = rest;
+        Ok(u32::from_be_bytes(*head) as usize)
+    };
+    let mut levels = Vec::new();
+    while !bytes.is_empty() {
+        let count = u32_at(&mut bytes)?;
+        let mut level = Vec::new();
+        for _ in 0..count {
+            let len = u32_at(&mut bytes)?;
+            if len > bytes.len() {
+                return Err(js_error(alloc::format!(
+                    "levels: message of {len} bytes at byte {} overruns the input",
+                    total - bytes.len()
+                )));
+            }
+            let (m, rest) = bytes.split_at(len);
+            level.push(m.to_vec());
+            bytes = rest;
+        }
+        levels.push(level);
+    }
+    Ok(levels)
+}

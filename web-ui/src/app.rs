@@ -1,0 +1,869 @@
+//! The Leptos components: the page shell and the three pages.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::engine::{Progress, Snapshot, Step};
+use crate::protocol::{FromWorker, ToWorker};
+use crate::rpc::{self, CheckedCommitment};
+use crate::session::{self, Session};
+use crate::verify::{self, Outcome};
+use crate::view::{self, TreeNode, ValueView};
+use crate::web;
+
+/// The bundled example kernels: (label, file name, file text, inputs).
+const EXAMPLES: [(&str, &str, &str, &str); 3] = [
+    (
+        "Echo (node-shim/examples)",
+        "echo.wat",
+        include_str!("../../node-shim/examples/echo.wat"),
+        include_str!("../../node-shim/examples/inputs.json"),
+    ),
+    (
+        "Withdrawal: echo an outbox transaction",
+        "echo.wat",
+        include_str!("../../node-shim/examples/echo.wat"),
+        include_str!("../examples/withdrawal-inputs.json"),
+    ),
+    (
+        "Runaway: kernel_run never returns",
+        "runaway.wat",
+        include_str!("../examples/runaway.wat"),
+        "[[]]\n",
+    ),
+];
+
+/// The output proof vectors `make web` copies from `../shared/vectors/tezos-output-proofs/`
+/// into `dist/examples/`: (label, file, use the corrupted proof).
+const VECTORS: [(&str, &str, bool); 4] = [
+    (
+        "Hello world (valid)",
+        "05_taquito_mock_fixed_and_corrupted.txt",
+        false,
+    ),
+    (
+        "Hello world, corrupted (invalid)",
+        "05_taquito_mock_fixed_and_corrupted.txt",
+        true,
+    ),
+    (
+        "Etherlink FA1.2 withdrawal",
+        "01_taquito_docs_etherlink_fa12_withdrawal_obj3.txt",
+        false,
+    ),
+    (
+        "Etherlink FA2 withdrawal",
+        "03_etherlink_bridge_nairobinet_fa2_withdrawal_obj3.txt",
+        false,
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Playground,
+    Verify,
+    Check,
+}
+
+impl Page {
+    const ALL: [Page; 3] = [Page::Playground, Page::Verify, Page::Check];
+
+    fn slug(self) -> &'static str {
+        match self {
+            Page::Playground => "playground",
+            Page::Verify => "verify",
+            Page::Check => "check",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Page::Playground => "Playground",
+            Page::Verify => "Verify withdrawal",
+            Page::Check => "Check commitments",
+        }
+    }
+
+    fn from_fragment(f: &str) -> Page {
+        let slug = session::fragment_param(f, "page");
+        Page::ALL
+            .into_iter()
+            .find(|p| Some(p.slug()) == slug)
+            .unwrap_or(Page::Playground)
+    }
+}
+
+/// Mounts the app on the page's body (called by `index.html`).
+#[wasm_bindgen]
+pub fn start_app() {
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let page = RwSignal::new(Page::from_fragment(&web::fragment()));
+    let go = move |p: Page| {
+        page.set(p);
+        let f = web::fragment();
+        let keep = session::fragment_param(&f, session::FRAGMENT_KEY)
+            .filter(|_| p == Page::Playground)
+            .map(|s| format!("&{}={s}", session::FRAGMENT_KEY))
+            .unwrap_or_default();
+        web::set_fragment(&format!("page={}{keep}", p.slug()));
+    };
+    let playground = Playground::new();
+    playground.restore();
+    view! {
+        <header>
+            <h1>"Soru"</h1>
+            <p class="tagline">"Tezos smart rollups in your browser: the WASM PVM and octez proofs, computed locally."</p>
+            <nav aria-label="Pages">
+                {Page::ALL.into_iter().map(|p| view! {
+                    <button
+                        class="tab"
+                        aria-current=move || (page.get() == p).then_some("page")
+                        on:click=move |_| go(p)
+                    >{p.title()}</button>
+                }).collect_view()}
+            </nav>
+        </header>
+        <main>
+            <div hidden=move || page.get() != Page::Playground><PlaygroundPage pg=playground/></div>
+            <div hidden=move || page.get() != Page::Verify><VerifyPage/></div>
+            <div hidden=move || page.get() != Page::Check><CheckPage/></div>
+        </main>
+        <p id="ready" hidden>"ready"</p>
+    }
+}
+
+/// What the worker is doing for the page.
+#[derive(Debug, Clone, PartialEq)]
+enum Pending {
+    Load,
+    Step(Step),
+    Reveal,
+}
+
+/// The playground's state (all signals, so it is `Copy`).
+#[derive(Clone, Copy)]
+struct Playground {
+    kernel: RwSignal<Option<(String, Vec<u8>)>>,
+    inputs: RwSignal<String>,
+    steps: RwSignal<Vec<Step>>,
+    snapshot: RwSignal<Option<Snapshot>>,
+    running: RwSignal<Option<(u32, Pending, String)>>,
+    progress: RwSignal<Option<Progress>>,
+    message: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    share: RwSignal<String>,
+    next_id: RwSignal<u32>,
+}
+
+impl Playground {
+    fn new() -> Playground {
+        let (_, _, _, inputs) = EXAMPLES[1];
+        let pg = Playground {
+            kernel: RwSignal::new(None),
+            inputs: RwSignal::new(inputs.to_string()),
+            steps: RwSignal::new(Vec::new()),
+            snapshot: RwSignal::new(None),
+            running: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            message: RwSignal::new("Load a kernel to start.".into()),
+            error: RwSignal::new(None),
+            share: RwSignal::new(String::new()),
+            next_id: RwSignal::new(1),
+        };
+        pg.start_worker();
+        pg
+    }
+
+    fn start_worker(self) {
+        if let Err(e) = web::start_worker(move |m| self.on_message(m)) {
+            self.error.set(Some(e));
+        }
+    }
+
+    fn on_message(self, m: FromWorker) {
+        match m {
+            FromWorker::Progress { id, progress } => {
+                if self.running.with_untracked(|r| r.as_ref().map(|r| r.0)) == Some(id) {
+                    self.message.set(format!(
+                        "Running: level {} done ({} of {} levels, {} ticks)",
+                        progress.level,
+                        progress.levels_done,
+                        progress.levels_total,
+                        view::grouped(&progress.ticks)
+                    ));
+                    self.progress.set(Some(progress));
+                }
+            }
+            FromWorker::Done {
+                id,
+                snapshot,
+                error,
+                millis,
+            } => {
+                let Some((rid, pending, label)) = self.running.get_untracked() else {
+                    return;
+                };
+                if rid != id && id != 0 {
+                    return;
+                }
+                self.running.set(None);
+                self.progress.set(None);
+                let ok = error.is_none();
+                if let (true, Pending::Step(s)) = (ok, &pending) {
+                    self.steps.update(|st| st.push(*s));
+                }
+                if pending == Pending::Load && !ok {
+                    self.steps.set(Vec::new());
+                }
+                let summary = snapshot
+                    .as_ref()
+                    .map(|s| {
+                        format!(
+                            "status {}, {} outbox message{}, state hash {}",
+                            s.status,
+                            s.outbox.len(),
+                            if s.outbox.len() == 1 { "" } else { "s" },
+                            s.state_hash
+                        )
+                    })
+                    .unwrap_or_default();
+                match &error {
+                    None => self
+                        .message
+                        .set(format!("{label}: done in {millis:.0} ms; {summary}")),
+                    Some(e) => self.message.set(format!("{label} failed: {e}")),
+                }
+                self.error.set(error);
+                self.snapshot.set(snapshot.map(|s| *s));
+                self.save();
+            }
+        }
+    }
+
+    fn request(self, pending: Pending, label: String, make: impl FnOnce(u32) -> ToWorker) {
+        if self.running.with_untracked(Option::is_some) {
+            return;
+        }
+        let id = self.next_id.get_untracked();
+        self.next_id.set(id + 1);
+        self.error.set(None);
+        self.message.set(format!("{label}: running..."));
+        self.running.set(Some((id, pending, label)));
+        if let Err(e) = web::send(&make(id)) {
+            self.running.set(None);
+            self.error.set(Some(e.clone()));
+            self.message.set(e);
+        }
+    }
+
+    fn load(self, steps: Vec<Step>) {
+        let Some((name, file)) = self.kernel.get_untracked() else {
+            self.error
+                .set(Some("choose a kernel file or an example first".into()));
+            return;
+        };
+        self.steps.set(steps.clone());
+        let inputs = self.inputs.get_untracked();
+        let label = if steps.is_empty() {
+            format!("Loading {name}")
+        } else {
+            format!("Restoring {name} at step {}", steps.len())
+        };
+        self.request(Pending::Load, label, move |id| ToWorker::Load {
+            id,
+            name,
+            kernel_hex: hex::encode(file),
+            inputs,
+            steps,
+        });
+    }
+
+    fn step(self, step: Step) {
+        self.request(
+            Pending::Step(step),
+            format!("step {}", step.word()),
+            move |id| ToWorker::Step { id, step },
+        );
+    }
+
+    fn reveal(self, data_hex: String) {
+        self.request(Pending::Reveal, "Reveal".into(), move |id| {
+            ToWorker::Reveal { id, data_hex }
+        });
+    }
+
+    /// Stop: terminate the worker, start a new one and replay the steps completed so far.
+    fn stop(self) {
+        let Some((_, _, label)) = self.running.get_untracked() else {
+            return;
+        };
+        web::stop_worker();
+        self.running.set(None);
+        self.progress.set(None);
+        self.start_worker();
+        let steps = self.steps.get_untracked();
+        self.load(steps);
+        self.message
+            .set(format!("Stopped {label}; restoring the state before it..."));
+    }
+
+    fn session(self) -> Option<Session> {
+        let (name, file) = self.kernel.get_untracked()?;
+        let mut s = Session::new(&name, &file, &self.inputs.get_untracked());
+        s.steps = self.steps.get_untracked();
+        Some(s)
+    }
+
+    fn save(self) {
+        if let Some(s) = self.session() {
+            web::save_item(session::STORAGE_KEY, &s.to_storage());
+        }
+    }
+
+    fn restore(self) {
+        let fragment = web::fragment();
+        let restored =
+            match session::fragment_param(&fragment, session::FRAGMENT_KEY) {
+                Some(f) => Session::from_fragment(f).map(Some),
+                None => Ok(web::load_item(session::STORAGE_KEY)
+                    .and_then(|t| Session::from_storage(&t).ok())),
+            };
+        match restored {
+            Ok(Some(s)) => match s.kernel_file() {
+                Ok(file) => {
+                    self.kernel.set(Some((s.kernel_name.clone(), file)));
+                    self.inputs.set(s.inputs.clone());
+                    self.load(s.steps);
+                }
+                Err(e) => self.error.set(Some(e.to_string())),
+            },
+            Ok(None) => {}
+            Err(e) => self.error.set(Some(e.to_string())),
+        }
+    }
+
+    fn share_link(self) {
+        match self.session() {
+            None => self.share.set(String::new()),
+            Some(s) => match s.to_fragment() {
+                Some(f) => {
+                    web::set_fragment(&format!("page=playground&{}={f}", session::FRAGMENT_KEY));
+                    self.share.set(format!(
+                        "{}#page=playground&{}={f}",
+                        web::page_url(),
+                        session::FRAGMENT_KEY
+                    ));
+                    self.message
+                        .set("Share link ready: anyone opening it replays this session.".into());
+                }
+                None => {
+                    self.share.set(String::new());
+                    self.message.set(format!(
+                        "This session is too large for a URL (over {} characters); it stays in this browser's storage.",
+                        session::MAX_SHARE_CHARS
+                    ));
+                }
+            },
+        }
+    }
+}
+
+fn event_files(ev: &web_sys::Event) -> Option<web_sys::File> {
+    let input: web_sys::HtmlInputElement = ev.target()?.dyn_into().ok()?;
+    input.files()?.get(0)
+}
+
+fn pick_file(pg: Playground, file: web_sys::File) {
+    spawn_local(async move {
+        match web::file_bytes(&file).await {
+            Ok(bytes) => {
+                pg.kernel.set(Some((file.name(), bytes)));
+                pg.load(Vec::new());
+            }
+            Err(e) => pg.error.set(Some(e)),
+        }
+    });
+}
+
+#[component]
+fn PlaygroundPage(pg: Playground) -> impl IntoView {
+    let example = RwSignal::new(1usize);
+    let load_example = move |_| {
+        let (_, name, text, inputs) = EXAMPLES[example.get_untracked()];
+        pg.kernel.set(Some((name.into(), text.as_bytes().to_vec())));
+        pg.inputs.set(inputs.into());
+        pg.load(Vec::new());
+    };
+    let busy = move || pg.running.with(Option::is_some);
+    let loaded = move || pg.snapshot.with(Option::is_some);
+    let on_drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        if let Some(file) = ev
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
+            pick_file(pg, file);
+        }
+    };
+    let step_button = move |step: Step, text: &'static str| {
+        view! {
+            <button
+                on:click=move |_| pg.step(step)
+                disabled=move || busy() || !loaded()
+            >{text}</button>
+        }
+    };
+    view! {
+        <section aria-labelledby="playground-title">
+            <h2 id="playground-title">"Playground"</h2>
+            <p class="lead">"Run a smart-rollup kernel on an inbox, step by step, like the octez WASM debugger. The PVM runs in a Web Worker: the page stays responsive and Stop aborts a step."</p>
+            <div class="grid two">
+                <div class="card">
+                    <h3>"Kernel"</h3>
+                    <label for="kernel-file">"Kernel file (.wasm, .wat or .hex)"</label>
+                    <input id="kernel-file" type="file" accept=".wasm,.wat,.wast,.hex"
+                        on:change=move |ev| if let Some(f) = event_files(&ev) { pick_file(pg, f) }/>
+                    <div class="drop" on:dragover=|ev: web_sys::DragEvent| ev.prevent_default() on:drop=on_drop>
+                        "or drop a kernel file here"
+                    </div>
+                    <label for="example">"Bundled example"</label>
+                    <div class="row">
+                        <select id="example" on:change=move |ev| example.set(event_target_value(&ev).parse().unwrap_or(0))>
+                            {EXAMPLES.iter().enumerate().map(|(i, (label, ..))| view! {
+                                <option value=i.to_string() selected=i == 1>{*label}</option>
+                            }).collect_view()}
+                        </select>
+                        <button on:click=load_example disabled=busy>"Load example"</button>
+                    </div>
+                    <p class="muted">{move || pg.kernel.with(|k| match k {
+                        Some((name, bytes)) => format!("Kernel: {name} ({} bytes)", bytes.len()),
+                        None => "No kernel loaded.".into(),
+                    })}</p>
+                </div>
+                <div class="card">
+                    <h3>"Inputs"</h3>
+                    <label for="inputs">"Inbox (octez debugger JSON: one list of messages per level)"</label>
+                    <textarea id="inputs" rows="7" spellcheck="false"
+                        prop:value=move || pg.inputs.get()
+                        on:input=move |ev| pg.inputs.set(event_target_value(&ev))></textarea>
+                    <button on:click=move |_| pg.load(Vec::new()) disabled=move || busy() || pg.kernel.with(Option::is_none)>
+                        "Reload kernel with these inputs"
+                    </button>
+                </div>
+            </div>
+            <div class="card controls">
+                <div class="row wrap">
+                    {step_button(Step::Input, "Step input")}
+                    {step_button(Step::KernelRun, "Step kernel_run")}
+                    {step_button(Step::Level, "Step level")}
+                    {step_button(Step::Inbox, "Step inbox")}
+                    <button class="stop" on:click=move |_| pg.stop() disabled=move || !busy()>"Stop"</button>
+                    <button on:click=move |_| pg.share_link() disabled=move || !loaded()>"Share link"</button>
+                </div>
+                {move || busy().then(|| view! {
+                    <progress aria-label="PVM progress"
+                        max=move || pg.progress.with(|p| p.as_ref().map(|p| p.levels_total.to_string()))
+                        value=move || pg.progress.with(|p| p.as_ref().map(|p| p.levels_done.to_string()))
+                    ></progress>
+                })}
+                <p id="playground-status" class="status" role="status" aria-live="polite">{move || pg.message.get()}</p>
+                {move || pg.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || (!pg.share.with(String::is_empty)).then(|| view! {
+                    <label for="share-url">"Share link"</label>
+                    <input id="share-url" readonly prop:value=move || pg.share.get()/>
+                })}
+            </div>
+            {move || pg.snapshot.get().map(|s| view! { <Panels s=s pg=pg/> })}
+        </section>
+    }
+}
+
+#[component]
+fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
+    let value_view = RwSignal::new(ValueView::Hex);
+    let next = match s.next_input {
+        Some((level, index, count)) => format!("input {} of {count} of level {level}", index + 1),
+        None if s.levels_fed >= s.levels_total && s.status == "waiting_for_input" => {
+            "the inbox is exhausted".into()
+        }
+        None => "kernel_run".into(),
+    };
+    let trap = s.trapped.then(|| {
+        "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level."
+    });
+    let tree = view::durable_tree(s.durable.iter().map(|(k, _)| k.as_str()));
+    let values = s.durable.clone();
+    let lengths = s.durable_lengths.clone();
+    let reveal = s.pending_reveal.clone();
+    let preimage_url = RwSignal::new(String::new());
+    let preimage_hex = RwSignal::new(String::new());
+    let fetch_preimage = move |hash: String| {
+        let url = format!("{}/{hash}", rpc::base(&preimage_url.get_untracked()));
+        spawn_local(async move {
+            match web::fetch_bytes(&url).await {
+                Ok(bytes) => pg.reveal(hex::encode(bytes)),
+                Err(e) => pg.error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let total_values = tree.count_values();
+    view! {
+        {reveal.map(|(kind, hash)| {
+            let h = hash.clone();
+            view! {
+                <div class="card attention">
+                    <h3>"The kernel waits for a reveal"</h3>
+                    <p>{format!("Request: {kind} {hash}")}</p>
+                    <label for="preimage-url">"Preimage server URL (GET <url>/<hash in hex>)"</label>
+                    <div class="row">
+                        <input id="preimage-url" placeholder="https://example.org/preimages"
+                            on:input=move |ev| preimage_url.set(event_target_value(&ev))/>
+                        <button on:click=move |_| fetch_preimage(h.clone())>"Fetch preimage"</button>
+                    </div>
+                    <label for="preimage-hex">"Or paste the preimage (hex)"</label>
+                    <textarea id="preimage-hex" rows="3" on:input=move |ev| preimage_hex.set(event_target_value(&ev))></textarea>
+                    <button on:click=move |_| pg.reveal(preimage_hex.get_untracked())>"Provide preimage"</button>
+                </div>
+            }
+        })}
+        <div class="grid three">
+            <div class="card">
+                <h3>"Status"</h3>
+                <dl class="facts">
+                    <dt>"Status"</dt><dd id="pvm-status">{s.status.clone()}</dd>
+                    <dt>"Level"</dt><dd>{s.level.map(|l| l.to_string()).unwrap_or_else(|| "none yet".into())}</dd>
+                    <dt>"Next step"</dt><dd>{next}</dd>
+                    <dt>"Levels run"</dt><dd>{format!("{} of {}", s.levels_fed, s.levels_total)}</dd>
+                    <dt>"Ticks"</dt><dd>{view::grouped(&s.ticks)}</dd>
+                    <dt>"Fuel (this level)"</dt><dd>{view::grouped(&s.fuel.to_string())}</dd>
+                    <dt>"kernel_run calls"</dt><dd>{s.kernel_runs}</dd>
+                    <dt>"Reboots left"</dt><dd>{s.reboot_counter}</dd>
+                    <dt>"State hash"</dt><dd class="mono break">{s.state_hash.clone()}</dd>
+                </dl>
+                {s.stuck_reason.clone().map(|r| view! { <p class="error">{format!("Stuck for good: {r}")}</p> })}
+                {trap.map(|t| view! { <p class="error">{t}</p> })}
+            </div>
+            <div class="card">
+                <h3>{format!("Outbox ({})", s.outbox.len())}</h3>
+                {if s.outbox.is_empty() {
+                    view! { <p class="muted">"No outbox messages yet."</p> }.into_any()
+                } else {
+                    view! { <ol class="outbox">{s.outbox.iter().map(|o| view! {
+                        <li class="outbox-message">
+                            <p><strong>{format!("Level {}, message {}", o.level, o.index)}</strong></p>
+                            {match &o.decoded {
+                                Ok(json) => view! { <pre class="json">{json.clone()}</pre> }.into_any(),
+                                Err(e) => view! { <p class="muted">{e.clone()}</p> }.into_any(),
+                            }}
+                            <p class="mono break small">{view::short_hex(&hex::decode(&o.hex).unwrap_or_default(), 96)}</p>
+                        </li>
+                    }).collect_view()}</ol> }.into_any()
+                }}
+            </div>
+            <div class="card">
+                <h3>{format!("Debug log ({})", s.debug.len())}</h3>
+                <pre class="log" tabindex="0" aria-label="Debug log">{s.debug.iter().map(|(l, m)| format!("[level {l}] {m}\n")).collect::<String>()}</pre>
+            </div>
+        </div>
+        <div class="grid two">
+            <div class="card">
+                <h3>{format!("Durable storage ({total_values} values)")}</h3>
+                <label for="value-view">"Show values as"</label>
+                <select id="value-view" on:change=move |ev| value_view.set(ValueView::parse(&event_target_value(&ev)).unwrap_or_default())>
+                    {ValueView::ALL.into_iter().map(|v| view! { <option value=v.label()>{v.label()}</option> }).collect_view()}
+                </select>
+                <div class="tree">{tree.children.into_iter().map(|n| tree_view(n, values.clone(), lengths.clone(), value_view)).collect_view()}</div>
+            </div>
+            <div class="card">
+                <h3>"Inbox"</h3>
+                <ol class="inbox">{s.inbox.iter().enumerate().map(|(i, (level, msgs))| {
+                    let done = i < s.levels_fed;
+                    view! {
+                        <li>
+                            <strong>{format!("Level {level}{}", if done { " (run)" } else { "" })}</strong>
+                            <ul>{msgs.iter().map(|m| view! { <li class="mono small break">{m.clone()}</li> }).collect_view()}</ul>
+                        </li>
+                    }
+                }).collect_view()}</ol>
+            </div>
+        </div>
+    }
+}
+
+fn tree_view(
+    node: TreeNode,
+    values: Vec<(String, Vec<u8>)>,
+    lengths: Vec<usize>,
+    value_view: RwSignal<ValueView>,
+) -> AnyView {
+    let value = node.value.map(|i| {
+        let bytes = values[i].1.clone();
+        let len = lengths[i];
+        view! { <span class="value mono">" = "{move || view::show_value(value_view.get(), &bytes, len)}</span> }
+    });
+    if node.children.is_empty() {
+        view! { <div class="leaf"><span class="mono">{node.name}</span>{value}</div> }.into_any()
+    } else {
+        let open =
+            node.path.split('/').count() <= 2 && node.path != "/kernel" && node.path != "/readonly";
+        view! {
+            <details open=open>
+                <summary><span class="mono">{node.name}</span>{value}</summary>
+                {node.children.into_iter().map(|c| tree_view(c, values.clone(), lengths.clone(), value_view)).collect_view()}
+            </details>
+        }
+        .into_any()
+    }
+}
+
+/// The placeholder of rollup node URL fields (octez's default RPC port).
+const NODE_PLACEHOLDER: &str = "http://127.0.0.1:8932";
+
+/// A labelled one-line text field bound to `value`.
+#[component]
+fn TextField(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] numeric: bool,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input id=id placeholder=placeholder inputmode=numeric.then_some("numeric") spellcheck="false"
+            prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+    }
+}
+
+#[component]
+fn VerifyPage() -> impl IntoView {
+    let proof = RwSignal::new(String::new());
+    let target = RwSignal::new(String::new());
+    let result: RwSignal<Option<Result<Outcome, String>>> = RwSignal::new(None);
+    let note = RwSignal::new(String::new());
+    let node = RwSignal::new(String::new());
+    let level = RwSignal::new(String::new());
+    let index = RwSignal::new("0".to_string());
+    let run = move || {
+        let checked = (|| {
+            let p = verify::parse_proof(&proof.get_untracked()).map_err(|e| e.to_string())?;
+            let t = verify::parse_target(&target.get_untracked()).map_err(|e| e.to_string())?;
+            let start = web::millis();
+            let outcome = verify::verify(&p, &t, None);
+            note.set(format!(
+                "Verified locally in {:.1} ms.",
+                web::millis() - start
+            ));
+            Ok(outcome)
+        })();
+        result.set(Some(checked));
+    };
+    let example = move |file: &'static str, corrupted: bool| {
+        spawn_local(async move {
+            let url = format!("examples/{file}");
+            let loaded = web::fetch_text(&url)
+                .await
+                .map_err(|e| format!("{e} (examples are copied into dist/ by make web when ../shared/vectors exists)"))
+                .and_then(|t| verify::parse_vector(&t).map_err(|e| format!("{url}: {e}")));
+            match loaded {
+                Ok(v) => {
+                    let p = if corrupted {
+                        v.corrupted.unwrap_or_default()
+                    } else {
+                        v.proof
+                    };
+                    proof.set(p);
+                    target.set(v.state_hash);
+                    note.set(format!("Loaded {file}."));
+                    run();
+                }
+                Err(e) => result.set(Some(Err(e))),
+            }
+        });
+    };
+    let fetch_from_node = move |_| {
+        let n = node.get_untracked();
+        let lv = level.get_untracked().trim().parse::<u32>();
+        let ix = index.get_untracked().trim().parse::<u64>();
+        let (Ok(lv), Ok(ix)) = (lv, ix) else {
+            result.set(Some(Err(
+                "outbox level and message index must be non-negative integers".into(),
+            )));
+            return;
+        };
+        spawn_local(async move {
+            let fetched: Result<(), String> = async {
+                let url = rpc::outbox_proof_url(&n, lv, ix);
+                let body = web::fetch_text(&url).await.map_err(|e| e.to_string())?;
+                let (commitment, p) = rpc::parse_outbox_proof(&url, &body).map_err(|e| e.to_string())?;
+                proof.set(p);
+                let hash = soru_verifier::CommitmentHash::from_b58check(&commitment)
+                    .map_err(|e| format!("GET {url}: commitment {commitment:?}: {e}"))?;
+                let curl = rpc::commitment_url(&n, &hash);
+                let cbody = web::fetch_text(&curl).await.map_err(|e| e.to_string())?;
+                target.set(cbody.trim().to_string());
+                note.set(format!("Fetched the proof and commitment {commitment} from the node; check on L1 that it is cemented."));
+                Ok(())
+            }
+            .await;
+            match fetched {
+                Ok(()) => run(),
+                Err(e) => result.set(Some(Err(e))),
+            }
+        });
+    };
+    view! {
+        <section aria-labelledby="verify-title">
+            <h2 id="verify-title">"Verify withdrawal"</h2>
+            <p class="lead">"Check an octez output proof against the state hash of a cemented commitment, in this page, without trusting a server. A valid proof shows the outbox message it proves."</p>
+            <div class="grid two">
+                <div class="card">
+                    <label for="proof">"Output proof (hex)"</label>
+                    <textarea id="proof" rows="8" spellcheck="false" prop:value=move || proof.get()
+                        on:input=move |ev| proof.set(event_target_value(&ev))></textarea>
+                    <label for="state-hash">"State hash or commitment (srs1..., 64 hex digits, or the commitment's JSON or hex)"</label>
+                    <input id="state-hash" spellcheck="false" prop:value=move || target.get()
+                        on:input=move |ev| target.set(event_target_value(&ev))/>
+                    <button class="primary" on:click=move |_| run()>"Verify proof"</button>
+                    <h3>"Examples (real octez proofs)"</h3>
+                    <div class="row wrap">
+                        {VECTORS.into_iter().map(|(label, file, corrupted)| view! {
+                            <button on:click=move |_| example(file, corrupted)>{label}</button>
+                        }).collect_view()}
+                    </div>
+                </div>
+                <div class="card">
+                    <h3>"Fetch from a rollup node"</h3>
+                    <TextField id="verify-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/>
+                    <div class="row">
+                        <div><TextField id="outbox-level" label="Outbox level" value=level numeric=true/></div>
+                        <div><TextField id="message-index" label="Message index" value=index numeric=true/></div>
+                    </div>
+                    <button on:click=fetch_from_node>"Fetch proof and commitment"</button>
+                    <p class="muted">"Uses GET /global/block/head/helpers/proofs/outbox/<level>/messages?index=<i> and /local/commitments/<hash>. The node must allow this page's origin (--cors-origins)."</p>
+                </div>
+            </div>
+            <div id="verify-result" class="card result" role="status" aria-live="polite">
+                {move || match result.get() {
+                    None => view! { <p class="muted">"No proof checked yet."</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="error">{format!("Cannot verify: {e}")}</p> }.into_any(),
+                    Some(Ok(Outcome::Valid { outbox_level, message_index, message_hex, decoded, state_hash })) => view! {
+                        <p class="valid"><strong>"Valid proof"</strong>{format!(": message {message_index} of the outbox of level {outbox_level} is in state {state_hash}.")}</p>
+                        {match decoded {
+                            Ok(json) => view! { <pre class="json">{json}</pre> }.into_any(),
+                            Err(e) => view! { <p class="muted">{e}</p> }.into_any(),
+                        }}
+                        <p class="mono break small">{message_hex}</p>
+                        <p class="muted">{note.get()}</p>
+                    }.into_any(),
+                    Some(Ok(Outcome::Invalid { reason, state_hash })) => view! {
+                        <p class="invalid"><strong>"Invalid proof"</strong>{format!(" for state {state_hash}: {reason}")}</p>
+                        <p class="muted">{note.get()}</p>
+                    }.into_any(),
+                }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn CheckPage() -> impl IntoView {
+    let node = RwSignal::new(String::new());
+    let count = RwSignal::new("10".to_string());
+    let rows: RwSignal<Vec<CheckedCommitment>> = RwSignal::new(Vec::new());
+    let status = RwSignal::new("Point at a rollup node and press Check.".to_string());
+    let error: RwSignal<Option<String>> = RwSignal::new(None);
+    let check = move |_| {
+        let n = node.get_untracked();
+        let Ok(max) = count.get_untracked().trim().parse::<usize>() else {
+            error.set(Some(
+                "number of commitments: expected a positive integer".into(),
+            ));
+            return;
+        };
+        rows.set(Vec::new());
+        error.set(None);
+        spawn_local(async move {
+            let result: Result<(), String> = async {
+                let url = rpc::last_stored_url(&n);
+                status.set(format!("Fetching {url}..."));
+                let body = web::fetch_text(&url).await.map_err(|e| e.to_string())?;
+                let Some(newest) = rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? else {
+                    status.set("The node has no commitment yet.".into());
+                    return Ok(());
+                };
+                let mut chain = vec![newest];
+                while chain.len() < max.max(1) {
+                    let pred = chain[chain.len() - 1].0.predecessor;
+                    let url = rpc::commitment_url(&n, &pred);
+                    status.set(format!("Fetched {} commitments; fetching {url}...", chain.len()));
+                    match web::fetch_text(&url).await {
+                        Ok(body) => match rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? {
+                            Some(c) => chain.push(c),
+                            None => break,
+                        },
+                        // The genesis commitment's predecessor is not a commitment the node stores.
+                        Err(rpc::RpcError::Status { status: 404, .. }) => break,
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                let checked = rpc::check_fetched_chain(&chain);
+                let bad = checked.iter().filter(|c| c.verdict.is_err()).count();
+                status.set(format!(
+                    "Checked {} commitments: {} valid, {bad} invalid (hash and chain links; replay from witnesses needs a node that serves them).",
+                    checked.len(),
+                    checked.len() - bad
+                ));
+                rows.set(checked);
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                status.set("Check failed.".into());
+                error.set(Some(e));
+            }
+        });
+    };
+    view! {
+        <section aria-labelledby="check-title">
+            <h2 id="check-title">"Check commitments"</h2>
+            <p class="lead">"Follow a rollup node's commitment chain from its last stored commitment back through predecessors and check that each commitment hashes to its src1 hash and extends the previous one by one commitment period."</p>
+            <div class="card">
+                <div class="row wrap">
+                    <div class="grow"><TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/></div>
+                    <div><TextField id="check-count" label="Commitments to check" value=count numeric=true/></div>
+                </div>
+                <button class="primary" on:click=check>"Check"</button>
+                <p id="check-status" class="status" role="status" aria-live="polite">{move || status.get()}</p>
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            </div>
+            {move || (!rows.with(Vec::is_empty)).then(|| view! {
+                <div class="card scroll">
+                    <table>
+                        <caption>"Commitments, oldest first"</caption>
+                        <thead><tr><th scope="col">"Inbox level"</th><th scope="col">"Commitment"</th><th scope="col">"State hash"</th><th scope="col">"Ticks"</th><th scope="col">"Verdict"</th></tr></thead>
+                        <tbody>{rows.get().into_iter().map(|c| view! {
+                            <tr>
+                                <td>{c.inbox_level}</td>
+                                <td class="mono small break">{c.hash}</td>
+                                <td class="mono small break">{c.state_hash}</td>
+                                <td>{view::grouped(&c.number_of_ticks.to_string())}</td>
+                                <td>{match c.verdict {
+                                    Ok(()) => view! { <span class="valid">"valid"</span> }.into_any(),
+                                    Err(e) => view! { <span class="invalid">{format!("invalid: {e}")}</span> }.into_any(),
+                                }}</td>
+                            </tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                </div>
+            })}
+        </section>
+    }
+}

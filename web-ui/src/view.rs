@@ -1,0 +1,309 @@
+//! Pure formatting for the panels: values as hex, text or integers, the durable tree, outbox
+//! and inbox messages, reveal requests.
+
+use serde::{Deserialize, Serialize};
+use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage};
+use soru_core::encoding::outbox::OutboxMessage;
+use soru_core::reveal::RevealRequest;
+
+/// Bytes of a durable value sent to the UI (longer values are cut, their length is shown).
+pub const MAX_VALUE_SHOWN: usize = 1024;
+
+/// How a value is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ValueView {
+    /// Lower-case hex.
+    #[default]
+    Hex,
+    /// UTF-8 text (invalid sequences replaced).
+    Text,
+    /// A little-endian integer (values of 1, 2, 4 or 8 bytes), signed and unsigned.
+    Int,
+}
+
+impl ValueView {
+    /// All views, in the order of the selector.
+    pub const ALL: [ValueView; 3] = [ValueView::Hex, ValueView::Text, ValueView::Int];
+
+    /// The selector's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ValueView::Hex => "hex",
+            ValueView::Text => "text",
+            ValueView::Int => "integer (LE)",
+        }
+    }
+
+    /// The view named by [`ValueView::label`] or its first word.
+    pub fn parse(s: &str) -> Option<ValueView> {
+        ValueView::ALL
+            .into_iter()
+            .find(|v| v.label() == s || v.label().split(' ').next() == Some(s))
+    }
+}
+
+/// `bytes` in the chosen view; `full_len` is the value's length before it was cut.
+pub fn show_value(view: ValueView, bytes: &[u8], full_len: usize) -> String {
+    let cut = if full_len > bytes.len() {
+        format!(" ... ({full_len} bytes)")
+    } else {
+        String::new()
+    };
+    match view {
+        ValueView::Hex if bytes.is_empty() => "(empty)".into(),
+        ValueView::Hex => format!("{}{cut}", hex::encode(bytes)),
+        ValueView::Text => format!("{:?}{cut}", String::from_utf8_lossy(bytes)),
+        ValueView::Int => match le_integer(bytes) {
+            Some((u, i)) if u as i128 == i => u.to_string(),
+            Some((u, i)) => format!("{u} (signed {i})"),
+            None => format!(
+                "not an integer ({} bytes; integers are 1, 2, 4 or 8 bytes)",
+                full_len
+            ),
+        },
+    }
+}
+
+/// The unsigned and signed little-endian values of a 1, 2, 4 or 8-byte value.
+pub fn le_integer(bytes: &[u8]) -> Option<(u64, i128)> {
+    if !matches!(bytes.len(), 1 | 2 | 4 | 8) {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let u = u64::from_le_bytes(buf);
+    let bits = bytes.len() * 8;
+    let signed = if bits == 64 {
+        i128::from(u as i64)
+    } else if u >> (bits - 1) & 1 == 1 {
+        i128::from(u) - (1i128 << bits)
+    } else {
+        i128::from(u)
+    };
+    Some((u, signed))
+}
+
+/// A decimal with thousands separators (`1234567` -> `1,234,567`).
+pub fn grouped(decimal: &str) -> String {
+    let digits: Vec<char> = decimal.chars().collect();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(*c);
+    }
+    out
+}
+
+/// One node of the durable storage tree view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    /// The step (last path component); empty for the root.
+    pub name: String,
+    /// The full key (`/a/b`).
+    pub path: String,
+    /// Index into the durable value list when this key holds a value.
+    pub value: Option<usize>,
+    /// Sub-keys, in order.
+    pub children: Vec<TreeNode>,
+}
+
+impl TreeNode {
+    /// Number of values at or under this node.
+    pub fn count_values(&self) -> usize {
+        usize::from(self.value.is_some())
+            + self
+                .children
+                .iter()
+                .map(TreeNode::count_values)
+                .sum::<usize>()
+    }
+}
+
+/// Builds the tree of durable keys (`/a/b`, `/a/c` -> `a` with children `b`, `c`).
+pub fn durable_tree<'a>(keys: impl IntoIterator<Item = &'a str>) -> TreeNode {
+    let mut root = TreeNode {
+        name: String::new(),
+        path: String::new(),
+        value: None,
+        children: Vec::new(),
+    };
+    for (index, key) in keys.into_iter().enumerate() {
+        let mut node = &mut root;
+        for step in key.split('/').filter(|s| !s.is_empty()) {
+            let pos = match node.children.iter().position(|c| c.name == step) {
+                Some(p) => p,
+                None => {
+                    node.children.push(TreeNode {
+                        name: step.into(),
+                        path: format!("{}/{step}", node.path),
+                        value: None,
+                        children: Vec::new(),
+                    });
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[pos];
+        }
+        node.value = Some(index);
+    }
+    root
+}
+
+/// An outbox message with its decoding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The outbox level.
+    pub level: u32,
+    /// The index in that level's outbox.
+    pub index: usize,
+    /// The raw message in hex.
+    pub hex: String,
+    /// The octez JSON form (destination, entrypoint, parameters), or why it does not decode
+    /// as an outbox message.
+    pub decoded: Result<String, String>,
+}
+
+impl OutboxEntry {
+    /// Decodes `bytes` as an `Sc_rollup_outbox_message_repr`.
+    pub fn new(level: u32, index: usize, bytes: &[u8]) -> OutboxEntry {
+        OutboxEntry {
+            level,
+            index,
+            hex: hex::encode(bytes),
+            decoded: decode_outbox(bytes),
+        }
+    }
+}
+
+/// The octez JSON form of an outbox message, pretty-printed, or why it does not decode.
+pub fn decode_outbox(bytes: &[u8]) -> Result<String, String> {
+    OutboxMessage::decode(bytes)
+        .map(|m| {
+            serde_json::to_string_pretty(&serde_json::Value::from(m.to_json())).unwrap_or_default()
+        })
+        .map_err(|e| format!("not an outbox message: {e}"))
+}
+
+/// One line describing an inbox message.
+pub fn input_summary(bytes: &[u8]) -> String {
+    match InboxMessage::decode(bytes) {
+        Ok(InboxMessage::External(payload)) => {
+            format!("external {}", short_hex(&payload, 48))
+        }
+        Ok(InboxMessage::Internal(InternalInboxMessage::StartOfLevel)) => "start_of_level".into(),
+        Ok(InboxMessage::Internal(InternalInboxMessage::EndOfLevel)) => "end_of_level".into(),
+        Ok(InboxMessage::Internal(InternalInboxMessage::InfoPerLevel { .. })) => {
+            "info_per_level".into()
+        }
+        Ok(InboxMessage::Internal(InternalInboxMessage::Transfer(t))) => format!(
+            "transfer from {} to {}: {}",
+            t.sender.to_b58check(),
+            t.destination.to_b58check(),
+            t.payload.to_json()
+        ),
+        Ok(m) => m.to_json().to_string(),
+        Err(e) => format!("raw {} (does not decode: {e})", short_hex(bytes, 32)),
+    }
+}
+
+/// Hex of `bytes`, cut to `max` digits with an ellipsis and the length.
+pub fn short_hex(bytes: &[u8], max: usize) -> String {
+    let h = hex::encode(bytes);
+    if h.len() <= max {
+        if h.is_empty() {
+            "(empty)".into()
+        } else {
+            h
+        }
+    } else {
+        format!("{}... ({} bytes)", &h[..max], bytes.len())
+    }
+}
+
+/// `(kind, hash in hex)` of a reveal request.
+pub fn reveal_parts(request: &RevealRequest) -> (String, String) {
+    match request {
+        RevealRequest::Preimage(hash) => {
+            let mut full = vec![0u8];
+            full.extend_from_slice(hash);
+            ("preimage".into(), hex::encode(full))
+        }
+        RevealRequest::Metadata => ("metadata".into(), String::new()),
+        RevealRequest::Raw(p) => ("raw".into(), hex::encode(p)),
+    }
+}
+
+/// One line naming a reveal request.
+pub fn reveal_summary(request: &RevealRequest) -> String {
+    match reveal_parts(request) {
+        (kind, h) if h.is_empty() => kind,
+        (kind, h) => format!("{kind} {h}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_in_each_view() {
+        assert_eq!(show_value(ValueView::Hex, &[1, 0xab], 2), "01ab");
+        assert_eq!(show_value(ValueView::Hex, &[], 0), "(empty)");
+        assert_eq!(show_value(ValueView::Hex, &[1], 3), "01 ... (3 bytes)");
+        assert_eq!(show_value(ValueView::Text, b"hi\n", 3), "\"hi\\n\"");
+        assert_eq!(show_value(ValueView::Int, &[2, 0, 0, 0], 4), "2");
+        assert_eq!(show_value(ValueView::Int, &[0xff], 1), "255 (signed -1)");
+        assert_eq!(
+            show_value(ValueView::Int, &[0xff; 8], 8),
+            "18446744073709551615 (signed -1)"
+        );
+        assert!(show_value(ValueView::Int, &[1, 2, 3], 3).starts_with("not an integer"));
+        assert_eq!(ValueView::parse("integer"), Some(ValueView::Int));
+        assert_eq!(ValueView::parse("text"), Some(ValueView::Text));
+    }
+
+    #[test]
+    fn groups_digits() {
+        assert_eq!(grouped("0"), "0");
+        assert_eq!(grouped("1000"), "1,000");
+        assert_eq!(grouped("11000000000"), "11,000,000,000");
+    }
+
+    #[test]
+    fn builds_the_durable_tree() {
+        let t = durable_tree(["/a/b", "/a/c", "/a", "/d"]);
+        assert_eq!(t.children.len(), 2);
+        let a = &t.children[0];
+        assert_eq!(
+            (a.name.as_str(), a.path.as_str(), a.value),
+            ("a", "/a", Some(2))
+        );
+        assert_eq!(a.children[1].path, "/a/c");
+        assert_eq!(a.children[1].value, Some(1));
+        assert_eq!(t.count_values(), 4);
+    }
+
+    #[test]
+    fn decodes_outbox_transactions() {
+        // The "Hello world" transaction of the Taquito docs (shared output proof vector 05).
+        let bytes = hex::decode("0000000031010000000b48656c6c6f20776f726c6401bdb6f61e4f12c952f807ae7d3341af5367887dac000000000764656661756c74").unwrap();
+        let e = OutboxEntry::new(3, 0, &bytes);
+        let json = e.decoded.unwrap();
+        assert!(json.contains("\"destination\": \"KT1"), "{json}");
+        assert!(json.contains("Hello world"), "{json}");
+        assert!(OutboxEntry::new(3, 1, b"hi")
+            .decoded
+            .unwrap_err()
+            .starts_with("not an outbox message: at byte"));
+    }
+
+    #[test]
+    fn summarises_inputs() {
+        assert_eq!(input_summary(&[1, 0xab]), "external ab");
+        assert_eq!(input_summary(&[0, 1]), "start_of_level");
+        assert!(input_summary(&[7]).starts_with("raw 07 (does not decode"));
+        assert_eq!(short_hex(&[0; 40], 8), "00000000... (40 bytes)");
+    }
+}
