@@ -505,3 +505,61 @@ fn traps_are_reported_and_huge_values_are_dumped_bounded() {
     assert_eq!(dump["truncated"]["/big"], 2147483647u64);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--hash-at-tick`: the state hash at an input tick and at a run's padding tick is printed
+/// before the level line, a tick inside a `kernel_run` names the run, an unreached tick says
+/// where the inputs end, and an unknown `--pvm-version` is refused.
+#[test]
+fn hash_at_tick_prints_state_hashes_before_the_level_line() {
+    let kernel = examples().join("echo.wat");
+    let inputs = examples().join("inputs.json");
+    let params = [
+        "--outbox-validity-period",
+        "10",
+        "--pvm-version",
+        "2.0.0-r5",
+    ];
+    let plain = replay_json(&kernel, &inputs, &params);
+    let mut args = params.to_vec();
+    // 50e12 ticks per snapshot (the protocol's): level 0's first kernel_run spans
+    // 50e12+1 ..= 2*50e12-1, whose last tick is the run's padding tick.
+    args.extend([
+        "--hash-at-tick",
+        "1",
+        "--hash-at-tick",
+        "50000000000001",
+        "--hash-at-tick",
+        "99999999999999",
+        "--hash-at-tick",
+        "999999999999999999",
+    ]);
+    let lines = replay_json(&kernel, &inputs, &args);
+    assert_eq!(lines[0]["tick"], 1, "{lines:?}");
+    assert!(lines[0]["state_hash"].as_str().unwrap().starts_with("srs1"));
+    let inside = lines[1]["error"].as_str().unwrap();
+    assert!(
+        inside.contains("inside kernel_run 1 of level 0"),
+        "{inside}"
+    );
+    assert!(lines[2]["state_hash"].as_str().unwrap().starts_with("srs1"));
+    assert_ne!(lines[0]["state_hash"], lines[2]["state_hash"]);
+    assert_eq!(lines[3]["level"], 0, "{lines:?}");
+    assert_eq!(&lines[3..6], &plain[..3], "level lines unchanged");
+    let end = plain[plain.len() - 2]["ticks"].as_u64().unwrap();
+    let unreached = &lines[lines.len() - 2];
+    assert_eq!(unreached["tick"], 999_999_999_999_999_999u64, "{lines:?}");
+    let error = unreached["error"].as_str().unwrap();
+    assert!(error.contains(&format!("end at tick {end}")), "{error}");
+
+    let bad = soru(&[
+        "replay",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--pvm-version",
+        "2.0.0-r9",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown PVM version"));
+}

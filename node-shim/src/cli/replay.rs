@@ -8,6 +8,12 @@
 //! full length in `"truncated": {"/path": length}`). Scripted kernel tests depend on this
 //! contract.
 //!
+//! `--hash-at-tick T` (repeatable) prints `{"tick":T,"state_hash":"srs1..."}` (or
+//! `{"tick":T,"error":"..."}` for a tick inside a `kernel_run` or never reached) as its own line
+//! before the line of the level that contains tick T. These are octez's state hashes at
+//! snapshot, collect and padding ticks; `--ticks-per-snapshot`, `--outbox-validity-period` and
+//! `--pvm-version` set the origination parameters the hashes depend on.
+//!
 //! `flags` lists the PVM flags set in durable storage (`stuck`, `upgrade_error`,
 //! `too_many_reboot`); `failures` has one `{"run", "reason", "function", "fuel", "stuck"}` per
 //! `kernel_run` of the level that trapped or got the PVM stuck.
@@ -18,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde::Serialize;
+use soru_core::abi::PvmVersion;
 use soru_core::commitment::StateHash;
 use soru_core::durable::Key;
 use soru_core::encoding::address::SmartRollupAddress;
@@ -48,6 +55,43 @@ pub(super) struct ReplayArgs {
     /// Print JSON Lines (one object per level, then the durable storage) instead of text.
     #[arg(long)]
     json: bool,
+    /// Ticks between two snapshots (the rollup's origination parameter; protocol default
+    /// 50,000,000,000,000). Each `kernel_run` also gets this much fuel.
+    #[arg(long, value_name = "N", value_parser = parse_positive_u128)]
+    ticks_per_snapshot: Option<u128>,
+    /// Levels an outbox is kept (the rollup's origination parameter; protocol default 241,920).
+    #[arg(long, value_name = "L")]
+    outbox_validity_period: Option<u32>,
+    /// PVM version at origination: `2.0.0-r4`, `2.0.0-r5` (default) or `2.0.0-r6`.
+    #[arg(long, short = 'p', value_name = "VERSION", value_parser = parse_pvm_version)]
+    pvm_version: Option<PvmVersion>,
+    /// Also print the state hash at tick T (repeatable), before the line of its level.
+    #[arg(long = "hash-at-tick", value_name = "T")]
+    hash_at_tick: Vec<u128>,
+}
+
+/// The PVM versions `--pvm-version` accepts.
+const CLI_VERSIONS: [PvmVersion; 3] = [PvmVersion::V4, PvmVersion::V5, PvmVersion::V6];
+
+fn parse_pvm_version(text: &str) -> Result<PvmVersion, String> {
+    CLI_VERSIONS
+        .into_iter()
+        .find(|v| v.as_str() == text)
+        .ok_or_else(|| {
+            let known: Vec<&str> = CLI_VERSIONS.iter().map(|v| v.as_str()).collect();
+            format!(
+                "unknown PVM version {text:?}; expected one of {}",
+                known.join(", ")
+            )
+        })
+}
+
+fn parse_positive_u128(text: &str) -> Result<u128, String> {
+    match text.parse::<u128>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a tick count: {e}")),
+    }
 }
 
 /// Durable paths left out of the final dump: the PVM's read-only area and the kernel itself.
@@ -154,6 +198,18 @@ pub(super) fn run(args: &ReplayArgs) -> ExitCode {
 fn replay(args: &ReplayArgs) -> Result<(), String> {
     let kernel = kernel::load(&args.kernel).map_err(|e| e.to_string())?;
     let mut config = PvmConfig::default();
+    if let Some(n) = args.ticks_per_snapshot {
+        config.ticks_per_snapshot = n;
+    }
+    if let Some(l) = args.outbox_validity_period {
+        config.outbox_validity_period = l;
+    }
+    if let Some(v) = args.pvm_version {
+        config.version = v;
+    }
+    let mut pending_ticks = args.hash_at_tick.clone();
+    pending_ticks.sort_unstable();
+    pending_ticks.dedup();
     let mut defaults = inputs::Defaults::default();
     if let Some(rollup) = &args.rollup {
         let address = SmartRollupAddress::from_b58check(rollup)
@@ -176,6 +232,13 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         let report = pvm
             .run_level(messages, &mut preimages)
             .map_err(|e| format!("level {}: {e}", pvm_level_hint(&pvm)))?;
+        let reached = pending_ticks.partition_point(|&t| t <= pvm.ticks());
+        for tick in pending_ticks.drain(..reached) {
+            let hash = pvm.state_hash_at(tick).map(|h| StateHash(h).to_b58check());
+            if !super::print_line(&tick_text(args.json, tick, hash.map_err(|e| e.to_string())))? {
+                return Ok(());
+            }
+        }
         if !super::print_line(&level_text(args.json, &report))? {
             return Ok(());
         }
@@ -185,6 +248,16 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
                 |e| e.to_string(),
             );
             return Err(format!("level {}: {why}", report.level));
+        }
+    }
+
+    for tick in pending_ticks {
+        let error = format!(
+            "tick {tick} was not reached: the inputs end at tick {}",
+            pvm.ticks()
+        );
+        if !super::print_line(&tick_text(args.json, tick, Err(error)))? {
+            return Ok(());
         }
     }
 
@@ -223,6 +296,35 @@ fn is_hidden(path: &str) -> bool {
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with('/'))
     })
+}
+
+/// The `--hash-at-tick` line for `tick`: its state hash or why there is none.
+fn tick_text(json: bool, tick: u128, hash: Result<String, String>) -> String {
+    /// One `--hash-at-tick` JSON line (ticks can exceed `u64`, so no `serde_json::Value`).
+    #[derive(Serialize)]
+    struct TickLine {
+        tick: u128,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state_hash: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    }
+    match (json, hash) {
+        (true, hash) => {
+            let (state_hash, error) = match hash {
+                Ok(h) => (Some(h), None),
+                Err(e) => (None, Some(e)),
+            };
+            serde_json::to_string(&TickLine {
+                tick,
+                state_hash,
+                error,
+            })
+            .unwrap_or_default()
+        }
+        (false, Ok(hash)) => format!("tick {tick}: state {hash}"),
+        (false, Err(error)) => format!("tick {tick}: {error}"),
+    }
 }
 
 /// The output for one level: its JSON line, or a few lines of text.
