@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use soru_core::commitment::{Commitment, CommitmentHash, StateHash};
 use soru_core::encoding::base58::Base58Error;
+use soru_core::encoding::hex_text::{self, HexTextError};
 
 /// Why a text input was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,38 +52,15 @@ pub enum InputError {
     },
 }
 
-/// Decodes hex text, ignoring ASCII whitespace and one leading `0x`/`0X`.
+/// Decodes hex text, ignoring ASCII whitespace and one leading `0x`/`0X`
+/// ([`soru_core::encoding::hex_text::decode`], with its errors as [`InputError`]s).
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, InputError> {
-    let trimmed = text.trim_start();
-    let (skipped, body) = match trimmed
-        .strip_prefix("0x")
-        .or_else(|| trimmed.strip_prefix("0X"))
-    {
-        Some(rest) => (text.len() - rest.len(), rest),
-        None => (0, text),
-    };
-    let skipped_chars = text[..skipped].chars().count();
-    let mut bytes = Vec::with_capacity(body.len() / 2);
-    let mut high: Option<u8> = None;
-    let mut digits = 0usize;
-    for (index, c) in body.chars().enumerate() {
-        if c.is_ascii_whitespace() {
-            continue;
+    hex_text::decode(text).map_err(|e| match e {
+        HexTextError::InvalidCharacter { found, position } => {
+            InputError::InvalidHexCharacter { found, position }
         }
-        let nibble = c.to_digit(16).ok_or(InputError::InvalidHexCharacter {
-            found: c,
-            position: skipped_chars + index,
-        })? as u8;
-        digits += 1;
-        match high.take() {
-            None => high = Some(nibble),
-            Some(h) => bytes.push(h << 4 | nibble),
-        }
-    }
-    if high.is_some() {
-        return Err(InputError::OddHexLength { digits });
-    }
-    Ok(bytes)
+        HexTextError::OddLength { digits } => InputError::OddHexLength { digits },
+    })
 }
 
 /// Parses `srs1...` (base58check) or 64 hex digits.
