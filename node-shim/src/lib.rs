@@ -8,9 +8,14 @@
 //! |---|---|
 //! | [`cli`] | the `soru` command line: one file per subcommand |
 //! | [`sandbox`] | `soru sandbox`: the embedded Tezos L1 for smart rollups |
+//! | [`node`] | `soru-node`: the rollup node |
 
 pub mod cli;
 mod hex_text;
 mod kernel;
+#[cfg(not(target_os = "wasi"))]
+mod logging;
+#[cfg(not(target_os = "wasi"))]
+pub mod node;
 mod preimages;
 pub mod sandbox;

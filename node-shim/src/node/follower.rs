@@ -1,0 +1,667 @@
+//! The follower: the thread that tracks the L1, rebuilds each level's inbox, runs the PVM and
+//! stores the results. It owns the [`Pvm`]; the RPC server reads what it publishes in
+//! [`Shared`] and the [`Store`].
+//!
+//! Order of work for level `L` (the first is the origination level + 1): fetch block `L` with
+//! receipts, check its predecessor is the stored block `L-1` (otherwise the L1 reorganised: the
+//! stored level is dropped and the PVM rebuilt), feed `Start_of_level`, `Info_per_level` (the
+//! predecessor's timestamp and hash), the block's messages and `End_of_level`, run the kernel,
+//! compute the commitment on commitment levels, and store it all in one transaction.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use soru_core::commitment::{Commitment, CommitmentHash, StateHash};
+use soru_core::encoding::address::SmartRollupAddress;
+use soru_core::encoding::inbox::BlockHash;
+use soru_core::pvm::{Pvm, PvmConfig, Status};
+use soru_core::tree::Tree;
+
+use super::inbox;
+use super::l1::{parse_rfc3339, L1Error, Layer1};
+use super::store::{LevelRecord, Store, StoreError};
+use crate::preimages::PreimageDir;
+
+/// Why the follower stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The L1 failed in a way retrying does not fix (a malformed answer).
+    #[error(transparent)]
+    L1(#[from] L1Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rollup cannot be followed (unknown, not a WASM rollup, kernel rejected, ...).
+    #[error("rollup {rollup}: {message}")]
+    Rollup {
+        /// The rollup address.
+        rollup: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A block's inbox could not be rebuilt.
+    #[error(transparent)]
+    Inbox(#[from] inbox::InboxError),
+    /// The PVM failed (a bug or a broken state, never a kernel failure).
+    #[error("PVM at level {level}: {message}")]
+    Pvm {
+        /// The level being processed.
+        level: u32,
+        /// The PVM's error.
+        message: String,
+    },
+    /// Re-running a stored level gave another state hash than the one stored.
+    #[error("store disagrees with the PVM at level {level}: stored state hash {stored}, recomputed {computed}; the store is not from this kernel/version, refusing to go on")]
+    Diverged {
+        /// The level.
+        level: u32,
+        /// The stored state hash.
+        stored: String,
+        /// The recomputed one.
+        computed: String,
+    },
+}
+
+/// The facts about the rollup the node bootstraps from the L1 once (stored as `meta/rollup`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollupInfo {
+    /// The rollup's address.
+    pub address: SmartRollupAddress,
+    /// Its origination level.
+    pub origination_level: u32,
+    /// The L1 hash of the origination block.
+    pub origination_hash: String,
+    /// The origination block's timestamp.
+    pub origination_timestamp: i64,
+    /// The kernel (boot sector) bytes.
+    pub kernel: Vec<u8>,
+    /// The genesis commitment hash the L1 recorded.
+    pub genesis_commitment: String,
+    /// `smart_rollup_commitment_period_in_blocks`.
+    pub commitment_period: u32,
+    /// `smart_rollup_challenge_window_in_blocks`.
+    pub challenge_window: u32,
+    /// `smart_rollup_max_active_outbox_levels`.
+    pub outbox_validity_period: u32,
+    /// `smart_rollup_max_outbox_messages_per_level`.
+    pub outbox_message_limit: u32,
+}
+
+impl RollupInfo {
+    fn to_json(&self) -> Value {
+        json!({
+            "address": self.address.to_b58check(),
+            "origination_level": self.origination_level,
+            "origination_hash": self.origination_hash,
+            "origination_timestamp": self.origination_timestamp,
+            "kernel": hex::encode(&self.kernel),
+            "genesis_commitment": self.genesis_commitment,
+            "commitment_period": self.commitment_period,
+            "challenge_window": self.challenge_window,
+            "outbox_validity_period": self.outbox_validity_period,
+            "outbox_message_limit": self.outbox_message_limit,
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<RollupInfo> {
+        let u = |k: &str| v.get(k)?.as_u64().and_then(|n| u32::try_from(n).ok());
+        let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
+        Some(RollupInfo {
+            address: SmartRollupAddress::from_b58check(&s("address")?).ok()?,
+            origination_level: u("origination_level")?,
+            origination_hash: s("origination_hash")?,
+            origination_timestamp: v.get("origination_timestamp")?.as_i64()?,
+            kernel: hex::decode(s("kernel")?).ok()?,
+            genesis_commitment: s("genesis_commitment")?,
+            commitment_period: u("commitment_period")?,
+            challenge_window: u("challenge_window")?,
+            outbox_validity_period: u("outbox_validity_period")?,
+            outbox_message_limit: u("outbox_message_limit")?,
+        })
+    }
+
+    /// The PVM parameters of this rollup.
+    pub fn pvm_config(&self) -> PvmConfig {
+        PvmConfig {
+            rollup_address: self.address.0,
+            origination_level: self.origination_level,
+            first_level: self.origination_level + 1,
+            outbox_validity_period: self.outbox_validity_period,
+            outbox_message_limit: self.outbox_message_limit as usize,
+            ..PvmConfig::default()
+        }
+    }
+}
+
+/// A commitment the node computed, with its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCommitment {
+    /// The commitment hash (`src1...`).
+    pub hash: String,
+    /// The commitment.
+    pub commitment: Commitment,
+}
+
+/// What the follower publishes for the RPC server.
+#[derive(Default)]
+pub struct Shared {
+    /// The rollup, once bootstrapped.
+    pub rollup: Option<RollupInfo>,
+    /// The state tree after each level still held (the genesis state at the origination level).
+    pub states: BTreeMap<u32, Tree>,
+    /// The last processed level.
+    pub head: Option<u32>,
+    /// The L1 head last seen: hash and level.
+    pub l1_head: Option<(String, u32)>,
+    /// The last cemented commitment on L1: hash and inbox level.
+    pub lcc: Option<(String, u32)>,
+    /// The last commitment the node computed.
+    pub last_commitment: Option<StoredCommitment>,
+    /// Whether the node has processed the L1 head.
+    pub synchronized: bool,
+    /// The first level whose state is still held (after garbage collection).
+    pub first_available_level: Option<u32>,
+    /// The last error the follower hit, if it is retrying.
+    pub last_error: Option<String>,
+}
+
+/// What the follower needs to run.
+pub struct Follower {
+    /// The rollup to follow.
+    pub rollup: SmartRollupAddress,
+    /// The L1.
+    pub l1: Box<dyn Layer1>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// Published state.
+    pub shared: Arc<RwLock<Shared>>,
+    /// Preimages for reveals (`<data-dir>/wasm_2_0_0`).
+    pub preimages: PathBuf,
+    /// Keep only the states from the last cemented commitment on.
+    pub gc: bool,
+    /// Set to stop the follower.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The octez rollup node's word for a PVM status.
+pub fn status_words(status: Status) -> &'static str {
+    match status {
+        Status::WaitingForInput | Status::Stuck => "Waiting for input message",
+        Status::Evaluating => "Computing",
+        Status::WaitingForReveal => "Waiting for reveal",
+    }
+}
+
+fn pvm_err(level: u32) -> impl Fn(soru_core::pvm::PvmError) -> FollowError {
+    move |e| FollowError::Pvm {
+        level,
+        message: e.to_string(),
+    }
+}
+
+impl Follower {
+    fn rollup_err(&self, message: impl Into<String>) -> FollowError {
+        FollowError::Rollup {
+            rollup: self.rollup.to_b58check(),
+            message: message.into(),
+        }
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        self.shared.write().expect("lock").last_error = e;
+    }
+
+    /// Retries `f` until it succeeds or the node stops; L1 errors are retried every second
+    /// (the L1 may be restarting), others are returned.
+    fn retry<T>(
+        &self,
+        mut f: impl FnMut() -> Result<T, FollowError>,
+    ) -> Result<Option<T>, FollowError> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            match f() {
+                Ok(v) => {
+                    self.set_error(None);
+                    return Ok(Some(v));
+                }
+                Err(FollowError::L1(e)) => {
+                    tracing::warn!("{e}; retrying");
+                    self.set_error(Some(e.to_string()));
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the rollup's origination from the L1: genesis info, kind, the origination
+    /// operation's kernel, and the protocol constants.
+    fn bootstrap(&self) -> Result<RollupInfo, FollowError> {
+        if let Some(v) = self.store.meta("rollup")? {
+            return RollupInfo::from_json(&v)
+                .ok_or_else(|| self.rollup_err("the stored `meta/rollup` record is malformed"));
+        }
+        let sr1 = self.rollup.to_b58check();
+        let base = format!("context/smart_rollups/smart_rollup/{sr1}");
+        let kind = self.l1.block_rpc("head", &format!("{base}/kind"))?;
+        if kind.as_str() != Some("wasm_2_0_0") {
+            return Err(self.rollup_err(format!("kind {kind} is not wasm_2_0_0")));
+        }
+        let genesis = self.l1.block_rpc("head", &format!("{base}/genesis_info"))?;
+        let level = genesis
+            .get("level")
+            .and_then(Value::as_u64)
+            .and_then(|l| u32::try_from(l).ok())
+            .ok_or_else(|| self.rollup_err(format!("genesis_info without level: {genesis}")))?;
+        let genesis_commitment = genesis
+            .get("commitment_hash")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                self.rollup_err(format!("genesis_info without commitment_hash: {genesis}"))
+            })?
+            .to_string();
+        let block = self.l1.block(level)?;
+        let kernel = find_origination(&block, &sr1).ok_or_else(|| {
+            self.rollup_err(format!(
+                "no applied smart_rollup_originate with address {sr1} in block {level}"
+            ))
+        })?;
+        let (hash, timestamp) = block_hash_and_time(&block)
+            .ok_or_else(|| self.rollup_err(format!("block {level} has no hash or timestamp")))?;
+        let constants = self.l1.block_rpc("head", "context/constants")?;
+        let constant = |k: &str, default: u32| {
+            constants
+                .get(k)
+                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(default)
+        };
+        let info = RollupInfo {
+            address: self.rollup,
+            origination_level: level,
+            origination_hash: hash,
+            origination_timestamp: timestamp,
+            kernel,
+            genesis_commitment,
+            commitment_period: constant("smart_rollup_commitment_period_in_blocks", 60),
+            challenge_window: constant("smart_rollup_challenge_window_in_blocks", 40),
+            outbox_validity_period: constant("smart_rollup_max_active_outbox_levels", 80_640),
+            outbox_message_limit: constant("smart_rollup_max_outbox_messages_per_level", 100),
+        };
+        self.store.set_meta("rollup", &info.to_json())?;
+        Ok(info)
+    }
+
+    /// Originates the PVM and re-runs every stored level, checking the stored state hashes.
+    fn rebuild(&self, info: &RollupInfo) -> Result<Pvm, FollowError> {
+        let mut pvm = Pvm::new(&info.kernel, info.pvm_config())
+            .map_err(|e| self.rollup_err(format!("kernel rejected: {e}")))?;
+        let genesis_state = StateHash(pvm.state_hash().map_err(pvm_err(info.origination_level))?);
+        let genesis = Commitment::genesis(info.origination_level as i32, genesis_state);
+        let genesis_hash = genesis.hash().to_b58check();
+        if genesis_hash != info.genesis_commitment {
+            tracing::warn!(
+                "genesis commitment differs from L1's: computed {genesis_hash}, L1 has {} (state {})",
+                info.genesis_commitment,
+                genesis_state
+            );
+        }
+        let mut states = BTreeMap::new();
+        states.insert(
+            info.origination_level,
+            pvm.state_tree().map_err(pvm_err(info.origination_level))?,
+        );
+        let mut last_commitment = StoredCommitment {
+            hash: genesis_hash,
+            commitment: genesis,
+        };
+        let mut reveal = PreimageDir::new(Some(&self.preimages));
+        let records = self.store.levels()?;
+        let started = Instant::now();
+        for r in &records {
+            let pred = self.predecessor(r.level, info, &records)?;
+            run_level(&mut pvm, r.level, &pred, &r.messages, &mut reveal)?;
+            let computed = StateHash(pvm.state_hash().map_err(pvm_err(r.level))?).to_b58check();
+            if computed != r.state_hash {
+                return Err(FollowError::Diverged {
+                    level: r.level,
+                    stored: r.state_hash.clone(),
+                    computed,
+                });
+            }
+            states.insert(r.level, pvm.state_tree().map_err(pvm_err(r.level))?);
+            if let Some(h) = &r.commitment {
+                if let Some(c) = self.store.commitment(h)? {
+                    if let Some(c) = c
+                        .get("commitment")
+                        .and_then(|c| Commitment::from_json(c).ok())
+                    {
+                        last_commitment = StoredCommitment {
+                            hash: h.clone(),
+                            commitment: c,
+                        };
+                    }
+                }
+            }
+        }
+        if !records.is_empty() {
+            tracing::info!(
+                "re-ran {} stored levels in {:.1}s, state hashes match the store",
+                records.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let mut s = self.shared.write().expect("lock");
+        s.rollup = Some(info.clone());
+        s.states = states;
+        s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
+        s.first_available_level = Some(info.origination_level);
+        s.last_commitment = Some(last_commitment);
+        if let Some(v) = self.store.meta("lcc")? {
+            s.lcc = lcc_of(&v);
+        }
+        Ok(pvm)
+    }
+
+    /// The predecessor (hash, timestamp) of `level`: the origination block or a stored level.
+    fn predecessor(
+        &self,
+        level: u32,
+        info: &RollupInfo,
+        records: &[LevelRecord],
+    ) -> Result<(String, i64), FollowError> {
+        if level == info.origination_level + 1 {
+            return Ok((info.origination_hash.clone(), info.origination_timestamp));
+        }
+        let found = records.iter().rev().find(|r| r.level + 1 == level).cloned();
+        let r = match found {
+            Some(r) => Some(r),
+            None => self.store.level(level - 1)?,
+        };
+        r.map(|r| (r.hash, r.timestamp))
+            .ok_or_else(|| FollowError::Rollup {
+                rollup: self.rollup.to_b58check(),
+                message: format!("the store has no level {} before level {level}", level - 1),
+            })
+    }
+
+    /// Runs the follower until `stop` is set or an error retrying cannot fix.
+    pub fn run(self) -> Result<(), FollowError> {
+        let Some(info) = self.retry(|| self.bootstrap())? else {
+            return Ok(());
+        };
+        tracing::info!(
+            "following rollup {} (originated at level {}, commitment period {}, challenge window {})",
+            info.address,
+            info.origination_level,
+            info.commitment_period,
+            info.challenge_window
+        );
+        let mut pvm = self.rebuild(&info)?;
+        let mut reveal = PreimageDir::new(Some(&self.preimages));
+        let mut progress = Progress::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let Some(head) = self.retry(|| Ok(self.l1.head()?))? else {
+                break;
+            };
+            let last = self
+                .shared
+                .read()
+                .expect("lock")
+                .head
+                .unwrap_or(info.origination_level);
+            {
+                let mut s = self.shared.write().expect("lock");
+                s.l1_head = Some((head.hash.clone(), head.level));
+                s.synchronized = last >= head.level;
+            }
+            if last >= head.level {
+                self.refresh_lcc(&info);
+                progress.done(last);
+                self.l1.wait_for_head(head.level, Duration::from_secs(1));
+                continue;
+            }
+            let level = last + 1;
+            let block = match self.retry(|| Ok(self.l1.block(level)?))? {
+                Some(b) => b,
+                None => break,
+            };
+            let pred = self.predecessor(level, &info, &[])?;
+            let predecessor = block
+                .pointer("/header/predecessor")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if predecessor != pred.0 {
+                // The L1 reorganised below us: drop our last level and rebuild.
+                tracing::warn!(
+                    "L1 reorganisation: block {level}'s predecessor is {predecessor}, stored level {} is {}; dropping it",
+                    level - 1,
+                    pred.0
+                );
+                self.store.truncate_from(level - 1)?;
+                pvm = self.rebuild(&info)?;
+                continue;
+            }
+            let record = self.process(&info, &mut pvm, level, &block, &pred, &mut reveal)?;
+            progress.tick(record.level, head.level);
+        }
+        Ok(())
+    }
+
+    fn refresh_lcc(&self, info: &RollupInfo) {
+        let path = format!(
+            "context/smart_rollups/smart_rollup/{}/last_cemented_commitment_hash_with_level",
+            info.address
+        );
+        match self.l1.block_rpc("head", &path) {
+            Ok(v) => {
+                let lcc = lcc_of(&v);
+                let mut s = self.shared.write().expect("lock");
+                if lcc != s.lcc {
+                    drop(s);
+                    if let Err(e) = self.store.set_meta("lcc", &v) {
+                        tracing::warn!("{e}");
+                    }
+                    s = self.shared.write().expect("lock");
+                    s.lcc = lcc.clone();
+                    if self.gc {
+                        if let Some((_, lcc_level)) = lcc {
+                            let keep = s.states.split_off(&lcc_level);
+                            s.states = keep;
+                            s.first_available_level = s.states.keys().next().copied();
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("{e}"),
+        }
+    }
+
+    fn process(
+        &self,
+        info: &RollupInfo,
+        pvm: &mut Pvm,
+        level: u32,
+        block: &Value,
+        pred: &(String, i64),
+        reveal: &mut PreimageDir,
+    ) -> Result<LevelRecord, FollowError> {
+        let (hash, timestamp) = block_hash_and_time(block).ok_or_else(|| {
+            self.rollup_err(format!("L1 block {level} has no hash or header.timestamp"))
+        })?;
+        let messages = inbox::block_messages(block)?;
+        let before = pvm.ticks();
+        run_level(pvm, level, pred, &messages, reveal)?;
+        let report = pvm.report().map_err(pvm_err(level))?;
+        let state_hash = StateHash(report.state_hash);
+        let tree = pvm.state_tree().map_err(pvm_err(level))?;
+        let mut commitment = None;
+        let last = self
+            .shared
+            .read()
+            .expect("lock")
+            .last_commitment
+            .clone()
+            .expect("set by rebuild");
+        if (level - info.origination_level) % info.commitment_period.max(1) == 0 {
+            let since = report
+                .ticks
+                .saturating_sub(ticks_at(&self.store, last.commitment.inbox_level as u32)?);
+            let c = Commitment {
+                compressed_state: state_hash,
+                inbox_level: level as i32,
+                predecessor: CommitmentHash::from_b58check(&last.hash).unwrap_or_default(),
+                number_of_ticks: i64::try_from(since).unwrap_or(i64::MAX),
+            };
+            commitment = Some(StoredCommitment {
+                hash: c.hash().to_b58check(),
+                commitment: c,
+            });
+        }
+        let record = LevelRecord {
+            level,
+            hash,
+            predecessor: pred.0.clone(),
+            timestamp,
+            messages,
+            state_hash: state_hash.to_b58check(),
+            ticks: report.ticks - before,
+            total_ticks: report.ticks,
+            status: status_words(report.status).to_string(),
+            outbox: report.outbox.clone(),
+            commitment: commitment.as_ref().map(|c| c.hash.clone()),
+        };
+        self.store.put_level(
+            &record,
+            commitment
+                .as_ref()
+                .map(|c| (c.hash.as_str(), &c.commitment)),
+        )?;
+        let mut s = self.shared.write().expect("lock");
+        s.states.insert(level, tree);
+        s.head = Some(level);
+        if let Some(c) = commitment {
+            tracing::info!(
+                "level {level}: commitment {} (state {})",
+                c.hash,
+                state_hash
+            );
+            s.last_commitment = Some(c);
+        }
+        Ok(record)
+    }
+}
+
+/// Total ticks after `level` (0 at or before origination).
+fn ticks_at(store: &Store, level: u32) -> Result<u128, FollowError> {
+    Ok(store.level(level)?.map_or(0, |r| r.total_ticks))
+}
+
+fn lcc_of(v: &Value) -> Option<(String, u32)> {
+    let hash = v.get("hash")?.as_str()?.to_string();
+    let level = u32::try_from(v.get("level")?.as_u64()?).ok()?;
+    Some((hash, level))
+}
+
+/// Feeds one level to the PVM and runs it to the end, waiting for missing preimages.
+fn run_level(
+    pvm: &mut Pvm,
+    level: u32,
+    pred: &(String, i64),
+    messages: &[Vec<u8>],
+    reveal: &mut PreimageDir,
+) -> Result<(), FollowError> {
+    let pred_hash = BlockHash::from_b58check(&pred.0).map_err(|e| FollowError::Pvm {
+        level,
+        message: format!("predecessor hash {}: {e}", pred.0),
+    })?;
+    let mut status = pvm
+        .step_level(level, pred.1, &pred_hash.0, messages, reveal)
+        .map_err(pvm_err(level))?;
+    while status == Status::WaitingForReveal {
+        let missing = reveal.take_error().map_or_else(
+            || "a reveal the node cannot answer".to_string(),
+            |e| e.to_string(),
+        );
+        tracing::warn!("level {level}: the kernel waits for {missing}; retrying in 2s");
+        std::thread::sleep(Duration::from_secs(2));
+        let Some(request) = pvm.pending_reveal().cloned() else {
+            break;
+        };
+        if let Some(data) = soru_core::reveal::Reveal::reveal(reveal, &request) {
+            pvm.resume_reveal(&data, reveal).map_err(pvm_err(level))?;
+            status = pvm.finish_level(reveal).map_err(pvm_err(level))?;
+        }
+    }
+    Ok(())
+}
+
+fn block_hash_and_time(block: &Value) -> Option<(String, i64)> {
+    let hash = block.get("hash")?.as_str()?.to_string();
+    let ts = parse_rfc3339(block.pointer("/header/timestamp")?.as_str()?)?;
+    Some((hash, ts))
+}
+
+/// The kernel of the applied `smart_rollup_originate` whose result address is `sr1`.
+fn find_origination(block: &Value, sr1: &str) -> Option<Vec<u8>> {
+    for op in block.pointer("/operations/3")?.as_array()? {
+        for c in op.get("contents")?.as_array()? {
+            let result = c.pointer("/metadata/operation_result");
+            if c.get("kind").and_then(Value::as_str) == Some("smart_rollup_originate")
+                && result
+                    .and_then(|r| r.get("address"))
+                    .and_then(Value::as_str)
+                    == Some(sr1)
+                && result.and_then(|r| r.get("status")).and_then(Value::as_str) == Some("applied")
+            {
+                return hex::decode(c.get("kernel")?.as_str()?).ok();
+            }
+        }
+    }
+    None
+}
+
+/// Catch-up progress on the log: levels per second and how far behind, every two seconds.
+struct Progress {
+    since: Instant,
+    levels: u32,
+    announced_sync: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            since: Instant::now(),
+            levels: 0,
+            announced_sync: false,
+        }
+    }
+
+    fn tick(&mut self, level: u32, l1_level: u32) {
+        self.levels += 1;
+        let elapsed = self.since.elapsed();
+        if elapsed >= Duration::from_secs(2) && l1_level > level {
+            tracing::info!(
+                "catching up: level {level}, behind by {}, {:.1} levels/s",
+                l1_level - level,
+                f64::from(self.levels) / elapsed.as_secs_f64()
+            );
+            self.since = Instant::now();
+            self.levels = 0;
+        }
+        self.announced_sync = false;
+    }
+
+    fn done(&mut self, level: u32) {
+        if !self.announced_sync {
+            tracing::info!("synchronized with the L1 at level {level}");
+            self.announced_sync = true;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! `soru-node`: the rollup node. It follows an L1 (a `soru sandbox` or an octez node, through
+//! octez's RPC), rebuilds every level's inbox, runs the PVM, stores the results in an embedded
+//! database and serves octez's smart-rollup-node RPC.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`config`] | modes, purposes, `config.json` (`soru-node init`) |
+//! | [`l1`] | the L1 client, behind the [`l1::Layer1`] trait |
+//! | [`inbox`] | a level's inbox messages from an L1 block (pure) |
+//! | [`follower`] | the thread that follows the L1 and runs the PVM |
+//! | [`store`] | the redb database |
+//! | [`rpc`] | the octez RPC server |
+//! | [`cli`] | the `soru-node` command line |
+//!
+//! What it does not do yet (each says so when asked): inject operations (publishing and
+//! cementing commitments, batching, executing outbox messages), refutation (accuser and bailout
+//! modes follow the chain only), snapshots, and the Merkleized inbox (`/global/block/<id>/inbox`).
+
+pub mod cli;
+pub mod config;
+pub mod follower;
+pub mod inbox;
+pub mod l1;
+pub mod rpc;
+pub mod store;

@@ -1,0 +1,562 @@
+//! The node's RPC server: octez smart-rollup-node paths and JSON shapes (axum).
+//!
+//! Answers about cemented data (a block at or below the last cemented commitment's level, the
+//! `cemented` block, outbox proofs) never change, so they carry
+//! `Cache-Control: public, max-age=31536000, immutable` and an `ETag`: an HTTP cache or CDN in
+//! front of the node can serve the many browser verifiers. Everything else is `no-cache`. CORS is
+//! open (`Access-Control-Allow-Origin: *`) so web pages can call the node.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use soru_core::durable::{Durable, Key};
+use soru_core::encoding::outbox::OutboxMessage;
+use soru_core::output_proof::{produce_output_proof, Layout};
+use soru_core::state::DURABLE_PATH;
+use soru_core::tree::Tree;
+
+use super::config::NodeConfig;
+use super::follower::Shared;
+use super::store::{LevelRecord, Store};
+
+/// What every handler reads.
+pub struct Ctx {
+    /// The node's configuration.
+    pub config: NodeConfig,
+    /// The store.
+    pub store: Arc<Store>,
+    /// What the follower publishes.
+    pub shared: Arc<RwLock<Shared>>,
+}
+
+type Ctxt = State<Arc<Ctx>>;
+
+/// An answer: JSON, and whether it is about cemented data (cacheable forever).
+struct Reply {
+    body: Value,
+    immutable: bool,
+}
+
+impl Reply {
+    fn live(body: Value) -> Reply {
+        Reply {
+            body,
+            immutable: false,
+        }
+    }
+}
+
+/// An error in octez's shape: an array of `{kind, id, ...}`.
+struct RpcError {
+    status: StatusCode,
+    body: Value,
+}
+
+fn error(status: StatusCode, id: &str, fields: Value) -> RpcError {
+    let mut e =
+        json!({"kind": if status.is_server_error() { "temporary" } else { "permanent" }, "id": id});
+    if let (Some(e), Some(f)) = (e.as_object_mut(), fields.as_object()) {
+        e.extend(f.clone());
+    }
+    RpcError {
+        status,
+        body: json!([e]),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> RpcError {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "soru.node.internal",
+        json!({"msg": e.to_string()}),
+    )
+}
+
+impl IntoResponse for RpcError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let text = self.body.to_string();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if self.immutable {
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+            let tag = {
+                use blake2::Digest;
+                hex::encode(&blake2::Blake2b512::digest(text.as_bytes())[..16])
+            };
+            if let Ok(v) = HeaderValue::from_str(&format!("\"{tag}\"")) {
+                headers.insert(header::ETAG, v);
+            }
+        } else {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+        (StatusCode::OK, headers, text).into_response()
+    }
+}
+
+type Answer = Result<Reply, RpcError>;
+
+/// The router with every route.
+pub fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/version", get(version))
+        .route("/config", get(config))
+        .route("/global/smart_rollup_address", get(smart_rollup_address))
+        .route("/global/tezos_head", get(tezos_head))
+        .route("/global/tezos_level", get(tezos_level))
+        .route(
+            "/global/last_stored_commitment",
+            get(last_stored_commitment),
+        )
+        .route(
+            "/global/last_cemented_commitment",
+            get(last_cemented_commitment),
+        )
+        .route("/global/block/{id}", get(block))
+        .route("/global/block/{id}/{field}", get(block_field))
+        .route("/global/block/{id}/durable/wasm_2_0_0/{what}", get(durable))
+        .route(
+            "/global/block/{id}/outbox/{level}/messages",
+            get(outbox_messages),
+        )
+        .route(
+            "/global/block/{id}/helpers/proofs/outbox/{level}/messages",
+            get(outbox_proof),
+        )
+        .route("/local/commitments/{hash}", get(local_commitment))
+        .route(
+            "/local/last_published_commitment",
+            get(last_published_commitment),
+        )
+        .route("/local/gc_info", get(gc_info))
+        .route("/local/synchronized", get(synchronized))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(cors))
+        .with_state(ctx)
+}
+
+async fn cors(method: Method, mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type"),
+    );
+    if method == Method::OPTIONS {
+        *r.status_mut() = StatusCode::NO_CONTENT;
+    }
+    r
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    if method == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    error(
+        StatusCode::NOT_FOUND,
+        "soru.node.unknown_rpc",
+        json!({"path": uri.path()}),
+    )
+    .into_response()
+}
+
+async fn health(State(ctx): Ctxt) -> Answer {
+    let s = ctx.shared.read().expect("lock");
+    Ok(Reply::live(json!({
+        "healthy": s.last_error.is_none() && s.rollup.is_some(),
+        "l1": {"connected": s.last_error.is_none(), "head": s.l1_head.as_ref().map(|h| h.1)},
+        "synchronized": s.synchronized,
+        "last_error": s.last_error,
+    })))
+}
+
+async fn version() -> Answer {
+    Ok(Reply::live(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "implementation": "soru-node",
+        "store_version": 1,
+    })))
+}
+
+async fn config(State(ctx): Ctxt) -> Answer {
+    Ok(Reply::live(ctx.config.to_json()))
+}
+
+async fn smart_rollup_address(State(ctx): Ctxt) -> Answer {
+    Ok(Reply {
+        body: json!(ctx.config.rollup.to_b58check()),
+        immutable: true,
+    })
+}
+
+async fn tezos_head(State(ctx): Ctxt) -> Answer {
+    let s = ctx.shared.read().expect("lock");
+    Ok(Reply::live(json!(s.l1_head.as_ref().map(|h| h.0.clone()))))
+}
+
+async fn tezos_level(State(ctx): Ctxt) -> Answer {
+    let s = ctx.shared.read().expect("lock");
+    Ok(Reply::live(json!(s.l1_head.as_ref().map(|h| h.1))))
+}
+
+async fn last_stored_commitment(State(ctx): Ctxt) -> Answer {
+    let s = ctx.shared.read().expect("lock");
+    Ok(Reply::live(match &s.last_commitment {
+        Some(c) => json!({"commitment": c.commitment.to_json(), "hash": c.hash}),
+        None => Value::Null,
+    }))
+}
+
+async fn last_cemented_commitment(State(ctx): Ctxt) -> Answer {
+    let lcc = ctx.shared.read().expect("lock").lcc.clone();
+    let Some((hash, _)) = lcc else {
+        return Ok(Reply::live(Value::Null));
+    };
+    let c = ctx.store.commitment(&hash).map_err(internal)?;
+    Ok(Reply {
+        body: c.unwrap_or(json!({"hash": hash})),
+        immutable: false,
+    })
+}
+
+async fn local_commitment(State(ctx): Ctxt, Path(hash): Path<String>) -> Answer {
+    match ctx.store.commitment(&hash).map_err(internal)? {
+        Some(c) => Ok(Reply::live(c)),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "soru.node.unknown_commitment",
+            json!({"commitment": hash}),
+        )),
+    }
+}
+
+async fn last_published_commitment() -> Answer {
+    // This node does not inject operations yet: it has published nothing.
+    Ok(Reply::live(Value::Null))
+}
+
+async fn gc_info(State(ctx): Ctxt) -> Answer {
+    let s = ctx.shared.read().expect("lock");
+    Ok(Reply::live(json!({
+        "last_gc_level": s.first_available_level,
+        "first_available_level": s.first_available_level,
+    })))
+}
+
+async fn synchronized(State(ctx): Ctxt) -> Answer {
+    Ok(Reply::live(json!(
+        ctx.shared.read().expect("lock").synchronized
+    )))
+}
+
+/// A block id resolved to a level, and whether that level is cemented.
+fn resolve(ctx: &Ctx, id: &str) -> Result<(u32, bool), RpcError> {
+    let s = ctx.shared.read().expect("lock");
+    let head = s.head.ok_or_else(|| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "soru.node.not_bootstrapped",
+            json!({"msg": "the node has not bootstrapped the rollup yet"}),
+        )
+    })?;
+    let lcc_level = s.lcc.as_ref().map(|l| l.1);
+    let unknown = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "soru.node.unknown_block",
+            json!({"block": id}),
+        )
+    };
+    let level = match id {
+        "head" => head,
+        "finalized" => head.saturating_sub(2),
+        "cemented" => lcc_level.ok_or_else(unknown)?,
+        _ => match id.parse::<u32>() {
+            Ok(l) if l <= head => l,
+            Ok(_) => return Err(unknown()),
+            Err(_) => {
+                drop(s);
+                let levels = ctx.store.levels().map_err(internal)?;
+                return levels
+                    .iter()
+                    .find(|r| r.hash == id)
+                    .map(|r| (r.level, lcc_level.is_some_and(|c| r.level <= c)))
+                    .ok_or_else(unknown);
+            }
+        },
+    };
+    Ok((level, lcc_level.is_some_and(|c| level <= c)))
+}
+
+fn record(ctx: &Ctx, level: u32, id: &str) -> Result<LevelRecord, RpcError> {
+    ctx.store.level(level).map_err(internal)?.ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "soru.node.unknown_block",
+            json!({"block": id, "msg": "no L2 block at that level (the origination level has none)"}),
+        )
+    })
+}
+
+fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
+    let s = ctx.shared.read().expect("lock");
+    s.states.get(&level).cloned().ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "soru.node.state_not_available",
+            json!({"level": level, "first_available_level": s.first_available_level}),
+        )
+    })
+}
+
+fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
+    let s = ctx.shared.read().expect("lock");
+    let period = s.rollup.as_ref().map_or(1, |i| i.commitment_period.max(1));
+    let origination = s.rollup.as_ref().map_or(0, |i| i.origination_level);
+    drop(s);
+    let last_commitment_level =
+        origination + (r.level.saturating_sub(origination) / period) * period;
+    let previous = if last_commitment_level == origination {
+        ctx.shared
+            .read()
+            .expect("lock")
+            .rollup
+            .as_ref()
+            .map(|i| i.genesis_commitment.clone())
+    } else {
+        ctx.store
+            .level(last_commitment_level)
+            .map_err(internal)?
+            .and_then(|l| l.commitment)
+    };
+    let mut b = json!({
+        "block_hash": r.hash,
+        "level": r.level,
+        "predecessor": r.predecessor,
+        "previous_commitment_hash": previous,
+        "initial_tick": (r.total_ticks - r.ticks).to_string(),
+        "num_ticks": r.ticks.to_string(),
+    });
+    if let Some(c) = &r.commitment {
+        b["commitment_hash"] = json!(c);
+    }
+    Ok(b)
+}
+
+async fn block(State(ctx): Ctxt, Path(id): Path<String>) -> Answer {
+    let (level, immutable) = resolve(&ctx, &id)?;
+    let r = record(&ctx, level, &id)?;
+    Ok(Reply {
+        body: l2_block(&ctx, &r)?,
+        immutable,
+    })
+}
+
+async fn block_field(State(ctx): Ctxt, Path((id, field)): Path<(String, String)>) -> Answer {
+    let (level, immutable) = resolve(&ctx, &id)?;
+    let r = record(&ctx, level, &id)?;
+    let body = match field.as_str() {
+        "hash" => json!(r.hash),
+        "level" => json!(r.level),
+        "num_messages" => json!((r.messages.len() + 3).to_string()),
+        "state_hash" => json!(r.state_hash),
+        "ticks" => json!(r.ticks.to_string()),
+        "total_ticks" => json!(r.total_ticks.to_string()),
+        "status" => json!(r.status),
+        "state_current_level" => json!(r.level),
+        "committed_status" => committed_status(&ctx, r.level),
+        _ => {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "soru.node.unknown_rpc",
+                json!({"path": format!("/global/block/{id}/{field}"), "msg": "known fields: hash, level, num_messages, state_hash, ticks, total_ticks, status, state_current_level, committed_status"}),
+            ))
+        }
+    };
+    Ok(Reply { body, immutable })
+}
+
+fn committed_status(ctx: &Ctx, level: u32) -> Value {
+    let s = ctx.shared.read().expect("lock");
+    let lcc = s.lcc.as_ref().map(|l| l.1);
+    let Some(info) = &s.rollup else {
+        return Value::Null;
+    };
+    let period = info.commitment_period.max(1);
+    let since = level.saturating_sub(info.origination_level);
+    let commitment_level = info.origination_level + since.div_ceil(period) * period;
+    if lcc.is_some_and(|c| commitment_level <= c) {
+        json!({"status": "cemented", "commitment_level": commitment_level})
+    } else {
+        json!({"status": "uncommitted", "commitment_level": commitment_level,
+               "estimated_cementation_level": commitment_level + info.challenge_window})
+    }
+}
+
+async fn durable(
+    State(ctx): Ctxt,
+    Path((id, what)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let (level, immutable) = resolve(&ctx, &id)?;
+    let key_text = q.get("key").ok_or_else(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "soru.node.missing_query",
+            json!({"msg": "query parameter key is required"}),
+        )
+    })?;
+    let key = Key::from_path(key_text).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "soru.node.invalid_key",
+            json!({"key": key_text, "msg": e.to_string()}),
+        )
+    })?;
+    let tree = state(&ctx, level)?;
+    let durable_tree = tree
+        .subtree(&DURABLE_PATH)
+        .map_err(internal)?
+        .unwrap_or_else(Tree::empty);
+    let d = Durable::from_tree(durable_tree.clone());
+    let body = match what.as_str() {
+        "value" => json!(d.read_all(&key).map_err(internal)?.map(hex::encode)),
+        "length" => json!(d
+            .value_length(&key)
+            .map_err(internal)?
+            .map(|n| n.to_string())),
+        "subkeys" | "values" => {
+            let steps: Vec<&[u8]> = key.steps().iter().map(Vec::as_slice).collect();
+            let children = durable_tree.list(&steps, 0, None).map_err(internal)?;
+            let mut out = Vec::new();
+            for (step, _) in children.into_iter().filter(|(s, _)| s.as_slice() != b"@") {
+                let name = String::from_utf8_lossy(&step).into_owned();
+                if what == "subkeys" {
+                    out.push(json!(name));
+                } else {
+                    let child =
+                        Key::from_path(&format!("{}/{name}", key_text.trim_end_matches('/')))
+                            .map_err(internal)?;
+                    if let Some(v) = d.read_all(&child).map_err(internal)? {
+                        out.push(json!({"key": name, "value": hex::encode(v)}));
+                    }
+                }
+            }
+            Value::Array(out)
+        }
+        _ => {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "soru.node.unknown_rpc",
+                json!({"msg": "durable RPCs: value, length, subkeys, values"}),
+            ))
+        }
+    };
+    Ok(Reply { body, immutable })
+}
+
+async fn outbox_messages(State(ctx): Ctxt, Path((id, level)): Path<(String, u32)>) -> Answer {
+    let (block_level, immutable) = resolve(&ctx, &id)?;
+    if level > block_level {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "soru.node.outbox_level_in_the_future",
+            json!({"outbox_level": level, "block_level": block_level}),
+        ));
+    }
+    let Some(r) = ctx.store.level(level).map_err(internal)? else {
+        return Ok(Reply {
+            body: json!([]),
+            immutable,
+        });
+    };
+    let mut out = Vec::new();
+    for (i, m) in r.outbox.iter().enumerate() {
+        let message = match OutboxMessage::decode(m) {
+            Ok(m) => Value::from(m.to_json()),
+            Err(e) => json!({"undecodable": hex::encode(m), "error": e.to_string()}),
+        };
+        out.push(
+            json!({"outbox_level": level, "message_index": i.to_string(), "message": message}),
+        );
+    }
+    Ok(Reply {
+        body: Value::Array(out),
+        immutable,
+    })
+}
+
+async fn outbox_proof(
+    State(ctx): Ctxt,
+    Path((_id, level)): Path<(String, u32)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let index: u64 = q
+        .get("index")
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "soru.node.missing_query",
+                json!({"msg": "Query parameter index is required"}),
+            )
+        })?
+        .parse()
+        .map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "soru.node.invalid_query",
+                json!({"msg": "index must be a natural number"}),
+            )
+        })?;
+    let lcc = ctx.shared.read().expect("lock").lcc.clone();
+    let lcc_level = lcc.as_ref().map_or(0, |l| l.1);
+    let Some((lcc_hash, lcc_level)) = lcc.filter(|l| level <= l.1) else {
+        return Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "sc_rollup.node.outbox_level_not_cemented",
+            json!({"outbox_level": level, "lcc_level": lcc_level}),
+        ));
+    };
+    let tree = state(&ctx, lcc_level)?;
+    let proof = produce_output_proof(&tree, level, index, Layout::Obj2).map_err(|e| {
+        error(
+            StatusCode::NOT_FOUND,
+            "soru.node.no_such_output",
+            json!({"outbox_level": level, "index": index.to_string(), "msg": e.to_string()}),
+        )
+    })?;
+    Ok(Reply {
+        body: json!({"commitment": lcc_hash, "proof": hex::encode(proof)}),
+        immutable: true,
+    })
+}

@@ -1,0 +1,303 @@
+//! The node's embedded store: one redb database, `<data-dir>/store.redb`.
+//!
+//! Tables:
+//! - `meta` (`&str` → JSON): `rollup` (the origination facts the node bootstrapped from) and
+//!   `lcc` (the last cemented commitment seen on L1);
+//! - `levels` (`u32` → JSON): one record per processed L1 level ([`LevelRecord`]): its L1 hash,
+//!   predecessor and timestamp, the inbox messages it added, and the PVM's results;
+//! - `commitments` (commitment hash → JSON): every commitment the node computed.
+//!
+//! A level is stored in one write transaction with its commitment, so a `kill -9` at any point
+//! leaves either the whole level or none of it. The inbox is the source of truth: on restart the
+//! node re-runs the stored levels and checks each state hash against the stored one.
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde_json::{json, Value};
+use soru_core::commitment::Commitment;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const LEVELS: TableDefinition<u32, &[u8]> = TableDefinition::new("levels");
+const COMMITMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("commitments");
+
+/// The store file inside the data directory.
+pub const STORE_FILE: &str = "store.redb";
+
+/// A store failure: the database, or a record that does not decode (names which).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("store {STORE_FILE}: {0}")]
+    Db(Box<redb::Error>),
+    /// A record is malformed.
+    #[error("store {STORE_FILE}: record {0} is malformed: {1}")]
+    Record(String, String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> StoreError {
+                StoreError::Db(Box::new(e.into()))
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// What the node stores about one L1 level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LevelRecord {
+    /// The L1 level.
+    pub level: u32,
+    /// The L1 block hash (`B...`).
+    pub hash: String,
+    /// The L1 predecessor hash.
+    pub predecessor: String,
+    /// The L1 block's timestamp (seconds).
+    pub timestamp: i64,
+    /// The serialized inbox messages the block added (without the protocol's three).
+    pub messages: Vec<Vec<u8>>,
+    /// The state hash after the level (`srs1...`).
+    pub state_hash: String,
+    /// Ticks the level took.
+    pub ticks: u128,
+    /// Ticks since origination after the level.
+    pub total_ticks: u128,
+    /// The PVM status, in octez's words.
+    pub status: String,
+    /// The outbox messages the level wrote (serialized).
+    pub outbox: Vec<Vec<u8>>,
+    /// The commitment computed at this level, if it is a commitment level.
+    pub commitment: Option<String>,
+}
+
+fn hexes(v: &[Vec<u8>]) -> Value {
+    Value::Array(v.iter().map(|m| Value::String(hex::encode(m))).collect())
+}
+
+impl LevelRecord {
+    /// The record as stored.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "level": self.level,
+            "hash": self.hash,
+            "predecessor": self.predecessor,
+            "timestamp": self.timestamp,
+            "messages": hexes(&self.messages),
+            "state_hash": self.state_hash,
+            "ticks": self.ticks.to_string(),
+            "total_ticks": self.total_ticks.to_string(),
+            "status": self.status,
+            "outbox": hexes(&self.outbox),
+            "commitment": self.commitment,
+        })
+    }
+
+    /// Reads a stored record.
+    pub fn from_json(v: &Value) -> Result<LevelRecord, String> {
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("field `{k}`"))
+        };
+        let n = |k: &str| s(k)?.parse::<u128>().map_err(|_| format!("field `{k}`"));
+        let list = |k: &str| -> Result<Vec<Vec<u8>>, String> {
+            v.get(k)
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("field `{k}`"))?
+                .iter()
+                .map(|m| {
+                    m.as_str()
+                        .and_then(|h| hex::decode(h).ok())
+                        .ok_or_else(|| format!("field `{k}`"))
+                })
+                .collect()
+        };
+        Ok(LevelRecord {
+            level: v
+                .get("level")
+                .and_then(Value::as_u64)
+                .and_then(|l| u32::try_from(l).ok())
+                .ok_or("field `level`")?,
+            hash: s("hash")?,
+            predecessor: s("predecessor")?,
+            timestamp: v
+                .get("timestamp")
+                .and_then(Value::as_i64)
+                .ok_or("field `timestamp`")?,
+            messages: list("messages")?,
+            state_hash: s("state_hash")?,
+            ticks: n("ticks")?,
+            total_ticks: n("total_ticks")?,
+            status: s("status")?,
+            outbox: list("outbox")?,
+            commitment: v
+                .get("commitment")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+}
+
+/// The node's database.
+pub struct Store {
+    db: Database,
+}
+
+fn json_of(bytes: &[u8], what: &str) -> Result<Value, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Record(what.to_string(), e.to_string()))
+}
+
+impl Store {
+    /// Opens (or creates) `<dir>/store.redb`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(dir.join(STORE_FILE))?;
+        let tx = db.begin_write()?;
+        tx.open_table(META)?;
+        tx.open_table(LEVELS)?;
+        tx.open_table(COMMITMENTS)?;
+        tx.commit()?;
+        Ok(Store { db })
+    }
+
+    /// A `meta` entry.
+    pub fn meta(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(META)?;
+        let v = t.get(key)?;
+        v.map(|v| json_of(v.value(), &format!("meta/{key}")))
+            .transpose()
+    }
+
+    /// Sets a `meta` entry.
+    pub fn set_meta(&self, key: &str, value: &Value) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(META)?;
+            t.insert(key, value.to_string().as_bytes())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a processed level and, if it has one, its commitment, in one transaction.
+    pub fn put_level(
+        &self,
+        record: &LevelRecord,
+        commitment: Option<(&str, &Commitment)>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(LEVELS)?;
+            t.insert(record.level, record.to_json().to_string().as_bytes())?;
+            if let Some((hash, c)) = commitment {
+                let mut t = tx.open_table(COMMITMENTS)?;
+                let v = json!({"commitment": c.to_json(), "hash": hash});
+                t.insert(hash, v.to_string().as_bytes())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes every level from `from` on (after an L1 reorganisation), in one transaction.
+    pub fn truncate_from(&self, from: u32) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(LEVELS)?;
+            t.retain(|level, _| level < from)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored level `level`.
+    pub fn level(&self, level: u32) -> Result<Option<LevelRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(LEVELS)?;
+        let Some(v) = t.get(level)? else {
+            return Ok(None);
+        };
+        let what = format!("levels/{level}");
+        LevelRecord::from_json(&json_of(v.value(), &what)?)
+            .map(Some)
+            .map_err(|m| StoreError::Record(what, m))
+    }
+
+    /// Every stored level, in order.
+    pub fn levels(&self) -> Result<Vec<LevelRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(LEVELS)?;
+        let mut out = Vec::with_capacity(t.len()? as usize);
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            let what = format!("levels/{}", k.value());
+            out.push(
+                LevelRecord::from_json(&json_of(v.value(), &what)?)
+                    .map_err(|m| StoreError::Record(what, m))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// A stored commitment by hash (`src1...`), as `{"commitment": ..., "hash": ...}`.
+    pub fn commitment(&self, hash: &str) -> Result<Option<Value>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(COMMITMENTS)?;
+        let v = t.get(hash)?;
+        v.map(|v| json_of(v.value(), &format!("commitments/{hash}")))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(level: u32) -> LevelRecord {
+        LevelRecord {
+            level,
+            hash: format!("B{level}"),
+            predecessor: format!("B{}", level - 1),
+            timestamp: 1000 + i64::from(level),
+            messages: vec![vec![1, 2], vec![]],
+            state_hash: "srs1".into(),
+            ticks: 11_000_000_000,
+            total_ticks: u128::from(level) * 11_000_000_000,
+            status: "Waiting for input message".into(),
+            outbox: vec![vec![0xff]],
+            commitment: None,
+        }
+    }
+
+    #[test]
+    fn levels_round_trip_and_truncate() {
+        let dir = std::env::temp_dir().join(format!("soru-store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let s = Store::open(&dir).unwrap();
+            for l in 1..=5 {
+                s.put_level(&record(l), None).unwrap();
+            }
+            s.set_meta("rollup", &json!({"x": 1})).unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.level(3).unwrap(), Some(record(3)));
+        assert_eq!(s.meta("rollup").unwrap(), Some(json!({"x": 1})));
+        s.truncate_from(4).unwrap();
+        assert_eq!(s.levels().unwrap(), vec![record(1), record(2), record(3)]);
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
