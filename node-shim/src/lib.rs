@@ -13,9 +13,9 @@
 pub mod cli;
 mod hex_text;
 mod kernel;
-#[cfg(not(target_os = "wasi"))]
+#[cfg(not(target_family = "wasm"))]
 mod logging;
-#[cfg(not(target_os = "wasi"))]
+#[cfg(not(target_family = "wasm"))]
 pub mod node;
 mod preimages;
 pub mod sandbox;

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-#[cfg(not(target_os = "wasi"))]
+#[cfg(not(target_family = "wasm"))]
 fn main() -> ExitCode {
     soru_node::node::cli::main()
 }
 
-#[cfg(target_os = "wasi")]
+#[cfg(target_family = "wasm")]
 fn main() -> ExitCode {
     eprintln!("soru-node: the rollup node needs sockets and threads; build it for a native target");
     ExitCode::from(2)

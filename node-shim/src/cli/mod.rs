@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod proof;
 mod replay;
+#[cfg(not(target_family = "wasm"))]
+mod sandbox;
 
 /// Soru: run, test and verify Tezos smart rollups.
 #[derive(Debug, Parser)]
@@ -24,6 +26,10 @@ enum Command {
     /// Work with proofs.
     #[command(subcommand)]
     Proof(proof::ProofCommand),
+    /// An embedded Tezos L1 for smart rollups that Taquito and other octez clients drive.
+    #[cfg(not(target_family = "wasm"))]
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
 }
 
 /// Parses the command line, runs the subcommand and returns the process exit code.
@@ -32,6 +38,8 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
         Command::Proof(command) => proof::run(&command),
+        #[cfg(not(target_family = "wasm"))]
+        Command::Sandbox(command) => sandbox::run(&command),
     }
 }
 
