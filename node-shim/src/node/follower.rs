@@ -54,6 +54,18 @@ pub enum FollowError {
         /// The PVM's error.
         message: String,
     },
+    /// The inbox rebuilt from the block's receipts differs from the one the L1 computed.
+    #[error("inbox of level {level} differs from the L1's at message {index}: rebuilt {ours}, L1 has {theirs}")]
+    InboxMismatch {
+        /// The level.
+        level: u32,
+        /// The first differing message (0 is `Start_of_level`).
+        index: usize,
+        /// Our message (hex), or `none`.
+        ours: String,
+        /// The L1's (hex), or `none`.
+        theirs: String,
+    },
     /// Re-running a stored level gave another state hash than the one stored.
     #[error("store disagrees with the PVM at level {level}: stored state hash {stored}, recomputed {computed}; the store is not from this kernel/version, refusing to go on")]
     Diverged {
@@ -306,11 +318,10 @@ impl Follower {
         let genesis = Commitment::genesis(info.origination_level as i32, genesis_state);
         let genesis_hash = genesis.hash().to_b58check();
         if genesis_hash != info.genesis_commitment {
-            tracing::warn!(
-                "genesis commitment differs from L1's: computed {genesis_hash}, L1 has {} (state {})",
-                info.genesis_commitment,
-                genesis_state
-            );
+            return Err(self.rollup_err(format!(
+                "the genesis commitment computed from the kernel and the L1's constants is {genesis_hash} (state {genesis_state}), the L1 recorded {}: this node would compute other commitments than the L1 expects",
+                info.genesis_commitment
+            )));
         }
         let mut states = BTreeMap::new();
         states.insert(
@@ -454,6 +465,34 @@ impl Follower {
         Ok(())
     }
 
+    /// Compares the inbox rebuilt from receipts with the L1's own, when the L1 publishes it.
+    fn check_inbox(
+        &self,
+        level: u32,
+        pred: &(String, i64),
+        messages: &[Vec<u8>],
+    ) -> Result<(), FollowError> {
+        let Some(theirs) = self.l1.inbox(level)? else {
+            return Ok(());
+        };
+        let pred_hash = BlockHash::from_b58check(&pred.0).map_err(|e| FollowError::Pvm {
+            level,
+            message: format!("predecessor hash {}: {e}", pred.0),
+        })?;
+        let ours = inbox::full_inbox(pred.1, pred_hash, messages);
+        let n = ours.len().max(theirs.len());
+        if let Some(index) = (0..n).find(|&i| ours.get(i) != theirs.get(i)) {
+            let show = |m: Option<&Vec<u8>>| m.map_or_else(|| "none".to_string(), hex::encode);
+            return Err(FollowError::InboxMismatch {
+                level,
+                index,
+                ours: show(ours.get(index)),
+                theirs: show(theirs.get(index)),
+            });
+        }
+        Ok(())
+    }
+
     fn refresh_lcc(&self, info: &RollupInfo) {
         let path = format!(
             "context/smart_rollups/smart_rollup/{}/last_cemented_commitment_hash_with_level",
@@ -496,6 +535,7 @@ impl Follower {
             self.rollup_err(format!("L1 block {level} has no hash or header.timestamp"))
         })?;
         let messages = inbox::block_messages(block)?;
+        self.check_inbox(level, pred, &messages)?;
         let before = pvm.ticks();
         run_level(pvm, level, pred, &messages, reveal)?;
         let report = pvm.report().map_err(pvm_err(level))?;

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 use soru_core::encoding::address::{ContractHash, PublicKeyHash, SmartRollupAddress};
-use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage, Transfer};
+use soru_core::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage, Transfer};
 use soru_core::encoding::micheline::Expr;
 
 /// A block whose operations do not have octez's shape; names where.
@@ -133,6 +133,25 @@ fn content_messages(content: &Value, at: &str, out: &mut Vec<Vec<u8>>) -> Result
         );
     }
     Ok(())
+}
+
+/// The whole inbox of a level: `Start_of_level`, `Info_per_level` (the predecessor's timestamp
+/// and hash), `messages`, `End_of_level`, serialized as the PVM reads them.
+pub fn full_inbox(
+    predecessor_timestamp: i64,
+    predecessor: BlockHash,
+    messages: &[Vec<u8>],
+) -> Vec<Vec<u8>> {
+    let internal = |m| InboxMessage::Internal(m).encode();
+    let mut out = Vec::with_capacity(messages.len() + 3);
+    out.push(internal(InternalInboxMessage::StartOfLevel));
+    out.push(internal(InternalInboxMessage::InfoPerLevel {
+        predecessor_timestamp,
+        predecessor,
+    }));
+    out.extend(messages.iter().cloned());
+    out.push(internal(InternalInboxMessage::EndOfLevel));
+    out
 }
 
 #[cfg(test)]

@@ -82,6 +82,10 @@ pub trait Layer1: Send {
     fn block(&self, level: u32) -> Result<Value, L1Error>;
     /// Any RPC under `/chains/main/blocks/<block>/` (e.g. `context/constants`).
     fn block_rpc(&self, block: &str, path: &str) -> Result<Value, L1Error>;
+    /// The whole inbox of `level` as the L1 computed it (serialized messages, `Start_of_level`
+    /// to `End_of_level`), when the L1 publishes it: `soru sandbox` does at
+    /// `/chains/main/blocks/<level>/sandbox/inbox`; octez does not (`None`).
+    fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error>;
     /// Waits until a head newer than `level` may exist (a head arrived or `timeout` passed).
     fn wait_for_head(&self, level: u32, timeout: Duration);
 }
@@ -112,6 +116,14 @@ impl HttpLayer1 {
     }
 
     fn get(&self, path: &str) -> Result<Value, L1Error> {
+        self.get_opt(path)?.ok_or_else(|| L1Error::Http {
+            url: format!("{}{}", self.base, path),
+            message: "HTTP 404".into(),
+        })
+    }
+
+    /// GET `path`; `None` on HTTP 404.
+    fn get_opt(&self, path: &str) -> Result<Option<Value>, L1Error> {
         let url = format!("{}{}", self.base, path);
         let http = |message: String| L1Error::Http {
             url: url.clone(),
@@ -121,19 +133,25 @@ impl HttpLayer1 {
             .agent
             .get(&url)
             .set("Accept", "application/json")
-            .call()
-            .map_err(|e| match e {
-                ureq::Error::Status(code, r) => {
-                    let body = r.into_string().unwrap_or_default();
-                    http(format!("HTTP {code}: {}", body.trim()))
-                }
-                other => http(other.to_string()),
-            })?;
+            .call();
+        let resp = match resp {
+            Err(ureq::Error::Status(404, _)) => return Ok(None),
+            other => other,
+        }
+        .map_err(|e| match e {
+            ureq::Error::Status(code, r) => {
+                let body = r.into_string().unwrap_or_default();
+                http(format!("HTTP {code}: {}", body.trim()))
+            }
+            other => http(other.to_string()),
+        })?;
         let text = resp.into_string().map_err(|e| http(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| L1Error::Shape {
-            url: url.clone(),
-            message: format!("not JSON: {e}"),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| L1Error::Shape {
+                url: url.clone(),
+                message: format!("not JSON: {e}"),
+            })
     }
 }
 
@@ -153,6 +171,27 @@ impl Layer1 for HttpLayer1 {
             "/chains/main/blocks/{block}/{}",
             path.trim_start_matches('/')
         ))
+    }
+
+    fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
+        let path = format!("/chains/main/blocks/{level}/sandbox/inbox");
+        let Some(v) = self.get_opt(&path)? else {
+            return Ok(None);
+        };
+        let shape = || L1Error::Shape {
+            url: format!("{}{path}", self.base),
+            message: "expected an array of hex strings".into(),
+        };
+        v.as_array()
+            .ok_or_else(shape)?
+            .iter()
+            .map(|m| {
+                m.as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(shape)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     fn wait_for_head(&self, level: u32, timeout: Duration) {

@@ -436,13 +436,18 @@ async fn durable(
             json!({"msg": "query parameter key is required"}),
         )
     })?;
-    let key = Key::from_path(key_text).map_err(|e| {
+    let bad_key = |e: soru_core::durable::DurableError| {
         error(
             StatusCode::BAD_REQUEST,
             "soru.node.invalid_key",
             json!({"key": key_text, "msg": e.to_string()}),
         )
-    })?;
+    };
+    // The root ("/" or "") has subkeys but no value.
+    let key = match key_text.trim_end_matches('/') {
+        "" => None,
+        _ => Some(Key::from_path(key_text).map_err(bad_key)?),
+    };
     let tree = state(&ctx, level)?;
     let durable_tree = tree
         .subtree(&DURABLE_PATH)
@@ -450,13 +455,24 @@ async fn durable(
         .unwrap_or_else(Tree::empty);
     let d = Durable::from_tree(durable_tree.clone());
     let body = match what.as_str() {
-        "value" => json!(d.read_all(&key).map_err(internal)?.map(hex::encode)),
-        "length" => json!(d
-            .value_length(&key)
-            .map_err(internal)?
-            .map(|n| n.to_string())),
+        "value" => match &key {
+            Some(key) => json!(d.read_all(key).map_err(internal)?.map(hex::encode)),
+            None => Value::Null,
+        },
+        "length" => match &key {
+            Some(key) => json!(d
+                .value_length(key)
+                .map_err(internal)?
+                .map(|n| n.to_string())),
+            None => Value::Null,
+        },
         "subkeys" | "values" => {
-            let steps: Vec<&[u8]> = key.steps().iter().map(Vec::as_slice).collect();
+            let steps: Vec<&[u8]> = key
+                .as_ref()
+                .map_or(&[][..], |k| k.steps())
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
             let children = durable_tree.list(&steps, 0, None).map_err(internal)?;
             let mut out = Vec::new();
             for (step, _) in children.into_iter().filter(|(s, _)| s.as_slice() != b"@") {

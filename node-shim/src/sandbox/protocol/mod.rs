@@ -119,7 +119,7 @@ impl Constants {
             "smart_rollup_message_size_limit": self.smart_rollup_message_size_limit,
             "smart_rollup_max_number_of_messages_per_level": "1000000",
             "smart_rollup_max_lookahead_in_blocks": 30000,
-            "smart_rollup_max_active_outbox_levels": 20160,
+            "smart_rollup_max_active_outbox_levels": soru_core::abi::OUTBOX_VALIDITY_PERIOD,
             "smart_rollup_max_outbox_messages_per_level": 100,
             "smart_rollup_number_of_sections_in_dissection": 32,
             "smart_rollup_timeout_period_in_blocks": 500,
