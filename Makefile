@@ -8,10 +8,15 @@ EXAMPLE_DIR  := node-shim/examples
 # `make fuzz`: seconds per fuzz target (override: make fuzz FUZZ_SECONDS=300).
 FUZZ_SECONDS ?= 20
 
-.PHONY: run test setup bench fuzz clean pkg wasi web
+.PHONY: run replay test setup bench fuzz clean pkg wasi web
 
-## run: build the `soru` CLI and replay the example echo kernel on its example inputs (JSON Lines).
-run:
+## run: the whole stack on embedded defaults: sandbox L1, the example echo kernel as a rollup,
+## an observer rollup node and the web UI, as real processes; prints the URLs (scripts/run.sh).
+run: setup
+	bash scripts/run.sh
+
+## replay: replay the example echo kernel on its example inputs (JSON Lines).
+replay:
 	$(CARGO) build --quiet -p soru-node --bin soru
 	$(SORU_DEBUG) replay --kernel $(EXAMPLE_DIR)/echo.wat --inputs $(EXAMPLE_DIR)/inputs.json --json
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod kernel;
 mod proof;
 mod replay;
 #[cfg(not(target_family = "wasm"))]
@@ -26,6 +27,9 @@ enum Command {
     /// Work with proofs.
     #[command(subcommand)]
     Proof(proof::ProofCommand),
+    /// Work with kernel files.
+    #[command(subcommand)]
+    Kernel(kernel::KernelCommand),
     /// An embedded Tezos L1 for smart rollups that Taquito and other octez clients drive.
     #[cfg(not(target_family = "wasm"))]
     #[command(subcommand)]
@@ -38,6 +42,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
         Command::Proof(command) => proof::run(&command),
+        Command::Kernel(command) => kernel::run(&command),
         #[cfg(not(target_family = "wasm"))]
         Command::Sandbox(command) => sandbox::run(&command),
     }
