@@ -32,14 +32,15 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-# Starts "$@" with stdout in $RUN/$name.out and waits for its "RPC listening on" line.
+# Starts "$@" with stdout in $RUN/$name.out, waits for its "RPC listening on" line and sets
+# URL to the address it printed (not a subshell: the process must be in `pids`).
 start() {
   local name=$1; shift
   "$@" >"$RUN/$name.out" 2>"$RUN/$name.log" &
   pids+=($!)
   for _ in $(seq 1 300); do
     if grep -q '^RPC listening on ' "$RUN/$name.out" 2>/dev/null; then
-      sed -n 's/^RPC listening on //p' "$RUN/$name.out" | head -n1
+      URL=$(sed -n 's/^RPC listening on //p' "$RUN/$name.out" | head -n1)
       return 0
     fi
     if ! kill -0 "${pids[-1]}" 2>/dev/null; then
@@ -51,7 +52,8 @@ start() {
 }
 
 [ -f "$RUN/l1/wallet.json" ] || "$BIN/soru" sandbox init --data-dir "$RUN/l1" >/dev/null
-L1_URL=$(start l1 "$BIN/soru" sandbox run --data-dir "$RUN/l1" --rpc-addr "127.0.0.1:$L1_PORT" --block-time 1)
+start l1 "$BIN/soru" sandbox run --data-dir "$RUN/l1" --rpc-addr "127.0.0.1:$L1_PORT" --block-time 1
+L1_URL=$URL
 
 if [ ! -f "$RUN/rollup.json" ]; then
   say "originating the echo kernel with Taquito"
@@ -62,7 +64,8 @@ ROLLUP=$(sed -n 's/.*"rollup":"\([^"]*\)".*/\1/p' "$RUN/rollup.json")
 [ -f "$RUN/node/config.json" ] ||
   "$BIN/soru-node" init observer config for "$ROLLUP" --data-dir "$RUN/node" \
     --endpoint "$L1_URL" --rpc-addr "127.0.0.1:$NODE_PORT" >/dev/null
-NODE_URL=$(start node "$BIN/soru-node" run --data-dir "$RUN/node")
+start node "$BIN/soru-node" run --data-dir "$RUN/node"
+NODE_URL=$URL
 node tests/js/node/rollup.mjs "$L1_URL" "$RUN/l1" send 68656c6c6f 776f726c64 >"$RUN/messages.json"
 
 python3 -m http.server --bind 127.0.0.1 --directory dist "$WEB_PORT" >"$RUN/web.log" 2>&1 &
