@@ -1,6 +1,9 @@
 //! `soru-node` end to end: a real `soru sandbox run` L1, a rollup originated with the example
-//! echo kernel and fed messages by Taquito, a real `soru-node run` following it; its RPC answers
-//! are checked against an independent run of the PVM on the sandbox's own inbox, and a `kill -9`
+//! echo kernel and fed messages by Taquito, a real operator `soru-node run` following it. Its RPC
+//! answers are checked against an independent run of the PVM on the sandbox's own inbox; a
+//! withdrawal goes the whole way (ticketer deposit, outbox message, commitment published and
+//! cemented by the node, proof from the node's RPC checked with `soru-verifier`, executed with
+//! Taquito, the receiver contract's storage changed, a second execution refused); a `kill -9`
 //! and restart loses nothing.
 
 mod common;
@@ -11,6 +14,9 @@ use std::time::{Duration, Instant};
 use common::{get_json, http, http_full, js_dir, node_script, repo, scratch_dir, Server};
 use serde_json::Value;
 use soru_core::commitment::StateHash;
+use soru_core::encoding::address::{Contract, ContractHash, SmartRollupAddress};
+use soru_core::encoding::micheline::{Expr, Primitive};
+use soru_core::encoding::outbox::{Entrypoint, OutboxMessage, Transaction};
 use soru_core::pvm::{Pvm, PvmConfig};
 use soru_core::reveal::NoReveal;
 
@@ -48,10 +54,40 @@ fn wait_for_level(node: &Server, level: u64) {
     }
 }
 
-fn start_node(dir: &std::path::Path) -> Server {
+fn start_node(dir: &std::path::Path, wallet: &std::path::Path) -> Server {
     let mut c = soru_node();
-    c.args(["run", "--data-dir", dir.to_str().unwrap()]);
+    c.args(["run", "--data-dir", dir.to_str().unwrap()])
+        .args(["--wallet", wallet.to_str().unwrap()]);
     Server::start(c)
+}
+
+/// An outbox message sending `amount` tickets ("a ticket" from `ticketer`) to `receiver`'s
+/// `%receive`: what the echo kernel writes when it is sent these bytes.
+fn withdrawal(ticketer: &str, receiver: &str, amount: i128) -> Vec<u8> {
+    let string = |s: &str| Expr::String(s.to_string());
+    let pair = |a, b| Expr::prim(Primitive::PAIR, vec![a, b]);
+    OutboxMessage::AtomicTransactionBatch(vec![Transaction {
+        parameters: pair(
+            string(ticketer),
+            pair(string("a ticket"), Expr::int(amount)),
+        ),
+        destination: ContractHash::from_b58check(receiver).unwrap(),
+        entrypoint: Entrypoint::new("receive").unwrap(),
+    }])
+    .encode()
+}
+
+/// Waits until `path` answers 200 on the node, and returns the JSON.
+fn wait_for(node: &Server, path: &str, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, body) = http(&node.addr, "GET", path, None);
+        if status == 200 {
+            return serde_json::from_str(&body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "{what}: still {status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -68,21 +104,46 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     let l1 = Server::start(run);
     let l1_dir_s = l1_dir.to_str().unwrap();
 
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(l1_dir.join("wallet.json")).unwrap())
+            .unwrap();
+    let operator_key = wallet[1]["address"].as_str().unwrap().to_string();
+    let contracts = node_script(&script, &[&l1.url(), l1_dir_s, "contracts"]);
+    let ticketer = contracts[0]["ticketer"].as_str().unwrap().to_string();
+    let receiver = contracts[0]["receiver"].as_str().unwrap().to_string();
+
     let kernel = wat::parse_file(repo().join("node-shim/examples/echo.wat")).unwrap();
+    let ticket_type = r#"{"prim":"ticket","args":[{"prim":"string"}]}"#;
     let originated = node_script(
         &script,
-        &[&l1.url(), l1_dir_s, "originate", &hex::encode(&kernel)],
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "originate",
+            &hex::encode(&kernel),
+            ticket_type,
+        ],
     );
     let rollup = originated[0]["rollup"].as_str().unwrap().to_string();
     let origination_level = originated[0]["level"].as_u64().unwrap();
 
     let node_dir = scratch_dir("node-e2e-node");
     let mut init = soru_node();
-    init.args(["init", "observer", "config", "for", &rollup])
-        .args(["--data-dir", node_dir.to_str().unwrap()])
-        .args(["--endpoint", &l1.url(), "--rpc-addr", "127.0.0.1:0"]);
+    init.args([
+        "init",
+        "operator",
+        "config",
+        "for",
+        &rollup,
+        "with",
+        "operators",
+        &operator_key,
+    ])
+    .args(["--data-dir", node_dir.to_str().unwrap()])
+    .args(["--endpoint", &l1.url(), "--rpc-addr", "127.0.0.1:0"]);
     assert!(run_ok(init).contains("configuration written"));
-    let node = start_node(&node_dir);
+    let wallet_file = l1_dir.join("wallet.json");
+    let node = start_node(&node_dir, &wallet_file);
 
     let sent = node_script(
         &script,
@@ -131,11 +192,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     let mut pvm = Pvm::new(
         &kernel,
         PvmConfig {
-            rollup_address: soru_core::encoding::address::SmartRollupAddress::from_b58check(
-                &rollup,
-            )
-            .unwrap()
-            .0,
+            rollup_address: SmartRollupAddress::from_b58check(&rollup).unwrap().0,
             origination_level: origination_level as u32,
             first_level: origination_level as u32 + 1,
             outbox_validity_period: soru_core::abi::OUTBOX_VALIDITY_PERIOD,
@@ -186,9 +243,103 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     assert_eq!(status, 404);
     assert!(body.contains("unknown_block"), "{body}");
 
+    // A withdrawal, the whole way.
+    node_script(
+        &script,
+        &[&l1.url(), l1_dir_s, "deposit", &ticketer, &rollup, "10"],
+    );
+    let message = withdrawal(&ticketer, &receiver, 10);
+    let sent = node_script(
+        &script,
+        &[&l1.url(), l1_dir_s, "send", &hex::encode(&message)],
+    );
+    let outbox_level = sent[0]["level"].as_u64().unwrap();
+    let proof_path =
+        format!("/global/block/head/helpers/proofs/outbox/{outbox_level}/messages?index=0");
+    let answer = wait_for(
+        &node,
+        &proof_path,
+        "an outbox proof once the node's commitment is cemented",
+    );
+    let commitment_hash = answer["commitment"].as_str().unwrap().to_string();
+    let proof = hex::decode(answer["proof"].as_str().unwrap()).unwrap();
+    let commitment = get_json(&node.addr, &format!("/local/commitments/{commitment_hash}"));
+    let state = StateHash::from_b58check(
+        commitment["commitment"]["compressed_state"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let verified = soru_verifier::verify_outbox_proof(&proof, &state).unwrap();
+    assert_eq!(verified.outbox_level, outbox_level as u32);
+    assert_eq!(verified.message, message);
+    let listed = get_json(
+        &node.addr,
+        &format!("/global/block/cemented/outbox/{outbox_level}/messages"),
+    );
+    assert_eq!(listed[0]["message_index"], "0");
+    assert_eq!(
+        listed[0]["message"]["transactions"][0]["entrypoint"],
+        "receive"
+    );
+    assert_eq!(
+        listed[0]["message"]["transactions"][0]["destination"],
+        receiver.as_str()
+    );
+    let executed = node_script(
+        &script,
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "execute",
+            &rollup,
+            &commitment_hash,
+            &hex::encode(&proof),
+        ],
+    );
+    assert!(
+        executed[0]["level"].is_u64(),
+        "execution failed: {}",
+        executed[0]
+    );
+    let storage = node_script(&script, &[&l1.url(), l1_dir_s, "storage", &receiver]);
+    // Storage `Pair (Some ticket) {record}`, addresses in their binary (optimized) form.
+    let ticketer_bytes = hex::encode(Contract::from_b58check(&ticketer).unwrap().encode());
+    let held = &storage[0]["args"][0]["args"][0];
+    assert_eq!(
+        held["args"][0]["bytes"],
+        ticketer_bytes.as_str(),
+        "{}",
+        storage[0]
+    );
+    assert_eq!(held["args"][1]["args"][0]["string"], "a ticket");
+    assert_eq!(held["args"][1]["args"][1]["int"], "10");
+    let received = storage[0]["args"][1].as_array().unwrap();
+    assert_eq!(received.len(), 1, "one withdrawal recorded: {}", storage[0]);
+    // A second execution, with a fresh proof against the (by now newer) LCC, is refused.
+    let fresh = get_json(&node.addr, &proof_path);
+    let again = node_script(
+        &script,
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "execute",
+            &rollup,
+            fresh["commitment"].as_str().unwrap(),
+            fresh["proof"].as_str().unwrap(),
+        ],
+    );
+    assert!(
+        again[0]["error"]
+            .to_string()
+            .contains("outbox_message_already_applied"),
+        "{}",
+        again[0]
+    );
+
     // kill -9, restart: the stored levels are re-run and checked, nothing is lost, the node goes on.
     node.kill();
-    let node = start_node(&node_dir);
+    let node = start_node(&node_dir, &wallet_file);
     wait_for_level(&node, level + 2);
     assert_eq!(
         get_json(&node.addr, &format!("/global/block/{level}/state_hash")),

@@ -13,9 +13,10 @@ use std::sync::{Arc, RwLock};
 
 use clap::{Parser, Subcommand};
 
-use super::config::{HistoryMode, Mode, NodeConfig, DEFAULT_ENDPOINT, DEFAULT_RPC_ADDR};
+use super::config::{HistoryMode, Mode, NodeConfig, Purpose, DEFAULT_ENDPOINT, DEFAULT_RPC_ADDR};
 use super::follower::{Follower, Shared};
 use super::l1::HttpLayer1;
+use super::operator::{Operator, Wallet};
 use super::rpc::{router, Ctx};
 use super::store::Store;
 
@@ -62,6 +63,10 @@ enum Command {
         /// Override the configured L1 endpoint.
         #[arg(long)]
         endpoint: Option<String>,
+        /// Operator keys, in `soru sandbox`'s wallet.json format (default:
+        /// `<data-dir>/wallet.json` when it exists).
+        #[arg(long)]
+        wallet: Option<PathBuf>,
     },
 }
 
@@ -81,7 +86,8 @@ pub fn main() -> ExitCode {
             data_dir,
             rpc_addr,
             endpoint,
-        } => run(&data_dir, rpc_addr, endpoint),
+            wallet,
+        } => run(&data_dir, rpc_addr, endpoint, wallet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,7 +125,12 @@ fn init(
     Ok(())
 }
 
-fn run(dir: &Path, rpc_addr: Option<SocketAddr>, endpoint: Option<String>) -> Result<(), String> {
+fn run(
+    dir: &Path,
+    rpc_addr: Option<SocketAddr>,
+    endpoint: Option<String>,
+    wallet: Option<PathBuf>,
+) -> Result<(), String> {
     crate::logging::init();
     let mut config = NodeConfig::load(dir).map_err(|e| e.to_string())?;
     if let Some(a) = rpc_addr {
@@ -129,10 +140,23 @@ fn run(dir: &Path, rpc_addr: Option<SocketAddr>, endpoint: Option<String>) -> Re
         config.endpoint = e;
     }
     for purpose in config.purposes() {
-        tracing::warn!(
-            "purpose {purpose}: this node does not inject L1 operations yet; it follows the chain, computes commitments and serves the RPC"
-        );
+        if !matches!(purpose, Purpose::Operating | Purpose::Cementing) {
+            tracing::warn!("purpose {purpose}: not implemented yet; this node does not do it");
+        }
     }
+    let wallet_path = wallet.unwrap_or_else(|| dir.join("wallet.json"));
+    let operating: std::collections::BTreeMap<_, _> = config
+        .operators
+        .iter()
+        .filter(|(p, _)| matches!(p, Purpose::Operating | Purpose::Cementing))
+        .map(|(p, k)| (*p, *k))
+        .collect();
+    let operator = if operating.is_empty() || matches!(config.mode, Mode::Accuser) {
+        None
+    } else {
+        let wallet = Wallet::load(&wallet_path)?;
+        Some(Operator::new(config.rollup, &operating, &wallet)?)
+    };
     if matches!(config.mode, Mode::Accuser | Mode::Bailout) {
         tracing::warn!(
             "mode {}: refutation games are not implemented yet; the node follows the chain only",
@@ -150,6 +174,7 @@ fn run(dir: &Path, rpc_addr: Option<SocketAddr>, endpoint: Option<String>) -> Re
         preimages: dir.join("wasm_2_0_0"),
         gc: config.history_mode == HistoryMode::Full,
         stop: stop.clone(),
+        operator,
     };
     let stop_when_done = stop.clone();
     let follower = std::thread::Builder::new()

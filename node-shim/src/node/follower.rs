@@ -23,6 +23,7 @@ use soru_core::tree::Tree;
 
 use super::inbox;
 use super::l1::{parse_rfc3339, L1Error, Layer1};
+use super::operator::Operator;
 use super::store::{LevelRecord, Store, StoreError};
 use crate::preimages::PreimageDir;
 
@@ -173,6 +174,8 @@ pub struct Shared {
     pub lcc: Option<(String, u32)>,
     /// The last commitment the node computed.
     pub last_commitment: Option<StoredCommitment>,
+    /// Every commitment the node computed, by inbox level (the genesis one included).
+    pub commitments: BTreeMap<i32, Commitment>,
     /// Whether the node has processed the L1 head.
     pub synchronized: bool,
     /// The first level whose state is still held (after garbage collection).
@@ -197,6 +200,8 @@ pub struct Follower {
     pub gc: bool,
     /// Set to stop the follower.
     pub stop: Arc<AtomicBool>,
+    /// The operator duties (publishing, cementing), if the node has any.
+    pub operator: Option<Operator>,
 }
 
 /// The octez rollup node's word for a PVM status.
@@ -328,6 +333,8 @@ impl Follower {
             info.origination_level,
             pvm.state_tree().map_err(pvm_err(info.origination_level))?,
         );
+        let mut commitments = BTreeMap::new();
+        commitments.insert(genesis.inbox_level, genesis);
         let mut last_commitment = StoredCommitment {
             hash: genesis_hash,
             commitment: genesis,
@@ -353,6 +360,7 @@ impl Follower {
                         .get("commitment")
                         .and_then(|c| Commitment::from_json(c).ok())
                     {
+                        commitments.insert(c.inbox_level, c);
                         last_commitment = StoredCommitment {
                             hash: h.clone(),
                             commitment: c,
@@ -374,6 +382,7 @@ impl Follower {
         s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
         s.first_available_level = Some(info.origination_level);
         s.last_commitment = Some(last_commitment);
+        s.commitments = commitments;
         if let Some(v) = self.store.meta("lcc")? {
             s.lcc = lcc_of(&v);
         }
@@ -403,7 +412,7 @@ impl Follower {
     }
 
     /// Runs the follower until `stop` is set or an error retrying cannot fix.
-    pub fn run(self) -> Result<(), FollowError> {
+    pub fn run(mut self) -> Result<(), FollowError> {
         let Some(info) = self.retry(|| self.bootstrap())? else {
             return Ok(());
         };
@@ -434,6 +443,7 @@ impl Follower {
             }
             if last >= head.level {
                 self.refresh_lcc(&info);
+                self.operate(head.level);
                 progress.done(last);
                 self.l1.wait_for_head(head.level, Duration::from_secs(1));
                 continue;
@@ -491,6 +501,21 @@ impl Follower {
             });
         }
         Ok(())
+    }
+
+    /// Runs the operator's duties for the head at `head_level`; L1 failures are logged and
+    /// retried at the next head.
+    fn operate(&mut self, head_level: u32) {
+        let Some(operator) = self.operator.as_mut() else {
+            return;
+        };
+        let (commitments, lcc) = {
+            let s = self.shared.read().expect("lock");
+            (s.commitments.clone(), s.lcc.as_ref().map(|l| l.1))
+        };
+        if let Err(e) = operator.on_head(self.l1.as_ref(), head_level, &commitments, lcc) {
+            tracing::warn!("operator: {e}");
+        }
     }
 
     fn refresh_lcc(&self, info: &RollupInfo) {
@@ -592,6 +617,7 @@ impl Follower {
                 c.hash,
                 state_hash
             );
+            s.commitments.insert(c.commitment.inbox_level, c.commitment);
             s.last_commitment = Some(c);
         }
         Ok(record)

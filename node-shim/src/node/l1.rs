@@ -82,6 +82,9 @@ pub trait Layer1: Send {
     fn block(&self, level: u32) -> Result<Value, L1Error>;
     /// Any RPC under `/chains/main/blocks/<block>/` (e.g. `context/constants`).
     fn block_rpc(&self, block: &str, path: &str) -> Result<Value, L1Error>;
+    /// POSTs `body` to `path` (e.g. `/injection/operation`) and returns the JSON answer; an
+    /// error answer's body is in the error.
+    fn post(&self, path: &str, body: &Value) -> Result<Value, L1Error>;
     /// The whole inbox of `level` as the L1 computed it (serialized messages, `Start_of_level`
     /// to `End_of_level`), when the L1 publishes it: `soru sandbox` does at
     /// `/chains/main/blocks/<level>/sandbox/inbox`; octez does not (`None`).
@@ -171,6 +174,32 @@ impl Layer1 for HttpLayer1 {
             "/chains/main/blocks/{block}/{}",
             path.trim_start_matches('/')
         ))
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Result<Value, L1Error> {
+        let url = format!("{}{}", self.base, path);
+        let http = |message: String| L1Error::Http {
+            url: url.clone(),
+            message,
+        };
+        let resp = self
+            .agent
+            .post(&url)
+            .set("Accept", "application/json")
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string())
+            .map_err(|e| match e {
+                ureq::Error::Status(code, r) => {
+                    let body = r.into_string().unwrap_or_default();
+                    http(format!("HTTP {code}: {}", body.trim()))
+                }
+                other => http(other.to_string()),
+            })?;
+        let text = resp.into_string().map_err(|e| http(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| L1Error::Shape {
+            url: url.clone(),
+            message: format!("not JSON: {e}"),
+        })
     }
 
     fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {

@@ -8,12 +8,13 @@
 //! | [`l1`] | the L1 client, behind the [`l1::Layer1`] trait |
 //! | [`inbox`] | a level's inbox messages from an L1 block (pure) |
 //! | [`follower`] | the thread that follows the L1 and runs the PVM |
+//! | [`operator`] | wallet, injector, publishing and cementing commitments |
 //! | [`store`] | the redb database |
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
 //!
-//! What it does not do yet (each says so when asked): inject operations (publishing and
-//! cementing commitments, batching, executing outbox messages), refutation (accuser and bailout
+//! What it does not do yet (each says so when asked): batching, executing outbox messages,
+//! recovering bonds, refutation (accuser and bailout
 //! modes follow the chain only), snapshots, and the Merkleized inbox (`/global/block/<id>/inbox`).
 
 pub mod cli;
@@ -21,5 +22,6 @@ pub mod config;
 pub mod follower;
 pub mod inbox;
 pub mod l1;
+pub mod operator;
 pub mod rpc;
 pub mod store;

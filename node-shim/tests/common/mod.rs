@@ -65,10 +65,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `command` and waits for its `RPC listening on http://ADDR` line.
+    /// Starts `command` and waits for its `RPC listening on http://ADDR` line. Its log level is
+    /// `warn`, or `SORU_TEST_LOG` (e.g. `SORU_TEST_LOG=soru_node=debug`).
     pub fn start(mut command: Command) -> Server {
         let mut child = command
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("SORU_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,0 +1,258 @@
+//! The operator's side of the node: the wallet, the injector (signs and injects L1 manager
+//! operations) and the duties of the `operating` and `cementing` purposes.
+//!
+//! Each new L1 head the follower calls [`Operator::on_head`]:
+//! - **operating**: publish, in order, every commitment the node computed above the one its key
+//!   is staked on (read from the L1: `staker/<pkh>/staked_on_commitment`), as long as its inbox
+//!   level is below the head (octez's `commitment_from_future` rule);
+//! - **cementing**: when the L1's last cemented commitment is older than the node's staked one,
+//!   inject `smart_rollup_cement`; an answer such as `commitment_too_recent` means "later".
+//!
+//! Every operation is built on the head (`branch`), with the source's next counter, a reveal
+//! first if the key is not revealed yet, and fixed limits that cover what these operations cost.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use soru_core::commitment::Commitment;
+use soru_core::encoding::address::{PublicKeyHash, SmartRollupAddress};
+use soru_core::encoding::inbox::BlockHash;
+use soru_core::encoding::keys::SecretKey;
+use soru_core::encoding::operation::{ManagerOperation, Operation, OperationKind};
+
+use super::config::Purpose;
+use super::l1::{L1Error, Layer1};
+
+/// Fee (mutez), gas limit and storage limit of each injected operation.
+const FEE: u64 = 2_000;
+const GAS_LIMIT: u64 = 10_000;
+const STORAGE_LIMIT: u64 = 0;
+
+/// Secret keys by address, from a wallet file in `soru sandbox`'s `wallet.json` format.
+#[derive(Default)]
+pub struct Wallet(BTreeMap<String, SecretKey>);
+
+impl Wallet {
+    /// Reads `[{"address": "tz1..", "secret_key": "edsk.."}, ...]`; names the file and entry
+    /// at fault.
+    pub fn load(path: &Path) -> Result<Wallet, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("wallet {}: {e}", path.display()))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("wallet {}: not JSON: {e}", path.display()))?;
+        let entries = v
+            .as_array()
+            .ok_or_else(|| format!("wallet {}: expected an array of accounts", path.display()))?;
+        let mut keys = BTreeMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            let sk = e
+                .get("secret_key")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("wallet {} entry {i}: no `secret_key`", path.display()))?;
+            let key = SecretKey::from_b58check(sk.strip_prefix("unencrypted:").unwrap_or(sk))
+                .map_err(|e| format!("wallet {} entry {i}: secret_key: {e}", path.display()))?;
+            keys.insert(key.public_key().hash().to_b58check(), key);
+        }
+        Ok(Wallet(keys))
+    }
+
+    /// The key of `pkh`.
+    pub fn key(&self, pkh: &PublicKeyHash) -> Option<&SecretKey> {
+        self.0.get(&pkh.to_b58check())
+    }
+}
+
+/// Signs and injects manager operations from one key.
+pub struct Injector {
+    key: SecretKey,
+    source: PublicKeyHash,
+}
+
+impl Injector {
+    /// An injector for `key`.
+    pub fn new(key: SecretKey) -> Injector {
+        let source = key.public_key().hash();
+        Injector { key, source }
+    }
+
+    /// The source address.
+    pub fn source(&self) -> &PublicKeyHash {
+        &self.source
+    }
+
+    /// Builds `kind` on the L1 head (with a reveal first when the key is not revealed), signs
+    /// it and injects it; returns the operation hash.
+    pub fn inject(&self, l1: &dyn Layer1, kind: OperationKind) -> Result<String, L1Error> {
+        let pkh = self.source.to_b58check();
+        let head = l1.block_rpc("head", "hash")?;
+        let branch = head
+            .as_str()
+            .and_then(|h| BlockHash::from_b58check(h).ok())
+            .ok_or_else(|| L1Error::Shape {
+                url: "/chains/main/blocks/head/hash".into(),
+                message: format!("not a block hash: {head}"),
+            })?;
+        let counter_path = format!("context/contracts/{pkh}/counter");
+        let counter = l1.block_rpc("head", &counter_path)?;
+        let mut counter: u64 = counter
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| L1Error::Shape {
+                url: counter_path.clone(),
+                message: format!("not a counter: {counter}"),
+            })?;
+        let revealed = !l1
+            .block_rpc("head", &format!("context/contracts/{pkh}/manager_key"))?
+            .is_null();
+        let mut contents = Vec::new();
+        let mut manager = |kind| {
+            counter += 1;
+            ManagerOperation {
+                source: self.source,
+                fee: FEE,
+                counter,
+                gas_limit: GAS_LIMIT,
+                storage_limit: STORAGE_LIMIT,
+                kind,
+            }
+        };
+        if !revealed {
+            contents.push(manager(OperationKind::Reveal {
+                public_key: self.key.public_key(),
+                proof: None,
+            }));
+        }
+        contents.push(manager(kind));
+        let mut op = Operation {
+            branch,
+            contents,
+            signature: None,
+        };
+        op.signature = Some(self.key.sign_operation(&op.forge()));
+        let answer = l1.post("/injection/operation", &json!(hex::encode(op.encode())))?;
+        Ok(answer.as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// The operator duties of a node (see the module documentation).
+pub struct Operator {
+    rollup: SmartRollupAddress,
+    publisher: Option<Injector>,
+    cementer: Option<Injector>,
+    /// The last commitment level injected for publication, and at which L1 level, so one
+    /// publication is not injected again before it had a chance to be included.
+    in_flight: Option<(i32, u32)>,
+    /// The L1 level of the last cement injection.
+    cemented_at: Option<u32>,
+}
+
+impl Operator {
+    /// The duties `purposes` give, with keys from `wallet`; an operator key missing from the
+    /// wallet is an error naming it.
+    pub fn new(
+        rollup: SmartRollupAddress,
+        operators: &BTreeMap<Purpose, PublicKeyHash>,
+        wallet: &Wallet,
+    ) -> Result<Operator, String> {
+        let injector = |p: Purpose| -> Result<Option<Injector>, String> {
+            let Some(pkh) = operators.get(&p) else {
+                return Ok(None);
+            };
+            let key = wallet.key(pkh).ok_or_else(|| {
+                format!(
+                    "the {p} operator {pkh} has no secret key in the wallet (pass --wallet FILE)"
+                )
+            })?;
+            Ok(Some(Injector::new(key.clone())))
+        };
+        Ok(Operator {
+            rollup,
+            publisher: injector(Purpose::Operating)?,
+            cementer: injector(Purpose::Cementing)?,
+            in_flight: None,
+            cemented_at: None,
+        })
+    }
+
+    /// Whether this operator has anything to do.
+    pub fn is_active(&self) -> bool {
+        self.publisher.is_some() || self.cementer.is_some()
+    }
+
+    /// The duties of one L1 head: `commitments` are the node's, by inbox level; `lcc_level` the
+    /// L1's last cemented commitment's level.
+    pub fn on_head(
+        &mut self,
+        l1: &dyn Layer1,
+        head_level: u32,
+        commitments: &BTreeMap<i32, Commitment>,
+        lcc_level: Option<u32>,
+    ) -> Result<(), L1Error> {
+        let sr1 = self.rollup.to_b58check();
+        let mut staked_level = None;
+        if let Some(publisher) = &self.publisher {
+            let path = format!(
+                "context/smart_rollups/smart_rollup/{sr1}/staker/{}/staked_on_commitment",
+                publisher.source().to_b58check()
+            );
+            let staked = l1.block_rpc("head", &path)?;
+            let level = staked
+                .get("inbox_level")
+                .and_then(Value::as_i64)
+                .map(|l| l as i32);
+            staked_level = level;
+            let floor = level
+                .unwrap_or(i32::MIN)
+                .max(lcc_level.map_or(i32::MIN, |l| l as i32));
+            let next = commitments
+                .range(floor.saturating_add(1)..)
+                .next()
+                .filter(|(l, _)| (**l as i64) < i64::from(head_level));
+            if let Some((&inbox_level, commitment)) = next {
+                let again = match self.in_flight {
+                    Some((l, at)) => l != inbox_level || head_level >= at + 3,
+                    None => true,
+                };
+                if again {
+                    let hash = commitment.hash().to_b58check();
+                    match publisher.inject(
+                        l1,
+                        OperationKind::SmartRollupPublish {
+                            rollup: self.rollup,
+                            commitment: *commitment,
+                        },
+                    ) {
+                        Ok(op) => {
+                            tracing::info!(
+                                "published commitment {hash} (inbox level {inbox_level}) in {op}"
+                            );
+                            self.in_flight = Some((inbox_level, head_level));
+                        }
+                        Err(e) => tracing::warn!("publishing commitment {hash}: {e}"),
+                    }
+                }
+            }
+        }
+        if let Some(cementer) = &self.cementer {
+            let behind = match (staked_level, lcc_level) {
+                (Some(s), Some(c)) => s > c as i32,
+                (Some(_), None) => true,
+                _ => self.publisher.is_none(),
+            };
+            if behind && self.cemented_at != Some(head_level) {
+                self.cemented_at = Some(head_level);
+                match cementer.inject(
+                    l1,
+                    OperationKind::SmartRollupCement {
+                        rollup: self.rollup,
+                    },
+                ) {
+                    Ok(op) => tracing::info!("cement injected in {op}"),
+                    Err(e) => tracing::debug!("cement not possible yet: {e}"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
