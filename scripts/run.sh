@@ -3,7 +3,8 @@
 #   1. `soru sandbox run` (the L1, one block per second) in target/run/l1,
 #   2. the example echo kernel (node-shim/examples/echo.wat) originated as a rollup, and a first
 #      batch of messages, with Taquito (tests/js),
-#   3. an observer `soru-node run` following that rollup in target/run/node,
+#   3. an operator `soru-node run` following that rollup in target/run/node (it publishes and
+#      cements commitments with the sandbox's second bootstrap key),
 #   4. the web UI (dist/, built by scripts/build-web.sh) on a static server,
 # then prints the URLs and waits; Ctrl-C stops everything. State is kept between runs in
 # target/run; `SORU_RUN_FRESH=1 make run` starts from scratch.
@@ -61,10 +62,11 @@ if [ ! -f "$RUN/rollup.json" ]; then
   node tests/js/node/rollup.mjs "$L1_URL" "$RUN/l1" originate "$KERNEL_HEX" >"$RUN/rollup.json"
 fi
 ROLLUP=$(sed -n 's/.*"rollup":"\([^"]*\)".*/\1/p' "$RUN/rollup.json")
+OPERATOR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[1]["address"])' "$RUN/l1/wallet.json")
 [ -f "$RUN/node/config.json" ] ||
-  "$BIN/soru-node" init observer config for "$ROLLUP" --data-dir "$RUN/node" \
+  "$BIN/soru-node" init operator config for "$ROLLUP" with operators "$OPERATOR" --data-dir "$RUN/node" \
     --endpoint "$L1_URL" --rpc-addr "127.0.0.1:$NODE_PORT" >/dev/null
-start node "$BIN/soru-node" run --data-dir "$RUN/node"
+start node "$BIN/soru-node" run --data-dir "$RUN/node" --wallet "$RUN/l1/wallet.json"
 NODE_URL=$URL
 node tests/js/node/rollup.mjs "$L1_URL" "$RUN/l1" send 68656c6c6f 776f726c64 >"$RUN/messages.json"
 
@@ -75,7 +77,7 @@ cat <<TXT
 
   L1 sandbox (octez RPC)   $L1_URL            e.g. $L1_URL/chains/main/blocks/head/header
   rollup                   $ROLLUP (echo kernel)
-  rollup node (octez RPC)  $NODE_URL             e.g. $NODE_URL/global/block/head/state_hash
+  rollup node (operator)   $NODE_URL             e.g. $NODE_URL/global/block/head/state_hash
   web UI                   http://127.0.0.1:$WEB_PORT/
   wallet (Taquito keys)    $RUN/l1/wallet.json
   logs                     $RUN/*.log
