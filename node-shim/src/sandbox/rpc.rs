@@ -97,8 +97,9 @@ fn lock(m: &Mutex<Node>) -> std::sync::MutexGuard<'_, Node> {
 async fn dispatch(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) -> Response {
     let path = uri.path().trim_end_matches('/').to_string();
     let segs: Vec<&str> = path.split('/').filter(|x| !x.is_empty()).collect();
-    let body_json = || -> Result<J, Response> {
-        serde_json::from_slice(&body).map_err(|e| bad_request(format!("the body is not JSON: {e}")))
+    let body_json = || -> Result<J, Box<Response>> {
+        serde_json::from_slice(&body)
+            .map_err(|e| Box::new(bad_request(format!("the body is not JSON: {e}"))))
     };
     match (method.clone(), segs.as_slice()) {
         (Method::GET, ["version"]) => ok(json!({
@@ -131,7 +132,7 @@ async fn dispatch(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes
             let hex_text = match body_json() {
                 Ok(J::String(h)) => h,
                 Ok(_) => return bad_request("the body must be a JSON string of hex".into()),
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             let bytes = match hex::decode(hex_text.trim()) {
                 Ok(b) => b,

@@ -309,6 +309,9 @@ impl From<OctezError> for Failed {
     }
 }
 
+/// A transfer's result fields and the operations the called contract emitted.
+type Called = (serde_json::Map<String, J>, Vec<(Destination, Transfer)>);
+
 /// What one content did, for its receipt.
 struct Outcome {
     result: serde_json::Map<String, J>,
@@ -432,10 +435,9 @@ impl Ledger {
             )
             .to_json()]);
         };
-        let mut expected = account.counter + 1;
         let mut key = account.public_key.clone();
         let mut fees: u64 = 0;
-        for (i, c) in op.contents.iter().enumerate() {
+        for (expected, (i, c)) in (account.counter + 1..).zip(op.contents.iter().enumerate()) {
             if c.counter < expected {
                 return Err(vec![errors::counter(
                     "contract.counter_in_the_past",
@@ -452,7 +454,6 @@ impl Ledger {
                     c.counter,
                 )]);
             }
-            expected += 1;
             if c.gas_limit > self.constants.hard_gas_limit_per_operation {
                 return Err(vec![err("gas_limit_too_high", json!({})).to_json()]);
             }
@@ -860,7 +861,7 @@ impl Ledger {
         gas: &mut gas::Meter,
         storage: &mut gas::Storage,
         ctx: &BlockContext,
-    ) -> Result<(serde_json::Map<String, J>, Vec<(Destination, Transfer)>), Failed> {
+    ) -> Result<Called, Failed> {
         let dst = destination.to_b58check();
         let mut result = serde_json::Map::new();
         let mut updates = Vec::new();

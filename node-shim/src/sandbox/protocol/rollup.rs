@@ -14,7 +14,7 @@ use soru_core::pvm::{Pvm, PvmConfig};
 
 use super::errors::{err, PROTO_PREFIX};
 use super::{balance_update, gas, BlockContext, Failed, Ledger, Table};
-use crate::sandbox::michelson::{check_rollup_parameter_type, Transfer};
+use crate::sandbox::michelson::check_rollup_parameter_type;
 
 /// Levels of the inbox kept per rollup origination (for `genesis_info`).
 pub type InboxLevel = u32;
@@ -381,7 +381,7 @@ impl Ledger {
         gas: &mut gas::Meter,
         storage: &mut gas::Storage,
         ctx: &BlockContext,
-    ) -> Result<(serde_json::Map<String, J>, Vec<(Destination, Transfer)>), Failed> {
+    ) -> Result<super::Called, Failed> {
         let rollup = self.rollup_or_fail(sr1)?;
         let c = cemented.to_b58check();
         let Some(state) = rollup.cemented.get(&c) else {
