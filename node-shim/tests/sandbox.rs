@@ -2,25 +2,16 @@
 //! 25 from npm (`tests/js/sandbox/basics.mjs`) and by plain HTTP; restarts resume from the
 //! database.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::{get_json, http, js_dir, scratch_dir, Server};
 use serde_json::Value;
 
 fn soru() -> Command {
     Command::new(env!("CARGO_BIN_EXE_soru"))
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("soru-sandbox-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn init(dir: &Path) {
@@ -35,74 +26,19 @@ fn init(dir: &Path) {
     );
 }
 
-/// A running `soru sandbox run`, killed on drop.
-struct Sandbox {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(dir: &Path, extra: &[&str]) -> Sandbox {
-    let mut child = soru()
-        .args(["sandbox", "run", "--data-dir", dir.to_str().unwrap()])
+/// A running `soru sandbox run` on a free port, killed on drop.
+fn run(dir: &Path, extra: &[&str]) -> Server {
+    let mut c = soru();
+    c.args(["sandbox", "run", "--data-dir", dir.to_str().unwrap()])
         .args(["--rpc-addr", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("RPC listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Sandbox { child, addr }
-}
-
-/// A minimal HTTP/1.1 client (one request per connection).
-fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp[9..12].parse().unwrap();
-    let body = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, body.to_string())
-}
-
-fn get_json(addr: &str, path: &str) -> Value {
-    let (status, body) = http(addr, "GET", path, None);
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+        .args(extra);
+    Server::start(c)
 }
 
 #[test]
 fn taquito_drives_the_sandbox() {
-    let js = repo().join("tests/js");
-    if !js.join("node_modules/@taquito/taquito").is_dir() {
-        let msg = "tests/js/node_modules is missing (run scripts/setup.sh)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-        println!("skipping: {msg}");
-        return;
-    }
-    let dir = scratch_dir("taquito");
+    let Some(js) = js_dir() else { return };
+    let dir = scratch_dir("sandbox-taquito");
     init(&dir);
     let wallet: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("wallet.json")).unwrap()).unwrap();
@@ -197,7 +133,7 @@ fn taquito_drives_the_sandbox() {
 
 #[test]
 fn bad_requests_get_precise_errors() {
-    let dir = scratch_dir("errors");
+    let dir = scratch_dir("sandbox-errors");
     init(&dir);
     // A second init refuses to overwrite.
     let again = soru()
