@@ -161,6 +161,10 @@ impl core::fmt::Debug for Session {
     }
 }
 
+/// What breakpoints compare across a fuel slice: the hash under each watched path, and the
+/// length of the current outbox.
+type Watched = (Vec<Option<crate::tree::Hash>>, usize);
+
 /// Where a multi-slice step stopped.
 enum Stop {
     /// It reached its goal (or the PVM cannot go further without inputs).
@@ -673,7 +677,7 @@ impl Session {
 
     /// What the breakpoints compare across a slice: the hash at each watched path and the
     /// outbox length.
-    fn watch_state(&self) -> Result<(Vec<Option<[u8; 32]>>, usize), PvmError> {
+    fn watch_state(&self) -> Result<Watched, PvmError> {
         let mut hashes = Vec::new();
         let mut outbox = 0;
         for w in &self.breakpoints {
@@ -703,7 +707,7 @@ impl Session {
 
     fn check_breakpoints(
         &mut self,
-        before: &(Vec<Option<[u8; 32]>>, usize),
+        before: &Watched,
         progress: Progress,
     ) -> Result<Option<String>, PvmError> {
         if let Progress::RunEnded { .. } = progress {
