@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod debug;
 mod proof;
 mod replay;
 #[cfg(not(target_family = "wasm"))]
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Replay a kernel on debugger-format inputs, one JSON line per level.
     Replay(replay::ReplayArgs),
+    /// Debug a kernel: the octez wasm debugger's REPL (or a script with --commands).
+    Debug(debug::DebugArgs),
     /// Work with proofs.
     #[command(subcommand)]
     Proof(proof::ProofCommand),
@@ -38,6 +41,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
         Command::Proof(command) => proof::run(&command),
+        Command::Debug(args) => debug::run(&args),
         #[cfg(not(target_family = "wasm"))]
         Command::Sandbox(command) => sandbox::run(&command),
     }
