@@ -86,7 +86,7 @@ impl<'a> Key<'a> {
     }
     fn hash(&mut self) -> &Hash {
         let step = self.step;
-        self.key.get_or_insert_with(|| hash::blake2b(step))
+        self.key.get_or_insert_with(|| hash::step_key(step))
     }
     fn bit(&mut self, depth: u32) -> Result<usize, Miss> {
         hash::index_bit(self.hash(), depth).ok_or(Miss::TooDeep)
@@ -500,7 +500,7 @@ fn split_known(entries: Vec<Entry>, depth: u32, key: &mut Key<'_>) -> Result<Ino
             let h = if *e.0 == *key.step {
                 known
             } else {
-                hash::blake2b(&e.0)
+                hash::step_key(&e.0)
             };
             (h, e)
         })
