@@ -79,8 +79,10 @@ static DECIMAL_HASHES: [Once<Hash>; KNOWN_DECIMALS] = [const { Once::new() }; KN
 /// once computed for the steps every operation on the state tree goes through (names of the
 /// state layout, decimal indices below 1000).
 pub(crate) fn step_key(step: &[u8]) -> Hash {
-    let decimal = matches!(step, [b'0'] | [b'1'..=b'9'] | [b'1'..=b'9', _] | [b'1'..=b'9', _, _])
-        && step.iter().all(u8::is_ascii_digit);
+    let decimal = matches!(
+        step,
+        [b'0'] | [b'1'..=b'9'] | [b'1'..=b'9', _] | [b'1'..=b'9', _, _]
+    ) && step.iter().all(u8::is_ascii_digit);
     let slot = if decimal {
         let n = step
             .iter()
