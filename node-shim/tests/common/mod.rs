@@ -67,6 +67,8 @@ pub struct Server {
 impl Server {
     /// Starts `command` and waits for its `RPC listening on http://ADDR` line. Its log level is
     /// `warn`, or `SORU_TEST_LOG` (e.g. `SORU_TEST_LOG=soru_node=debug`).
+    // The child is waited for by `Server`'s `Drop` (or right here when it exits early).
+    #[allow(clippy::zombie_processes)]
     pub fn start(mut command: Command) -> Server {
         let mut child = command
             .env(
@@ -81,8 +83,11 @@ impl Server {
         let mut line = String::new();
         loop {
             line.clear();
-            let n = reader.read_line(&mut line).unwrap();
-            assert!(n > 0, "the server exited before listening");
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("the server exited before listening: {status:?}");
+            }
             if let Some(addr) = line.trim().strip_prefix("RPC listening on http://") {
                 let addr = addr.to_string();
                 // Keep draining stdout so the server never blocks on a full pipe.
