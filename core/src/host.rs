@@ -50,6 +50,9 @@ pub(crate) struct HostState {
     pub(crate) limits: Limiter,
     /// The host function called last in this `kernel_run` (reported when the run fails).
     pub(crate) last_call: Option<HostFunction>,
+    /// Fuel of the run's budget not yet given to the store (the rest of the run when it is
+    /// stepped by fuel slices; 0 otherwise). Host calls draw on it before running out.
+    pub(crate) fuel_reserve: u64,
 }
 
 /// The store's resource limiter: Soru's deterministic ceilings ([`MAX_MEMORY_PAGES`], and
@@ -701,6 +704,14 @@ impl ResultCode for () {
 /// of fuel.
 fn charge(caller: &mut wasmi::Caller<'_, HostState>, cost: u64) -> Result<(), wasmi::Error> {
     let mut left = caller.get_fuel()?;
+    if left < cost && caller.data().fuel_reserve > 0 {
+        // A fuel slice ends inside this call: take what it needs from the run's reserve, so a
+        // stepped run charges exactly what an unstepped one does.
+        let reserve = caller.data().fuel_reserve;
+        let take = (cost - left).min(reserve);
+        caller.data_mut().fuel_reserve = reserve - take;
+        left += take;
+    }
     if left < cost {
         left = left.saturating_add(caller.data_mut().limits.take_grow_fuel());
     }

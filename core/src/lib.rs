@@ -35,6 +35,8 @@ extern crate std;
 
 pub mod abi;
 pub mod commitment;
+#[cfg(feature = "pvm")]
+pub mod debugger;
 pub mod durable;
 pub mod encoding;
 #[cfg(feature = "pvm")]

@@ -4,7 +4,7 @@
 use soru_core::abi::{PvmVersion, TICKS_PER_SNAPSHOT};
 use soru_core::durable::Key;
 use soru_core::encoding::inbox::{InboxMessage, InternalInboxMessage};
-use soru_core::pvm::{Pvm, PvmConfig, PvmError, Status, StuckReason};
+use soru_core::pvm::{Progress, Pvm, PvmConfig, PvmError, Status, StuckReason};
 use soru_core::reveal::NoReveal;
 use soru_core::state::{
     REBOOT_COUNTER_KEY, STUCK_FLAG_KEY, TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY,
@@ -622,4 +622,159 @@ fn state_hash_at_covers_every_level_kept() {
         all.state_hash_at(t).unwrap(),
         last.state_hash_at(t).unwrap()
     );
+}
+
+/// The inputs `Pvm::step_level` feeds for `level` (timestamp 0, zero predecessor).
+fn level_inputs(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let internal = |m| InboxMessage::Internal(m).encode();
+    let mut inputs = vec![
+        internal(InternalInboxMessage::StartOfLevel),
+        internal(InternalInboxMessage::InfoPerLevel {
+            predecessor_timestamp: 0,
+            predecessor: soru_core::encoding::inbox::BlockHash([0; 32]),
+        }),
+    ];
+    inputs.extend(messages.iter().cloned());
+    inputs.push(internal(InternalInboxMessage::EndOfLevel));
+    inputs
+}
+
+/// Runs `levels` by the smallest steps (one input, one fuel slice of `slice`) and, on a twin
+/// PVM, with `step_level`; the state hash, ticks, fuel, status and level report must agree
+/// after every level. Returns how many fuel slices ran.
+fn stepped_equals_unstepped(
+    kernel: &[u8],
+    config: PvmConfig,
+    levels: &[Vec<Vec<u8>>],
+    slice: u64,
+) -> u64 {
+    let mut whole = Pvm::new(kernel, config.clone()).unwrap();
+    let mut stepped = Pvm::new(kernel, config).unwrap();
+    let mut slices = 0;
+    for (level, messages) in levels.iter().enumerate() {
+        let level = level as u32;
+        whole
+            .step_level(level, 0, &[0; 32], messages, &mut NoReveal)
+            .unwrap();
+        for (counter, input) in level_inputs(messages).iter().enumerate() {
+            stepped.step_input(level, counter as u32, input).unwrap();
+        }
+        while stepped.status() == Status::Evaluating {
+            let progress = stepped.step_fuel(slice, &mut NoReveal).unwrap();
+            if let Progress::Paused { fuel, .. } = progress {
+                assert!(stepped.in_kernel_run());
+                assert!(fuel >= slice.min(1), "{progress:?}");
+            }
+            slices += 1;
+        }
+        assert_eq!(
+            stepped.state_hash().unwrap(),
+            whole.state_hash().unwrap(),
+            "level {level}"
+        );
+        assert_eq!(stepped.ticks(), whole.ticks());
+        assert_eq!(stepped.fuel(), whole.fuel());
+        assert_eq!(stepped.status(), whole.status());
+        assert_eq!(stepped.stuck_reason(), whole.stuck_reason());
+        assert_eq!(stepped.report().unwrap(), whole.report().unwrap());
+    }
+    slices
+}
+
+#[test]
+fn stepping_by_fuel_slices_ends_in_the_same_state_as_whole_runs() {
+    let echo = wat::parse_str(
+        r#"(module
+          (import "smart_rollup_core" "read_input" (func $read (param i32 i32 i32) (result i32)))
+          (import "smart_rollup_core" "write_output" (func $write (param i32 i32) (result i32)))
+          (import "smart_rollup_core" "write_debug" (func $debug (param i32 i32)))
+          (memory (export "memory") 1)
+          (func (export "kernel_run") (local $n i32)
+            (loop $next
+              (local.set $n (call $read (i32.const 0) (i32.const 16) (i32.const 4096)))
+              (call $debug (i32.const 16) (local.get $n))
+              (if (i32.gt_s (local.get $n) (i32.const 0))
+                (then (drop (call $write (i32.const 16) (local.get $n))) (br $next))))))"#,
+    )
+    .unwrap();
+    let levels = vec![
+        vec![external(b"one"), external(b"two")],
+        vec![],
+        vec![external(&[7; 300])],
+    ];
+    // Slices far smaller than a host call's cost (2000+): slices end inside host calls.
+    for slice in [1, 700, 5_000, u64::MAX] {
+        let slices = stepped_equals_unstepped(&echo, PvmConfig::default(), &levels, slice);
+        if slice == 1 {
+            assert!(slices > 20, "{slices}");
+        }
+    }
+    // 1001 runs a level, each paused several times.
+    stepped_equals_unstepped(&kernel("reboot"), PvmConfig::default(), &levels[..2], 3_000);
+    // Traps, upgrades and the fallback kernel.
+    stepped_equals_unstepped(
+        &kernel("trap"),
+        PvmConfig::default(),
+        &[vec![external(b"trap")], vec![external(b"ok")]],
+        10,
+    );
+    let v2 = kernel("v2");
+    let mut upgrade = vec![0x01];
+    upgrade.extend_from_slice(&v2);
+    stepped_equals_unstepped(
+        &kernel("upgrade"),
+        PvmConfig::default(),
+        &[vec![external(&upgrade)], vec![external(b"x")]],
+        2_500,
+    );
+}
+
+#[test]
+fn a_stepped_runaway_kernel_stops_at_its_budget_not_at_a_slice() {
+    let config = PvmConfig {
+        fuel_per_kernel_run: 1_000_000,
+        ..PvmConfig::default()
+    };
+    let slices = stepped_equals_unstepped(&kernel("runaway"), config.clone(), &[vec![]], 10_007);
+    assert!(slices >= 99, "{slices}");
+    // The same with a ticks_per_snapshot budget.
+    let config = PvmConfig {
+        ticks_per_snapshot: 200_000,
+        ..PvmConfig::default()
+    };
+    stepped_equals_unstepped(&kernel("runaway"), config, &[vec![], vec![]], 3_333);
+}
+
+#[test]
+fn a_paused_run_shows_its_memory_and_input_buffer() {
+    let kernel = wat::parse_str(
+        r#"(module
+          (memory (export "memory") 1)
+          (func (export "kernel_run") (local $i i32)
+            (i32.store (i32.const 64) (i32.const 0x01020304))
+            (loop $l
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))))"#,
+    )
+    .unwrap();
+    let mut pvm = Pvm::new(&kernel, PvmConfig::default()).unwrap();
+    assert!(pvm.memory(0, 4).is_err());
+    for (counter, input) in level_inputs(&[external(b"m")]).iter().enumerate() {
+        pvm.step_input(0, counter as u32, input).unwrap();
+    }
+    let inbox = pvm.input_buffer().unwrap();
+    assert_eq!(inbox.len(), 4);
+    assert_eq!(inbox[2].payload, external(b"m"));
+    assert_eq!(inbox[3].counter, 3);
+    let progress = pvm.step_fuel(1_000, &mut NoReveal).unwrap();
+    assert!(matches!(progress, Progress::Paused { .. }), "{progress:?}");
+    assert_eq!(pvm.memory(64, 4).unwrap(), vec![4, 3, 2, 1]);
+    assert!(pvm.memory(65_535, 2).is_err());
+    pvm.keep_final_memory(true);
+    while pvm.in_kernel_run() {
+        pvm.step_fuel(100_000, &mut NoReveal).unwrap();
+    }
+    let memory = pvm.take_final_memory().expect("the run returned");
+    assert_eq!(&memory[64..68], &[4, 3, 2, 1]);
+    assert_eq!(pvm.status(), Status::Evaluating);
 }

@@ -126,6 +126,7 @@
 //! ```
 
 pub mod kernel;
+mod step;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -151,6 +152,7 @@ use crate::state::{
 };
 use crate::tree::{Hash, Tree, TreeError};
 pub use kernel::KernelError;
+pub use step::{read_memory, MemoryError, Progress};
 
 /// Parameters fixed at origination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,6 +452,8 @@ enum Phase {
     Collect,
     Boundary,
     Suspended(Box<Suspended>),
+    /// A `kernel_run` paused between two fuel slices (see [`Pvm::step_fuel`]).
+    Running(Box<step::Running>),
     Stuck(StuckReason),
 }
 
@@ -506,6 +510,8 @@ pub struct Pvm {
     /// Index in `history` of the first segment of each level kept.
     level_starts: VecDeque<usize>,
     wasm: Wasm,
+    /// The stepping API's settings for the run being started (see [`step`]).
+    stepping: step::Stepping,
 }
 
 /// A range of ticks of the current level and the state at those ticks.
@@ -604,6 +610,7 @@ impl Pvm {
             memory: None,
             limits: host::Limiter::default(),
             last_call: None,
+            fuel_reserve: 0,
         };
         Ok(Pvm {
             wasm: Wasm::new(version)?,
@@ -624,6 +631,7 @@ impl Pvm {
             tick_state: TickState::Collect,
             history: Vec::new(),
             level_starts: VecDeque::new(),
+            stepping: step::Stepping::default(),
         })
     }
 
@@ -656,7 +664,7 @@ impl Pvm {
     pub fn status(&self) -> Status {
         match &self.phase {
             Phase::Collect => Status::WaitingForInput,
-            Phase::Boundary => Status::Evaluating,
+            Phase::Boundary | Phase::Running(_) => Status::Evaluating,
             Phase::Suspended(_) => Status::WaitingForReveal,
             Phase::Stuck(_) => Status::Stuck,
         }
@@ -682,6 +690,7 @@ impl Pvm {
         match (&self.host, &self.phase) {
             (Some(h), _) => h,
             (None, Phase::Suspended(s)) => s.store.data(),
+            (None, Phase::Running(r)) => r.store.data(),
             // The host state is always either owned or inside the suspended store.
             (None, _) => unreachable!("host state lost"),
         }
@@ -691,6 +700,7 @@ impl Pvm {
         match (&mut self.host, &mut self.phase) {
             (Some(h), _) => h,
             (None, Phase::Suspended(s)) => s.store.data_mut(),
+            (None, Phase::Running(r)) => r.store.data_mut(),
             (None, _) => unreachable!("host state lost"),
         }
     }
@@ -1134,8 +1144,11 @@ impl Pvm {
             return Err(e.into());
         }
         store.data_mut().limits.start_metering();
+        let budget = self.fuel_budget();
+        let first = budget.min(self.stepping.slice.unwrap_or(u64::MAX));
+        store.data_mut().fuel_reserve = budget - first;
         store
-            .set_fuel(self.fuel_budget())
+            .set_fuel(first)
             .map_err(|e| PvmError::Engine(e.to_string()))?;
         let result = run.call_resumable(&mut store, &[], &mut []);
         self.handle_call(store, result, reveal)
@@ -1197,22 +1210,29 @@ impl Pvm {
                 }
                 Ok(wasmi::ResumableCall::OutOfFuel(call)) => {
                     // Give back what wasmi charged for growing memory and tables (octez
-                    // charges the instruction only) and go on, or stop: too many ticks.
+                    // charges the instruction only) and go on; or the end of a fuel slice, not
+                    // of the run's budget (see `step`); or stop: too many ticks.
                     let limits = &mut store.data_mut().limits;
                     let refund = limits
                         .take_grow_fuel()
                         .saturating_add(limits.take_grow_advance());
-                    if refund == 0 {
-                        return self.finish_stuck(store, StuckReason::TooManyTicks);
+                    if refund > 0 {
+                        let left = store.get_fuel().unwrap_or(0);
+                        store
+                            .set_fuel(left.saturating_add(refund))
+                            .map_err(|e| PvmError::Engine(e.to_string()))?;
+                        result = call.resume(&mut store, &mut []);
+                        continue;
                     }
-                    let left = store.get_fuel().unwrap_or(0);
-                    store
-                        .set_fuel(left.saturating_add(refund))
-                        .map_err(|e| PvmError::Engine(e.to_string()))?;
-                    result = call.resume(&mut store, &mut []);
+                    if store.data().fuel_reserve > 0 {
+                        self.phase = Phase::Running(Box::new(step::Running { store, call }));
+                        return Ok(());
+                    }
+                    return self.finish_stuck(store, StuckReason::TooManyTicks);
                 }
                 Ok(wasmi::ResumableCall::Finished) => {
                     self.account_fuel(&store);
+                    self.stepping.keep_memory(&store);
                     let mut host = store.into_data();
                     host.memory = None;
                     host.durable
@@ -1243,6 +1263,7 @@ impl Pvm {
                         Some(code) => {
                             // A wasm trap: set the stuck flag and continue at the next boundary.
                             let fuel = self.account_fuel(&store);
+                            self.stepping.keep_memory(&store);
                             self.record_failure(&store, format!("wasm trap: {code}"), fuel, false);
                             let mut host = store.into_data();
                             host.memory = None;
@@ -1270,6 +1291,7 @@ impl Pvm {
     /// Adds the fuel the run in `store` consumed to the level's and the total; returns it.
     fn account_fuel(&mut self, store: &wasmi::Store<HostState>) -> u64 {
         let left = store.get_fuel().unwrap_or(0);
+        let left = left.saturating_add(store.data().fuel_reserve);
         let given = self
             .fuel_budget()
             .saturating_add(store.data().limits.refunded);
@@ -1408,8 +1430,15 @@ impl Pvm {
     /// Runs the kernel from the current boundary (or does nothing if the PVM is not evaluating)
     /// until it yields, suspends on a reveal or gets stuck.
     pub fn finish_level(&mut self, reveal: &mut dyn Reveal) -> Result<Status, PvmError> {
-        while matches!(self.phase, Phase::Boundary) {
-            self.step_kernel_run(reveal)?;
+        loop {
+            if matches!(self.phase, Phase::Boundary) {
+                self.step_kernel_run(reveal)?;
+            } else if self.in_kernel_run() {
+                // A run paused by the stepping API goes on with the rest of its budget.
+                self.step_fuel(u64::MAX, reveal)?;
+            } else {
+                break;
+            }
         }
         Ok(self.status())
     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod debug;
 mod proof;
 mod replay;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Replay a kernel on debugger-format inputs, one JSON line per level.
     Replay(replay::ReplayArgs),
+    /// Debug a kernel: the octez wasm debugger's REPL (or a script with --commands).
+    Debug(debug::DebugArgs),
     /// Work with proofs.
     #[command(subcommand)]
     Proof(proof::ProofCommand),
@@ -32,6 +35,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
         Command::Proof(command) => proof::run(&command),
+        Command::Debug(args) => debug::run(&args),
     }
 }
 

@@ -73,7 +73,7 @@ pub(super) struct ReplayArgs {
 /// The PVM versions `--pvm-version` accepts.
 const CLI_VERSIONS: [PvmVersion; 3] = [PvmVersion::V4, PvmVersion::V5, PvmVersion::V6];
 
-fn parse_pvm_version(text: &str) -> Result<PvmVersion, String> {
+pub(super) fn parse_pvm_version(text: &str) -> Result<PvmVersion, String> {
     CLI_VERSIONS
         .into_iter()
         .find(|v| v.as_str() == text)
@@ -86,7 +86,7 @@ fn parse_pvm_version(text: &str) -> Result<PvmVersion, String> {
         })
 }
 
-fn parse_positive_u128(text: &str) -> Result<u128, String> {
+pub(super) fn parse_positive_u128(text: &str) -> Result<u128, String> {
     match text.parse::<u128>() {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),

@@ -1,0 +1,729 @@
+//! End-to-end tests of `soru debug`: scripted sessions checked against their expected output
+//! (echo, reboots, a preimage reveal, a trap, a stuck kernel, an upgrade, a kernel that loops
+//! forever), exit codes and line numbers, and the interactive REPL in a real terminal (tmux).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use soru_core::reveal::preimage_hash;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("soru-cli-debug-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// Runs `soru debug` with `args` and the script on standard input (not a terminal).
+fn debug_stdin(args: &[&str], script: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soru"))
+        .arg("debug")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the soru binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `soru debug --commands FILE` with the script in FILE.
+fn debug_file(dir: &Path, args: &[&str], script: &str) -> Output {
+    let commands = write(dir, "commands.txt", script.as_bytes());
+    Command::new(env!("CARGO_BIN_EXE_soru"))
+        .arg("debug")
+        .args(args)
+        .arg("--commands")
+        .arg(&commands)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the soru binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Asserts success and that stdout is `expected` (whole transcript).
+fn assert_transcript(output: &Output, expected: &str) {
+    let out = stdout(output);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{out}\nstderr:\n{}",
+        output.status,
+        stderr(output)
+    );
+    if out != expected {
+        panic!("transcript differs\n--- got ---\n{out}\n--- expected ---\n{expected}");
+    }
+}
+
+#[test]
+fn echo_session_matches_the_octez_wording() {
+    let kernel = examples().join("echo.wat");
+    let inputs = examples().join("inputs.json");
+    let output = debug_stdin(
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "1000000",
+            "--fuel-slice",
+            "3000",
+        ],
+        "show status\nload inputs\nshow inbox\nstep tick\nstep tick\nshow memory at 0 for 8 bytes as string\nstep result\nshow memory at 0 for 8 bytes as string\nshow memory at 24 as i32\nshow key /counter\nshow key /counter as i32\nshow outbox at level 0\n# a comment\n\nstep kernel_run\nstep inbox\nshow outbox at level 1\nshow outbox at level 7\nshow ticks\nls\nls /kernel\nshow key /nope\nshow debug log\nstep inbox\nstep inbox\nshow memory at 0 for 8 bytes\nshow status\n",
+    );
+    // The script stops at its first failing command (memory outside a kernel_run).
+    let expected = r#"> show status
+Status: Waiting for input
+Internal_status: Collect
+> load inputs
+Loaded 5 inputs at level 0
+> show inbox
+Inbox has 5 messages:
+{ raw_level: 0;
+  counter: 0
+  payload: Start_of_level }
+{ raw_level: 0;
+  counter: 1
+  payload: Info_per_level {predecessor_timestamp = 1970-01-01T00:00:00Z; predecessor = BKiHLREqU3JkXfzEDYAkmmfX48gBDtYhMrpA98s7Aq4SzbUAB6M} }
+{ raw_level: 0;
+  counter: 2
+  payload: 68656c6c6f }
+{ raw_level: 0;
+  counter: 3
+  payload: { "internal_inbox_message_kind": "transfer", "payload": {"args":[{"int":"1"},{"string":"transfer payload"}],"prim":"Pair"}, "sender": "KT18amZmM5W7qDWVt2pH6uj7sCEd3kbzLrHT", "source": "tz1Ke2h7sDdakHJQh8WX4Z372du1KChsksyU", "destination": "sr163Lv22CdE8QagCwf48PWDTquk6isQwv57" } }
+{ raw_level: 0;
+  counter: 4
+  payload: End_of_level }
+> step tick
+Evaluation took 999995 ticks so far
+Status: Evaluating
+Internal_status: Eval
+> step tick
+start_of_level
+Evaluation took 0 ticks so far
+Status: Evaluating
+Internal_status: Eval
+> show memory at 0 for 8 bytes as string
+/counter
+> step result
+info_per_level
+external: echoed to outbox
+transfer
+end_of_level
+Evaluation took 999999 ticks so far
+Status: Evaluating
+Internal_status: Evaluation succeeded
+> show memory at 0 for 8 bytes as string
+/counter
+> show memory at 24 as i32
+1
+> show key /counter
+01000000
+> show key /counter as i32
+1
+> show outbox at level 0
+Outbox has 1 messages:
+Unknown encoding: 68656c6c6f
+> step kernel_run
+Evaluation took 1 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> step inbox
+Loaded 5 inputs at level 1
+start_of_level
+info_per_level
+external: echoed to outbox
+external: echoed to outbox
+end_of_level
+Evaluation took 2000000 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show outbox at level 1
+Outbox has 2 messages:
+Unknown encoding: 776f726c64
+Unknown encoding: 
+> show outbox at level 7
+No outbox found at level 7
+> show ticks
+Ticks: 4000000
+Fuel: 256326
+> ls
+/counter
+/kernel
+/readonly
+> ls /kernel
+/boot.wasm
+/env
+> show key /nope
+Key not found
+> show debug log
+Debug log has 5 messages:
+start_of_level
+info_per_level
+external: echoed to outbox
+external: echoed to outbox
+end_of_level
+> step inbox
+Loaded 3 inputs at level 2
+start_of_level
+info_per_level
+end_of_level
+Evaluation took 2000000 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> step inbox
+No more inputs at level 3
+Evaluation took 0 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show memory at 0 for 8 bytes
+Error: Cannot inspect memory during internal state Collect
+"#;
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "soru debug: line 26: `show memory at 0 for 8 bytes` failed\n"
+    );
+    if out != expected {
+        panic!("transcript differs\n--- got ---\n{out}\n--- expected ---\n{expected}");
+    }
+}
+
+/// A tmux session running one command in a 200x50 terminal, killed when dropped.
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Option<Tmux> {
+        let present = Command::new("tmux").arg("-V").output();
+        if !present.is_ok_and(|o| o.status.success()) {
+            return None;
+        }
+        let name = format!("soru-debug-test-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "200",
+                "-y",
+                "50",
+                command,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "tmux new-session failed");
+        Some(Tmux { name })
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-S", "-", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until `text` occurs `times` times on the screen (at most 30 s).
+    fn wait_for(&self, text: &str, times: usize) -> String {
+        for _ in 0..300 {
+            let screen = self.screen();
+            if screen.matches(text).count() >= times {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "{text:?} x{times} never appeared; screen:\n{}",
+            self.screen()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn the_repl_edits_lines_recalls_history_and_completes_in_a_terminal() {
+    let command = format!(
+        "{} debug --kernel {} --inputs {} --ticks-per-snapshot 1000000",
+        env!("CARGO_BIN_EXE_soru"),
+        examples().join("echo.wat").display(),
+        examples().join("inputs.json").display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        eprintln!("skipped: tmux is not installed (apt-get install tmux) to drive the REPL");
+        return;
+    };
+    tmux.wait_for(">", 1);
+    // Completion of a command word, then typing on.
+    tmux.keys(&["sh", "Tab", " stat", "us", "Enter"]);
+    tmux.wait_for("Internal_status: Collect", 1);
+    tmux.keys(&["step inbox", "Enter"]);
+    tmux.wait_for("Internal_status: Collect", 2);
+    // Completion of a durable path.
+    tmux.keys(&["show key /co", "Tab", "Enter"]);
+    let screen = tmux.wait_for("01000000", 1);
+    assert!(screen.contains("> show key /counter\n"), "{screen}");
+    // History: the previous line comes back with Up.
+    tmux.keys(&["Up", "Enter"]);
+    tmux.wait_for("01000000", 2);
+    // Line editing: delete a stray first character.
+    tmux.keys(&["xshow ticks", "Home", "DC", "Enter"]);
+    tmux.wait_for("Ticks: ", 1);
+    // A bad command is a one-line error and the session goes on.
+    tmux.keys(&["bogus", "Enter"]);
+    tmux.wait_for("Unknown command `bogus`", 1);
+    tmux.keys(&["show key /counter as i32", "Enter"]);
+    let screen = tmux.wait_for("> show key /counter as i32\n1\n", 1);
+    assert!(screen.contains("Fuel: "), "{screen}");
+    tmux.keys(&["stop", "Enter"]);
+}
+
+/// The WAT data-string escape of `bytes`.
+fn wat_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
+}
+
+const REBOOT_TWICE: &str = r#"(module
+  (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+  (import "smart_rollup_core" "store_read" (func $store_read (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/kernel/env/reboot")
+  (data (i32.const 32) "/runs")
+  (func $kernel_run (export "kernel_run")
+    (drop (call $store_read (i32.const 32) (i32.const 5) (i32.const 0) (i32.const 0x200) (i32.const 4)))
+    (i32.store (i32.const 0x200) (i32.add (i32.load (i32.const 0x200)) (i32.const 1)))
+    (drop (call $store_write (i32.const 32) (i32.const 5) (i32.const 0) (i32.const 0x200) (i32.const 4)))
+    (if (i32.lt_u (i32.load (i32.const 0x200)) (i32.const 3))
+      (then (drop (call $store_write (i32.const 0) (i32.const 18) (i32.const 0) (i32.const 0x300) (i32.const 0)))))))"#;
+
+#[test]
+fn a_reboot_kernel_stops_at_reboot_breakpoints() {
+    let dir = scratch_dir("reboot");
+    let kernel = write(&dir, "reboot.wat", REBOOT_TWICE.as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[]]");
+    let output = debug_file(
+        &dir,
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "100000",
+        ],
+        "break on reboot\nstep inbox\nshow key /runs as i32\nstep inbox\nshow key /runs as i32\ndelete breakpoints\nstep inbox\nshow key /runs as i32\nshow key /readonly/kernel/env/reboot_counter as i32\ndump function symbols\n",
+    );
+    let expected = "> break on reboot
+Breakpoint 1: break on reboot
+> step inbox
+Loaded 3 inputs at level 0
+Breakpoint: reboot requested (kernel_run 2 of this level starts next)
+Evaluation took 199999 ticks so far
+Status: Evaluating
+Internal_status: Padding
+> show key /runs as i32
+1
+> step inbox
+Breakpoint: reboot requested (kernel_run 3 of this level starts next)
+Evaluation took 100000 ticks so far
+Status: Evaluating
+Internal_status: Padding
+> show key /runs as i32
+2
+> delete breakpoints
+Deleted 1 breakpoints
+> step inbox
+Evaluation took 100001 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show key /runs as i32
+3
+> show key /readonly/kernel/env/reboot_counter as i32
+1001
+> dump function symbols
+Functions:
+0: store_write
+1: store_read
+2: kernel_run
+";
+    assert_transcript(&output, expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn preimage_kernel(hash: &[u8]) -> String {
+    format!(
+        r#"(module
+  (import "smart_rollup_core" "reveal_preimage" (func $reveal (param i32 i32 i32 i32) (result i32)))
+  (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{}")
+  (data (i32.const 64) "/revealed")
+  (func (export "kernel_run") (local $n i32)
+    (local.set $n (call $reveal (i32.const 0) (i32.const 33) (i32.const 256) (i32.const 4096)))
+    (drop (call $store_write (i32.const 64) (i32.const 9) (i32.const 0) (i32.const 256) (local.get $n)))))"#,
+        wat_bytes(hash)
+    )
+}
+
+#[test]
+fn a_missing_preimage_is_prompted_for_like_octez() {
+    let dir = scratch_dir("preimage");
+    let data = b"hello preimage";
+    let hash = preimage_hash(data);
+    let kernel = write(&dir, "reveal.wat", preimage_kernel(&hash).as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[]]");
+    let preimages = dir.join("preimages");
+    std::fs::create_dir_all(&preimages).unwrap();
+    let args = [
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--preimage-dir",
+        preimages.to_str().unwrap(),
+        "--ticks-per-snapshot",
+        "100000",
+    ];
+    let hash_hex = hex::encode(hash);
+    let script = format!(
+        "step inbox\nzz\n{}\nshow status\nshow key /revealed as string\n",
+        hex::encode(data)
+    );
+    let output = debug_stdin(&args, &script);
+    let expected = format!(
+        "> step inbox
+Loaded 3 inputs at level 0
+Evaluation took 100000 ticks so far
+Status: Waiting for reveal: {hash_hex}
+Internal_status: Eval
+Preimage {hash_hex} not found in {dir}, or there was a reading error (preimage {hash_hex}: cannot read {dir}/{hash_hex}: No such file or directory (os error 2)). Please provide it manually.
+> zz
+Error: the data is not a valid hexadecimal value.
+> {data_hex}
+Evaluation took 100000 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show status
+Status: Waiting for input
+Internal_status: Collect
+> show key /revealed as string
+hello preimage
+",
+        dir = preimages.display(),
+        data_hex = hex::encode(data)
+    );
+    assert_transcript(&output, &expected);
+
+    // In the preimage directory, it is read from there.
+    std::fs::write(preimages.join(&hash_hex), data).unwrap();
+    let output = debug_stdin(&args, "step inbox\nshow key /revealed\n");
+    assert_transcript(
+        &output,
+        &format!(
+            "> step inbox\nLoaded 3 inputs at level 0\nEvaluation took 200000 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n> show key /revealed\n{}\n",
+            hex::encode(data)
+        ),
+    );
+
+    // Three bad answers abort the command, and the script fails at its line.
+    std::fs::remove_file(preimages.join(&hash_hex)).unwrap();
+    let output = debug_stdin(&args, "show ticks\nstep inbox\nzz\n00\nyy\nshow status\n");
+    assert!(!output.status.success());
+    let out = stdout(&output);
+    assert!(
+        out.contains("> zz\nError: the data is not a valid hexadecimal value.\n"),
+        "{out}"
+    );
+    assert!(out.contains("> 00\nError: the data hashes to"), "{out}");
+    assert!(
+        out.ends_with(
+            "> yy\nError: the data is not a valid hexadecimal value.\nToo many tries, aborting.\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        stderr(&output).contains("line 2: `step inbox` failed"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const TRAP: &str = r#"(module
+  (import "smart_rollup_core" "write_debug" (func $debug (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "about to trap")
+  (func (export "kernel_run")
+    (call $debug (i32.const 0) (i32.const 13))
+    (i32.store (i32.const 100) (i32.const 42))
+    unreachable))"#;
+
+#[test]
+fn a_trapping_kernel_fails_its_evaluation_and_sets_the_stuck_flag() {
+    let dir = scratch_dir("trap");
+    let kernel = write(&dir, "trap.wat", TRAP.as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[], []]");
+    let output = debug_file(
+        &dir,
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "100000",
+        ],
+        "load inputs\nstep result\nshow memory at 100 as i32\nshow key /readonly/kernel/env/stuck\nstep kernel_run\nshow status\nstep inbox\nshow key /readonly/kernel/env/stuck\n",
+    );
+    let expected = "> load inputs
+Loaded 3 inputs at level 0
+> step result
+about to trap
+Evaluation took 199996 ticks so far
+Status: Evaluating
+Internal_status: Evaluation failed (wasm trap: wasm `unreachable` instruction executed)
+> show memory at 100 as i32
+42
+> show key /readonly/kernel/env/stuck
+
+> step kernel_run
+Evaluation took 1 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show status
+Status: Waiting for input
+Internal_status: Collect
+> step inbox
+Loaded 3 inputs at level 1
+about to trap
+Evaluation took 200000 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show key /readonly/kernel/env/stuck
+
+";
+    assert_transcript(&output, expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_kernel_looping_forever_stops_at_its_fuel_budget_stuck() {
+    let dir = scratch_dir("loop");
+    let kernel = write(
+        &dir,
+        "loop.wat",
+        br#"(module (memory (export "memory") 1) (func (export "kernel_run") (loop $l (br $l))))"#,
+    );
+    // Without an inbox nothing runs: the PVM waits for inputs, as octez's does.
+    let output = debug_stdin(
+        &["--kernel", kernel.to_str().unwrap()],
+        "step tick\nstep inbox\nload inputs\nshow ticks\n",
+    );
+    assert_transcript(
+        &output,
+        "> step tick\nNo more inputs at level 0\nEvaluation took 0 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n\
+         > step inbox\nNo more inputs at level 0\nEvaluation took 0 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n\
+         > load inputs\nNo more inputs at level 0\n> show ticks\nTicks: 0\nFuel: 0\n",
+    );
+    // The same with an inbox: one slice pauses, the rest runs to the budget.
+    let inputs = write(&dir, "inputs.json", b"[[]]");
+    let output = debug_stdin(
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "300000",
+            "--fuel-slice",
+            "100000",
+        ],
+        "load inputs\nstep tick\nstep tick\nshow status\nstep kernel_run\nshow ticks\n",
+    );
+    let expected = "> load inputs
+Loaded 3 inputs at level 0
+> step tick
+Evaluation took 299997 ticks so far
+Status: Evaluating
+Internal_status: Eval
+> step tick
+Evaluation took 0 ticks so far
+Status: Evaluating
+Internal_status: Eval
+> show status
+Status: Evaluating
+Internal_status: Eval
+> step kernel_run
+Evaluation took 0 ticks so far
+Status: Waiting for input
+Internal_status: Stuck (Too_many_ticks)
+> show ticks
+Ticks: 300000
+Fuel: 299999
+";
+    assert_transcript(&output, expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_upgrading_kernel_installs_its_successor() {
+    let dir = scratch_dir("upgrade");
+    let v2 = wat::parse_str(
+        r#"(module
+          (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "/version")
+          (data (i32.const 16) "v2")
+          (func $second_kernel (export "kernel_run")
+            (drop (call $store_write (i32.const 0) (i32.const 8) (i32.const 0) (i32.const 16) (i32.const 2)))))"#,
+    )
+    .unwrap();
+    let v1 = r#"(module
+      (import "smart_rollup_core" "read_input" (func $read_input (param i32 i32 i32) (result i32)))
+      (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+      (import "smart_rollup_core" "store_delete" (func $store_delete (param i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "/kernel/boot.wasm")
+      (data (i32.const 32) "/kernel/env/reboot")
+      (data (i32.const 64) "/version")
+      (data (i32.const 80) "v1")
+      (func $first_kernel (export "kernel_run") (local $n i32)
+        (drop (call $store_write (i32.const 64) (i32.const 8) (i32.const 0) (i32.const 80) (i32.const 2)))
+        (loop $next
+          (local.set $n (call $read_input (i32.const 0x800) (i32.const 0x1000) (i32.const 4096)))
+          (if (i32.gt_s (local.get $n) (i32.const 0)) (then
+            (if (i32.eq (i32.load8_u (i32.const 0x1000)) (i32.const 1)) (then
+              (drop (call $store_delete (i32.const 0) (i32.const 17)))
+              (drop (call $store_write (i32.const 0) (i32.const 17) (i32.const 0)
+                (i32.const 0x1001) (i32.sub (local.get $n) (i32.const 1))))
+              (drop (call $store_write (i32.const 32) (i32.const 18) (i32.const 0) (i32.const 0) (i32.const 0)))))
+            (br $next))))))"#;
+    let kernel = write(&dir, "v1.wat", v1.as_bytes());
+    let inputs = write(
+        &dir,
+        "inputs.json",
+        format!("[[], [{{\"external\": \"{}\"}}]]", hex::encode(&v2)).as_bytes(),
+    );
+    let output = debug_file(
+        &dir,
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "1000000",
+        ],
+        "step inbox\nshow key /version as string\ndump function symbols\nstep inbox\nshow key /version as string\ndump function symbols\nshow key /kernel/boot.wasm\n",
+    );
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    let expected_start = "> step inbox
+Loaded 3 inputs at level 0
+Evaluation took 2000000 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show key /version as string
+v1
+> dump function symbols
+Functions:
+0: read_input
+1: store_write
+2: store_delete
+3: first_kernel
+> step inbox
+Loaded 4 inputs at level 1
+Evaluation took 3000000 ticks so far
+Status: Waiting for input
+Internal_status: Collect
+> show key /version as string
+v2
+> dump function symbols
+Functions:
+0: store_write
+1: second_kernel
+> show key /kernel/boot.wasm
+";
+    assert!(out.starts_with(expected_start), "--- got ---\n{out}");
+    assert!(out.ends_with(&format!("{}\n", hex::encode(&v2))), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_failing_script_names_its_line_and_setup_errors_exit_2() {
+    let kernel = examples().join("echo.wat");
+    let output = debug_stdin(
+        &["--kernel", kernel.to_str().unwrap()],
+        "show status\n\nshow outbox at level x\nshow status\n",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).ends_with("> show outbox at level x\nInvalid number `x` for a level\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        stderr(&output),
+        "soru debug: line 3: `show outbox at level x` failed\n"
+    );
+    let output = debug_stdin(&["--kernel", kernel.to_str().unwrap()], "stop\nbogus\n");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = debug_stdin(&["--kernel", "/no/such/kernel.wasm"], "");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot read kernel /no/such/kernel.wasm"));
+    let output = debug_stdin(
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--commands",
+            "/no/such/script",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot read commands /no/such/script"));
+}
