@@ -360,42 +360,63 @@ impl Durable {
         if bytes.len() > MAX_STORE_IO_SIZE {
             return Err(DurableError::IoTooLarge(bytes.len() as i64));
         }
-        let node = self.value_node(key)?;
-        let existing = match &node {
-            Some(v) => Some(length_of(v, || key.text())?),
-            None => None,
-        };
-        let length = existing.unwrap_or(0);
-        if offset > length as i64 {
-            return Err(DurableError::OutOfBounds { offset, length });
+        self.write_value_with(key, offset, edit_readonly, |_| Ok(bytes))
+    }
+
+    /// [`Durable::write_value`] in one descent of the tree: `prepare` gets the value's current
+    /// length (`None` if there is no value), runs the caller's own checks and returns the bytes
+    /// to write; then come the checks of `write_value` (read-only key, size, offset) and the
+    /// write. A failed check leaves the store unchanged (only a tree error in the middle of the
+    /// write, a blinded chunk of a proof tree, can leave part of it done).
+    pub(crate) fn write_value_with<'b, E: From<DurableError>>(
+        &mut self,
+        key: &Key,
+        offset: i64,
+        edit_readonly: bool,
+        prepare: impl FnOnce(Option<u64>) -> Result<&'b [u8], E>,
+    ) -> Result<(), E> {
+        /// The closure's failures: the caller's or the store's.
+        enum Failed<E> {
+            Caller(E),
+            Store(DurableError),
         }
-        if offset < 0 {
-            return Err(DurableError::Negative(offset));
-        }
-        let offset = offset as u64;
-        // A fresh vector starts from nothing under `@` (octez's encoding removes it first);
-        // an existing one is edited apart and put back in one descent.
-        let mut v = node.unwrap_or_else(Tree::empty);
-        let new_length = length.max(offset + bytes.len() as u64);
-        if new_length != length || existing.is_none() {
-            set_length(&mut v, new_length)?;
-        }
-        let mut pos = 0usize;
-        while pos < bytes.len() {
-            let abs = offset + pos as u64;
-            let index = abs / CHUNK_SIZE as u64;
-            let start = (abs % CHUNK_SIZE as u64) as usize;
-            let take = (CHUNK_SIZE - start).min(bytes.len() - pos);
-            let mut chunk = [0u8; CHUNK_SIZE];
-            if take != CHUNK_SIZE {
-                read_chunk(&v, index, &mut chunk)?;
+        impl<E> From<TreeError> for Failed<E> {
+            fn from(e: TreeError) -> Self {
+                Failed::Store(e.into())
             }
-            chunk[start..start + take].copy_from_slice(&bytes[pos..pos + take]);
-            set_chunk(&mut v, index, &chunk)?;
-            pos += take;
         }
-        self.tree.set_subtree(&key.value_path(), v)?;
-        Ok(())
+        impl<E> From<DurableError> for Failed<E> {
+            fn from(e: DurableError) -> Self {
+                Failed::Store(e)
+            }
+        }
+        let done = self.tree.update(&key.value_path(), |v| {
+            // `v` is the value's `@` subtree, an empty directory if there is no value.
+            let existing = if v.is_empty() {
+                None
+            } else {
+                Some(length_of(v, || key.text())?)
+            };
+            let bytes = prepare(existing).map_err(Failed::Caller)?;
+            Self::check_writeable(key, edit_readonly)?;
+            if bytes.len() > MAX_STORE_IO_SIZE {
+                return Err(DurableError::IoTooLarge(bytes.len() as i64).into());
+            }
+            let length = existing.unwrap_or(0);
+            if offset > length as i64 {
+                return Err(DurableError::OutOfBounds { offset, length }.into());
+            }
+            if offset < 0 {
+                return Err(DurableError::Negative(offset).into());
+            }
+            write_at(v, existing.is_none(), length, offset as u64, bytes)?;
+            Ok(())
+        });
+        match done {
+            Ok(()) => Ok(()),
+            Err(Failed::Caller(e)) => Err(e),
+            Err(Failed::Store(e)) => Err(e.into()),
+        }
     }
 
     /// Removes the value (`Target::Value`) or the whole subtree (`Target::Directory`) at `key`.
@@ -546,6 +567,37 @@ fn read_chunk(v: &Tree, index: u64, out: &mut [u8; CHUNK_SIZE]) -> Result<(), Du
 fn set_chunk(v: &mut Tree, index: u64, chunk: &[u8; CHUNK_SIZE]) -> Result<(), DurableError> {
     let idx = ChunkStep::new(index);
     v.set_value(&[CONTENTS_STEP, idx.bytes()], chunk)?;
+    Ok(())
+}
+
+/// Writes `bytes` at `offset` into the value whose `@` subtree is `v` (of `length` bytes, or
+/// `fresh`: none yet), growing it as needed. Only the chunks the bytes touch are re-encoded,
+/// like octez's lazy vector encoding; `v` is edited in place.
+fn write_at(
+    v: &mut Tree,
+    fresh: bool,
+    length: u64,
+    offset: u64,
+    bytes: &[u8],
+) -> Result<(), DurableError> {
+    let new_length = length.max(offset + bytes.len() as u64);
+    if new_length != length || fresh {
+        set_length(v, new_length)?;
+    }
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let abs = offset + pos as u64;
+        let index = abs / CHUNK_SIZE as u64;
+        let start = (abs % CHUNK_SIZE as u64) as usize;
+        let take = (CHUNK_SIZE - start).min(bytes.len() - pos);
+        let mut chunk = [0u8; CHUNK_SIZE];
+        if take != CHUNK_SIZE {
+            read_chunk(v, index, &mut chunk)?;
+        }
+        chunk[start..start + take].copy_from_slice(&bytes[pos..pos + take]);
+        set_chunk(v, index, &chunk)?;
+        pos += take;
+    }
     Ok(())
 }
 

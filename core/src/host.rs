@@ -567,17 +567,15 @@ impl HostState {
     ) -> HostResult<i32> {
         code_of(|| {
             let key = load_key(mem, key, len)?;
-            let size = match self.value_size(&key) {
-                Ok(s) => s,
-                Err(Fail::Code(HostError::StoreNotAValue)) => 0,
-                Err(e) => return Err(e),
-            };
-            if size.checked_add(num_bytes).is_none_or(|sum| sum < size) {
-                return Err(HostError::StoreValueSizeExceeded.into());
-            }
-            let payload = load(mem, src, num_bytes)?;
+            // One descent: the size check and the write see the same value node.
             self.durable
-                .write_value(&key, i64::from(offset), payload, false)?;
+                .write_value_with(&key, i64::from(offset), false, |length| {
+                    let size = length.map_or(0, |n| n as i64 as i32);
+                    if size.checked_add(num_bytes).is_none_or(|sum| sum < size) {
+                        return Err(Fail::from(HostError::StoreValueSizeExceeded));
+                    }
+                    Ok(load(mem, src, num_bytes)?)
+                })?;
             Ok(0)
         })
     }

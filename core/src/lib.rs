@@ -24,6 +24,7 @@
 //! | `std` | yes | `std` conveniences |
 //! | `pvm` | yes | [`host`] and [`pvm`]: running kernels on wasmi (pulls wasmi and wasmparser) |
 //! | `json` | yes | [`inputs`] and the JSON parsers (pulls serde_json) |
+//! | `keys` | no | Ed25519 signing and signature checks in [`encoding::keys`] (pulls ed25519-dalek) |
 //!
 //! Without `pvm` and `json` the crate is what a light client needs: trees, proofs, output
 //! proofs, commitments and every encoding (`cargo build -p soru-core --no-default-features`).

@@ -115,12 +115,24 @@ proptest! {
     fn tree_ops_hash_like_a_fresh_build(ops in prop::collection::vec(op(), 1..60)) {
         let mut t = Tree::empty();
         let mut m = Model::new();
-        for op in &ops {
+        // Updates change nodes in place when nothing else holds them: every snapshot taken on
+        // the way (hashed now or only at the end) must keep its content and hash.
+        let mut snapshots = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let hashed_now = (i % 2 == 0).then(|| t.hash());
+            snapshots.push((t.clone(), m.clone(), hashed_now));
             apply(&mut t, &mut m, op);
         }
         prop_assert_eq!(t.hash(), build(&m).hash());
         for (k, v) in &m {
             prop_assert_eq!(t.value(&refs(k)).unwrap(), Some(v.as_slice()));
+        }
+        for (snapshot, model, hashed_then) in &snapshots {
+            let expected = build(model).hash();
+            prop_assert_eq!(snapshot.hash(), expected);
+            if let Some(h) = hashed_then {
+                prop_assert_eq!(*h, expected);
+            }
         }
     }
 

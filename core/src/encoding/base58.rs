@@ -35,6 +35,12 @@ pub const OPERATION_HASH: Prefix = Prefix {
     bytes: &[5, 116],
     payload_len: 32,
 };
+/// `LLo...`: hash of a block's lists of operations (32 bytes).
+pub const OPERATION_LIST_LIST_HASH: Prefix = Prefix {
+    name: "LLo",
+    bytes: &[29, 159, 109],
+    payload_len: 32,
+};
 /// `P...`: protocol hash (32 bytes).
 pub const PROTOCOL_HASH: Prefix = Prefix {
     name: "P",
@@ -130,6 +136,73 @@ pub const SCRIPT_EXPR_HASH: Prefix = Prefix {
     name: "expr",
     bytes: &[13, 44, 64, 27],
     payload_len: 32,
+};
+
+/// `edpk`: Ed25519 public key (32 bytes).
+pub const EDPK: Prefix = Prefix {
+    name: "edpk",
+    bytes: &[13, 15, 37, 217],
+    payload_len: 32,
+};
+/// `sppk`: Secp256k1 public key (33 bytes, compressed).
+pub const SPPK: Prefix = Prefix {
+    name: "sppk",
+    bytes: &[3, 254, 226, 86],
+    payload_len: 33,
+};
+/// `p2pk`: P-256 public key (33 bytes, compressed).
+pub const P2PK: Prefix = Prefix {
+    name: "p2pk",
+    bytes: &[3, 178, 139, 127],
+    payload_len: 33,
+};
+/// `BLpk`: BLS12-381 public key (48 bytes).
+pub const BLPK: Prefix = Prefix {
+    name: "BLpk",
+    bytes: &[6, 149, 135, 204],
+    payload_len: 48,
+};
+/// `edsk` (54 characters): Ed25519 secret key seed (32 bytes).
+pub const EDSK_SEED: Prefix = Prefix {
+    name: "edsk",
+    bytes: &[13, 15, 58, 7],
+    payload_len: 32,
+};
+/// `edsk` (98 characters): Ed25519 secret key as seed and public key (64 bytes).
+pub const EDSK_PAIR: Prefix = Prefix {
+    name: "edsk",
+    bytes: &[43, 246, 78, 7],
+    payload_len: 64,
+};
+/// `edsig`: Ed25519 signature (64 bytes).
+pub const EDSIG: Prefix = Prefix {
+    name: "edsig",
+    bytes: &[9, 245, 205, 134, 18],
+    payload_len: 64,
+};
+/// `spsig1`: Secp256k1 signature (64 bytes).
+pub const SPSIG: Prefix = Prefix {
+    name: "spsig1",
+    bytes: &[13, 115, 101, 19, 63],
+    payload_len: 64,
+};
+/// `p2sig`: P-256 signature (64 bytes).
+pub const P2SIG: Prefix = Prefix {
+    name: "p2sig",
+    bytes: &[54, 240, 44, 52],
+    payload_len: 64,
+};
+/// `sig`: a signature of any 64-byte scheme.
+pub const SIG: Prefix = Prefix {
+    name: "sig",
+    bytes: &[4, 130, 43],
+    payload_len: 64,
+};
+/// `BLsig`: BLS12-381 signature (96 bytes).
+pub const BLSIG: Prefix = Prefix {
+    name: "BLsig",
+    bytes: &[40, 171, 64, 207],
+    payload_len: 96,
 };
 
 /// Why a base58check string was rejected.

@@ -11,6 +11,8 @@
 //! | [`michelson`] | a parser from Michelson data text to Micheline expressions |
 //! | [`inbox`] | inbox messages exactly as the L1 writes them into the PVM's inbox (+ octez JSON form) |
 //! | [`outbox`] | outbox messages exactly as `Sc_rollup_outbox_message_repr` (+ octez JSON form) |
+//! | [`keys`] | public keys, signatures, `0x03`-watermarked signing and checking (feature `keys`) |
+//! | [`operation`] | manager operations of protocol 025 (reveal, transaction, origination, smart rollups) |
 //!
 //! ```
 //! use soru_core::encoding::base58;
@@ -35,6 +37,8 @@ pub mod binary;
 pub mod hex_text;
 pub mod inbox;
 pub mod json;
+pub mod keys;
 pub mod micheline;
 pub mod michelson;
+pub mod operation;
 pub mod outbox;

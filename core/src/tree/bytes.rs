@@ -51,6 +51,7 @@ impl<const N: usize> From<&[u8]> for SmallBytes<N> {
 /// last one padded with zeros), so most chunks end in a long run of zeros: those are kept as
 /// the bytes before the zeros and the total length. The bytes a value *is* (and hashes as)
 /// never depend on the representation.
+#[derive(Clone)]
 pub(crate) enum ValueBytes {
     /// The bytes as they are.
     Plain(SmallBytes<32>),
@@ -68,13 +69,30 @@ pub(crate) struct Padded {
     full: Once<Box<[u8]>>,
 }
 
+impl Clone for Padded {
+    fn clone(&self) -> Padded {
+        Padded {
+            head: self.head.clone(),
+            len: self.len,
+            full: Once::new(),
+        }
+    }
+}
+
 /// Shortest zero tail worth a [`ValueBytes::Padded`] representation.
 pub(crate) const MIN_ZERO_TAIL: usize = 64;
 
 impl ValueBytes {
     /// A copy of `bytes`.
     pub(crate) fn new(bytes: &[u8]) -> Self {
-        let head = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        // The zero tail, eight bytes at a time (chunks are mostly zeros).
+        let mut head = bytes.len();
+        while head >= 8 && bytes[head - 8..head] == [0; 8] {
+            head -= 8;
+        }
+        while head > 0 && bytes[head - 1] == 0 {
+            head -= 1;
+        }
         if bytes.len() - head >= MIN_ZERO_TAIL {
             ValueBytes::Padded(Box::new(Padded {
                 head: bytes[..head].into(),

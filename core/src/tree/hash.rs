@@ -7,6 +7,7 @@
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
+use spin::Once;
 
 /// A BLAKE2b-256 digest: the hash of a tree node, contents or inode.
 pub type Hash = [u8; 32];
@@ -32,6 +33,71 @@ pub(crate) fn blake2b(bytes: &[u8]) -> Hash {
     let mut h = Hasher::new();
     h.update(bytes);
     h.finalize().into()
+}
+
+/// Steps the state layout names over and over (octez's `wasm_2_0_0` tree and durable storage):
+/// their hash `H(step)`, which orders them in large directories, is computed once per process.
+const KNOWN_STEPS: [&[u8]; 28] = [
+    b"value",
+    b"contents",
+    b"length",
+    b"wasm",
+    b"head",
+    b"message-counter",
+    b"raw-level",
+    b"tag",
+    b"pvm",
+    b"reboot_counter",
+    b"last_top_level_call",
+    b"durable",
+    b"buffers",
+    b"input",
+    b"output",
+    b"outboxes",
+    b"last_level",
+    b"validity_period",
+    b"message_limit",
+    b"current_tick",
+    b"max_nb_ticks",
+    b"maximum_reboots_per_input",
+    b"outbox_validity_period",
+    b"outbox_message_limit",
+    b"@",
+    b"kernel",
+    b"boot.wasm",
+    b"readonly",
+];
+
+/// Decimal steps below this (chunk, message and input indices) also have their hash kept.
+const KNOWN_DECIMALS: usize = 1000;
+
+static KNOWN_STEP_HASHES: [Once<Hash>; KNOWN_STEPS.len()] =
+    [const { Once::new() }; KNOWN_STEPS.len()];
+static DECIMAL_HASHES: [Once<Hash>; KNOWN_DECIMALS] = [const { Once::new() }; KNOWN_DECIMALS];
+
+/// `H(step)`, the child-ordering key of a directory entry: [`blake2b`] of the step, kept
+/// once computed for the steps every operation on the state tree goes through (names of the
+/// state layout, decimal indices below 1000).
+pub(crate) fn step_key(step: &[u8]) -> Hash {
+    let decimal = matches!(
+        step,
+        [b'0'] | [b'1'..=b'9'] | [b'1'..=b'9', _] | [b'1'..=b'9', _, _]
+    ) && step.iter().all(u8::is_ascii_digit);
+    let slot = if decimal {
+        let n = step
+            .iter()
+            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+        DECIMAL_HASHES.get(n)
+    } else {
+        KNOWN_STEPS
+            .iter()
+            .position(|k| *k == step)
+            .and_then(|i| KNOWN_STEP_HASHES.get(i))
+    };
+    match slot {
+        Some(once) => *once.call_once(|| blake2b(step)),
+        None => blake2b(step),
+    }
 }
 
 /// A streaming hasher for pre-images that batches the many small fields of a pre-image into
@@ -187,6 +253,29 @@ mod tests {
         assert_eq!(contents(&chunk[..3], 512), blake2b(&preimage));
         assert_eq!(contents(&chunk, 512), blake2b(&preimage));
         assert_eq!(contents(b"", 0), blake2b(&[0; 8]));
+    }
+
+    #[test]
+    fn kept_step_keys_are_the_step_hashes() {
+        for step in [
+            &b"value"[..],
+            b"@",
+            b"readonly",
+            b"0",
+            b"7",
+            b"10",
+            b"999",
+            b"1000",
+            b"007",
+            b"00",
+            b"-1",
+            b"12a",
+            b"valu",
+            b"",
+        ] {
+            assert_eq!(step_key(step), blake2b(step), "{step:?}");
+            assert_eq!(step_key(step), blake2b(step), "{step:?} (kept)");
+        }
     }
 
     #[test]

@@ -39,7 +39,18 @@ pub(crate) struct InodeNode {
     hash: Once<Hash>,
 }
 
+impl Clone for InodeNode {
+    /// A copy of the content; the hash is recomputed when needed (the copy is about to change).
+    fn clone(&self) -> InodeNode {
+        InodeNode {
+            v: self.v.clone(),
+            hash: Once::new(),
+        }
+    }
+}
+
 /// The three inode forms.
+#[derive(Clone)]
 pub(crate) enum InodeV {
     /// A bucket of entries sorted by step bytes.
     Values(Vec<Entry>),
@@ -73,10 +84,12 @@ impl<'a> Key<'a> {
     pub(crate) fn new(step: &'a [u8]) -> Self {
         Key { step, key: None }
     }
-    fn bit(&mut self, depth: u32) -> Result<usize, Miss> {
+    fn hash(&mut self) -> &Hash {
         let step = self.step;
-        let key = self.key.get_or_insert_with(|| hash::blake2b(step));
-        hash::index_bit(key, depth).ok_or(Miss::TooDeep)
+        self.key.get_or_insert_with(|| hash::step_key(step))
+    }
+    fn bit(&mut self, depth: u32) -> Result<usize, Miss> {
+        hash::index_bit(self.hash(), depth).ok_or(Miss::TooDeep)
     }
 }
 
@@ -102,6 +115,106 @@ impl Inode {
 
     pub(crate) fn v(&self) -> &InodeV {
         &self.0.v
+    }
+
+    /// The content of this inode for changing it in place: the inode itself if this handle
+    /// is its only owner, otherwise a fresh copy that replaces it here. Its cached hash is
+    /// dropped either way.
+    fn make_mut(&mut self) -> &mut InodeV {
+        let node = Arc::make_mut(&mut self.0);
+        node.hash = Once::new();
+        &mut node.v
+    }
+
+    /// The node named `step`, to be changed in place (`None` if absent). The inodes on the
+    /// way are made this handle's own ([`Inode::make_mut`]); their content does not change,
+    /// so an error leaves the directory as it was.
+    pub(crate) fn entry_mut<O: Observer>(
+        &mut self,
+        key: &mut Key<'_>,
+        obs: &mut O,
+    ) -> Result<Option<&mut Tree>, Miss> {
+        if let InodeV::Blinded(h) = &self.0.v {
+            return Err(Miss::Blinded(**h));
+        }
+        match self.make_mut() {
+            InodeV::Values(vs) => Ok(vs
+                .binary_search_by(|(s, _)| (**s).cmp(key.step))
+                .ok()
+                .map(move |i| &mut vs[i].1)),
+            InodeV::Tree {
+                depth, children, ..
+            } => match &mut children[key.bit(*depth)?] {
+                None => Ok(None),
+                Some(child) => {
+                    obs.inode(child);
+                    child.entry_mut(key, obs)
+                }
+            },
+            InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
+        }
+    }
+
+    /// [`Inode::add`] in place: binds `step` to `tree` in this inode (at `depth`), copying only
+    /// the inodes other handles share; says whether the entry is new. On an error the inode
+    /// keeps its content.
+    pub(crate) fn add_mut<O: Observer>(
+        &mut self,
+        depth: u32,
+        key: &mut Key<'_>,
+        tree: Tree,
+        obs: &mut O,
+    ) -> Result<bool, Miss> {
+        if let InodeV::Blinded(h) = &self.0.v {
+            return Err(Miss::Blinded(**h));
+        }
+        let split_into = match self.make_mut() {
+            InodeV::Values(vs) => match vs.binary_search_by(|(s, _)| (**s).cmp(key.step)) {
+                Ok(i) => {
+                    vs[i].1 = tree;
+                    return Ok(false);
+                }
+                Err(i) if vs.len() < ENTRIES => {
+                    vs.reserve_exact(1);
+                    vs.insert(i, (key.step.into(), tree));
+                    return Ok(true);
+                }
+                Err(i) => {
+                    let mut entries = Vec::with_capacity(vs.len() + 1);
+                    entries.extend_from_slice(&vs[..i]);
+                    entries.push((key.step.into(), tree));
+                    entries.extend_from_slice(&vs[i..]);
+                    split_known(entries, depth, key)?
+                }
+            },
+            InodeV::Tree {
+                depth: d,
+                length,
+                children,
+            } => {
+                let i = key.bit(*d)?;
+                let added = match &mut children[i] {
+                    None => {
+                        children[i] = Some(Inode::from_v(InodeV::Values(alloc::vec![(
+                            key.step.into(),
+                            tree
+                        )])));
+                        true
+                    }
+                    Some(child) => {
+                        obs.inode(child);
+                        child.add_mut(d.saturating_add(1), key, tree, obs)?
+                    }
+                };
+                if added {
+                    *length = length.saturating_add(1);
+                }
+                return Ok(added);
+            }
+            InodeV::Blinded(h) => return Err(Miss::Blinded(**h)),
+        };
+        *self = split_into;
+        Ok(true)
     }
 
     /// The address of the shared inode, used to remember which inodes an operation read.
@@ -208,7 +321,7 @@ impl Inode {
                         true
                     }
                 };
-                Ok((split(vs, depth)?, added))
+                Ok((split_known(vs, depth, key)?, added))
             }
             InodeV::Tree {
                 depth: d,
@@ -374,14 +487,23 @@ impl Inode {
 }
 
 /// The canonical inode at `depth` for sorted `entries`: a bucket if there are at most 2, else a
-/// tree splitting them on bit `depth` of their step hashes (recursively).
-fn split(entries: Vec<Entry>, depth: u32) -> Result<Inode, Miss> {
+/// tree splitting them on bit `depth` of their step hashes (recursively). The hash of `key`'s
+/// step is known already (or kept for the caller): it is not computed twice.
+fn split_known(entries: Vec<Entry>, depth: u32, key: &mut Key<'_>) -> Result<Inode, Miss> {
     if entries.len() <= ENTRIES {
         return Ok(Inode::from_v(InodeV::Values(entries)));
     }
+    let known = *key.hash();
     let keyed: Vec<(Hash, Entry)> = entries
         .into_iter()
-        .map(|e| (hash::blake2b(&e.0), e))
+        .map(|e| {
+            let h = if *e.0 == *key.step {
+                known
+            } else {
+                hash::step_key(&e.0)
+            };
+            (h, e)
+        })
         .collect();
     split_keyed(keyed, depth)
 }

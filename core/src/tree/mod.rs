@@ -244,6 +244,63 @@ pub(crate) fn set_at<O: Observer>(
     Ok(Tree::dir(inode))
 }
 
+/// Changes the node at `path[i..]` below `node` in place: `f` gets it (an empty directory if
+/// nothing is there, a value on the way being replaced by a directory), and an empty directory
+/// it leaves is removed, as are the directories left empty above it (irmin semantics, as
+/// [`set_at`]). Nodes and inodes only this tree owns are changed where they are; shared ones
+/// (snapshots, other trees) are copied first, so every other version stays as it was. Each step
+/// is hashed at most once. Errors found on the way down leave the content unchanged; an error
+/// of `f` leaves what `f` did.
+pub(crate) fn update_at<E: From<TreeError>>(
+    node: &mut Tree,
+    path: &[&[u8]],
+    i: usize,
+    f: impl FnOnce(&mut Tree) -> Result<(), E>,
+) -> Result<(), E> {
+    let Some(step) = path.get(i) else {
+        return f(node);
+    };
+    let here = &path[..i];
+    match &node.0.v {
+        NodeV::Dir(_) => {}
+        NodeV::BlindedDir(h) => return Err(blinded_dir(here, *h).into()),
+        NodeV::Value(_) | NodeV::BlindedValue(_) => {
+            // A value on the way: the directory built below replaces it, unless it stays empty.
+            let mut dir = Tree::empty();
+            update_at(&mut dir, path, i, f)?;
+            if !dir.is_empty() {
+                *node = dir;
+            }
+            return Ok(());
+        }
+    }
+    let NodeV::Dir(inode) = node.make_mut() else {
+        return Ok(());
+    };
+    let mut key = Key::new(step);
+    let err = |m| -> E { miss_at(m, here, BlindedKind::Inode).into() };
+    match inode.entry_mut(&mut key, &mut Ignore).map_err(err)? {
+        Some(child) => {
+            update_at(child, path, i + 1, f)?;
+            if child.is_empty() {
+                if let Some(smaller) = inode.remove(&mut key, &mut Ignore).map_err(err)? {
+                    *inode = smaller;
+                }
+            }
+        }
+        None => {
+            let mut child = Tree::empty();
+            update_at(&mut child, path, i + 1, f)?;
+            if !child.is_empty() {
+                inode
+                    .add_mut(0, &mut key, child, &mut Ignore)
+                    .map_err(err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `node` without the entry at `path[i..]` (non-empty), or `None` if there is none.
 pub(crate) fn remove_at<O: Observer>(
     node: &Tree,
@@ -397,9 +454,21 @@ impl Tree {
     /// move. Setting an empty directory removes the entry (irmin semantics); an empty `path`
     /// replaces the whole tree.
     pub fn set_subtree(&mut self, path: &[&[u8]], tree: Tree) -> Result<(), TreeError> {
-        let new = set_at(self, path, 0, tree, &mut Ignore)?;
-        *self = new;
-        Ok(())
+        update_at(self, path, 0, |node| {
+            *node = tree;
+            Ok::<(), TreeError>(())
+        })
+    }
+
+    /// Changes the node at `path` in one descent: `f` gets it to edit in place (an empty
+    /// directory if nothing is there); an empty directory it leaves is removed, with the
+    /// directories left empty above it. Only nodes shared with other versions are copied.
+    pub fn update<E: From<TreeError>>(
+        &mut self,
+        path: &[&[u8]],
+        f: impl FnOnce(&mut Tree) -> Result<(), E>,
+    ) -> Result<(), E> {
+        update_at(self, path, 0, f)
     }
 
     /// Removes the value or directory at `path`; directories left empty are pruned (irmin

@@ -22,7 +22,18 @@ pub(crate) struct Node {
     hash: Once<Hash>,
 }
 
+impl Clone for Node {
+    /// A copy of the content; the hash is recomputed when needed (the copy is about to change).
+    fn clone(&self) -> Node {
+        Node {
+            v: self.v.clone(),
+            hash: Once::new(),
+        }
+    }
+}
+
 /// What a node holds.
+#[derive(Clone)]
 pub(crate) enum NodeV {
     /// Contents (irmin `Contents`): arbitrary bytes, up to 32 inline (lengths, hashes), long
     /// zero tails (padded durable chunks) kept short.
@@ -43,6 +54,15 @@ impl Tree {
             hash.call_once(|| *h);
         }
         Tree(Arc::new(Node { v, hash }))
+    }
+
+    /// The content of this node for changing it in place: the node itself if this handle is
+    /// its only owner (no snapshot or other tree can see it), otherwise a fresh copy that
+    /// replaces it in this handle. Its cached hash is dropped either way.
+    pub(crate) fn make_mut(&mut self) -> &mut NodeV {
+        let node = Arc::make_mut(&mut self.0);
+        node.hash = Once::new();
+        &mut node.v
     }
 
     /// A directory node with the given root inode.

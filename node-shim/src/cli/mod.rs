@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 mod debug;
 mod proof;
 mod replay;
+#[cfg(not(target_family = "wasm"))]
+mod sandbox;
 
 /// Soru: run, test and verify Tezos smart rollups.
 #[derive(Debug, Parser)]
@@ -27,6 +29,10 @@ enum Command {
     /// Work with proofs.
     #[command(subcommand)]
     Proof(proof::ProofCommand),
+    /// An embedded Tezos L1 for smart rollups that Taquito and other octez clients drive.
+    #[cfg(not(target_family = "wasm"))]
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
 }
 
 /// Parses the command line, runs the subcommand and returns the process exit code.
@@ -36,6 +42,8 @@ pub fn run() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Proof(command) => proof::run(&command),
         Command::Debug(args) => debug::run(&args),
+        #[cfg(not(target_family = "wasm"))]
+        Command::Sandbox(command) => sandbox::run(&command),
     }
 }
 

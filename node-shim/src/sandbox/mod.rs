@@ -5,3 +5,8 @@
 //! database sit on top of it.
 
 pub mod michelson;
+#[cfg(not(target_family = "wasm"))]
+pub mod node;
+pub mod protocol;
+#[cfg(not(target_family = "wasm"))]
+pub mod rpc;
