@@ -1,7 +1,9 @@
 //! Wall time of kernel runs that exhaust their fuel through host calls, against a run that
-//! exhausts the same fuel in plain wasm (the baseline, measured in the same process). A ratio
-//! near 1 means host work is priced like wasm work, so a run ends within its budget in bounded
-//! time whatever the kernel calls. `make bench` prints the table (scripts/bench.sh).
+//! exhausts the same fuel in plain wasm (the baseline, measured in the same process). Host
+//! calls cost octez's ticks (`soru_core::abi::host_call_fuel`), never more, so the ratio says
+//! how much slower than plain wasm a unit of fuel can be: the wall-time bound of a run is its
+//! fuel times the slowest row's time per unit. `make bench` prints the table
+//! (scripts/bench.sh).
 //!
 //! Environment: SORU_HOSTILE_FUEL (fuel per run, default 200000000).
 
@@ -54,7 +56,12 @@ fn run(wat: &str, fuel: u64) -> f64 {
     let report = pvm.run_level(&[], &mut NoReveal).expect("level runs");
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(report.status, Status::Stuck, "the run must end by fuel");
-    assert_eq!(report.fuel, fuel);
+    // All of it but what could not pay for the next instruction or call.
+    assert!(
+        report.fuel <= fuel && report.fuel + 16 > fuel,
+        "{}",
+        report.fuel
+    );
     seconds
 }
 
@@ -67,13 +74,14 @@ fn main() {
     let baseline = run(KERNELS[0].1, fuel);
     println!("fuel exhausted through host calls ({fuel} fuel per run; baseline: the compute loop)");
     println!();
-    println!("| run | wall time | baseline (compute loop) | ratio |");
-    println!("|---|---|---|---|");
+    println!("| run | wall time | per unit of fuel | baseline (compute loop) | ratio |");
+    println!("|---|---|---|---|---|");
     for (name, wat) in KERNELS.iter().skip(1) {
         let t = run(wat, fuel);
         println!(
-            "| {name} | {:.1} ms | {:.1} ms | {:.2}x |",
+            "| {name} | {:.1} ms | {:.3} µs | {:.1} ms | {:.2}x |",
             t * 1e3,
+            t * 1e6 / fuel as f64,
             baseline * 1e3,
             t / baseline
         );

@@ -27,7 +27,7 @@ use core::fmt;
 use crate::abi::{
     host_call_fuel, HostError, HostFunction, PvmVersion, DEBUG_MESSAGE_OVERHEAD, HOST_MODULE,
     MAX_DEBUG_BYTES_PER_LEVEL, MAX_INPUT_OUTPUT_SIZE, MAX_KEY_LENGTH, MAX_MEMORY_PAGES,
-    MAX_STORE_IO_SIZE, MAX_TABLE_ELEMENTS, READ_INPUT_INFO_SIZE, STORE_HASH_SIZE, WASM_PAGE_SIZE,
+    MAX_TABLE_ELEMENTS, READ_INPUT_INFO_SIZE, WASM_PAGE_SIZE,
 };
 use crate::durable::{Durable, DurableError, Key, Target};
 use crate::reveal::RevealRequest;
@@ -68,22 +68,89 @@ pub(crate) struct Limiter {
     table_pending: u64,
     /// Set when the host failed to allocate below the ceilings: what it was allocating.
     pub(crate) host_out_of_memory: Option<&'static str>,
+    /// Whether grows are charged fuel (set once the kernel is instantiated).
+    metering: bool,
+    /// wasmi fuel charged for memory and table growth in this run and not yet given back.
+    grow_fuel: u64,
+    /// Fuel of the last allowed growth, taken back if it then fails.
+    grow_pending: u64,
+    /// Grow fuel given back or advanced so far in this run.
+    pub(crate) refunded: u64,
+    /// The fuel of a grow that ran out of fuel, to advance before it runs again.
+    advance: u64,
+    /// The fuel advanced for the grow about to run again (not given back a second time).
+    advanced: u64,
+}
+
+impl Limiter {
+    /// Starts counting the fuel wasmi charges for growing memory and tables (from the
+    /// kernel's first instruction; instantiation is not charged).
+    pub(crate) fn start_metering(&mut self) {
+        self.metering = true;
+        self.grow_fuel = 0;
+    }
+
+    /// The grow fuel not yet given back, now given back. wasmi charges one unit per 64 bytes
+    /// a `memory.grow` or `table.grow` adds; octez's interpreter charges the instruction only,
+    /// so the PVM returns that fuel when a run runs out.
+    pub(crate) fn take_grow_fuel(&mut self) -> u64 {
+        let fuel = core::mem::take(&mut self.grow_fuel);
+        self.refunded = self.refunded.saturating_add(fuel);
+        fuel
+    }
+
+    /// The fuel of a grow that stopped the run for lack of it, now advanced: the grow runs
+    /// again with it when the run resumes (octez charges the instruction only).
+    pub(crate) fn take_grow_advance(&mut self) -> u64 {
+        let fuel = core::mem::take(&mut self.advance);
+        self.advanced = fuel;
+        self.refunded = self.refunded.saturating_add(fuel);
+        fuel
+    }
+
+    fn growing(&mut self, fuel: u64) {
+        if !self.metering {
+            self.grow_pending = 0;
+        } else if fuel > 0 && core::mem::take(&mut self.advanced) == fuel {
+            // Paid by an advance already: nothing to give back later.
+            self.grow_pending = 0;
+        } else {
+            self.grow_pending = fuel;
+        }
+        self.grow_fuel = self.grow_fuel.saturating_add(self.grow_pending);
+    }
+
+    fn grow_failed(&mut self, out_of_fuel: bool) {
+        let pending = core::mem::take(&mut self.grow_pending);
+        self.grow_fuel = self.grow_fuel.saturating_sub(pending);
+        if out_of_fuel && self.metering {
+            self.advance = pending;
+        }
+    }
 }
 
 impl wasmi::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool, wasmi_core::LimiterError> {
-        Ok(desired as u64 <= MAX_MEMORY_PAGES * WASM_PAGE_SIZE)
+        let allowed = desired as u64 <= MAX_MEMORY_PAGES * WASM_PAGE_SIZE;
+        if allowed {
+            self.growing((desired as u64).saturating_sub(current as u64) / 64);
+        }
+        Ok(allowed)
     }
 
     fn memory_grow_failed(
         &mut self,
         error: &wasmi::errors::MemoryError,
     ) -> Result<(), wasmi_core::LimiterError> {
+        self.grow_failed(matches!(
+            error,
+            wasmi::errors::MemoryError::OutOfFuel { .. }
+        ));
         if matches!(error, wasmi::errors::MemoryError::OutOfSystemMemory) {
             self.host_out_of_memory = Some("the kernel's memory");
             return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
@@ -104,6 +171,8 @@ impl wasmi::ResourceLimiter for Limiter {
         }
         self.table_elements = total;
         self.table_pending = added;
+        // wasmi's table references are 4 bytes.
+        self.growing(added * 4 / 64);
         Ok(true)
     }
 
@@ -113,6 +182,7 @@ impl wasmi::ResourceLimiter for Limiter {
     ) -> Result<(), wasmi_core::LimiterError> {
         // wasmi asks the limiter before checking the table's own maximum and the fuel.
         self.table_elements -= core::mem::take(&mut self.table_pending);
+        self.grow_failed(matches!(error, wasmi::errors::TableError::OutOfFuel { .. }));
         if matches!(error, wasmi::errors::TableError::OutOfSystemMemory) {
             self.host_out_of_memory = Some("the kernel's tables");
             return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
@@ -604,26 +674,33 @@ pub(crate) fn finish_reveal(
     }
 }
 
-/// `n` as a byte count, clamped to `0..=max` (what a host call can move at most).
-fn span(n: i32, max: usize) -> u64 {
-    (n.max(0) as u64).min(max as u64)
+/// A host function's result as octez's tick model reads it: negative is an error code.
+trait ResultCode {
+    fn code(&self) -> i64;
 }
 
-/// Longest key argument a host function reads (longer ones fail with
-/// [`HostError::StoreKeyTooLarge`] after reading `MAX_KEY_LENGTH + 1` bytes at most).
-const MAX_KEY_ARG: usize = MAX_KEY_LENGTH + 10;
+impl ResultCode for i32 {
+    fn code(&self) -> i64 {
+        i64::from(*self)
+    }
+}
 
-/// Runs host function `function` on the kernel's memory after charging its fuel
-/// ([`host_call_fuel`] of `bytes`, the most it can move). Without enough fuel the run stops
-/// as if it had run out of fuel in wasm: the call does nothing.
-fn with_memory<R>(
-    caller: &mut wasmi::Caller<'_, HostState>,
-    function: HostFunction,
-    bytes: u64,
-    f: impl FnOnce(&mut [u8], &mut HostState) -> HostResult<R>,
-) -> Result<R, wasmi::Error> {
-    caller.data_mut().last_call = Some(function);
-    let cost = host_call_fuel(bytes);
+impl ResultCode for i64 {
+    fn code(&self) -> i64 {
+        *self
+    }
+}
+
+impl ResultCode for () {
+    fn code(&self) -> i64 {
+        0
+    }
+}
+
+/// Takes `cost` fuel from the run (first giving back the grow fuel,
+/// [`Limiter::take_grow_fuel`], if it falls short), or empties it and stops the run as out
+/// of fuel.
+fn charge(caller: &mut wasmi::Caller<'_, HostState>, cost: u64) -> Result<(), wasmi::Error> {
     let mut left = caller.get_fuel()?;
     if left < cost && caller.data().fuel_reserve > 0 {
         // A fuel slice ends inside this call: take what it needs from the run's reserve, so a
@@ -634,17 +711,40 @@ fn with_memory<R>(
         left += take;
     }
     if left < cost {
+        left = left.saturating_add(caller.data_mut().limits.take_grow_fuel());
+    }
+    if left < cost {
         caller.set_fuel(0)?;
         return Err(wasmi::Error::host(HostTrap::OutOfFuel));
     }
     caller.set_fuel(left - cost)?;
+    Ok(())
+}
+
+/// Runs host function `function` on the kernel's memory and charges octez's ticks for it
+/// ([`host_call_fuel`] of its key lengths `keys`, the `bytes` it writes and its result):
+/// [`crate::abi::HOST_CALL_FUEL`] before the call (without it, the call does nothing), the
+/// rest after it, as octez counts a call's ticks down once it has run. Every call's work is
+/// bounded (at most 4096 bytes moved, one durable operation), so a run ends within its fuel.
+fn with_memory<R: ResultCode>(
+    caller: &mut wasmi::Caller<'_, HostState>,
+    function: HostFunction,
+    keys: i32,
+    bytes: i32,
+    f: impl FnOnce(&mut [u8], &mut HostState) -> HostResult<R>,
+) -> Result<R, wasmi::Error> {
+    caller.data_mut().last_call = Some(function);
+    charge(caller, crate::abi::HOST_CALL_FUEL)?;
     let memory = caller.data().memory.ok_or_else(|| {
         wasmi::Error::host(HostTrap::Crash(
             "host functions must not access memory during initialisation".into(),
         ))
     })?;
     let (mem, state) = memory.data_and_store_mut(&mut *caller);
-    f(mem, state).map_err(wasmi::Error::host)
+    let result = f(mem, state).map_err(wasmi::Error::host)?;
+    let cost = host_call_fuel(function, keys, bytes, result.code());
+    charge(caller, cost.saturating_sub(crate::abi::HOST_CALL_FUEL))?;
+    Ok(result)
 }
 
 /// Registers the host functions available at `version` in `linker`.
@@ -663,95 +763,66 @@ pub(crate) fn link(
         match f {
             HostFunction::ReadInput => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, b: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::ReadInput,
-                        span(n, MAX_INPUT_OUTPUT_SIZE) + READ_INPUT_INFO_SIZE as u64,
-                        |mem, st| st.read_input(mem, a, b, n),
-                    )
+                    with_memory(&mut c, HostFunction::ReadInput, 0, 0, |mem, st| {
+                        st.read_input(mem, a, b, n)
+                    })
                 })
             }
             HostFunction::WriteOutput => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::WriteOutput,
-                        span(n, MAX_INPUT_OUTPUT_SIZE),
-                        |mem, st| st.write_output(mem, a, n),
-                    )
+                    with_memory(&mut c, HostFunction::WriteOutput, 0, 0, |mem, st| {
+                        st.write_output(mem, a, n)
+                    })
                 })
             }
             HostFunction::WriteDebug => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::WriteDebug,
-                        u64::from(n as u32).min(MAX_DEBUG_BYTES_PER_LEVEL as u64),
-                        |mem, st| {
-                            st.write_debug(mem, a, n);
-                            Ok(())
-                        },
-                    )
+                    with_memory(&mut c, HostFunction::WriteDebug, 0, 0, |mem, st| {
+                        st.write_debug(mem, a, n);
+                        Ok(())
+                    })
                 })
             }
             HostFunction::StoreHas => linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                with_memory(
-                    &mut c,
-                    HostFunction::StoreHas,
-                    span(l, MAX_KEY_ARG),
-                    |mem, st| st.store_has(mem, k, l),
-                )
+                with_memory(&mut c, HostFunction::StoreHas, l, 0, |mem, st| {
+                    st.store_has(mem, k, l)
+                })
             }),
             HostFunction::StoreExists => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreExists,
-                        span(l, MAX_KEY_ARG),
-                        |mem, st| st.store_exists(mem, k, l),
-                    )
+                    with_memory(&mut c, HostFunction::StoreExists, l, 0, |mem, st| {
+                        st.store_exists(mem, k, l)
+                    })
                 })
             }
             HostFunction::StoreListSize => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreListSize,
-                        span(l, MAX_KEY_ARG),
-                        |mem, st| st.store_list_size(mem, k, l),
-                    )
+                    with_memory(&mut c, HostFunction::StoreListSize, l, 0, |mem, st| {
+                        st.store_list_size(mem, k, l)
+                    })
                 })
             }
             HostFunction::StoreGetNthKey => linker.func_wrap(
                 m,
                 name,
                 |mut c: C<'_>, k: i32, l: i32, i: i64, d: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreGetNthKey,
-                        span(l, MAX_KEY_ARG) + span(n, MAX_KEY_ARG),
-                        |mem, st| st.store_get_nth_key(mem, k, l, i, d, n),
-                    )
+                    with_memory(&mut c, HostFunction::StoreGetNthKey, l, 0, |mem, st| {
+                        st.store_get_nth_key(mem, k, l, i, d, n)
+                    })
                 },
             ),
             HostFunction::StoreDelete => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreDelete,
-                        span(l, MAX_KEY_ARG),
-                        |mem, st| st.store_delete(mem, k, l, Target::Directory),
-                    )
+                    with_memory(&mut c, HostFunction::StoreDelete, l, 0, |mem, st| {
+                        st.store_delete(mem, k, l, Target::Directory)
+                    })
                 })
             }
             HostFunction::StoreDeleteValue => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreDeleteValue,
-                        span(l, MAX_KEY_ARG),
-                        |mem, st| st.store_delete(mem, k, l, Target::Value),
-                    )
+                    with_memory(&mut c, HostFunction::StoreDeleteValue, l, 0, |mem, st| {
+                        st.store_delete(mem, k, l, Target::Value)
+                    })
                 })
             }
             HostFunction::StoreCopy => {
@@ -759,7 +830,8 @@ pub(crate) fn link(
                     with_memory(
                         &mut c,
                         HostFunction::StoreCopy,
-                        span(b, MAX_KEY_ARG) + span(y, MAX_KEY_ARG),
+                        b.saturating_add(y),
+                        0,
                         |mem, st| st.store_copy(mem, a, b, x, y),
                     )
                 })
@@ -769,83 +841,63 @@ pub(crate) fn link(
                     with_memory(
                         &mut c,
                         HostFunction::StoreMove,
-                        span(b, MAX_KEY_ARG) + span(y, MAX_KEY_ARG),
+                        b.saturating_add(y),
+                        0,
                         |mem, st| st.store_move(mem, a, b, x, y),
                     )
                 })
             }
             HostFunction::StoreValueSize => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreValueSize,
-                        span(l, MAX_KEY_ARG),
-                        |mem, st| st.store_value_size(mem, k, l),
-                    )
+                    with_memory(&mut c, HostFunction::StoreValueSize, l, 0, |mem, st| {
+                        st.store_value_size(mem, k, l)
+                    })
                 })
             }
             HostFunction::StoreRead => linker.func_wrap(
                 m,
                 name,
                 |mut c: C<'_>, k: i32, l: i32, o: i32, d: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreRead,
-                        span(l, MAX_KEY_ARG) + span(n, MAX_STORE_IO_SIZE),
-                        |mem, st| st.store_read(mem, k, l, o, d, n),
-                    )
+                    with_memory(&mut c, HostFunction::StoreRead, l, 0, |mem, st| {
+                        st.store_read(mem, k, l, o, d, n)
+                    })
                 },
             ),
             HostFunction::StoreWrite => linker.func_wrap(
                 m,
                 name,
                 |mut c: C<'_>, k: i32, l: i32, o: i32, s: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreWrite,
-                        span(l, MAX_KEY_ARG) + span(n, MAX_STORE_IO_SIZE),
-                        |mem, st| st.store_write(mem, k, l, o, s, n),
-                    )
+                    with_memory(&mut c, HostFunction::StoreWrite, l, n, |mem, st| {
+                        st.store_write(mem, k, l, o, s, n)
+                    })
                 },
             ),
             HostFunction::StoreCreate => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32, s: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreCreate,
-                        span(l, MAX_KEY_ARG),
-                        |mem, st| st.store_create(mem, k, l, s),
-                    )
+                    with_memory(&mut c, HostFunction::StoreCreate, l, 0, |mem, st| {
+                        st.store_create(mem, k, l, s)
+                    })
                 })
             }
             HostFunction::StoreGetHash => {
                 linker.func_wrap(m, name, |mut c: C<'_>, k: i32, l: i32, d: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::StoreGetHash,
-                        span(l, MAX_KEY_ARG) + STORE_HASH_SIZE as u64,
-                        |mem, st| st.store_get_hash(mem, k, l, d, n),
-                    )
+                    with_memory(&mut c, HostFunction::StoreGetHash, l, 0, |mem, st| {
+                        st.store_get_hash(mem, k, l, d, n)
+                    })
                 })
             }
             HostFunction::RevealPreimage => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, l: i32, d: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::RevealPreimage,
-                        span(l, MAX_INPUT_OUTPUT_SIZE) + span(n, MAX_INPUT_OUTPUT_SIZE),
-                        |mem, st| st.reveal_request(mem, HostFunction::RevealPreimage, a, l, d, n),
-                    )
+                    with_memory(&mut c, HostFunction::RevealPreimage, 0, 0, |mem, st| {
+                        st.reveal_request(mem, HostFunction::RevealPreimage, a, l, d, n)
+                    })
                 })
             }
             HostFunction::Reveal => {
                 linker.func_wrap(m, name, |mut c: C<'_>, a: i32, l: i32, d: i32, n: i32| {
-                    with_memory(
-                        &mut c,
-                        HostFunction::Reveal,
-                        span(l, MAX_INPUT_OUTPUT_SIZE) + span(n, MAX_INPUT_OUTPUT_SIZE),
-                        |mem, st| st.reveal_request(mem, HostFunction::Reveal, a, l, d, n),
-                    )
+                    with_memory(&mut c, HostFunction::Reveal, 0, 0, |mem, st| {
+                        st.reveal_request(mem, HostFunction::Reveal, a, l, d, n)
+                    })
                 })
             }
             HostFunction::RevealMetadata => linker.func_wrap(

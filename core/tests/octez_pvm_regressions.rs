@@ -117,6 +117,53 @@ fn link_kernel(import: &str, params: usize) -> Vec<u8> {
     m
 }
 
+/// Reads an unsigned LEB128 at `*at`.
+fn read_leb(bytes: &[u8], at: &mut usize) -> usize {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let b = bytes[*at];
+        *at += 1;
+        n |= usize::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+/// A module in the binary layout octez's `Encode.encode` gives a module it compiled from
+/// text: the same sections and instructions as `standard` (a module as the `wat` crate encodes
+/// it), every section size and code-body size a 5-byte padded LEB128, and no custom sections
+/// (octez writes no names).
+fn octez_layout(standard: &[u8]) -> Vec<u8> {
+    let mut out = standard[..8].to_vec();
+    let mut at = 8;
+    while at < standard.len() {
+        let id = standard[at];
+        at += 1;
+        let size = read_leb(standard, &mut at);
+        let body = &standard[at..at + size];
+        at += size;
+        match id {
+            0 => {}
+            10 => {
+                let mut i = 0;
+                let count = read_leb(body, &mut i);
+                let mut code = body[..i].to_vec();
+                for _ in 0..count {
+                    let n = read_leb(body, &mut i);
+                    code.extend_from_slice(&padded_leb(n));
+                    code.extend_from_slice(&body[i..i + n]);
+                    i += n;
+                }
+                section(&mut out, 10, &code);
+            }
+            _ => section(&mut out, id, body),
+        }
+    }
+    out
+}
+
 fn link_import(kernel: &str) -> (&'static str, usize) {
     match kernel {
         "link_store_create" => ("store_create", 3),
@@ -279,13 +326,14 @@ fn link_kernels_line_1_and_padding_lines_are_octez() {
 #[test]
 fn tx_no_verify_line_1_and_padding_lines_are_octez() {
     let Some(dir) = vectors() else { return };
-    let Ok(folder) = std::env::var("SORU_OCTEZ_KERNELS") else {
-        println!(
-            "SKIP: set SORU_OCTEZ_KERNELS to a folder holding octez's tx-kernel-no-verif.wasm"
-        );
+    let Some(folder) = octez_kernels() else {
         return;
     };
-    let bytes = std::fs::read(PathBuf::from(folder).join("tx-kernel-no-verif.wasm")).unwrap();
+    let path = folder.join("tx-kernel-no-verif.wasm");
+    let Ok(bytes) = std::fs::read(&path) else {
+        println!("SKIP: no {}", path.display());
+        return;
+    };
     let l = ladder(&dir, "tx_no_verify", "v5", &bytes);
     println!(
         "tx_no_verify.v5: {} lines, line 1 {}, padding {}/{}",
@@ -300,6 +348,59 @@ fn tx_no_verify_line_1_and_padding_lines_are_octez() {
         l.padding_matched, l.padding_checked,
         "tx_no_verify: padding lines"
     );
+}
+
+/// The folder named by `SORU_OCTEZ_KERNELS`, holding kernels from octez's repository.
+fn octez_kernels() -> Option<PathBuf> {
+    let folder = std::env::var("SORU_OCTEZ_KERNELS").ok().map(PathBuf::from);
+    if folder.is_none() {
+        println!("SKIP: set SORU_OCTEZ_KERNELS to a folder holding octez's kernels");
+    }
+    folder
+}
+
+#[test]
+fn the_octez_layout_of_the_link_kernels_is_their_hand_built_bytes() {
+    let text = r#"(module
+ (import "smart_rollup_core" "store_exists" (func $store_exists (param i32 i32) (result i32)))
+ (memory 1)
+ (export "mem" (memory 0))
+ (func (export "kernel_run") (nop)))"#;
+    assert_eq!(
+        octez_layout(&wat::parse_str(text).unwrap()),
+        link_kernel("store_exists", 2)
+    );
+}
+
+/// octez's `echo.wast` (`src/proto_alpha/lib_protocol/test/integration/wasm_kernel/`), compiled
+/// as octez compiles it: a kernel reading one input per run, echoing transfers to the outbox
+/// and rebooting until `End_of_level`, so each of its three runs calls host functions within
+/// 5000 ticks.
+#[test]
+fn echo_line_1_and_padding_lines_are_octez() {
+    let Some(dir) = vectors() else { return };
+    let Some(folder) = octez_kernels() else {
+        return;
+    };
+    let path = folder.join("echo.wast");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        println!("SKIP: no {}", path.display());
+        return;
+    };
+    let bytes = octez_layout(&wat::parse_str(&text).unwrap());
+    for v in ["v4", "v5", "v6"] {
+        let l = ladder(&dir, "echo", v, &bytes);
+        println!(
+            "echo.{v}: {} lines, line 1 {}, padding {}/{}, post-run state matches {} lines",
+            l.lines, l.line1, l.padding_matched, l.padding_checked, l.post_run_matches
+        );
+        assert!(l.line1, "echo.{v}: line 1 differs");
+        assert!(l.padding_checked > 0, "echo.{v}: no padding line checked");
+        assert_eq!(
+            l.padding_matched, l.padding_checked,
+            "echo.{v}: padding lines"
+        );
+    }
 }
 
 #[test]

@@ -422,6 +422,208 @@ fn step_level_feeds_the_given_level_timestamp_and_predecessor() {
     assert_eq!(pvm.run_level(&[], &mut NoReveal).unwrap().level, 8);
 }
 
+/// octez's ticks for a host call: the `call` instruction, the steps that run and return from
+/// the host function, and its tick model (42 per byte moved, 1 per tree access).
+const OCTEZ_HOST_CALL_TICKS: u128 = 3;
+
+/// A kernel calling host functions in a loop at octez's regression `ticks_per_snapshot`
+/// (5000): octez charges each call 3 ticks plus its tick model, and Soru's fuel for the same
+/// work is no more, so the run completes as octez's does (an earlier fuel model, 2000 per
+/// call, left it stuck).
+#[test]
+fn host_calls_in_a_loop_complete_within_octez_ticks_at_small_ticks_per_snapshot() {
+    let kernel = wat::parse_str(
+        r#"(module
+          (import "smart_rollup_core" "store_write"
+            (func $write (param i32 i32 i32 i32 i32) (result i32)))
+          (import "smart_rollup_core" "store_read"
+            (func $read (param i32 i32 i32 i32 i32) (result i32)))
+          (import "smart_rollup_core" "write_output" (func $out (param i32 i32) (result i32)))
+          (import "smart_rollup_core" "store_has" (func $has (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "/k")
+          (func (export "kernel_run") (local $i i32)
+            (loop $l
+              (drop (call $write (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 0) (i32.const 2)))
+              (drop (call $read (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 16) (i32.const 2)))
+              (drop (call $out (i32.const 0) (i32.const 2)))
+              (drop (call $has (i32.const 0) (i32.const 2)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 10))))))"#,
+    )
+    .unwrap();
+    // Per round, octez's ticks are at least: 4 calls; the model of store_write (2-byte key,
+    // 2 bytes: 42*4 + 1), store_read (42*4 + 1), store_has (42*2 + 1); write_output adds none;
+    // 26 other instructions (14 consts, 4 drops, the counter and the branch).
+    let per_round = 4 * OCTEZ_HOST_CALL_TICKS + 169 + 169 + 85 + 26;
+    let octez_ticks_lower_bound = 10 * per_round;
+    assert!(octez_ticks_lower_bound < 5000);
+    let config = PvmConfig {
+        ticks_per_snapshot: 5000,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel, config).unwrap();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(
+        report.status,
+        Status::WaitingForInput,
+        "{:?}",
+        pvm.stuck_reason()
+    );
+    assert_eq!(report.outbox.len(), 10);
+    assert!(
+        u128::from(report.fuel) <= octez_ticks_lower_bound,
+        "fuel {} > octez ticks {octez_ticks_lower_bound}",
+        report.fuel
+    );
+    assert_eq!(report.ticks, 10_000);
+}
+
+/// A kernel calling a failing host function forever (write_output on a full outbox) stops at
+/// its budget, `ticks_per_snapshot`, in octez's stuck state: `Too_many_ticks` at the tick
+/// `ticks_per_snapshot` after the run's snapshot, the reboot counter reset, then only input
+/// ticks.
+#[test]
+fn a_runaway_host_call_loop_stops_at_its_budget_in_octez_stuck_state() {
+    let tps = 50_000u128;
+    let config = PvmConfig {
+        ticks_per_snapshot: tps,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel("hostile/output_forever"), config).unwrap();
+    let started = std::time::Instant::now();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(report.status, Status::Stuck);
+    assert_eq!(report.stuck_reason, Some(StuckReason::TooManyTicks));
+    assert_eq!(report.outbox.len(), 100);
+    assert!(
+        u128::from(report.fuel) <= tps && u128::from(report.fuel) + 10 > tps,
+        "{}",
+        report.fuel
+    );
+    println!(
+        "runaway host-call loop: {} fuel in {elapsed:?}",
+        report.fuel
+    );
+    // The input phase ends at the first snapshot (tps); the run is stuck tps later.
+    assert_eq!(report.ticks, 2 * tps);
+    let tree = pvm.state_tree().unwrap();
+    assert_eq!(
+        tree.value(&[b"wasm", b"tag"]).unwrap(),
+        Some(&b"\x00\x00\x00\x05stuck"[..])
+    );
+    assert_eq!(tree.value(&[b"wasm", b"value"]).unwrap(), Some(&[6u8][..]));
+    // octez's `Failing` status resets the reboot counter (n-encoded 1001) and keeps the
+    // last top-level call at the snapshot.
+    assert_eq!(
+        tree.value(&[b"wasm", b"reboot_counter"]).unwrap(),
+        Some(&[0xe9, 0x07][..])
+    );
+    assert_eq!(
+        tree.value(&[b"pvm", b"last_top_level_call"]).unwrap(),
+        Some(&[0xd0, 0x86, 0x03][..])
+    );
+    assert_eq!(
+        pvm.state_hash_at(2 * tps).unwrap(),
+        pvm.state_hash().unwrap()
+    );
+    assert!(matches!(
+        pvm.state_hash_at(2 * tps - 1),
+        Err(PvmError::InsideKernelRun { .. })
+    ));
+    // Stuck for good: the next level only counts its inputs.
+    let next = pvm.run_level(&[external(b"x")], &mut NoReveal).unwrap();
+    assert_eq!(next.ticks, 2 * tps + 4);
+    assert_eq!(next.kernel_runs, 0);
+}
+
+/// wasmi charges `memory.grow` one unit per 64 bytes added, octez one instruction: the fuel is
+/// given back, so growing 1000 pages fits in 5000 ticks as in octez.
+#[test]
+fn growing_memory_costs_what_octez_charges() {
+    let kernel = wat::parse_str(
+        r#"(module
+          (import "smart_rollup_core" "write_output" (func $out (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "kernel_run")
+            (i32.store (i32.const 0) (memory.grow (i32.const 1000)))
+            (drop (memory.grow (i32.const 1000)))
+            (drop (call $out (i32.const 0) (i32.const 4)))))"#,
+    )
+    .unwrap();
+    let config = PvmConfig {
+        ticks_per_snapshot: 5000,
+        ..PvmConfig::default()
+    };
+    let mut pvm = Pvm::new(&kernel, config).unwrap();
+    let report = pvm.run_level(&[], &mut NoReveal).unwrap();
+    assert_eq!(
+        report.status,
+        Status::WaitingForInput,
+        "{:?}",
+        pvm.stuck_reason()
+    );
+    assert_eq!(report.outbox, [1i32.to_le_bytes().to_vec()]);
+}
+
+/// A kernel that deletes itself: octez fails to decode the missing kernel and restores the
+/// fallback (the last kernel that initialised), with the upgrade error flag.
+#[test]
+fn a_deleted_kernel_is_replaced_by_its_fallback() {
+    let kernel = wat::parse_str(
+        r#"(module
+          (import "smart_rollup_core" "store_delete" (func $del (param i32 i32) (result i32)))
+          (import "smart_rollup_core" "store_write"
+            (func $write (param i32 i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "/kernel/boot.wasm")
+          (data (i32.const 32) "/kernel/env/reboot")
+          (func (export "kernel_run")
+            (drop (call $del (i32.const 0) (i32.const 17)))
+            (drop (call $write (i32.const 32) (i32.const 18) (i32.const 0) (i32.const 0) (i32.const 0)))))"#,
+    )
+    .unwrap();
+    let mut pvm = Pvm::new(&kernel, PvmConfig::default()).unwrap();
+    pvm.run_level(&[], &mut NoReveal).unwrap();
+    // Run 1 deletes the kernel and reboots; run 2 finds no kernel and restores the fallback.
+    assert_eq!(pvm.status(), Status::WaitingForInput);
+    assert!(value(&pvm, UPGRADE_ERROR_FLAG_KEY).is_some());
+    assert_eq!(value(&pvm, "/kernel/boot.wasm"), Some(kernel.clone()));
+}
+
+/// `state_hash_at` covers the levels `history_levels` keeps, here every level.
+#[test]
+fn state_hash_at_covers_every_level_kept() {
+    let config = PvmConfig {
+        history_levels: u32::MAX,
+        ..PvmConfig::default()
+    };
+    let mut all = Pvm::new(&kernel("trap"), config).unwrap();
+    let mut last = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    let first = all.run_level(&[external(b"a")], &mut NoReveal).unwrap();
+    last.run_level(&[external(b"a")], &mut NoReveal).unwrap();
+    let level0_end = first.ticks;
+    assert_eq!(all.state_hash_at(level0_end).unwrap(), first.state_hash);
+    let input = all.state_hash_at(3).unwrap();
+    for _ in 0..3 {
+        all.run_level(&[external(b"b")], &mut NoReveal).unwrap();
+        last.run_level(&[external(b"b")], &mut NoReveal).unwrap();
+    }
+    assert_eq!(all.state_hash_at(level0_end).unwrap(), first.state_hash);
+    assert_eq!(all.state_hash_at(3).unwrap(), input);
+    assert!(matches!(
+        last.state_hash_at(3),
+        Err(PvmError::TickNotRecorded { .. })
+    ));
+    // Both agree on the ticks the last level kept.
+    let t = last.ticks() - 1;
+    assert_eq!(
+        all.state_hash_at(t).unwrap(),
+        last.state_hash_at(t).unwrap()
+    );
+}
+
 /// The inputs `Pvm::step_level` feeds for `level` (timestamp 0, zero predecessor).
 fn level_inputs(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let internal = |m| InboxMessage::Internal(m).encode();

@@ -58,19 +58,58 @@ pub const MAX_FUNCTION_LOCALS: u64 = 50_000;
 pub const MAX_DEBUG_BYTES_PER_LEVEL: usize = 1 << 20;
 /// What one debug message costs against [`MAX_DEBUG_BYTES_PER_LEVEL`] besides its bytes.
 pub const DEBUG_MESSAGE_OVERHEAD: usize = 32;
-/// wasmi fuel every host call costs before any byte is moved: its fixed work (a tree lookup
-/// or update, the output buffer's bookkeeping) takes about as long as this many wasm
-/// instructions. Octez charges no ticks for a failing host call; Soru does, so a kernel looping
-/// on one (e.g. `write_output` on a full outbox) still ends within its fuel in bounded time.
-pub const HOST_CALL_FUEL: u64 = 2_000;
-/// wasmi fuel per byte a host call may move between memory and the state (keys, values,
-/// messages), in the spirit of octez's 42 ticks per byte read or written.
-pub const HOST_FUEL_PER_BYTE: u64 = 4;
+/// wasmi fuel every host call costs besides its `call` instruction (which wasmi charges as
+/// one operator): the two interpreter steps octez spends on any host call, the one that runs
+/// it (`Inv_start`) and the one that returns (the last `Inv_stop`). A failing call, for which
+/// octez's tick model adds nothing, costs this much (see [`host_call_fuel`]).
+pub const HOST_CALL_FUEL: u64 = 2;
+/// Fuel per byte a host call reads from or writes to the kernel's memory: octez's
+/// `ticks_per_byte_read` and `ticks_per_byte_written` (`Tick_model`).
+pub const FUEL_PER_BYTE: u64 = 42;
+/// Fuel of one access, copy, move or deletion in the durable tree (octez `tree_access`, ...).
+pub const TREE_ACCESS_FUEL: u64 = 1;
 
-/// The fuel of one host call that may move `bytes` bytes: [`HOST_CALL_FUEL`] plus
-/// [`HOST_FUEL_PER_BYTE`] per byte.
-pub const fn host_call_fuel(bytes: u64) -> u64 {
-    HOST_CALL_FUEL + HOST_FUEL_PER_BYTE * bytes
+/// The fuel of one call of `function` that returned `result`, exactly octez's ticks for it
+/// (`host_funcs.ml`): [`HOST_CALL_FUEL`], plus, when the call succeeded (`result >= 0`),
+/// [`FUEL_PER_BYTE`] per byte of its key arguments (`keys`, their total length) and of the
+/// value it moved (`bytes`: the `num_bytes` of `store_write`; for `read_input` and
+/// `store_read` the result), and [`TREE_ACCESS_FUEL`] if it touched durable storage.
+/// octez charges `write_output`, `write_debug` and the reveal calls nothing beyond the call
+/// (a reveal's bytes are charged when they arrive, see [`reveal_fuel`]).
+pub fn host_call_fuel(function: HostFunction, keys: i32, bytes: i32, result: i64) -> u64 {
+    if result < 0 {
+        return HOST_CALL_FUEL;
+    }
+    let n = |v: i64| (v.max(0) as u64).saturating_mul(FUEL_PER_BYTE);
+    let keys = n(i64::from(keys));
+    let model = match function {
+        HostFunction::ReadInput => n(result),
+        HostFunction::WriteOutput
+        | HostFunction::WriteDebug
+        | HostFunction::RevealPreimage
+        | HostFunction::RevealMetadata
+        | HostFunction::Reveal => 0,
+        HostFunction::StoreRead => keys + TREE_ACCESS_FUEL + n(result),
+        HostFunction::StoreWrite => keys + TREE_ACCESS_FUEL + n(i64::from(bytes)),
+        HostFunction::StoreHas
+        | HostFunction::StoreExists
+        | HostFunction::StoreListSize
+        | HostFunction::StoreGetNthKey
+        | HostFunction::StoreDelete
+        | HostFunction::StoreDeleteValue
+        | HostFunction::StoreCopy
+        | HostFunction::StoreMove
+        | HostFunction::StoreValueSize
+        | HostFunction::StoreCreate
+        | HostFunction::StoreGetHash => keys + TREE_ACCESS_FUEL,
+    };
+    HOST_CALL_FUEL.saturating_add(model)
+}
+
+/// The fuel of delivering `revealed` bytes to a suspended reveal call: octez's reveal tick
+/// plus [`FUEL_PER_BYTE`] per byte written to memory.
+pub fn reveal_fuel(revealed: i32) -> u64 {
+    1 + (revealed.max(0) as u64).saturating_mul(FUEL_PER_BYTE)
 }
 
 /// Default ticks per `kernel_run` (protocol `ticks_per_snapshot`, as used by the octez debugger).

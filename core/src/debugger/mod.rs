@@ -327,6 +327,7 @@ impl Session {
             TickState::Collect => "Collect",
             TickState::Snapshot => "Snapshot",
             TickState::Padding => "Padding",
+            TickState::Stuck(_) => "Stuck",
         })
     }
 

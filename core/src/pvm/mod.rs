@@ -33,20 +33,62 @@
 //!
 //! The wasmi fuel consumed by `kernel_run` is metered separately ([`LevelReport::fuel`]); one
 //! run gets `ticks_per_snapshot` units (or [`PvmConfig::fuel_per_kernel_run`] if lower), and
-//! running out is Soru's deterministic stand-in for octez's `Too_many_ticks`. The budget never
-//! stops a run that octez completes: octez charges at least one tick per wasm instruction (more
-//! for calls, locals and each byte of `memory.fill`/`memory.copy`, plus the ticks of decoding,
-//! linking and initialising the kernel) and has only `ticks_per_snapshot` ticks per run, while
-//! wasmi charges at most one unit of fuel per instruction (and one per 64 bytes copied);
-//! `pvm_lifecycle`'s `a_run_octez_completes_never_runs_out_of_fuel` checks it. When the PVM gets
-//! stuck inside a run, Soru stops counting at the run's snapshot (octez counts the interpreter
-//! ticks executed so far, which no other engine can reproduce).
+//! running out is octez's `Too_many_ticks` (see "Stuck states"). Soru never charges more than
+//! octez for the same work, so the budget never stops a run that octez completes:
+//! - an instruction costs wasmi at most one unit (`nop`, `drop`, `block`, `loop`, `end`
+//!   nothing, `memory.fill`/`memory.copy` one per 64 bytes), while octez's interpreter takes
+//!   at least one tick per instruction (several for calls and locals, 7 per byte of
+//!   `memory.fill`/`memory.copy`, which it unrolls), plus the ticks of decoding, linking and
+//!   initialising the kernel within the same `ticks_per_snapshot`;
+//! - `memory.grow` and `table.grow`, which wasmi charges one unit per 64 bytes added and octez
+//!   as one instruction, get that fuel back when the run runs out;
+//! - a host call costs octez's ticks for it ([`crate::abi::host_call_fuel`]): 2 for the call
+//!   (octez's steps that run and return from it), plus octez's tick model when it succeeds
+//!   (42 per byte of key or value moved, 1 per durable tree access); a reveal adds 1 plus 42
+//!   per byte revealed.
+//!
+//! wasmi charges a block's instructions when it enters the block, so a block left early by a
+//! branch pays for the instructions it skipped; octez's several ticks per executed instruction
+//! cover that in practice, and `pvm_lifecycle`'s
+//! `a_run_octez_completes_never_runs_out_of_fuel` and
+//! `host_calls_in_a_loop_complete_within_octez_ticks_at_small_ticks_per_snapshot` check kernels
+//! against lower bounds of octez's ticks. The converse does not hold: a run octez stops for
+//! too many ticks may complete in Soru, which does not count octez's interpreter steps.
+//!
+//! **Wall time.** Every unit of fuel is bounded work: a wasm instruction, 64 bytes of bulk
+//! memory, or a share of one host call, whose work is itself bounded (at most 4096 bytes moved
+//! and one durable operation). The slowest fuel is a failing host call in a loop: a
+//! `write_output` on a full outbox costs 6 units (4 of wasm, 2 for the call), and its time per
+//! unit is what `make bench` reports ("fuel exhausted through host calls"): a run ends within
+//! `ticks_per_snapshot` times that time (octez's rollup node, which runs kernels natively, has
+//! no bound at all). [`PvmConfig::fuel_per_kernel_run`] gives a lower bound where a machine
+//! needs one, at the price of stopping kernels octez would complete.
+//!
+//! ## Stuck states
+//! A PVM stuck for good stores octez's error under `/wasm` (`/wasm/tag` `stuck`, the error at
+//! `/wasm/value`, [`crate::state::StuckError`]), resets the reboot counter to 1001 and keeps
+//! `last_top_level_call`, as octez's `Failing` status does; afterwards only inputs add ticks.
+//! Running out of fuel is octez's `Too_many_ticks`, which octez raises at the tick
+//! `ticks_per_snapshot` after the run's snapshot: the stuck state is then octez's, tick and
+//! tree, whenever the run had written the same state as octez's before stopping (e.g. a kernel
+//! looping without side effects, or on a failing host call). For the other failures (a kernel
+//! that does not decode, link or initialise without a fallback, a missing `kernel_run`, an
+//! exhausted call stack, a host function crash) octez gets stuck after its interpreter's
+//! decoding, linking, initialisation or evaluation steps, a tick only that interpreter
+//! defines; Soru puts the stuck state at the tick after the snapshot, with octez's error
+//! (octez's own text for link errors and a missing `kernel_run`, Soru's where octez prints one
+//! of its OCaml exceptions), so its hash is not octez's.
 //!
 //! ## Reveals
 //! Reveal host calls suspend the run and ask the embedder's [`Reveal`]; if it has no answer yet
 //! the PVM reports [`Status::WaitingForReveal`] and [`Pvm::resume_reveal`] continues the very
 //! same call when the bytes arrive (wasmi resumable calls). Metadata requests are answered from
-//! [`PvmConfig`].
+//! [`PvmConfig`]. octez's state while waiting for a reveal is an `eval` tick state: its whole
+//! interpreter configuration (value and label stacks, frames, the module instance with its
+//! memory chunks, globals, tables and the decoded function bodies) under `/wasm`, at a tick
+//! counted by its interpreter. No other engine can build that tree, so Soru's state hash of a
+//! suspended run (the durable storage and buffers reached, with the snapshot's tick and tick
+//! state) is not octez's; the hashes after the run (its padding state) are.
 //!
 //! ## State
 //! The state is a [`Tree`] in octez's whole `wasm_2_0_0` layout (see [`crate::state`]):
@@ -54,8 +96,9 @@
 //! counters. [`Pvm::state_hash`] is its root hash, octez's state hash at every snapshot,
 //! collect and padding tick, checked against octez's own regression hashes
 //! (`core/tests/octez_pvm_regressions.rs`); outbox proofs of a Soru state are octez output
-//! proofs. The exceptions are a stuck PVM (octez stores its error under `/wasm`, Soru does not)
-//! and a run suspended on a reveal (octez is then inside an evaluation).
+//! proofs. The exceptions are the states inside a kernel evaluation: a run suspended on a
+//! reveal (see "Reveals") and a PVM stuck other than by running out of fuel (see "Stuck
+//! states").
 //!
 //! ## Example
 //! ```
@@ -86,7 +129,7 @@ pub mod kernel;
 mod step;
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -103,9 +146,9 @@ use crate::reveal::{Reveal, RevealRequest};
 use crate::state::input_buffer::{self, Input, InputBufferError};
 use crate::state::output_buffer::{self, OutputBufferError, OutputBufferInfo};
 use crate::state::{
-    Counters, Parameters, TickState, DURABLE_PATH, FALLBACK_KERNEL_KEY, KERNEL_KEY,
-    REBOOT_COUNTER_KEY, REBOOT_FLAG_KEY, STUCK_FLAG_KEY, TAG, TAG_SOME, TOO_MANY_REBOOT_FLAG_KEY,
-    UPGRADE_ERROR_FLAG_KEY, VERSION_KEY,
+    Counters, FallbackCause, InterpreterError, Parameters, StuckError, TickState, DURABLE_PATH,
+    FALLBACK_KERNEL_KEY, KERNEL_KEY, REBOOT_COUNTER_KEY, REBOOT_FLAG_KEY, STUCK_FLAG_KEY, TAG,
+    TAG_SOME, TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY, VERSION_KEY,
 };
 use crate::tree::{Hash, Tree, TreeError};
 pub use kernel::KernelError;
@@ -133,6 +176,11 @@ pub struct PvmConfig {
     /// leaves the PVM stuck. A cap below `ticks_per_snapshot` can stop a kernel octez would
     /// run to completion; the default, `u64::MAX`, never does.
     pub fuel_per_kernel_run: u64,
+    /// How many levels of per-tick states [`Pvm::state_hash_at`] keeps: the level being
+    /// processed and the ones before it, at least 1 (the default). `u32::MAX` keeps every level
+    /// since origination, e.g. for a refutation game's dissection over a commitment period; the
+    /// memory this takes grows with the state changed per level (the states share the rest).
+    pub history_levels: u32,
 }
 
 impl Default for PvmConfig {
@@ -149,6 +197,7 @@ impl Default for PvmConfig {
             outbox_validity_period: OUTBOX_VALIDITY_PERIOD,
             outbox_message_limit: OUTBOX_MESSAGE_LIMIT,
             fuel_per_kernel_run: u64::MAX,
+            history_levels: 1,
         }
     }
 }
@@ -204,6 +253,68 @@ pub enum StuckReason {
     Engine(String),
 }
 
+impl StuckReason {
+    /// The error octez stores under `/wasm` for this failure. [`StuckReason::TooManyTicks`],
+    /// link errors and a missing `kernel_run` carry octez's exact error; for the others octez's
+    /// text is that of an OCaml exception of its own interpreter, for which Soru's message
+    /// stands in.
+    pub fn octez_error(&self) -> StuckError {
+        match self {
+            StuckReason::TooManyTicks => StuckError::TooManyTicks,
+            StuckReason::NoFallbackKernel(e) => StuckError::NoFallbackKernel(fallback_cause(e)),
+            StuckReason::MissingKernel => {
+                StuckError::NoFallbackKernel(FallbackCause::Decode(InterpreterError::new(
+                    "Tezos_scoru_wasm.Durable.Value_not_found",
+                    Some("Value not found"),
+                )))
+            }
+            StuckReason::InvalidKernel(
+                KernelError::MissingEntrypoint | KernelError::EntrypointNotAFunction,
+            ) => StuckError::invalid_state(&format!(
+                "Invalid_module: no `{}` function exported",
+                kernel::KERNEL_ENTRYPOINT
+            )),
+            StuckReason::InvalidKernel(e) => {
+                StuckError::Eval(InterpreterError::new(&e.to_string(), None))
+            }
+            StuckReason::StackExhausted => StuckError::Eval(InterpreterError::new(
+                "Tezos_webassembly_interpreter.Eval.Exhaustion.Error(_, \"call stack exhausted\")",
+                Some("call stack exhausted"),
+            )),
+            StuckReason::HostCrash(m) => StuckError::Eval(InterpreterError::new(m, None)),
+            StuckReason::Engine(m) => StuckError::unknown(m),
+        }
+    }
+}
+
+/// The phase in which octez notices `e` (decoding, linking or initialisation) and its
+/// message: octez's own text for imports, Soru's for the rest.
+fn fallback_cause(e: &KernelError) -> FallbackCause {
+    match e {
+        KernelError::UnknownImportModule { module, .. } => FallbackCause::Link(
+            StuckError::link_message(&format!("Unexpected module import: {module}")),
+        ),
+        KernelError::UnknownHostFunction { name, .. }
+        | KernelError::NonFunctionImport { name, .. } => {
+            FallbackCause::Link(StuckError::link_message(&format!(
+                "Unexpected import: {}.{name}",
+                crate::abi::HOST_MODULE
+            )))
+        }
+        KernelError::DataSegmentOutOfBounds { .. }
+        | KernelError::ElementSegmentOutOfBounds { .. }
+        | KernelError::ImportSignature { .. }
+        | KernelError::Instantiate(_) => {
+            FallbackCause::Init(InterpreterError::new(&e.to_string(), None))
+        }
+        KernelError::MemoryNotExported => FallbackCause::Init(InterpreterError::new(
+            "Tezos_webassembly_interpreter.Eval.Missing_memory_0_export",
+            Some("Module must export memory 0"),
+        )),
+        _ => FallbackCause::Decode(InterpreterError::new(&e.to_string(), None)),
+    }
+}
+
 /// Errors of the PVM API (misuse or a broken state tree); kernel failures are not errors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PvmError {
@@ -246,7 +357,7 @@ pub enum PvmError {
         /// Last tick that may still be evaluation (the next one is the run's padding tick).
         last: u128,
     },
-    /// The tick is not part of the level the PVM last processed.
+    /// The tick is not part of the levels the PVM keeps ([`PvmConfig::history_levels`]).
     #[error("tick {tick} is outside the ticks this PVM has recorded ({first}..={last})")]
     TickNotRecorded {
         /// The tick asked for.
@@ -396,6 +507,8 @@ pub struct Pvm {
     last_input: Option<(u32, u32)>,
     tick_state: TickState,
     history: Vec<Segment>,
+    /// Index in `history` of the first segment of each level kept.
+    level_starts: VecDeque<usize>,
     wasm: Wasm,
     /// The stepping API's settings for the run being started (see [`step`]).
     stepping: step::Stepping,
@@ -517,6 +630,7 @@ impl Pvm {
             last_input: None,
             tick_state: TickState::Collect,
             history: Vec::new(),
+            level_starts: VecDeque::new(),
             stepping: step::Stepping::default(),
         })
     }
@@ -628,7 +742,7 @@ impl Pvm {
             last_top_level_call: self.last_top_level_call,
             reboot_counter: self.reboot_counter,
             last_input: self.last_input,
-            tick_state: self.tick_state,
+            tick_state: self.tick_state.clone(),
         }
     }
 
@@ -639,12 +753,14 @@ impl Pvm {
         Ok(self.state_tree()?.hash())
     }
 
-    /// The state hash at `tick` of the level the PVM last processed (from its first input to
-    /// now): at an input tick, at the padding ticks after `End_of_level`, at each snapshot
-    /// boundary, at the last tick of each `kernel_run` (the run's padding tick) and at the final
-    /// collect tick. These are octez's hashes. A tick strictly between a snapshot and the last
-    /// tick of its `kernel_run` is [`PvmError::InsideKernelRun`]: octez evaluates the kernel
-    /// there one interpreter step per tick, Soru in one go.
+    /// The state hash at `tick` of the levels kept ([`PvmConfig::history_levels`]: by default
+    /// the level the PVM last processed, from its first input to now): at an input tick, at the
+    /// padding ticks after `End_of_level`, at each snapshot boundary, at the last tick of each
+    /// `kernel_run` (the run's padding tick), at a stuck state's tick and at the final collect
+    /// tick. These are octez's hashes. A tick strictly between a snapshot and the last tick of
+    /// its `kernel_run` is [`PvmError::InsideKernelRun`]: octez evaluates the kernel there one
+    /// interpreter step per tick, Soru in one go. A tick of a level no longer kept, or not
+    /// reached yet, is [`PvmError::TickNotRecorded`].
     pub fn state_hash_at(&self, tick: u128) -> Result<Hash, PvmError> {
         match self.segment(tick)? {
             Segment::State { tree, .. } => hash_with_tick(tree, tick),
@@ -682,15 +798,28 @@ impl Pvm {
                 (*first, *last)
             }
         };
-        let found = self.history.iter().find(|s| {
-            let (first, last) = range(s);
-            first <= tick && tick <= last
-        });
+        // Segments are in tick order and do not overlap.
+        let i = self.history.partition_point(|s| range(s).1 < tick);
+        let found = self.history.get(i).filter(|s| range(s).0 <= tick);
         found.ok_or_else(|| PvmError::TickNotRecorded {
             tick,
             first: self.history.first().map_or(self.tick, |s| range(s).0),
             last: self.history.last().map_or(self.tick, |s| range(s).1),
         })
+    }
+
+    /// A level starts: forgets the levels beyond [`PvmConfig::history_levels`].
+    fn start_history_level(&mut self) {
+        self.level_starts.push_back(self.history.len());
+        let keep = self.config.history_levels.max(1) as usize;
+        while self.level_starts.len() > keep {
+            self.level_starts.pop_front();
+            let cut = self.level_starts.front().copied().unwrap_or(0);
+            self.history.drain(..cut);
+            for start in &mut self.level_starts {
+                *start -= cut;
+            }
+        }
     }
 
     /// Records the current state for the ticks `first..=last`.
@@ -730,7 +859,7 @@ impl Pvm {
             self.level_fuel = 0;
             self.level_failures.clear();
             self.level_runs = 0;
-            self.history.clear();
+            self.start_history_level();
             let host = self.host_mut();
             host.debug.clear();
             host.debug_bytes = 0;
@@ -852,8 +981,10 @@ impl Pvm {
     /// After a `kernel_run` returned or trapped (or the kernel was replaced by the fallback),
     /// octez pads to the last tick before the next boundary: the PVM moves there.
     fn end_run(&mut self) -> Result<(), PvmError> {
-        if !matches!(self.phase, Phase::Boundary) {
-            return Ok(());
+        match self.phase {
+            Phase::Boundary => {}
+            Phase::Stuck(_) => return self.record_stuck(),
+            _ => return Ok(()),
         }
         let start = self.last_top_level_call;
         let padding = (start + self.config.ticks_per_snapshot)
@@ -879,8 +1010,52 @@ impl Pvm {
         Ok(())
     }
 
+    /// The run that started at the last snapshot left the PVM stuck: octez's stuck state,
+    /// `/wasm/tag` `stuck` with the error at `/wasm/value`, the reboot counter reset (octez's
+    /// `Failing` status) and `last_top_level_call` kept. Running out of fuel is octez's
+    /// `Too_many_ticks`, which octez raises at the tick `ticks_per_snapshot` after the snapshot;
+    /// Soru puts every other stuck state at the tick after the snapshot, where octez puts it
+    /// after its interpreter's decoding, linking, initialisation and evaluation steps.
+    fn record_stuck(&mut self) -> Result<(), PvmError> {
+        let Phase::Stuck(reason) = &self.phase else {
+            return Ok(());
+        };
+        let error = reason.octez_error();
+        let start = self.last_top_level_call;
+        let tick = if error == StuckError::TooManyTicks {
+            start + self.config.ticks_per_snapshot.max(1)
+        } else {
+            start + 1
+        };
+        self.tick = tick;
+        self.tick_state = TickState::Stuck(error);
+        self.reboot_counter = MAXIMUM_REBOOTS_PER_INPUT + 1;
+        let post = self.state_tree()?;
+        if tick > start + 1 {
+            self.history.push(Segment::KernelRun {
+                first: start + 1,
+                last: tick - 1,
+                level: self.current_level.unwrap_or(self.next_level),
+                run: self.level_runs,
+                post: post.clone(),
+            });
+        }
+        self.history.push(Segment::State {
+            first: tick,
+            last: tick,
+            tree: post,
+        });
+        Ok(())
+    }
+
     /// Restores the fallback kernel after a recoverable failure, or gets stuck without one.
     fn fallback_or_stuck(&mut self, error: KernelError) -> Result<(), PvmError> {
+        self.fallback_or(StuckReason::NoFallbackKernel(error))
+    }
+
+    /// Restores the fallback kernel if there is one different from the kernel, or gets stuck
+    /// with `reason`.
+    fn fallback_or(&mut self, reason: StuckReason) -> Result<(), PvmError> {
         let durable = &mut self.host_mut().durable;
         let kernel_hash = durable.hash(&key(KERNEL_KEY), Target::Value)?;
         let fallback_hash = durable.hash(&key(FALLBACK_KERNEL_KEY), Target::Value)?;
@@ -889,7 +1064,7 @@ impl Pvm {
             durable.write_value(&key(UPGRADE_ERROR_FLAG_KEY), 0, b"", true)?;
             self.phase = Phase::Boundary;
         } else {
-            self.phase = Phase::Stuck(StuckReason::NoFallbackKernel(error));
+            self.phase = Phase::Stuck(reason);
         }
         Ok(())
     }
@@ -911,8 +1086,8 @@ impl Pvm {
         let durable = &self.host_ref().durable;
         // The kernel's hash names its compiled module: its bytes are read only on a miss.
         let Some(hash) = durable.hash(&key(KERNEL_KEY), Target::Value)? else {
-            self.phase = Phase::Stuck(StuckReason::MissingKernel);
-            return Ok(());
+            // octez fails to decode the missing kernel and restores the fallback, if any.
+            return self.fallback_or(StuckReason::MissingKernel);
         };
         let cached = self.wasm.modules.get(&hash).cloned();
         let compiled = match cached {
@@ -968,6 +1143,7 @@ impl Pvm {
             self.host = Some(store.into_data());
             return Err(e.into());
         }
+        store.data_mut().limits.start_metering();
         let budget = self.fuel_budget();
         let first = budget.min(self.stepping.slice.unwrap_or(u64::MAX));
         store.data_mut().fuel_reserve = budget - first;
@@ -1033,8 +1209,22 @@ impl Pvm {
                     }
                 }
                 Ok(wasmi::ResumableCall::OutOfFuel(call)) => {
+                    // Give back what wasmi charged for growing memory and tables (octez
+                    // charges the instruction only) and go on; or the end of a fuel slice, not
+                    // of the run's budget (see `step`); or stop: too many ticks.
+                    let limits = &mut store.data_mut().limits;
+                    let refund = limits
+                        .take_grow_fuel()
+                        .saturating_add(limits.take_grow_advance());
+                    if refund > 0 {
+                        let left = store.get_fuel().unwrap_or(0);
+                        store
+                            .set_fuel(left.saturating_add(refund))
+                            .map_err(|e| PvmError::Engine(e.to_string()))?;
+                        result = call.resume(&mut store, &mut []);
+                        continue;
+                    }
                     if store.data().fuel_reserve > 0 {
-                        // The end of a fuel slice, not of the run's budget (see `step`).
                         self.phase = Phase::Running(Box::new(step::Running { store, call }));
                         return Ok(());
                     }
@@ -1102,7 +1292,10 @@ impl Pvm {
     fn account_fuel(&mut self, store: &wasmi::Store<HostState>) -> u64 {
         let left = store.get_fuel().unwrap_or(0);
         let left = left.saturating_add(store.data().fuel_reserve);
-        let used = self.fuel_budget().saturating_sub(left);
+        let given = self
+            .fuel_budget()
+            .saturating_add(store.data().limits.refunded);
+        let used = given.saturating_sub(left);
         self.level_fuel = self.level_fuel.saturating_add(used);
         self.total_fuel = self.total_fuel.saturating_add(used);
         used
@@ -1315,7 +1508,19 @@ fn complete_reveal(
         .memory
         .ok_or_else(|| HostTrap::Crash("no memory for the reveal".into()))?;
     let mem = memory.data_mut(&mut *store);
-    host::finish_reveal(mem, data, dst, max_bytes)
+    let n = host::finish_reveal(mem, data, dst, max_bytes)?;
+    // octez's reveal tick and its ticks per byte written, counted once the bytes are in.
+    let cost = crate::abi::reveal_fuel(n);
+    let mut left = store.get_fuel().unwrap_or(0);
+    if left < cost {
+        left = left.saturating_add(store.data_mut().limits.take_grow_fuel());
+    }
+    if left < cost {
+        let _ = store.set_fuel(0);
+        return Err(HostTrap::OutOfFuel);
+    }
+    let _ = store.set_fuel(left - cost);
+    Ok(n)
 }
 
 /// Octez `save_fallback_kernel`: the kernel that initialised becomes the fallback.

@@ -112,10 +112,10 @@ impl Pvm {
         matches!(self.phase, Phase::Running(_))
     }
 
-    /// The octez tick state the PVM is in (collect, snapshot or padding); inside a paused or
-    /// suspended run it is the run's snapshot state.
+    /// The octez tick state the PVM is in (collect, snapshot, padding or stuck); inside a
+    /// paused or suspended run it is the run's snapshot state.
     pub fn tick_state(&self) -> TickState {
-        self.tick_state
+        self.tick_state.clone()
     }
 
     /// One fuel slice: from a snapshot boundary, reboots the kernel and runs `kernel_run` for

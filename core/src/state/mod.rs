@@ -19,7 +19,8 @@
 //! | `/wasm/input` | last input read: inbox level, message counter (absent before) | `int32`, `n` |
 //! | `/wasm/current_tick` | ticks since origination | `n` |
 //! | `/wasm/reboot_counter` | runs left in this level | `n` |
-//! | `/wasm/tag` | the tick state: `collect`, `snapshot`, `padding`, ... | `Data_encoding.string` |
+//! | `/wasm/tag` | the tick state: `collect`, `snapshot`, `padding`, `stuck`, ... | `Data_encoding.string` |
+//! | `/wasm/value` | a `stuck` state's error ([`StuckError`]) | `Wasm_pvm_errors.encoding` |
 //!
 //! octez rewrites `/wasm` from scratch at every tick; the interpreter states of a kernel
 //! evaluation (`decode`, `link`, `init`, `eval`, with their payload under `/wasm/value`) are
@@ -67,6 +68,8 @@ pub const CURRENT_TICK: [&[u8]; 2] = [b"wasm", b"current_tick"];
 pub const REBOOT_COUNTER: [&[u8]; 2] = [b"wasm", b"reboot_counter"];
 /// Path of the tick-state tag.
 pub const TICK_STATE_TAG: [&[u8]; 2] = [b"wasm", b"tag"];
+/// Path of the tick state's payload (only the `stuck` state has one Soru builds: its error).
+pub const TICK_STATE_VALUE: [&[u8]; 2] = [b"wasm", b"value"];
 
 /// Durable key of the kernel.
 pub const KERNEL_KEY: &str = "/kernel/boot.wasm";
@@ -86,7 +89,7 @@ pub const TOO_MANY_REBOOT_FLAG_KEY: &str = "/readonly/kernel/env/too_many_reboot
 pub const VERSION_KEY: &str = "/readonly/wasm_version";
 
 /// The tick state of a PVM that is not inside a kernel evaluation (octez `tick_state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TickState {
     /// Waiting for inputs.
     Collect,
@@ -94,16 +97,161 @@ pub enum TickState {
     Snapshot,
     /// Between the end of the inputs or of a `kernel_run` and the next boundary.
     Padding,
+    /// Stuck for good: octez stores the error at `/wasm/value` ([`StuckError::encode`]).
+    Stuck(StuckError),
 }
 
 impl TickState {
     /// The tag octez stores at `/wasm/tag` (without its length prefix).
-    pub fn tag(self) -> &'static str {
+    pub fn tag(&self) -> &'static str {
         match self {
             TickState::Collect => "collect",
             TickState::Snapshot => "snapshot",
             TickState::Padding => "padding",
+            TickState::Stuck(_) => "stuck",
         }
+    }
+}
+
+/// Longest message octez keeps in an error (`Wasm_pvm_errors.messages_maximum_size`).
+pub const STUCK_MESSAGE_MAX: usize = 128;
+
+/// An interpreter error as octez records it: the exception's text and an optional
+/// explanation, each cut to [`STUCK_MESSAGE_MAX`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InterpreterError {
+    /// octez `raw_exception`.
+    pub raw_exception: Vec<u8>,
+    /// octez `explanation`.
+    pub explanation: Option<Vec<u8>>,
+}
+
+impl InterpreterError {
+    /// An error with the (truncated) texts given.
+    pub fn new(raw_exception: &str, explanation: Option<&str>) -> InterpreterError {
+        InterpreterError {
+            raw_exception: truncated(raw_exception),
+            explanation: explanation.map(truncated),
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        binary::put_dynamic_bytes(out, &self.raw_exception);
+        match &self.explanation {
+            None => binary::put_u8(out, 0),
+            Some(e) => {
+                binary::put_u8(out, 0xff);
+                binary::put_dynamic_bytes(out, e);
+            }
+        }
+    }
+}
+
+/// The message `m` cut to [`STUCK_MESSAGE_MAX`] bytes (octez `truncate_message`).
+fn truncated(m: &str) -> Vec<u8> {
+    let b = m.as_bytes();
+    b[..b.len().min(STUCK_MESSAGE_MAX)].to_vec()
+}
+
+/// Why a kernel could not be replaced by its fallback (octez `fallback_cause`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FallbackCause {
+    /// The kernel failed to decode.
+    Decode(InterpreterError),
+    /// The kernel failed to link (octez's message, e.g. `Unexpected import: m.n`).
+    Link(Vec<u8>),
+    /// The kernel failed to initialise.
+    Init(InterpreterError),
+}
+
+/// The error a stuck PVM stores (octez `Wasm_pvm_errors.t`, binary `Wasm_pvm_errors.encoding`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StuckError {
+    /// Tag 0.
+    Decode(InterpreterError),
+    /// Tag 1.
+    Link(Vec<u8>),
+    /// Tag 2.
+    Init(InterpreterError),
+    /// Tag 3: the evaluation raised an error (e.g. call stack exhausted).
+    Eval(InterpreterError),
+    /// Tag 4, e.g. `Invalid_module: no `kernel_run` function exported`.
+    InvalidState(Vec<u8>),
+    /// Tag 5.
+    Unknown(Vec<u8>),
+    /// Tag 6: the evaluation did not finish within `ticks_per_snapshot` ticks.
+    TooManyTicks,
+    /// Tag 7.
+    TooManyReboots,
+    /// Tag 8: the kernel failed and no different fallback kernel exists.
+    NoFallbackKernel(FallbackCause),
+}
+
+impl StuckError {
+    /// `Invalid_state` with the message `m` (truncated like octez's).
+    pub fn invalid_state(m: &str) -> StuckError {
+        StuckError::InvalidState(truncated(m))
+    }
+
+    /// `Link_error`/`Link_cause` text (truncated like octez's).
+    pub fn link_message(m: &str) -> Vec<u8> {
+        truncated(m)
+    }
+
+    /// `Unknown_error` with the message `m` (truncated like octez's).
+    pub fn unknown(m: &str) -> StuckError {
+        StuckError::Unknown(truncated(m))
+    }
+
+    /// The bytes octez stores at `/wasm/value`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            StuckError::Decode(e) => {
+                binary::put_u8(&mut out, 0);
+                e.encode(&mut out);
+            }
+            StuckError::Link(m) => {
+                binary::put_u8(&mut out, 1);
+                binary::put_dynamic_bytes(&mut out, m);
+            }
+            StuckError::Init(e) => {
+                binary::put_u8(&mut out, 2);
+                e.encode(&mut out);
+            }
+            StuckError::Eval(e) => {
+                binary::put_u8(&mut out, 3);
+                e.encode(&mut out);
+            }
+            StuckError::InvalidState(m) => {
+                binary::put_u8(&mut out, 4);
+                binary::put_dynamic_bytes(&mut out, m);
+            }
+            StuckError::Unknown(m) => {
+                binary::put_u8(&mut out, 5);
+                binary::put_dynamic_bytes(&mut out, m);
+            }
+            StuckError::TooManyTicks => binary::put_u8(&mut out, 6),
+            StuckError::TooManyReboots => binary::put_u8(&mut out, 7),
+            StuckError::NoFallbackKernel(cause) => {
+                binary::put_u8(&mut out, 8);
+                match cause {
+                    FallbackCause::Decode(e) => {
+                        binary::put_u8(&mut out, 0);
+                        e.encode(&mut out);
+                    }
+                    FallbackCause::Link(m) => {
+                        binary::put_u8(&mut out, 1);
+                        binary::put_dynamic_bytes(&mut out, m);
+                    }
+                    FallbackCause::Init(e) => {
+                        binary::put_u8(&mut out, 2);
+                        e.encode(&mut out);
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -121,7 +269,7 @@ pub struct Parameters {
 }
 
 /// Where the PVM is: the per-tick scalars of octez's `pvm_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counters {
     /// Ticks since origination.
     pub current_tick: u128,
@@ -185,6 +333,9 @@ pub fn write_counters(tree: &mut Tree, c: &Counters) -> Result<(), TreeError> {
     set_current_tick(tree, c.current_tick)?;
     tree.set_value(&REBOOT_COUNTER, &n_bytes(u128::from(c.reboot_counter)))?;
     tree.set_value(&TICK_STATE_TAG, &string_bytes(c.tick_state.tag()))?;
+    if let TickState::Stuck(error) = &c.tick_state {
+        tree.set_value(&TICK_STATE_VALUE, &error.encode())?;
+    }
     tree.set_value(&LAST_TOP_LEVEL_CALL, &n_bytes(c.last_top_level_call))
 }
 
@@ -215,5 +366,27 @@ mod tests {
         assert_eq!(n_bytes(5000), [0x88, 0x27]);
         assert_eq!(z_bytes(100), [0xa4, 0x01]);
         assert_eq!(string_bytes("padding"), b"\x00\x00\x00\x07padding");
+    }
+
+    #[test]
+    fn stuck_errors_are_octez_encoded() {
+        assert_eq!(StuckError::TooManyTicks.encode(), [6]);
+        assert_eq!(StuckError::TooManyReboots.encode(), [7]);
+        assert_eq!(
+            StuckError::invalid_state("ab").encode(),
+            b"\x04\x00\x00\x00\x02ab"
+        );
+        let e = InterpreterError::new("x", Some("yz"));
+        assert_eq!(
+            StuckError::Eval(e.clone()).encode(),
+            b"\x03\x00\x00\x00\x01x\xff\x00\x00\x00\x02yz"
+        );
+        assert_eq!(
+            StuckError::NoFallbackKernel(FallbackCause::Decode(InterpreterError::new("x", None)))
+                .encode(),
+            b"\x08\x00\x00\x00\x00\x01x\x00"
+        );
+        let long = "m".repeat(300);
+        assert_eq!(InterpreterError::new(&long, None).raw_exception.len(), 128);
     }
 }
