@@ -91,7 +91,7 @@ fn echo_session_matches_the_octez_wording() {
             "--ticks-per-snapshot",
             "1000000",
             "--fuel-slice",
-            "3000",
+            "300",
         ],
         "show status\nload inputs\nshow inbox\nstep tick\nstep tick\nshow memory at 0 for 8 bytes as string\nstep result\nshow memory at 0 for 8 bytes as string\nshow memory at 24 as i32\nshow key /counter\nshow key /counter as i32\nshow outbox at level 0\n# a comment\n\nstep kernel_run\nstep inbox\nshow outbox at level 1\nshow outbox at level 7\nshow ticks\nls\nls /kernel\nshow key /nope\nshow debug log\nstep inbox\nstep inbox\nshow memory at 0 for 8 bytes\nshow status\n",
     );
@@ -119,18 +119,18 @@ Inbox has 5 messages:
   counter: 4
   payload: End_of_level }
 > step tick
+start_of_level
 Evaluation took 999995 ticks so far
 Status: Evaluating
 Internal_status: Eval
 > step tick
-start_of_level
+info_per_level
 Evaluation took 0 ticks so far
 Status: Evaluating
 Internal_status: Eval
 > show memory at 0 for 8 bytes as string
 /counter
 > step result
-info_per_level
 external: echoed to outbox
 transfer
 end_of_level
@@ -170,7 +170,7 @@ Unknown encoding:
 No outbox found at level 7
 > show ticks
 Ticks: 4000000
-Fuel: 256326
+Fuel: 10117
 > ls
 /counter
 /kernel
@@ -598,11 +598,11 @@ Internal_status: Eval
 Status: Evaluating
 Internal_status: Eval
 > step kernel_run
-Evaluation took 0 ticks so far
+Evaluation took 300000 ticks so far
 Status: Waiting for input
 Internal_status: Stuck (Too_many_ticks)
 > show ticks
-Ticks: 300000
+Ticks: 600000
 Fuel: 299999
 ";
     assert_transcript(&output, expected);
