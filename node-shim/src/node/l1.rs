@@ -128,34 +128,36 @@ impl HttpLayer1 {
     /// GET `path`; `None` on HTTP 404.
     fn get_opt(&self, path: &str) -> Result<Option<Value>, L1Error> {
         let url = format!("{}{}", self.base, path);
-        let http = |message: String| L1Error::Http {
-            url: url.clone(),
-            message,
-        };
         let resp = self
             .agent
             .get(&url)
             .set("Accept", "application/json")
             .call();
-        let resp = match resp {
-            Err(ureq::Error::Status(404, _)) => return Ok(None),
-            other => other,
+        if let Err(ureq::Error::Status(404, _)) = resp {
+            return Ok(None);
         }
-        .map_err(|e| match e {
-            ureq::Error::Status(code, r) => {
-                let body = r.into_string().unwrap_or_default();
-                http(format!("HTTP {code}: {}", body.trim()))
-            }
-            other => http(other.to_string()),
-        })?;
-        let text = resp.into_string().map_err(|e| http(e.to_string()))?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| L1Error::Shape {
-                url: url.clone(),
-                message: format!("not JSON: {e}"),
-            })
+        json_answer(&url, resp).map(Some)
     }
+}
+
+/// The JSON of an answer to `url`; an HTTP error carries its status and body.
+fn json_answer(url: &str, resp: Result<ureq::Response, ureq::Error>) -> Result<Value, L1Error> {
+    let http = |message: String| L1Error::Http {
+        url: url.to_string(),
+        message,
+    };
+    let resp = resp.map_err(|e| match e {
+        ureq::Error::Status(code, r) => {
+            let body = r.into_string().unwrap_or_default();
+            http(format!("HTTP {code}: {}", body.trim()))
+        }
+        other => http(other.to_string()),
+    })?;
+    let text = resp.into_string().map_err(|e| http(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| L1Error::Shape {
+        url: url.to_string(),
+        message: format!("not JSON: {e}"),
+    })
 }
 
 impl Layer1 for HttpLayer1 {
@@ -178,28 +180,13 @@ impl Layer1 for HttpLayer1 {
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, L1Error> {
         let url = format!("{}{}", self.base, path);
-        let http = |message: String| L1Error::Http {
-            url: url.clone(),
-            message,
-        };
         let resp = self
             .agent
             .post(&url)
             .set("Accept", "application/json")
             .set("Content-Type", "application/json")
-            .send_string(&body.to_string())
-            .map_err(|e| match e {
-                ureq::Error::Status(code, r) => {
-                    let body = r.into_string().unwrap_or_default();
-                    http(format!("HTTP {code}: {}", body.trim()))
-                }
-                other => http(other.to_string()),
-            })?;
-        let text = resp.into_string().map_err(|e| http(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| L1Error::Shape {
-            url: url.clone(),
-            message: format!("not JSON: {e}"),
-        })
+            .send_string(&body.to_string());
+        json_answer(&url, resp)
     }
 
     fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
