@@ -23,7 +23,7 @@ use soru_core::output_proof::{produce_output_proof, Layout};
 use soru_core::state::DURABLE_PATH;
 use soru_core::tree::Tree;
 
-use super::config::NodeConfig;
+use super::config::{HistoryMode, NodeConfig};
 use super::follower::Shared;
 use super::store::{LevelRecord, Store};
 
@@ -285,7 +285,7 @@ async fn last_published_commitment() -> Answer {
 async fn gc_info(State(ctx): Ctxt) -> Answer {
     let s = ctx.shared.read().expect("lock");
     Ok(Reply::live(json!({
-        "last_gc_level": s.first_available_level,
+        "last_gc_level": s.last_gc_level.or(s.first_available_level),
         "first_available_level": s.first_available_level,
     })))
 }
@@ -345,15 +345,32 @@ fn record(ctx: &Ctx, level: u32, id: &str) -> Result<LevelRecord, RpcError> {
     })
 }
 
+/// The state after `level`: from memory (the levels from the last cemented one on), else, in
+/// archive mode, loaded from the store.
 fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
-    let s = ctx.shared.read().expect("lock");
-    s.states.get(&level).cloned().ok_or_else(|| {
+    let first_available = {
+        let s = ctx.shared.read().expect("lock");
+        if let Some(t) = s.states.get(&level) {
+            return Ok(t.clone());
+        }
+        s.first_available_level
+    };
+    let unavailable = || {
         error(
             StatusCode::NOT_FOUND,
             "soru.node.state_not_available",
-            json!({"level": level, "first_available_level": s.first_available_level}),
+            json!({"level": level, "first_available_level": first_available}),
         )
-    })
+    };
+    if ctx.config.history_mode != HistoryMode::Archive {
+        return Err(unavailable());
+    }
+    let record = ctx
+        .store
+        .level(level)
+        .map_err(internal)?
+        .ok_or_else(unavailable)?;
+    ctx.store.state(&record.state_hash).map_err(internal)
 }
 
 fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
