@@ -190,6 +190,28 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     }
     let expected = StateHash(pvm.state_hash().unwrap()).to_b58check();
     assert_eq!(at("state_hash"), expected.as_str());
+    // The full L2 block carries the level's whole inbox, as octez's node stores it.
+    let block = get_json(&node.addr, &format!("/global/block/{level}"));
+    assert_eq!(
+        block["messages"],
+        get_json(
+            &l1.addr,
+            &format!("/chains/main/blocks/{level}/sandbox/inbox")
+        )
+    );
+    assert_eq!(block["state_hash"], expected.as_str());
+    // The genesis commitment is served like the others.
+    let genesis_info = get_json(
+        &l1.addr,
+        &format!(
+            "/chains/main/blocks/head/context/smart_rollups/smart_rollup/{rollup}/genesis_info"
+        ),
+    );
+    let genesis_hash = genesis_info["commitment_hash"].as_str().unwrap();
+    let genesis = get_json(&node.addr, &format!("/local/commitments/{genesis_hash}"));
+    assert_eq!(genesis["hash"], genesis_hash);
+    assert_eq!(genesis["commitment"]["inbox_level"], origination_level);
+    assert_eq!(genesis["commitment"]["number_of_ticks"], "0");
     assert_eq!(at("total_ticks"), pvm.ticks().to_string().as_str());
 
     // Caching and CORS: the head is live data; a proof before cementation is octez's error.
