@@ -167,6 +167,14 @@ struct Playground {
     transcript: RwSignal<String>,
     /// The command line being typed.
     line: RwSignal<String>,
+    /// The memory panel's last answer.
+    memory: RwSignal<String>,
+    /// Completion candidates shown under the command box.
+    hint: RwSignal<Option<String>>,
+    /// The memory panel's fields: address, length, as text.
+    mem_address: RwSignal<String>,
+    mem_length: RwSignal<String>,
+    mem_text: RwSignal<bool>,
 }
 
 impl Playground {
@@ -185,6 +193,11 @@ impl Playground {
             next_id: RwSignal::new(1),
             transcript: RwSignal::new(String::new()),
             line: RwSignal::new(String::new()),
+            memory: RwSignal::new(String::new()),
+            hint: RwSignal::new(None),
+            mem_address: RwSignal::new("0".into()),
+            mem_length: RwSignal::new("64".into()),
+            mem_text: RwSignal::new(false),
         };
         pg.start_worker();
         pg
@@ -246,6 +259,12 @@ impl Playground {
                             .cloned()
                             .collect();
                         self.commands.update(|c| c.extend(kept));
+                        if let [line] = lines.as_slice() {
+                            if line.starts_with("show memory") {
+                                let answer = output.split_once('\n').map_or("", |(_, rest)| rest);
+                                self.memory.set(answer.to_string());
+                            }
+                        }
                     }
                     Pending::Load if error.is_some() && snapshot.is_none() => {
                         self.commands.set(Vec::new())
@@ -278,7 +297,36 @@ impl Playground {
                 self.snapshot.set(snapshot.map(|s| *s));
                 self.save();
             }
+            FromWorker::Completions {
+                line,
+                start,
+                candidates,
+                ..
+            } => {
+                // Only if the line was not edited meanwhile.
+                if self.line.get_untracked() == line {
+                    let (completed, hint) = view::apply_completion(&line, start, &candidates);
+                    self.line.set(completed);
+                    self.hint.set(hint);
+                }
+            }
             FromWorker::Checked { .. } => {}
+        }
+    }
+
+    /// Tab in the command box: asks the session for completions (not while a command runs:
+    /// the worker is busy).
+    fn complete(self) {
+        if self.running.with_untracked(Option::is_some)
+            || self.snapshot.with_untracked(Option::is_none)
+        {
+            return;
+        }
+        let id = self.next_id.get_untracked();
+        self.next_id.set(id + 1);
+        let line = self.line.get_untracked();
+        if let Err(e) = web::send(Slot::Playground, &ToWorker::Complete { id, line }) {
+            self.error.set(Some(e));
         }
     }
 
@@ -550,14 +598,20 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
                     <input id="share-url" readonly prop:value=move || pg.share.get()/>
                 })}
                 <form class="command" on:submit=submit>
-                    <label for="command">"Debugger command (soru debug's commands; try help, show status, ls /, show key /counter as i32)"</label>
+                    <label for="command">"Debugger command (soru debug's commands, Tab completes; try help, show status, ls /, show key /counter as i32)"</label>
                     <div class="row">
                         <input id="command" class="mono grow" spellcheck="false" autocomplete="off"
                             placeholder="show status"
-                            prop:value=move || pg.line.get() on:input=move |ev| pg.line.set(event_target_value(&ev))/>
+                            prop:value=move || pg.line.get()
+                            on:input=move |ev| { pg.line.set(event_target_value(&ev)); pg.hint.set(None); }
+                            on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Tab" && !ev.shift_key() {
+                                ev.prevent_default();
+                                pg.complete();
+                            }/>
                         <button type="submit" disabled=move || busy() || !loaded()>"Run"</button>
                     </div>
                 </form>
+                {move || pg.hint.get().map(|h| view! { <p class="muted mono small" id="completions">{h}</p> })}
                 <h3>"Debugger output"</h3>
                 <pre id="transcript" class="log transcript" tabindex="0" aria-label="Debugger output">{move || pg.transcript.get()}</pre>
             </div>
@@ -579,9 +633,9 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
         }
         None => "kernel_run".into(),
     };
-    let trap = s.trapped.then(|| {
-        "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level."
-    });
+    let trap = s.trapped.then_some(
+        "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level.",
+    );
     let tree = view::durable_tree(s.durable.iter().map(|(k, _)| k.as_str()));
     let values = s.durable.clone();
     let lengths = s.durable_lengths.clone();
@@ -602,6 +656,15 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
         });
     };
     let total_values = tree.count_values();
+    let (mem_address, mem_length, mem_text) = (pg.mem_address, pg.mem_length, pg.mem_text);
+    let show_memory = move |_| match view::memory_command(
+        &mem_address.get_untracked(),
+        &mem_length.get_untracked(),
+        mem_text.get_untracked(),
+    ) {
+        Ok(line) => pg.command(&line),
+        Err(e) => pg.memory.set(e),
+    };
     view! {
         {pending.map(|(kind, hash)| {
             let h = hash.clone();
@@ -671,6 +734,21 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
                 <div class="tree">{tree.children.into_iter().map(|n| tree_view(n, values.clone(), lengths.clone(), value_view)).collect_view()}</div>
             </div>
             <div class="card">
+                <h3>"Memory"</h3>
+                <p class="muted">"The kernel's memory, inside a run (after step tick or step result), through the debugger's show memory."</p>
+                <div class="row wrap">
+                    <div><TextField id="memory-address" label="Address" value=mem_address numeric=true/></div>
+                    <div><TextField id="memory-length" label="Bytes" value=mem_length numeric=true/></div>
+                    <div>
+                        <label for="memory-as">"Show as"</label>
+                        <select id="memory-as" on:change=move |ev| mem_text.set(event_target_value(&ev) == "string")>
+                            <option value="hex" selected=move || !mem_text.get()>"hex"</option>
+                            <option value="string" selected=move || mem_text.get()>"string"</option>
+                        </select>
+                    </div>
+                    <button on:click=show_memory>"Show memory"</button>
+                </div>
+                <pre id="memory" class="mono small log" aria-label="Memory">{move || pg.memory.get()}</pre>
                 <h3>"Inbox"</h3>
                 <ol class="inbox">{s.inbox.iter().enumerate().map(|(i, (level, msgs))| {
                     let done = i < s.levels_fed;

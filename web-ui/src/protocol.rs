@@ -36,6 +36,13 @@ pub enum ToWorker {
         /// The lines.
         lines: Vec<String>,
     },
+    /// Completion candidates for a command line (as `soru debug`'s Tab).
+    Complete {
+        /// Request id.
+        id: u32,
+        /// The line up to the cursor.
+        line: String,
+    },
     /// Replay a rollup from origination and check its commitments.
     Check {
         /// Request id.
@@ -85,6 +92,17 @@ pub enum FromWorker {
         /// Milliseconds the request took in the worker.
         millis: f64,
     },
+    /// The answer to [`ToWorker::Complete`] (see [`soru_core::debugger::Session::complete`]).
+    Completions {
+        /// Request id.
+        id: u32,
+        /// The line that was completed.
+        line: String,
+        /// The byte offset where the completed word starts.
+        start: usize,
+        /// The words that can replace it.
+        candidates: Vec<String>,
+    },
     /// A commitment check finished.
     Checked {
         /// Request id.
@@ -132,6 +150,18 @@ impl Worker {
                 commands,
             } => (id, self.load(&name, &kernel_hex, &inputs, &commands)),
             ToWorker::Commands { id, lines } => (id, self.commands(id, &lines, progress, now)),
+            ToWorker::Complete { id, line } => {
+                let (start, candidates) = match &self.playground {
+                    Some(p) => p.session().complete(&line),
+                    None => (line.len(), Vec::new()),
+                };
+                return FromWorker::Completions {
+                    id,
+                    line,
+                    start,
+                    candidates,
+                };
+            }
             ToWorker::Check { id, request } => {
                 let mut levels = 0;
                 let result = check::check(&request, &mut |p| {
@@ -348,6 +378,47 @@ mod tests {
         assert!(error
             .unwrap()
             .starts_with("`show outbox at level x` failed"));
+    }
+
+    #[test]
+    fn completes_command_lines() {
+        let mut w = Worker::default();
+        let complete = |w: &mut Worker, line: &str| {
+            w.handle(
+                ToWorker::Complete {
+                    id: 9,
+                    line: line.into(),
+                },
+                &mut |_| {},
+                &|| 0.0,
+            )
+        };
+        let none = complete(&mut w, "sh");
+        assert!(
+            matches!(&none, FromWorker::Completions { start: 2, candidates, .. } if candidates.is_empty()),
+            "{none:?}"
+        );
+        w.handle(
+            ToWorker::Load {
+                id: 1,
+                name: "echo.wat".into(),
+                kernel_hex: hex::encode(include_str!("../../node-shim/examples/echo.wat")),
+                inputs: "[]".into(),
+                commands: vec![],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        );
+        let FromWorker::Completions {
+            id: 9,
+            start: 0,
+            candidates,
+            ..
+        } = complete(&mut w, "sh")
+        else {
+            panic!()
+        };
+        assert_eq!(candidates, ["show"]);
     }
 
     #[test]

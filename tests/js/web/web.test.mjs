@@ -5,7 +5,8 @@
 // Loads the page, loads a kernel, steps a level and reads the decoded outbox message; types
 // debugger commands and compares the transcript with `soru debug --commands` on the same kernel
 // and inputs; verifies a real octez output proof (valid) and its corrupted twin (invalid) by
-// typing into the labelled fields; stops a runaway kernel; restores a session from local storage
+// typing into the labelled fields; completes commands with Tab and reads memory in the memory
+// panel; stops a runaway kernel; restores a session from local storage
 // and from a share link; reports a precise network error on the Check commitments page; checks
 // the commitments of a real `soru sandbox` + `soru-node` (echo kernel, originated with Taquito)
 // as valid, and through a proxy that tampers one level's inbox, as invalid. Needs
@@ -149,6 +150,29 @@ await test("the session survives a reload and is shared as a URL", async () => {
   await p2.waitForFunction(() => / done in /.test(document.querySelector("#playground-status")?.textContent ?? ""), null, { timeout: TIMEOUT });
   assert.equal(await p2.locator(".outbox-message").count(), 1);
   await other.close();
+});
+
+await test("Tab completes commands and the memory panel reads the kernel's memory", async () => {
+  const box = page.getByLabel(/^Debugger command/);
+  await box.fill("show key /cou");
+  await box.press("Tab");
+  await page.waitForFunction(() => document.querySelector("#command")?.value === "show key /counter ");
+  await box.fill("show s");
+  await box.press("Tab");
+  await page.locator("#completions").getByText("state  status  subkeys").waitFor();
+  // Inside a run: load the rest of the level, run kernel_run to its end (memory kept).
+  for (const line of ["load inputs", "step result"]) {
+    await box.fill(line);
+    await box.press("Enter");
+    await waitDone(line);
+  }
+  await page.getByLabel("Address").fill("256");
+  await page.getByLabel("Bytes").fill("14");
+  await page.getByLabel("Show as").selectOption("string");
+  await page.getByRole("button", { name: "Show memory" }).click();
+  await waitDone("show memory");
+  assert.equal(await page.locator("#memory").textContent(), "start_of_level\n");
+  await shoot("playground-memory", "#memory");
 });
 
 await test("a runaway kernel is stopped and the page stays responsive", async () => {
