@@ -727,3 +727,192 @@ fn a_failing_script_names_its_line_and_setup_errors_exit_2() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("cannot read commands /no/such/script"));
 }
+
+/// A kernel with a name section: `kernel_run` calls `middle` twice, which calls `leaf` directly
+/// and through the table, and `write_debug` through the table; `kernel_run` calls `store_write`.
+const PROFILED: &str = r#"(module
+  (import "smart_rollup_core" "write_debug" (func $write_debug (param i32 i32)))
+  (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/x")
+  (data (i32.const 16) "hello\n")
+  (table 2 funcref)
+  (elem (i32.const 0) $leaf $write_debug)
+  (type $t (func (param i32) (result i32)))
+  (type $d (func (param i32 i32)))
+  (func $leaf (param $n i32) (result i32) (local $i i32)
+    (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (if (i32.gt_u (local.get $n) (i32.const 100)) (then (return (i32.const 7))))
+    (local.get $i))
+  (func $middle (param $n i32) (result i32)
+    (drop (call $leaf (local.get $n)))
+    (drop (call_indirect (type $t) (i32.const 50) (i32.const 0)))
+    (call_indirect (type $d) (i32.const 16) (i32.const 6) (i32.const 1))
+    (drop (br_if 0 (i32.const 5) (i32.eqz (local.get $n))))
+    (call $leaf (i32.const 1000)))
+  (func $kernel_run (export "kernel_run")
+    (drop (call $middle (i32.const 10)))
+    (drop (call $middle (i32.const 0)))
+    (drop (call $store_write (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 16) (i32.const 5)))))"#;
+
+/// `(stack, fuel)` of each line of a profile's `.out` file.
+fn stack_lines(path: &Path) -> Vec<(String, i64)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (stack, fuel) = l.rsplit_once(' ').unwrap();
+            (stack.to_owned(), fuel.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The fuel `show ticks` printed, in order.
+fn fuels(out: &str) -> Vec<i64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("Fuel: "))
+        .map(|f| f.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn profile_writes_fuel_per_named_function_that_adds_up_to_the_run() {
+    let dir = scratch_dir("profile");
+    let kernel = write(&dir, "profiled.wat", PROFILED.as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[], [], []]");
+    let charts = dir.join("charts");
+    std::fs::create_dir_all(&charts).unwrap();
+    let output = debug_file(
+        &dir,
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "100000",
+            "--flamecharts-dir",
+            charts.to_str().unwrap(),
+        ],
+        "show ticks\nprofile --collapsed --without-time\nshow ticks\nprofile --bogus\n",
+    );
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "soru debug: line 4: `profile --bogus` failed\n"
+    );
+    assert!(
+        out.ends_with("> profile --bogus\nUnknown command `profile --bogus`\n"),
+        "{out}"
+    );
+    let fuel = fuels(&out);
+    let run = fuel[1] - fuel[0];
+    assert!(run > 5_000, "{out}");
+    let expected = format!(
+        "Starting the profiling until new messages are expected. Please note that it will take some time and does not reflect a real computation time.
+hello
+hello
+Profiling result can be found in {charts}/wasm-debugger-profiling-",
+        charts = charts.display()
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert!(
+        out.contains(&format!(
+            "----------------------\nDetailed results for a `kernel_run`:\nkernel_run: {run} ticks\n\nFull execution: {run} ticks\n----------------------\nFull execution with padding: 199997 ticks\n> show ticks\nTicks: 200000\n"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("Warning"), "{out}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let (stacks, svg) = (&files[0], &files[1]);
+    assert!(
+        stacks.to_str().unwrap().ends_with("-00:00.out"),
+        "{stacks:?}"
+    );
+    let lines = stack_lines(stacks);
+    let names: Vec<&str> = lines.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kernel_run",
+            "kernel_run;middle",
+            "kernel_run;middle;leaf",
+            "kernel_run;middle;write_debug",
+            "kernel_run;store_write"
+        ]
+    );
+    assert_eq!(lines.iter().map(|(_, f)| f).sum::<i64>(), run);
+    assert!(lines.iter().all(|(_, f)| *f > 0), "{lines:?}");
+    let drawing = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        drawing.contains("<svg") && drawing.contains("middle"),
+        "{svg:?}"
+    );
+
+    // Without --collapsed: one line per call in call order, timed; the session goes on from
+    // there like `step inbox` (same ticks and fuel as an unprofiled session).
+    std::fs::remove_dir_all(&charts).unwrap();
+    std::fs::create_dir_all(&charts).unwrap();
+    let args = [
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--ticks-per-snapshot",
+        "100000",
+        "--flamecharts-dir",
+        charts.to_str().unwrap(),
+        "--no-kernel-debug",
+    ];
+    let profiled = debug_stdin(&args, "step inbox\nprofile\nshow ticks\nshow state hash\nstep tick\nstep tick\nprofile --no-reboot\n");
+    let plain = debug_stdin(
+        &args,
+        "step inbox\nstep inbox\nshow ticks\nshow state hash\n",
+    );
+    let (p, q) = (stdout(&profiled), stdout(&plain));
+    assert!(profiled.status.success(), "{p}{}", stderr(&profiled));
+    let tail = |s: &str| {
+        s[s.find("> show ticks").unwrap()..]
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(tail(&p), tail(&q));
+    assert!(p.contains("kernel_run: "), "{p}");
+    assert!(p.contains(" ticks ("), "timed: {p}");
+    // Inside a kernel_run, profile refuses like octez.
+    assert!(
+        p.ends_with("> profile --no-reboot\nProfiling can only be done from a snapshotable state or when waiting for input. You can use `step kernel_run` to go to the next snapshotable state.\n")
+            || p.contains("Detailed results"),
+        "{p}"
+    );
+    let out_file = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "out"))
+        .unwrap();
+    let calls: Vec<String> = stack_lines(&out_file).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        calls,
+        [
+            "kernel_run",
+            "kernel_run;middle",
+            // middle(10): leaf twice, write_debug, leaf; middle(0) (merged with it): leaf
+            // twice, write_debug, and it returns early.
+            "kernel_run;middle;leaf",
+            "kernel_run;middle;write_debug",
+            "kernel_run;middle;leaf",
+            "kernel_run;middle;write_debug",
+            "kernel_run;store_write"
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
