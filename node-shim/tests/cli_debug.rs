@@ -34,12 +34,11 @@ fn debug_stdin(args: &[&str], script: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the soru binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
+    let written = child.stdin.take().unwrap().write_all(script.as_bytes());
+    // A session that fails at setup exits without reading its script.
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -296,6 +295,14 @@ impl Tmux {
         }
     }
 
+    /// Waits for a fresh prompt: rustyline has the terminal in raw mode then, so keys typed
+    /// from now on reach it (keys typed while a command still runs could be flushed).
+    fn prompt(&self) {
+        self.wait_until("a fresh prompt", |t, screen| {
+            screen.trim_end().lines().last() == Some(">") && t.cursor_x() == Some(2)
+        });
+    }
+
     /// Waits until `text` occurs `times` times on the screen.
     fn wait_for(&self, text: &str, times: usize) -> String {
         self.wait_until(&format!("{text:?} x{times}"), |_, screen| {
@@ -326,28 +333,35 @@ fn the_repl_edits_lines_recalls_history_and_completes_in_a_terminal() {
         eprintln!("skipped: tmux is not installed (apt-get install tmux) to drive the REPL");
         return;
     };
-    tmux.wait_for(">", 1);
     // Completion of a command word, then typing on.
+    tmux.prompt();
     tmux.keys(&["sh", "Tab", " stat", "us", "Enter"]);
     tmux.wait_for("Internal_status: Collect", 1);
+    tmux.prompt();
     tmux.keys(&["step inbox", "Enter"]);
     tmux.wait_for("Internal_status: Collect", 2);
     // Completion of a durable path.
+    tmux.prompt();
     tmux.keys(&["show key /co", "Tab", "Enter"]);
     let screen = tmux.wait_for("01000000", 1);
     assert!(screen.contains("> show key /counter\n"), "{screen}");
     // History: the previous line comes back with Up.
+    tmux.prompt();
     tmux.keys(&["Up", "Enter"]);
     tmux.wait_for("01000000", 2);
     // Line editing: delete a stray first character.
+    tmux.prompt();
     tmux.keys(&["xshow ticks", "Home", "DC", "Enter"]);
     tmux.wait_for("Ticks: ", 1);
     // A bad command is a one-line error and the session goes on.
+    tmux.prompt();
     tmux.keys(&["bogus", "Enter"]);
     tmux.wait_for("Unknown command `bogus`", 1);
+    tmux.prompt();
     tmux.keys(&["show key /counter as i32", "Enter"]);
     let screen = tmux.wait_for("> show key /counter as i32\n1\n", 1);
     assert!(screen.contains("Fuel: "), "{screen}");
+    tmux.prompt();
     tmux.keys(&["stop", "Enter"]);
 }
 
@@ -966,15 +980,17 @@ fn ctrl_c_stops_a_running_step_or_clears_the_prompt_and_ctrl_d_quits() {
         eprintln!("skipped: tmux is not installed (apt-get install tmux) to drive the REPL");
         return;
     };
-    tmux.wait_for(">", 1);
+    tmux.prompt();
     // At the prompt, Ctrl-C clears the line being typed.
     tmux.keys(&["bogus"]);
     tmux.wait_for("> bogus", 1);
     tmux.keys(&["C-c"]);
+    tmux.prompt();
     tmux.keys(&["load inputs", "Enter"]);
     let screen = tmux.wait_for("Loaded 3 inputs at level 0", 1);
     assert!(!screen.contains("Unknown command"), "{screen}");
     // During a step, Ctrl-C stops it at the end of a fuel slice and the session goes on.
+    tmux.prompt();
     tmux.keys(&["step kernel_run", "Enter"]);
     // Nothing prints while the step runs: it started once the cursor left the prompt line.
     tmux.wait_until("the step to start", |t, screen| {
@@ -995,12 +1011,11 @@ fn ctrl_c_stops_a_running_step_or_clears_the_prompt_and_ctrl_d_quits() {
         "{screen}"
     );
     assert!(tmux.alive(), "Ctrl-C must not end the process:\n{screen}");
+    tmux.prompt();
     tmux.keys(&["show ticks", "Enter"]);
     tmux.wait_for("Fuel: ", 1);
     // Ctrl-D on an empty line ends the session.
-    tmux.wait_until("the prompt", |t, screen| {
-        screen.trim_end().ends_with('>') && t.cursor_x() == Some(2)
-    });
+    tmux.prompt();
     tmux.keys(&["C-d"]);
     let start = std::time::Instant::now();
     while tmux.alive() {
