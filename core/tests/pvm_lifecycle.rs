@@ -778,3 +778,66 @@ fn a_paused_run_shows_its_memory_and_input_buffer() {
     assert_eq!(&memory[64..68], &[4, 3, 2, 1]);
     assert_eq!(pvm.status(), Status::Evaluating);
 }
+
+/// Reads every input, keeps the last one at `/last` and echoes it to the outbox.
+const ECHO: &str = r#"(module
+  (import "smart_rollup_core" "read_input" (func $read_input (param i32 i32 i32) (result i32)))
+  (import "smart_rollup_core" "write_output" (func $write_output (param i32 i32) (result i32)))
+  (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/last")
+  (func (export "kernel_run") (local $n i32)
+    (loop $next
+      (local.set $n (call $read_input (i32.const 0x100) (i32.const 0x200) (i32.const 4096)))
+      (if (i32.gt_s (local.get $n) (i32.const 0)) (then
+        (drop (call $store_write (i32.const 0) (i32.const 5) (i32.const 0) (i32.const 0x200) (local.get $n)))
+        (drop (call $write_output (i32.const 0x200) (local.get $n)))
+        (br $next))))))"#;
+
+#[test]
+fn a_pvm_resumed_from_its_state_tree_goes_on_like_the_original() {
+    let config = PvmConfig::default();
+    let echo = wat::parse_str(ECHO).unwrap();
+    let mut pvm = Pvm::new(&echo, config.clone()).unwrap();
+    pvm.run_level(&[external(b"one")], &mut NoReveal).unwrap();
+    pvm.run_level(&[external(b"two")], &mut NoReveal).unwrap();
+    let state = pvm.state_tree().unwrap();
+    let mut resumed = Pvm::from_state(&state, config.clone()).unwrap();
+    assert_eq!(resumed.state_hash().unwrap(), pvm.state_hash().unwrap());
+    assert_eq!(resumed.ticks(), pvm.ticks());
+    for payload in [&b"three"[..], b"four"] {
+        let a = pvm.run_level(&[external(payload)], &mut NoReveal).unwrap();
+        let b = resumed
+            .run_level(&[external(payload)], &mut NoReveal)
+            .unwrap();
+        assert_eq!(
+            (a.level, a.state_hash, a.ticks),
+            (b.level, b.state_hash, b.ticks)
+        );
+        assert_eq!(a.outbox, b.outbox);
+        assert!(!a.outbox.is_empty());
+    }
+    // Another rollup's parameters, a state inside a level and a stuck state are refused.
+    let other = PvmConfig {
+        ticks_per_snapshot: config.ticks_per_snapshot / 2,
+        ..config.clone()
+    };
+    let e = Pvm::from_state(&state, other).err().unwrap();
+    assert!(e.to_string().contains("/pvm/max_nb_ticks"), "{e}");
+    let level = pvm.report().unwrap().level + 1;
+    pvm.step_input(level, 0, b"\x00\x01").unwrap();
+    let e = Pvm::from_state(&pvm.state_tree().unwrap(), config.clone())
+        .err()
+        .unwrap();
+    assert!(matches!(e, PvmError::NotResumable(_)), "{e}");
+    let small = PvmConfig {
+        fuel_per_kernel_run: 100_000,
+        ..PvmConfig::default()
+    };
+    let mut stuck = Pvm::new(&kernel("runaway"), small.clone()).unwrap();
+    stuck.run_level(&[], &mut NoReveal).unwrap();
+    let e = Pvm::from_state(&stuck.state_tree().unwrap(), small)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("stuck"), "{e}");
+}

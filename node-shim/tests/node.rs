@@ -92,40 +92,20 @@ fn wait_for(node: &Server, path: &str, what: &str) -> Value {
 
 #[test]
 fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
-    let Some(js) = js_dir() else { return };
-    let script = js.join("node/rollup.mjs");
-    let l1_dir = scratch_dir("node-e2e-l1");
-    let mut init = soru();
-    init.args(["sandbox", "init", "--data-dir", l1_dir.to_str().unwrap()]);
-    run_ok(init);
-    let mut run = soru();
-    run.args(["sandbox", "run", "--data-dir", l1_dir.to_str().unwrap()])
-        .args(["--rpc-addr", "127.0.0.1:0", "--block-time", "0.2"]);
-    let l1 = Server::start(run);
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-e2e-l1") else {
+        return;
+    };
+    let (l1, l1_dir, script) = (&sandbox.l1, &sandbox.l1_dir, &sandbox.script);
+    let (rollup, kernel) = (&sandbox.rollup, &sandbox.kernel);
+    let origination_level = sandbox.origination_level;
     let l1_dir_s = l1_dir.to_str().unwrap();
-
     let wallet: Value =
         serde_json::from_str(&std::fs::read_to_string(l1_dir.join("wallet.json")).unwrap())
             .unwrap();
     let operator_key = wallet[1]["address"].as_str().unwrap().to_string();
-    let contracts = node_script(&script, &[&l1.url(), l1_dir_s, "contracts"]);
+    let contracts = node_script(script, &[&l1.url(), l1_dir_s, "contracts"]);
     let ticketer = contracts[0]["ticketer"].as_str().unwrap().to_string();
     let receiver = contracts[0]["receiver"].as_str().unwrap().to_string();
-
-    let kernel = wat::parse_file(repo().join("node-shim/examples/echo.wat")).unwrap();
-    let ticket_type = r#"{"prim":"ticket","args":[{"prim":"string"}]}"#;
-    let originated = node_script(
-        &script,
-        &[
-            &l1.url(),
-            l1_dir_s,
-            "originate",
-            &hex::encode(&kernel),
-            ticket_type,
-        ],
-    );
-    let rollup = originated[0]["rollup"].as_str().unwrap().to_string();
-    let origination_level = originated[0]["level"].as_u64().unwrap();
 
     let node_dir = scratch_dir("node-e2e-node");
     let mut init = soru_node();
@@ -134,7 +114,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         "operator",
         "config",
         "for",
-        &rollup,
+        rollup,
         "with",
         "operators",
         &operator_key,
@@ -146,7 +126,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     let node = start_node(&node_dir, &wallet_file);
 
     let sent = node_script(
-        &script,
+        script,
         &[&l1.url(), l1_dir_s, "send", "68656c6c6f", "776f726c64"],
     );
     let level = sent[0]["level"].as_u64().unwrap();
@@ -173,7 +153,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         &node.addr,
         "/global/block/head/durable/wasm_2_0_0/value?key=/kernel/boot.wasm",
     );
-    assert_eq!(boot, hex::encode(&kernel));
+    assert_eq!(boot, hex::encode(kernel));
     let subkeys = get_json(
         &node.addr,
         "/global/block/head/durable/wasm_2_0_0/subkeys?key=/",
@@ -190,9 +170,9 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
 
     // The state hash equals an independent run of the PVM on the sandbox's own inboxes.
     let mut pvm = Pvm::new(
-        &kernel,
+        kernel,
         PvmConfig {
-            rollup_address: SmartRollupAddress::from_b58check(&rollup).unwrap().0,
+            rollup_address: SmartRollupAddress::from_b58check(rollup).unwrap().0,
             origination_level: origination_level as u32,
             first_level: origination_level as u32 + 1,
             outbox_validity_period: soru_core::abi::OUTBOX_VALIDITY_PERIOD,
@@ -210,6 +190,28 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     }
     let expected = StateHash(pvm.state_hash().unwrap()).to_b58check();
     assert_eq!(at("state_hash"), expected.as_str());
+    // The full L2 block carries the level's whole inbox, as octez's node stores it.
+    let block = get_json(&node.addr, &format!("/global/block/{level}"));
+    assert_eq!(
+        block["messages"],
+        get_json(
+            &l1.addr,
+            &format!("/chains/main/blocks/{level}/sandbox/inbox")
+        )
+    );
+    assert_eq!(block["state_hash"], expected.as_str());
+    // The genesis commitment is served like the others.
+    let genesis_info = get_json(
+        &l1.addr,
+        &format!(
+            "/chains/main/blocks/head/context/smart_rollups/smart_rollup/{rollup}/genesis_info"
+        ),
+    );
+    let genesis_hash = genesis_info["commitment_hash"].as_str().unwrap();
+    let genesis = get_json(&node.addr, &format!("/local/commitments/{genesis_hash}"));
+    assert_eq!(genesis["hash"], genesis_hash);
+    assert_eq!(genesis["commitment"]["inbox_level"], origination_level);
+    assert_eq!(genesis["commitment"]["number_of_ticks"], "0");
     assert_eq!(at("total_ticks"), pvm.ticks().to_string().as_str());
 
     // Caching and CORS: the head is live data; a proof before cementation is octez's error.
@@ -245,12 +247,12 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
 
     // A withdrawal, the whole way.
     node_script(
-        &script,
-        &[&l1.url(), l1_dir_s, "deposit", &ticketer, &rollup, "10"],
+        script,
+        &[&l1.url(), l1_dir_s, "deposit", &ticketer, rollup, "10"],
     );
     let message = withdrawal(&ticketer, &receiver, 10);
     let sent = node_script(
-        &script,
+        script,
         &[&l1.url(), l1_dir_s, "send", &hex::encode(&message)],
     );
     let outbox_level = sent[0]["level"].as_u64().unwrap();
@@ -287,12 +289,12 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         receiver.as_str()
     );
     let executed = node_script(
-        &script,
+        script,
         &[
             &l1.url(),
             l1_dir_s,
             "execute",
-            &rollup,
+            rollup,
             &commitment_hash,
             &hex::encode(&proof),
         ],
@@ -302,7 +304,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         "execution failed: {}",
         executed[0]
     );
-    let storage = node_script(&script, &[&l1.url(), l1_dir_s, "storage", &receiver]);
+    let storage = node_script(script, &[&l1.url(), l1_dir_s, "storage", &receiver]);
     // Storage `Pair (Some ticket) {record}`, addresses in their binary (optimized) form.
     let ticketer_bytes = hex::encode(Contract::from_b58check(&ticketer).unwrap().encode());
     let held = &storage[0]["args"][0]["args"][0];
@@ -319,12 +321,12 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     // A second execution, with a fresh proof against the (by now newer) LCC, is refused.
     let fresh = get_json(&node.addr, &proof_path);
     let again = node_script(
-        &script,
+        script,
         &[
             &l1.url(),
             l1_dir_s,
             "execute",
-            &rollup,
+            rollup,
             fresh["commitment"].as_str().unwrap(),
             fresh["proof"].as_str().unwrap(),
         ],
@@ -346,7 +348,135 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         expected.as_str()
     );
     let _ = std::fs::remove_dir_all(&node_dir);
-    let _ = std::fs::remove_dir_all(&l1_dir);
+}
+
+/// A running `soru sandbox` (blocks every 0.2 s) with the example echo kernel originated as a
+/// rollup by Taquito.
+struct Sandbox {
+    l1: Server,
+    l1_dir: std::path::PathBuf,
+    script: std::path::PathBuf,
+    rollup: String,
+    origination_level: u64,
+    kernel: Vec<u8>,
+}
+
+impl Sandbox {
+    /// `None` (with a message) when the JS test dependencies are missing locally.
+    fn with_echo_rollup(name: &str) -> Option<Sandbox> {
+        let script = js_dir()?.join("node/rollup.mjs");
+        let l1_dir = scratch_dir(name);
+        let mut init = soru();
+        init.args(["sandbox", "init", "--data-dir", l1_dir.to_str().unwrap()]);
+        run_ok(init);
+        let mut run = soru();
+        run.args(["sandbox", "run", "--data-dir", l1_dir.to_str().unwrap()])
+            .args(["--rpc-addr", "127.0.0.1:0", "--block-time", "0.2"]);
+        let l1 = Server::start(run);
+        let kernel = wat::parse_file(repo().join("node-shim/examples/echo.wat")).unwrap();
+        let ticket_type = r#"{"prim":"ticket","args":[{"prim":"string"}]}"#;
+        let originated = node_script(
+            &script,
+            &[
+                &l1.url(),
+                l1_dir.to_str().unwrap(),
+                "originate",
+                &hex::encode(&kernel),
+                ticket_type,
+            ],
+        );
+        Some(Sandbox {
+            rollup: originated[0]["rollup"].as_str().unwrap().to_string(),
+            origination_level: originated[0]["level"].as_u64().unwrap(),
+            l1,
+            l1_dir,
+            script,
+            kernel,
+        })
+    }
+
+    /// Sends external messages (hex) to the rollup; the level that holds them.
+    fn send(&self, messages: &[&str]) -> u64 {
+        let mut args = vec![
+            self.l1.url(),
+            self.l1_dir.to_str().unwrap().to_string(),
+            "send".into(),
+        ];
+        args.extend(messages.iter().map(|m| m.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        node_script(&self.script, &args)[0]["level"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Writes an observer node's configuration in `dir`.
+    fn init_observer(&self, dir: &std::path::Path) {
+        let mut init = soru_node();
+        init.args(["init", "observer", "config", "for", &self.rollup])
+            .args(["--data-dir", dir.to_str().unwrap()])
+            .args(["--endpoint", &self.l1.url(), "--rpc-addr", "127.0.0.1:0"])
+            .args(["--history-mode", "archive"]);
+        run_ok(init);
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.l1_dir);
+    }
+}
+
+/// `kill -9` at arbitrary moments while the node catches up and follows (blocks every 0.2 s,
+/// messages in between): every restart resumes from the store, and in the end every level's
+/// state hash equals that of a node that was never interrupted.
+#[test]
+fn kill_9_in_a_loop_loses_nothing() {
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-crash-l1") else {
+        return;
+    };
+    let reference_dir = scratch_dir("node-crash-reference");
+    let crashing_dir = scratch_dir("node-crash-victim");
+    sandbox.init_observer(&reference_dir);
+    sandbox.init_observer(&crashing_dir);
+    let start = |dir: &std::path::Path| {
+        let mut c = soru_node();
+        c.args(["run", "--data-dir", dir.to_str().unwrap()]);
+        Server::start(c)
+    };
+    let reference = start(&reference_dir);
+    let mut victim = start(&crashing_dir);
+    for round in 0..10u64 {
+        if round % 3 == 0 {
+            sandbox.send(&[&hex::encode(format!("round {round}"))]);
+        }
+        // Uneven pauses, so the kill lands at different points of the node's work.
+        std::thread::sleep(Duration::from_millis(60 + (round * 97) % 400));
+        victim.kill();
+        victim = start(&crashing_dir);
+    }
+    let last = sandbox.send(&["656e64"]);
+    wait_for_level(&reference, last);
+    wait_for_level(&victim, last);
+    for level in sandbox.origination_level + 1..=last {
+        let path = format!("/global/block/{level}/state_hash");
+        assert_eq!(
+            get_json(&victim.addr, &path),
+            get_json(&reference.addr, &path),
+            "level {level}"
+        );
+    }
+    assert_eq!(
+        get_json(
+            &victim.addr,
+            &format!("/global/block/{last}/durable/wasm_2_0_0/value?key=/counter")
+        ),
+        "05000000",
+        "five external messages counted"
+    );
+    drop(victim);
+    drop(reference);
+    let _ = std::fs::remove_dir_all(&reference_dir);
+    let _ = std::fs::remove_dir_all(&crashing_dir);
 }
 
 #[test]

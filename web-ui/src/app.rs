@@ -5,13 +5,14 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::engine::{Progress, Snapshot, Step};
-use crate::protocol::{FromWorker, ToWorker};
+use crate::check::CheckRequest;
+use crate::engine::{self, Snapshot};
+use crate::protocol::{FromWorker, Progress, ToWorker};
 use crate::rpc::{self, CheckedCommitment};
 use crate::session::{self, Session};
 use crate::verify::{self, Outcome};
 use crate::view::{self, TreeNode, ValueView};
-use crate::web;
+use crate::web::{self, Slot};
 
 /// The bundled example kernels: (label, file name, file text, inputs).
 const EXAMPLES: [(&str, &str, &str, &str); 3] = [
@@ -138,20 +139,23 @@ fn App() -> impl IntoView {
     }
 }
 
-/// What the worker is doing for the page.
+/// What the worker is doing for the playground.
 #[derive(Debug, Clone, PartialEq)]
 enum Pending {
     Load,
-    Step(Step),
-    Reveal,
+    Commands(Vec<String>),
 }
+
+/// Characters of debugger output the transcript keeps (older output scrolls away).
+const TRANSCRIPT_CHARS: usize = 200_000;
 
 /// The playground's state (all signals, so it is `Copy`).
 #[derive(Clone, Copy)]
 struct Playground {
     kernel: RwSignal<Option<(String, Vec<u8>)>>,
     inputs: RwSignal<String>,
-    steps: RwSignal<Vec<Step>>,
+    /// The state-changing commands run so far (replayed on restore).
+    commands: RwSignal<Vec<String>>,
     snapshot: RwSignal<Option<Snapshot>>,
     running: RwSignal<Option<(u32, Pending, String)>>,
     progress: RwSignal<Option<Progress>>,
@@ -159,6 +163,18 @@ struct Playground {
     error: RwSignal<Option<String>>,
     share: RwSignal<String>,
     next_id: RwSignal<u32>,
+    /// The debugger's output, as `soru debug --commands` prints it.
+    transcript: RwSignal<String>,
+    /// The command line being typed.
+    line: RwSignal<String>,
+    /// The memory panel's last answer.
+    memory: RwSignal<String>,
+    /// Completion candidates shown under the command box.
+    hint: RwSignal<Option<String>>,
+    /// The memory panel's fields: address, length, as text.
+    mem_address: RwSignal<String>,
+    mem_length: RwSignal<String>,
+    mem_text: RwSignal<bool>,
 }
 
 impl Playground {
@@ -167,7 +183,7 @@ impl Playground {
         let pg = Playground {
             kernel: RwSignal::new(None),
             inputs: RwSignal::new(inputs.to_string()),
-            steps: RwSignal::new(Vec::new()),
+            commands: RwSignal::new(Vec::new()),
             snapshot: RwSignal::new(None),
             running: RwSignal::new(None),
             progress: RwSignal::new(None),
@@ -175,15 +191,35 @@ impl Playground {
             error: RwSignal::new(None),
             share: RwSignal::new(String::new()),
             next_id: RwSignal::new(1),
+            transcript: RwSignal::new(String::new()),
+            line: RwSignal::new(String::new()),
+            memory: RwSignal::new(String::new()),
+            hint: RwSignal::new(None),
+            mem_address: RwSignal::new("0".into()),
+            mem_length: RwSignal::new("64".into()),
+            mem_text: RwSignal::new(false),
         };
         pg.start_worker();
         pg
     }
 
     fn start_worker(self) {
-        if let Err(e) = web::start_worker(move |m| self.on_message(m)) {
+        if let Err(e) = web::start_worker(Slot::Playground, move |m| self.on_message(m)) {
             self.error.set(Some(e));
         }
+    }
+
+    fn append(self, text: &str) {
+        self.transcript.update(|t| {
+            t.push_str(text);
+            if t.len() > TRANSCRIPT_CHARS {
+                let mut cut = t.len() - TRANSCRIPT_CHARS;
+                while !t.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                t.drain(..cut);
+            }
+        });
     }
 
     fn on_message(self, m: FromWorker) {
@@ -191,11 +227,8 @@ impl Playground {
             FromWorker::Progress { id, progress } => {
                 if self.running.with_untracked(|r| r.as_ref().map(|r| r.0)) == Some(id) {
                     self.message.set(format!(
-                        "Running: level {} done ({} of {} levels, {} ticks)",
-                        progress.level,
-                        progress.levels_done,
-                        progress.levels_total,
-                        view::grouped(&progress.ticks)
+                        "Running: {} ({} of {})",
+                        progress.text, progress.done, progress.total
                     ));
                     self.progress.set(Some(progress));
                 }
@@ -203,7 +236,10 @@ impl Playground {
             FromWorker::Done {
                 id,
                 snapshot,
+                output,
                 error,
+                needs_preimage,
+                completed,
                 millis,
             } => {
                 let Some((rid, pending, label)) = self.running.get_untracked() else {
@@ -214,13 +250,28 @@ impl Playground {
                 }
                 self.running.set(None);
                 self.progress.set(None);
-                let ok = error.is_none();
-                if let (true, Pending::Step(s)) = (ok, &pending) {
-                    self.steps.update(|st| st.push(*s));
+                match &pending {
+                    Pending::Commands(lines) => {
+                        let kept: Vec<String> = lines
+                            .iter()
+                            .take(completed)
+                            .filter(|l| engine::changes_state(l))
+                            .cloned()
+                            .collect();
+                        self.commands.update(|c| c.extend(kept));
+                        if let [line] = lines.as_slice() {
+                            if line.starts_with("show memory") {
+                                let answer = output.split_once('\n').map_or("", |(_, rest)| rest);
+                                self.memory.set(answer.to_string());
+                            }
+                        }
+                    }
+                    Pending::Load if error.is_some() && snapshot.is_none() => {
+                        self.commands.set(Vec::new())
+                    }
+                    Pending::Load => {}
                 }
-                if pending == Pending::Load && !ok {
-                    self.steps.set(Vec::new());
-                }
+                self.append(&output);
                 let summary = snapshot
                     .as_ref()
                     .map(|s| {
@@ -233,16 +284,49 @@ impl Playground {
                         )
                     })
                     .unwrap_or_default();
-                match &error {
-                    None => self
+                match (&error, &needs_preimage) {
+                    (Some(e), _) => self.message.set(format!("{label} failed: {e}")),
+                    (None, Some(hash)) => self.message.set(format!(
+                        "{label}: the kernel waits for preimage {hash}; provide it below"
+                    )),
+                    (None, None) => self
                         .message
                         .set(format!("{label}: done in {millis:.0} ms; {summary}")),
-                    Some(e) => self.message.set(format!("{label} failed: {e}")),
                 }
                 self.error.set(error);
                 self.snapshot.set(snapshot.map(|s| *s));
                 self.save();
             }
+            FromWorker::Completions {
+                line,
+                start,
+                candidates,
+                ..
+            } => {
+                // Only if the line was not edited meanwhile.
+                if self.line.get_untracked() == line {
+                    let (completed, hint) = view::apply_completion(&line, start, &candidates);
+                    self.line.set(completed);
+                    self.hint.set(hint);
+                }
+            }
+            FromWorker::Checked { .. } => {}
+        }
+    }
+
+    /// Tab in the command box: asks the session for completions (not while a command runs:
+    /// the worker is busy).
+    fn complete(self) {
+        if self.running.with_untracked(Option::is_some)
+            || self.snapshot.with_untracked(Option::is_none)
+        {
+            return;
+        }
+        let id = self.next_id.get_untracked();
+        self.next_id.set(id + 1);
+        let line = self.line.get_untracked();
+        if let Err(e) = web::send(Slot::Playground, &ToWorker::Complete { id, line }) {
+            self.error.set(Some(e));
         }
     }
 
@@ -255,60 +339,81 @@ impl Playground {
         self.error.set(None);
         self.message.set(format!("{label}: running..."));
         self.running.set(Some((id, pending, label)));
-        if let Err(e) = web::send(&make(id)) {
+        if let Err(e) = web::send(Slot::Playground, &make(id)) {
             self.running.set(None);
             self.error.set(Some(e.clone()));
             self.message.set(e);
         }
     }
 
-    fn load(self, steps: Vec<Step>) {
+    fn load(self, commands: Vec<String>) {
         let Some((name, file)) = self.kernel.get_untracked() else {
             self.error
                 .set(Some("choose a kernel file or an example first".into()));
             return;
         };
-        self.steps.set(steps.clone());
+        self.commands.set(commands.clone());
         let inputs = self.inputs.get_untracked();
-        let label = if steps.is_empty() {
+        let label = if commands.is_empty() {
+            self.transcript.set(String::new());
             format!("Loading {name}")
         } else {
-            format!("Restoring {name} at step {}", steps.len())
+            format!("Restoring {name} after {} commands", commands.len())
         };
         self.request(Pending::Load, label, move |id| ToWorker::Load {
             id,
             name,
             kernel_hex: hex::encode(file),
             inputs,
-            steps,
+            commands,
         });
     }
 
-    fn step(self, step: Step) {
-        self.request(
-            Pending::Step(step),
-            format!("step {}", step.word()),
-            move |id| ToWorker::Step { id, step },
+    /// Runs debugger command lines in the worker (the buttons and the command box).
+    fn run(self, lines: Vec<String>, label: String) {
+        self.request(Pending::Commands(lines.clone()), label, move |id| {
+            ToWorker::Commands { id, lines }
+        });
+    }
+
+    fn command(self, line: &str) {
+        let line = line.trim().to_string();
+        if line.is_empty() {
+            return;
+        }
+        self.run(vec![line.clone()], line);
+    }
+
+    /// `step inbox` until every inbox has run: one command per level (and one to finish the
+    /// level being run), with progress after each.
+    fn run_all(self) {
+        let Some(s) = self.snapshot.get_untracked() else {
+            return;
+        };
+        let mid_level = s.loading.is_some() || s.status != "waiting_for_input";
+        let n = s.levels_total.saturating_sub(s.levels_fed) + usize::from(mid_level);
+        if n == 0 {
+            self.command("step inbox");
+            return;
+        }
+        self.run(
+            vec!["step inbox".to_string(); n],
+            format!("Running {n} inboxes"),
         );
     }
 
-    fn reveal(self, data_hex: String) {
-        self.request(Pending::Reveal, "Reveal".into(), move |id| {
-            ToWorker::Reveal { id, data_hex }
-        });
-    }
-
-    /// Stop: terminate the worker, start a new one and replay the steps completed so far.
+    /// Stop: terminate the worker, start a new one and replay the commands completed so far.
     fn stop(self) {
         let Some((_, _, label)) = self.running.get_untracked() else {
             return;
         };
-        web::stop_worker();
+        web::stop_worker(Slot::Playground);
         self.running.set(None);
         self.progress.set(None);
         self.start_worker();
-        let steps = self.steps.get_untracked();
-        self.load(steps);
+        let commands = self.commands.get_untracked();
+        self.append(&format!("Stopped `{label}`.\n"));
+        self.load(commands);
         self.message
             .set(format!("Stopped {label}; restoring the state before it..."));
     }
@@ -316,7 +421,7 @@ impl Playground {
     fn session(self) -> Option<Session> {
         let (name, file) = self.kernel.get_untracked()?;
         let mut s = Session::new(&name, &file, &self.inputs.get_untracked());
-        s.steps = self.steps.get_untracked();
+        s.commands = self.commands.get_untracked();
         Some(s)
     }
 
@@ -339,7 +444,7 @@ impl Playground {
                 Ok(file) => {
                     self.kernel.set(Some((s.kernel_name.clone(), file)));
                     self.inputs.set(s.inputs.clone());
-                    self.load(s.steps);
+                    self.load(s.commands);
                 }
                 Err(e) => self.error.set(Some(e.to_string())),
             },
@@ -391,6 +496,15 @@ fn pick_file(pg: Playground, file: web_sys::File) {
     });
 }
 
+/// The step buttons: (label, command).
+const STEP_BUTTONS: [(&str, &str); 5] = [
+    ("step tick", "step tick"),
+    ("step result", "step result"),
+    ("step kernel_run", "step kernel_run"),
+    ("step inbox", "step inbox"),
+    ("load inputs", "load inputs"),
+];
+
 #[component]
 fn PlaygroundPage(pg: Playground) -> impl IntoView {
     let example = RwSignal::new(1usize);
@@ -412,18 +526,21 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
             pick_file(pg, file);
         }
     };
-    let step_button = move |step: Step, text: &'static str| {
-        view! {
-            <button
-                on:click=move |_| pg.step(step)
-                disabled=move || busy() || !loaded()
-            >{text}</button>
-        }
+    // Keep the newest output in view.
+    Effect::new(move |_| {
+        pg.transcript.track();
+        request_animation_frame(|| web::scroll_to_end("transcript"));
+    });
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let line = pg.line.get_untracked();
+        pg.command(&line);
+        pg.line.set(String::new());
     };
     view! {
         <section aria-labelledby="playground-title">
             <h2 id="playground-title">"Playground"</h2>
-            <p class="lead">"Run a smart-rollup kernel on an inbox, step by step, like the octez WASM debugger. The PVM runs in a Web Worker: the page stays responsive and Stop aborts a step."</p>
+            <p class="lead">"Run a smart-rollup kernel on an inbox, step by step, with the commands of the octez WASM debugger: this is the session of soru debug, running in a Web Worker. The page stays responsive and Stop aborts a command."</p>
             <div class="grid two">
                 <div class="card">
                     <h3>"Kernel"</h3>
@@ -460,17 +577,18 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
             </div>
             <div class="card controls">
                 <div class="row wrap">
-                    {step_button(Step::Input, "Step input")}
-                    {step_button(Step::KernelRun, "Step kernel_run")}
-                    {step_button(Step::Level, "Step level")}
-                    {step_button(Step::Inbox, "Step inbox")}
+                    {STEP_BUTTONS.into_iter().map(|(text, line)| view! {
+                        <button class="mono" on:click=move |_| pg.command(line)
+                            disabled=move || busy() || !loaded()>{text}</button>
+                    }).collect_view()}
+                    <button on:click=move |_| pg.run_all() disabled=move || busy() || !loaded()>"Run all inboxes"</button>
                     <button class="stop" on:click=move |_| pg.stop() disabled=move || !busy()>"Stop"</button>
                     <button on:click=move |_| pg.share_link() disabled=move || !loaded()>"Share link"</button>
                 </div>
                 {move || busy().then(|| view! {
                     <progress aria-label="PVM progress"
-                        max=move || pg.progress.with(|p| p.as_ref().map(|p| p.levels_total.to_string()))
-                        value=move || pg.progress.with(|p| p.as_ref().map(|p| p.levels_done.to_string()))
+                        max=move || pg.progress.with(|p| p.as_ref().map(|p| p.total.to_string()))
+                        value=move || pg.progress.with(|p| p.as_ref().map(|p| p.done.to_string()))
                     ></progress>
                 })}
                 <p id="playground-status" class="status" role="status" aria-live="polite">{move || pg.message.get()}</p>
@@ -479,6 +597,23 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
                     <label for="share-url">"Share link"</label>
                     <input id="share-url" readonly prop:value=move || pg.share.get()/>
                 })}
+                <form class="command" on:submit=submit>
+                    <label for="command">"Debugger command (soru debug's commands, Tab completes; try help, show status, ls /, show key /counter as i32)"</label>
+                    <div class="row">
+                        <input id="command" class="mono grow" spellcheck="false" autocomplete="off"
+                            placeholder="show status"
+                            prop:value=move || pg.line.get()
+                            on:input=move |ev| { pg.line.set(event_target_value(&ev)); pg.hint.set(None); }
+                            on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Tab" && !ev.shift_key() {
+                                ev.prevent_default();
+                                pg.complete();
+                            }/>
+                        <button type="submit" disabled=move || busy() || !loaded()>"Run"</button>
+                    </div>
+                </form>
+                {move || pg.hint.get().map(|h| view! { <p class="muted mono small" id="completions">{h}</p> })}
+                <h3>"Debugger output"</h3>
+                <pre id="transcript" class="log transcript" tabindex="0" aria-label="Debugger output">{move || pg.transcript.get()}</pre>
             </div>
             {move || pg.snapshot.get().map(|s| view! { <Panels s=s pg=pg/> })}
         </section>
@@ -488,34 +623,50 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
 #[component]
 fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
     let value_view = RwSignal::new(ValueView::Hex);
-    let next = match s.next_input {
-        Some((level, index, count)) => format!("input {} of {count} of level {level}", index + 1),
+    let next = match s.loading {
+        Some((level, fed, left)) => format!("loading level {level}: {fed} inputs fed, {left} left"),
         None if s.levels_fed >= s.levels_total && s.status == "waiting_for_input" => {
-            "the inbox is exhausted".into()
+            "every inbox has run".into()
+        }
+        None if s.status == "waiting_for_input" => {
+            format!("inbox {} of {}", s.levels_fed + 1, s.levels_total)
         }
         None => "kernel_run".into(),
     };
-    let trap = s.trapped.then(|| {
-        "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level."
-    });
+    let trap = s.trapped.then_some(
+        "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level.",
+    );
     let tree = view::durable_tree(s.durable.iter().map(|(k, _)| k.as_str()));
     let values = s.durable.clone();
     let lengths = s.durable_lengths.clone();
-    let reveal = s.pending_reveal.clone();
+    let pending = s.pending_reveal.clone();
+    let reveal = move |hex_text: String| {
+        let line = format!("reveal preimage {}", hex_text.trim());
+        pg.run(vec![line], "reveal preimage".into());
+    };
     let preimage_url = RwSignal::new(String::new());
     let preimage_hex = RwSignal::new(String::new());
     let fetch_preimage = move |hash: String| {
         let url = format!("{}/{hash}", rpc::base(&preimage_url.get_untracked()));
         spawn_local(async move {
             match web::fetch_bytes(&url).await {
-                Ok(bytes) => pg.reveal(hex::encode(bytes)),
+                Ok(bytes) => reveal(hex::encode(bytes)),
                 Err(e) => pg.error.set(Some(e.to_string())),
             }
         });
     };
     let total_values = tree.count_values();
+    let (mem_address, mem_length, mem_text) = (pg.mem_address, pg.mem_length, pg.mem_text);
+    let show_memory = move |_| match view::memory_command(
+        &mem_address.get_untracked(),
+        &mem_length.get_untracked(),
+        mem_text.get_untracked(),
+    ) {
+        Ok(line) => pg.command(&line),
+        Err(e) => pg.memory.set(e),
+    };
     view! {
-        {reveal.map(|(kind, hash)| {
+        {pending.map(|(kind, hash)| {
             let h = hash.clone();
             view! {
                 <div class="card attention">
@@ -529,20 +680,21 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
                     </div>
                     <label for="preimage-hex">"Or paste the preimage (hex)"</label>
                     <textarea id="preimage-hex" rows="3" on:input=move |ev| preimage_hex.set(event_target_value(&ev))></textarea>
-                    <button on:click=move |_| pg.reveal(preimage_hex.get_untracked())>"Provide preimage"</button>
+                    <button on:click=move |_| reveal(preimage_hex.get_untracked())>"Provide preimage"</button>
                 </div>
             }
         })}
         <div class="grid three">
             <div class="card">
                 <h3>"Status"</h3>
+                <pre class="mono small status-text">{s.status_text.clone()}</pre>
                 <dl class="facts">
                     <dt>"Status"</dt><dd id="pvm-status">{s.status.clone()}</dd>
                     <dt>"Level"</dt><dd>{s.level.map(|l| l.to_string()).unwrap_or_else(|| "none yet".into())}</dd>
-                    <dt>"Next step"</dt><dd>{next}</dd>
-                    <dt>"Levels run"</dt><dd>{format!("{} of {}", s.levels_fed, s.levels_total)}</dd>
+                    <dt>"Next"</dt><dd>{next}</dd>
+                    <dt>"Inboxes started"</dt><dd>{format!("{} of {}", s.levels_fed, s.levels_total)}</dd>
                     <dt>"Ticks"</dt><dd>{view::grouped(&s.ticks)}</dd>
-                    <dt>"Fuel (this level)"</dt><dd>{view::grouped(&s.fuel.to_string())}</dd>
+                    <dt>"Fuel (total)"</dt><dd>{view::grouped(&s.fuel.to_string())}</dd>
                     <dt>"kernel_run calls"</dt><dd>{s.kernel_runs}</dd>
                     <dt>"Reboots left"</dt><dd>{s.reboot_counter}</dd>
                     <dt>"State hash"</dt><dd class="mono break">{s.state_hash.clone()}</dd>
@@ -582,6 +734,21 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
                 <div class="tree">{tree.children.into_iter().map(|n| tree_view(n, values.clone(), lengths.clone(), value_view)).collect_view()}</div>
             </div>
             <div class="card">
+                <h3>"Memory"</h3>
+                <p class="muted">"The kernel's memory, inside a run (after step tick or step result), through the debugger's show memory."</p>
+                <div class="row wrap">
+                    <div><TextField id="memory-address" label="Address" value=mem_address numeric=true/></div>
+                    <div><TextField id="memory-length" label="Bytes" value=mem_length numeric=true/></div>
+                    <div>
+                        <label for="memory-as">"Show as"</label>
+                        <select id="memory-as" on:change=move |ev| mem_text.set(event_target_value(&ev) == "string")>
+                            <option value="hex" selected=move || !mem_text.get()>"hex"</option>
+                            <option value="string" selected=move || mem_text.get()>"string"</option>
+                        </select>
+                    </div>
+                    <button on:click=show_memory>"Show memory"</button>
+                </div>
+                <pre id="memory" class="mono small log" aria-label="Memory">{move || pg.memory.get()}</pre>
                 <h3>"Inbox"</h3>
                 <ol class="inbox">{s.inbox.iter().enumerate().map(|(i, (level, msgs))| {
                     let done = i < s.levels_fed;
@@ -773,89 +940,263 @@ fn VerifyPage() -> impl IntoView {
     }
 }
 
+/// Levels the checker replays at most (a full replay from origination suits small rollups).
+const MAX_REPLAY_LEVELS: u32 = 5_000;
+
+/// The checker's state (all signals, so it is `Copy`).
+#[derive(Clone, Copy)]
+struct Checker {
+    rows: RwSignal<Vec<CheckedCommitment>>,
+    status: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    running: RwSignal<Option<u32>>,
+    progress: RwSignal<Option<Progress>>,
+    next_id: RwSignal<u32>,
+    started: RwSignal<f64>,
+    /// The node being checked (named in the result).
+    node: RwSignal<String>,
+}
+
+impl Checker {
+    fn new() -> Checker {
+        let c = Checker {
+            rows: RwSignal::new(Vec::new()),
+            status: RwSignal::new("Point at a rollup node and press Check.".into()),
+            error: RwSignal::new(None),
+            running: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            next_id: RwSignal::new(1),
+            started: RwSignal::new(0.0),
+            node: RwSignal::new(String::new()),
+        };
+        c.start_worker();
+        c
+    }
+
+    fn start_worker(self) {
+        if let Err(e) = web::start_worker(Slot::Checker, move |m| self.on_message(m)) {
+            self.error.set(Some(e));
+        }
+    }
+
+    fn on_message(self, m: FromWorker) {
+        let current = self.running.get_untracked();
+        match m {
+            FromWorker::Progress { id, progress } if Some(id) == current => {
+                self.status.set(format!(
+                    "Replaying in the worker: {} ({} of {} levels)...",
+                    progress.text, progress.done, progress.total
+                ));
+                self.progress.set(Some(progress));
+            }
+            FromWorker::Checked {
+                id,
+                verdicts,
+                error,
+                levels,
+                millis,
+            } if Some(id) == current => {
+                self.running.set(None);
+                self.progress.set(None);
+                match error {
+                    Some(e) => {
+                        self.status.set("Check failed.".into());
+                        self.error.set(Some(e));
+                    }
+                    None => {
+                        let bad = verdicts.iter().filter(|c| c.verdict.is_err()).count();
+                        self.status.set(format!(
+                            "Checked {} commitments from {}: {} valid, {bad} invalid (replayed {levels} levels from origination in {millis:.0} ms; {:.0} ms in all).",
+                            verdicts.len(),
+                            self.node.get_untracked(),
+                            verdicts.len() - bad,
+                            web::millis() - self.started.get_untracked()
+                        ));
+                        self.rows.set(verdicts);
+                    }
+                }
+            }
+            FromWorker::Done {
+                id: 0,
+                error: Some(e),
+                ..
+            } => {
+                self.running.set(None);
+                self.error.set(Some(e));
+            }
+            _ => {}
+        }
+    }
+
+    fn stop(self) {
+        if self.running.get_untracked().is_none() {
+            return;
+        }
+        web::stop_worker(Slot::Checker);
+        self.running.set(None);
+        self.progress.set(None);
+        self.start_worker();
+        self.status.set("Stopped the replay.".into());
+    }
+
+    /// Fetches the chain, the kernel and the inboxes from `node`, then replays in the worker.
+    async fn check(self, node: String) -> Result<(), String> {
+        let get = |url: String| async move { web::fetch_text(&url).await.map(|b| (url, b)) };
+        let (url, body) = get(rpc::last_stored_url(&node))
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(newest) = rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? else {
+            self.status.set("The node has no commitment yet.".into());
+            return Ok(());
+        };
+        // Back through predecessors to the genesis commitment.
+        let mut chain = vec![newest];
+        while !rpc::is_genesis(&chain[chain.len() - 1].0) {
+            let last = chain[chain.len() - 1].0;
+            if last.inbox_level < 0 || chain.len() as u32 > MAX_REPLAY_LEVELS {
+                return Err(format!(
+                    "the chain does not reach a genesis commitment within {MAX_REPLAY_LEVELS} commitments"
+                ));
+            }
+            self.status.set(format!(
+                "Fetching commitments: {} so far, back to inbox level {}...",
+                chain.len(),
+                last.inbox_level
+            ));
+            let (url, body) = get(rpc::commitment_url(&node, &last.predecessor))
+                .await
+                .map_err(|e| e.to_string())?;
+            match rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? {
+                Some(c) => chain.push(c),
+                None => return Err(format!("GET {url}: the node answered null")),
+            }
+        }
+        chain.reverse();
+        let origination = chain[0].0.inbox_level as u32;
+        let newest_level = chain[chain.len() - 1].0.inbox_level as u32;
+        let span = newest_level.saturating_sub(origination);
+        if span > MAX_REPLAY_LEVELS {
+            return Err(format!(
+                "the chain spans {span} levels since origination (level {origination}); this page replays at most {MAX_REPLAY_LEVELS}"
+            ));
+        }
+        let (url, body) = get(rpc::rollup_address_url(&node))
+            .await
+            .map_err(|e| e.to_string())?;
+        let rollup = rpc::parse_string(&url, &body)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("GET {url}: no rollup address"))?;
+        // The origination state holds the originated kernel; a node that pruned it (history
+        // mode full) still has the current one, which is right when the kernel was never
+        // upgraded: the genesis commitment's state hash checks it either way.
+        let fetched = match get(rpc::kernel_url(&node, &origination.to_string())).await {
+            Err(rpc::RpcError::Status { status: 404, .. }) => {
+                get(rpc::kernel_url(&node, "head")).await
+            }
+            other => other,
+        };
+        let (url, body) = fetched.map_err(|e| e.to_string())?;
+        let kernel_hex = rpc::parse_string(&url, &body)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("GET {url}: no /kernel/boot.wasm"))?;
+        let mut inboxes = Vec::with_capacity(span as usize);
+        for (i, level) in (origination + 1..=newest_level).enumerate() {
+            self.status.set(format!(
+                "Fetching inboxes: level {level} ({} of {span})...",
+                i + 1
+            ));
+            self.progress.set(Some(Progress {
+                done: i,
+                total: span as usize,
+                text: format!("level {level}"),
+            }));
+            let (url, body) = get(rpc::block_url(&node, level))
+                .await
+                .map_err(|e| e.to_string())?;
+            inboxes.push((
+                level,
+                rpc::parse_block_messages(&url, &body).map_err(|e| e.to_string())?,
+            ));
+        }
+        let request = CheckRequest {
+            kernel_hex,
+            rollup,
+            chain: chain
+                .iter()
+                .map(|(c, h)| (c.to_json().to_string(), h.to_b58check()))
+                .collect(),
+            inboxes,
+        };
+        let id = self.next_id.get_untracked();
+        self.next_id.set(id + 1);
+        self.running.set(Some(id));
+        self.status.set(format!(
+            "Replaying {span} levels from origination (level {origination}) in the worker..."
+        ));
+        web::send(
+            Slot::Checker,
+            &ToWorker::Check {
+                id,
+                request: Box::new(request),
+            },
+        )
+    }
+}
+
 #[component]
 fn CheckPage() -> impl IntoView {
     let node = RwSignal::new(String::new());
-    let count = RwSignal::new("10".to_string());
-    let rows: RwSignal<Vec<CheckedCommitment>> = RwSignal::new(Vec::new());
-    let status = RwSignal::new("Point at a rollup node and press Check.".to_string());
-    let error: RwSignal<Option<String>> = RwSignal::new(None);
+    let checker = Checker::new();
+    let busy =
+        move || checker.running.with(Option::is_some) || checker.progress.with(Option::is_some);
     let check = move |_| {
-        let n = node.get_untracked();
-        let Ok(max) = count.get_untracked().trim().parse::<usize>() else {
-            error.set(Some(
-                "number of commitments: expected a positive integer".into(),
-            ));
+        if busy() {
             return;
-        };
-        rows.set(Vec::new());
-        error.set(None);
+        }
+        let n = node.get_untracked();
+        checker.rows.set(Vec::new());
+        checker.error.set(None);
+        checker.started.set(web::millis());
+        checker.node.set(rpc::base(&n));
+        checker.status.set(format!("Checking {}...", rpc::base(&n)));
         spawn_local(async move {
-            let result: Result<(), String> = async {
-                let url = rpc::last_stored_url(&n);
-                status.set(format!("Fetching {url}..."));
-                let body = web::fetch_text(&url).await.map_err(|e| e.to_string())?;
-                let Some(newest) = rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? else {
-                    status.set("The node has no commitment yet.".into());
-                    return Ok(());
-                };
-                let mut chain = vec![newest];
-                while chain.len() < max.max(1) {
-                    let pred = chain[chain.len() - 1].0.predecessor;
-                    let url = rpc::commitment_url(&n, &pred);
-                    status.set(format!("Fetched {} commitments; fetching {url}...", chain.len()));
-                    match web::fetch_text(&url).await {
-                        Ok(body) => match rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? {
-                            Some(c) => chain.push(c),
-                            None => break,
-                        },
-                        // The genesis commitment's predecessor is not a commitment the node stores.
-                        Err(rpc::RpcError::Status { status: 404, .. }) => break,
-                        Err(e) => return Err(e.to_string()),
-                    }
-                }
-                let checked = rpc::check_fetched_chain(&chain);
-                let bad = checked.iter().filter(|c| c.verdict.is_err()).count();
-                status.set(format!(
-                    "Checked {} commitments: {} valid, {bad} invalid (hash and chain links; replay from witnesses needs a node that serves them).",
-                    checked.len(),
-                    checked.len() - bad
-                ));
-                rows.set(checked);
-                Ok(())
-            }
-            .await;
-            if let Err(e) = result {
-                status.set("Check failed.".into());
-                error.set(Some(e));
+            if let Err(e) = checker.check(n).await {
+                checker.progress.set(None);
+                checker.running.set(None);
+                checker.status.set("Check failed.".into());
+                checker.error.set(Some(e));
             }
         });
     };
     view! {
         <section aria-labelledby="check-title">
             <h2 id="check-title">"Check commitments"</h2>
-            <p class="lead">"Follow a rollup node's commitment chain from its last stored commitment back through predecessors and check that each commitment hashes to its src1 hash and extends the previous one by one commitment period."</p>
+            <p class="lead">"Fetch a rollup node's commitment chain back to its genesis commitment, the kernel it originated with and the inbox of every level, then replay the rollup from origination in a Web Worker and mark each commitment valid (its hash, its link to the previous one, and the replayed state hash and ticks all agree) or invalid. Suits small rollups (up to 5,000 levels)."</p>
             <div class="card">
+                <TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/>
                 <div class="row wrap">
-                    <div class="grow"><TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/></div>
-                    <div><TextField id="check-count" label="Commitments to check" value=count numeric=true/></div>
+                    <button class="primary" on:click=check disabled=busy>"Check"</button>
+                    <button class="stop" on:click=move |_| checker.stop() disabled=move || checker.running.with(Option::is_none)>"Stop"</button>
                 </div>
-                <button class="primary" on:click=check>"Check"</button>
-                <p id="check-status" class="status" role="status" aria-live="polite">{move || status.get()}</p>
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || checker.progress.get().map(|p| view! {
+                    <progress aria-label="Check progress" max=p.total.to_string() value=p.done.to_string()></progress>
+                })}
+                <p id="check-status" class="status" role="status" aria-live="polite">{move || checker.status.get()}</p>
+                {move || checker.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <p class="muted">"Uses GET /global/last_stored_commitment, /local/commitments/<hash>, /global/smart_rollup_address, /global/block/<level> (its messages) and the origination level's /kernel/boot.wasm. The inputs are the node's: they are not yet checked against the L1 inbox."</p>
             </div>
-            {move || (!rows.with(Vec::is_empty)).then(|| view! {
+            {move || (!checker.rows.with(Vec::is_empty)).then(|| view! {
                 <div class="card scroll">
-                    <table>
+                    <table id="commitments">
                         <caption>"Commitments, oldest first"</caption>
                         <thead><tr><th scope="col">"Inbox level"</th><th scope="col">"Commitment"</th><th scope="col">"State hash"</th><th scope="col">"Ticks"</th><th scope="col">"Verdict"</th></tr></thead>
-                        <tbody>{rows.get().into_iter().map(|c| view! {
+                        <tbody>{checker.rows.get().into_iter().map(|c| view! {
                             <tr>
-                                <td>{c.inbox_level}</td>
-                                <td class="mono small break">{c.hash}</td>
-                                <td class="mono small break">{c.state_hash}</td>
-                                <td>{view::grouped(&c.number_of_ticks.to_string())}</td>
-                                <td>{match c.verdict {
+                                <td data-label="Inbox level">{c.inbox_level}</td>
+                                <td data-label="Commitment" class="mono small break">{c.hash}</td>
+                                <td data-label="State hash" class="mono small break">{c.state_hash}</td>
+                                <td data-label="Ticks">{view::grouped(&c.number_of_ticks.to_string())}</td>
+                                <td data-label="Verdict" class="break">{match c.verdict {
                                     Ok(()) => view! { <span class="valid">"valid"</span> }.into_any(),
                                     Err(e) => view! { <span class="invalid">{format!("invalid: {e}")}</span> }.into_any(),
                                 }}</td>

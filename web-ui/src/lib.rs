@@ -5,14 +5,15 @@
 //!
 //! | page | what it does |
 //! |---|---|
-//! | Playground | load a kernel, edit inputs (octez debugger JSON), step input / kernel_run / level / inbox in a Web Worker, inspect status, outbox, durable storage, debug log |
+//! | Playground | load a kernel, edit inputs (octez debugger JSON), run `soru debug`'s commands (the same [`soru_core::debugger::Session`]) in a Web Worker, inspect status, inbox, outbox, durable storage, debug log |
 //! | Verify withdrawal | verify an octez output proof against a state hash or commitment, locally |
-//! | Check commitments | follow a rollup node's commitment chain and check each commitment's hash and links |
+//! | Check commitments | fetch a rollup node's commitment chain and inboxes, replay the rollup from origination in a Web Worker and mark each commitment valid or invalid |
 //!
 //! The modules below are pure logic, tested natively with `cargo test -p soru-web`; the Leptos
 //! components and the worker entry (`app`, `worker_entry`) exist only on `wasm32`. Build the app
 //! with `make web` (into `dist/`).
 
+pub mod check;
 pub mod engine;
 pub mod kernel_file;
 pub mod protocol;

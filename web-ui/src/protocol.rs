@@ -1,18 +1,22 @@
-//! Messages between the page and the PVM worker (JSON text over `postMessage`).
+//! Messages between the page and its PVM workers (JSON text over `postMessage`).
 //!
-//! The page sends a [`ToWorker`]; the worker answers every request with [`FromWorker::Done`]
-//! (carrying the same `id`), after any number of [`FromWorker::Progress`] messages. A request
-//! that runs too long is stopped by terminating the worker: the page starts a new one and
-//! replays the session's steps (the PVM is deterministic).
+//! The page sends a [`ToWorker`]; the worker answers every request with one final message
+//! ([`FromWorker::Done`] or [`FromWorker::Checked`], carrying the same `id`), after any number
+//! of [`FromWorker::Progress`] messages. A request that runs too long is stopped by terminating
+//! the worker: the page starts a new one and, for the playground, replays the session's
+//! state-changing commands (the PVM is deterministic).
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, EngineError, Progress, Snapshot, Step};
+use crate::check::{self, CheckRequest};
+use crate::engine::{Playground, Snapshot};
+use crate::rpc::CheckedCommitment;
 
-/// A request to the worker.
+/// A request to a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Load a kernel file and inputs, then replay `steps` (restoring a session).
+    /// Start a debugger session on a kernel file and inputs, then replay `commands` (restoring
+    /// a session) without showing their output.
     Load {
         /// Request id.
         id: u32,
@@ -22,26 +26,44 @@ pub enum ToWorker {
         kernel_hex: String,
         /// The inputs JSON.
         inputs: String,
-        /// Steps to replay after loading.
-        steps: Vec<Step>,
+        /// Command lines to replay after loading.
+        commands: Vec<String>,
     },
-    /// One step.
-    Step {
+    /// Debugger command lines, run in order until one fails (a progress message follows each).
+    Commands {
         /// Request id.
         id: u32,
-        /// How far.
-        step: Step,
+        /// The lines.
+        lines: Vec<String>,
     },
-    /// The bytes of the pending reveal, in hex.
-    Reveal {
+    /// Completion candidates for a command line (as `soru debug`'s Tab).
+    Complete {
         /// Request id.
         id: u32,
-        /// The preimage.
-        data_hex: String,
+        /// The line up to the cursor.
+        line: String,
+    },
+    /// Replay a rollup from origination and check its commitments.
+    Check {
+        /// Request id.
+        id: u32,
+        /// What the page fetched from the node.
+        request: Box<CheckRequest>,
     },
 }
 
-/// A message from the worker.
+/// How far a long request is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Units done (command lines, or levels replayed).
+    pub done: usize,
+    /// Units in total.
+    pub total: usize,
+    /// What was just done.
+    pub text: String,
+}
+
+/// A message from a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {
     /// A long request advanced.
@@ -51,23 +73,63 @@ pub enum FromWorker {
         /// Where it is.
         progress: Progress,
     },
-    /// A request finished.
+    /// A playground request finished.
     Done {
         /// Request id.
         id: u32,
         /// What the panels show now (`None` when no kernel is loaded).
         snapshot: Option<Box<Snapshot>>,
-        /// The error, if the request failed.
+        /// The transcript of the commands run: each line echoed as `> line`, then the
+        /// debugger's output (the same text `soru debug --commands` prints).
+        output: String,
+        /// The error, if the request failed (a refused command, or a kernel that did not load).
         error: Option<String>,
+        /// The kernel waits for a preimage the session does not have (hash, hex).
+        needs_preimage: Option<String>,
+        /// How many of the request's command lines completed (the failed one and those after
+        /// it did not), so the page knows which to keep for a restore.
+        completed: usize,
+        /// Milliseconds the request took in the worker.
+        millis: f64,
+    },
+    /// The answer to [`ToWorker::Complete`] (see [`soru_core::debugger::Session::complete`]).
+    Completions {
+        /// Request id.
+        id: u32,
+        /// The line that was completed.
+        line: String,
+        /// The byte offset where the completed word starts.
+        start: usize,
+        /// The words that can replace it.
+        candidates: Vec<String>,
+    },
+    /// A commitment check finished.
+    Checked {
+        /// Request id.
+        id: u32,
+        /// The verdicts, oldest commitment first.
+        verdicts: Vec<CheckedCommitment>,
+        /// Why the check could not run, if it could not.
+        error: Option<String>,
+        /// Levels replayed.
+        levels: usize,
         /// Milliseconds the request took in the worker.
         millis: f64,
     },
 }
 
-/// The worker's state: at most one loaded engine.
+/// A worker's state: at most one playground session.
 #[derive(Default)]
 pub struct Worker {
-    engine: Option<Engine>,
+    playground: Option<Playground>,
+}
+
+/// What a batch of command lines produced.
+struct Ran {
+    output: String,
+    completed: usize,
+    error: Option<String>,
+    needs_preimage: Option<String>,
 }
 
 impl Worker {
@@ -79,187 +141,317 @@ impl Worker {
         now: &dyn Fn() -> f64,
     ) -> FromWorker {
         let start = now();
-        let (id, result) = match request {
+        let (id, ran) = match request {
             ToWorker::Load {
                 id,
                 name,
                 kernel_hex,
                 inputs,
-                steps,
-            } => (
-                id,
-                self.load(id, &name, &kernel_hex, &inputs, &steps, progress),
-            ),
-            ToWorker::Step { id, step } => (id, self.step(id, step, progress)),
-            ToWorker::Reveal { id, data_hex } => (id, self.reveal(id, &data_hex, progress)),
+                commands,
+            } => (id, self.load(&name, &kernel_hex, &inputs, &commands)),
+            ToWorker::Commands { id, lines } => (id, self.commands(id, &lines, progress, now)),
+            ToWorker::Complete { id, line } => {
+                let (start, candidates) = match &self.playground {
+                    Some(p) => p.session().complete(&line),
+                    None => (line.len(), Vec::new()),
+                };
+                return FromWorker::Completions {
+                    id,
+                    line,
+                    start,
+                    candidates,
+                };
+            }
+            ToWorker::Check { id, request } => {
+                let mut levels = 0;
+                let result = check::check(&request, &mut |p| {
+                    levels = p.done;
+                    progress(FromWorker::Progress {
+                        id,
+                        progress: Progress {
+                            done: p.done,
+                            total: p.total,
+                            text: format!("replayed level {}", p.level),
+                        },
+                    })
+                });
+                let (verdicts, error) = match result {
+                    Ok(v) => (v, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                };
+                return FromWorker::Checked {
+                    id,
+                    verdicts,
+                    error,
+                    levels,
+                    millis: now() - start,
+                };
+            }
         };
         FromWorker::Done {
             id,
-            snapshot: self.engine.as_ref().map(|e| Box::new(e.snapshot())),
-            error: result.err(),
+            snapshot: self.playground.as_ref().map(|p| Box::new(p.snapshot())),
+            output: ran.output,
+            error: ran.error,
+            needs_preimage: ran.needs_preimage,
+            completed: ran.completed,
             millis: now() - start,
         }
     }
 
-    fn load(
-        &mut self,
-        id: u32,
-        name: &str,
-        kernel_hex: &str,
-        inputs: &str,
-        steps: &[Step],
-        progress: &mut dyn FnMut(FromWorker),
-    ) -> Result<(), String> {
-        self.engine = None;
-        let file = hex::decode(kernel_hex).map_err(|e| format!("kernel transfer: {e}"))?;
-        let wasm = crate::kernel_file::load(name, &file).map_err(|e| e.to_string())?;
-        let mut engine = Engine::new(&wasm, inputs).map_err(|e| e.to_string())?;
-        for (i, step) in steps.iter().enumerate() {
-            engine
-                .step(*step, &mut |p| forward(id, p, progress))
-                .map_err(|e: EngineError| {
-                    format!(
-                        "restoring the session, step {} ({}): {e}",
-                        i + 1,
-                        step.word()
-                    )
-                })?;
+    fn load(&mut self, name: &str, kernel_hex: &str, inputs: &str, commands: &[String]) -> Ran {
+        self.playground = None;
+        let started = (|| {
+            let file = hex::decode(kernel_hex).map_err(|e| format!("kernel transfer: {e}"))?;
+            let wasm = crate::kernel_file::load(name, &file).map_err(|e| e.to_string())?;
+            Playground::new(&wasm, inputs).map_err(|e| e.to_string())
+        })();
+        let mut playground = match started {
+            Ok(p) => p,
+            Err(e) => {
+                return Ran {
+                    output: String::new(),
+                    completed: 0,
+                    error: Some(e),
+                    needs_preimage: None,
+                }
+            }
+        };
+        let mut error = None;
+        for (i, line) in commands.iter().enumerate() {
+            let reply = playground.execute(line);
+            if reply.outcome == soru_core::debugger::Outcome::Error {
+                error = Some(format!(
+                    "restoring the session, command {} (`{line}`): {}",
+                    i + 1,
+                    reply.output.trim_end()
+                ));
+                break;
+            }
         }
-        self.engine = Some(engine);
-        Ok(())
+        self.playground = Some(playground);
+        Ran {
+            output: String::new(),
+            completed: commands.len(),
+            error,
+            needs_preimage: None,
+        }
     }
 
-    fn engine(&mut self) -> Result<&mut Engine, String> {
-        self.engine
-            .as_mut()
-            .ok_or_else(|| "no kernel is loaded: load one first".to_string())
-    }
-
-    fn step(
+    fn commands(
         &mut self,
         id: u32,
-        step: Step,
+        lines: &[String],
         progress: &mut dyn FnMut(FromWorker),
-    ) -> Result<(), String> {
-        self.engine()?
-            .step(step, &mut |p| forward(id, p, progress))
-            .map_err(|e| e.to_string())
+        now: &dyn Fn() -> f64,
+    ) -> Ran {
+        let Some(playground) = self.playground.as_mut() else {
+            return Ran {
+                output: String::new(),
+                completed: 0,
+                error: Some("no kernel is loaded: load one first".into()),
+                needs_preimage: None,
+            };
+        };
+        let mut ran = Ran {
+            output: String::new(),
+            completed: 0,
+            error: None,
+            needs_preimage: None,
+        };
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                ran.completed = i + 1;
+                continue;
+            }
+            ran.output.push_str(&format!("> {trimmed}\n"));
+            // `time <command>`, as the CLI's shell: the session has no clock.
+            let (timed, text) = match trimmed.strip_prefix("time ") {
+                Some(rest) => (true, rest.trim()),
+                None => (false, trimmed),
+            };
+            let started = now();
+            let reply = playground.execute(text);
+            ran.output.push_str(&reply.output);
+            if timed {
+                ran.output
+                    .push_str(&format!("took {:.1} ms\n", now() - started));
+            }
+            use soru_core::debugger::Outcome;
+            match reply.outcome {
+                Outcome::Done | Outcome::Stop => {}
+                Outcome::Error => {
+                    ran.error = Some(format!("`{trimmed}` failed: {}", reply.output.trim_end()));
+                    break;
+                }
+                Outcome::NeedsPreimage(hash) => {
+                    ran.completed = i + 1;
+                    ran.needs_preimage = Some(hex::encode(hash));
+                    break;
+                }
+            }
+            ran.completed = i + 1;
+            if lines.len() > 1 {
+                let s = playground.session().pvm();
+                progress(FromWorker::Progress {
+                    id,
+                    progress: Progress {
+                        done: i + 1,
+                        total: lines.len(),
+                        text: format!("{trimmed} ({} ticks)", s.ticks()),
+                    },
+                });
+            }
+        }
+        ran
     }
-
-    fn reveal(
-        &mut self,
-        id: u32,
-        data_hex: &str,
-        progress: &mut dyn FnMut(FromWorker),
-    ) -> Result<(), String> {
-        let data = soru_core::encoding::hex_text::decode(data_hex)
-            .map_err(|e| format!("preimage: {e}"))?;
-        self.engine()?
-            .reveal(&data, &mut |p| forward(id, p, progress))
-            .map_err(|e| e.to_string())
-    }
-}
-
-fn forward(id: u32, p: &Progress, progress: &mut dyn FnMut(FromWorker)) {
-    progress(FromWorker::Progress {
-        id,
-        progress: p.clone(),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn done(m: FromWorker) -> (Option<Box<Snapshot>>, String, Option<String>) {
+        match m {
+            FromWorker::Done {
+                snapshot,
+                output,
+                error,
+                ..
+            } => (snapshot, output, error),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn load_step_and_restore_through_messages() {
+    fn load_run_commands_and_restore_through_messages() {
         let echo = include_str!("../../node-shim/examples/echo.wat");
-        let load = |steps| ToWorker::Load {
+        let load = |commands| ToWorker::Load {
             id: 1,
             name: "echo.wat".into(),
             kernel_hex: hex::encode(echo),
             inputs: r#"[[{"external": "aa"}], [{"external": "bb"}]]"#.into(),
-            steps,
+            commands,
         };
         let mut w = Worker::default();
         let mut seen = Vec::new();
         let now = || 0.0;
         let text = serde_json::to_string(&load(vec![])).unwrap();
         let request: ToWorker = serde_json::from_str(&text).unwrap();
-        let FromWorker::Done {
-            error, snapshot, ..
-        } = w.handle(request, &mut |m| seen.push(m), &now)
-        else {
-            panic!()
-        };
+        let (snapshot, _, error) = done(w.handle(request, &mut |m| seen.push(m), &now));
         assert_eq!(error, None);
         assert_eq!(snapshot.unwrap().status, "waiting_for_input");
-        let done = w.handle(
-            ToWorker::Step {
-                id: 2,
-                step: Step::Inbox,
-            },
+        let lines = vec!["step inbox".to_string(), "show key /counter as i32".into()];
+        let reply = w.handle(
+            ToWorker::Commands { id: 2, lines },
             &mut |m| seen.push(m),
             &now,
         );
-        assert_eq!(seen.len(), 2, "one progress message per level");
-        let FromWorker::Done {
-            id: 2,
-            snapshot: Some(after),
-            error: None,
-            ..
-        } = done
-        else {
-            panic!("{done:?}")
-        };
-        assert_eq!(after.outbox.len(), 2);
-        // Restoring the same steps gives the same state.
-        let FromWorker::Done {
-            snapshot: Some(restored),
-            ..
-        } = w.handle(load(vec![Step::Inbox]), &mut |_| {}, &now)
-        else {
-            panic!()
-        };
-        assert_eq!(restored, after);
-        let FromWorker::Done { error: Some(e), .. } = w.handle(
-            ToWorker::Step {
+        let text = serde_json::to_string(&reply).unwrap();
+        let reply: FromWorker = serde_json::from_str(&text).unwrap();
+        assert_eq!(seen.len(), 2, "one progress message per line");
+        let (after, output, error) = done(reply);
+        assert_eq!(error, None);
+        assert!(output.starts_with("> step inbox\n"), "{output}");
+        assert!(
+            output.ends_with("> show key /counter as i32\n1\n"),
+            "{output}"
+        );
+        let after = after.unwrap();
+        assert_eq!(after.outbox.len(), 1);
+        // Restoring the same commands gives the same state.
+        let (restored, _, _) = done(w.handle(load(vec!["step inbox".into()]), &mut |_| {}, &now));
+        assert_eq!(restored.unwrap(), after);
+        let (_, output, error) = done(w.handle(
+            ToWorker::Commands {
                 id: 3,
-                step: Step::Level,
+                lines: vec!["show outbox at level x".into()],
             },
             &mut |_| {},
             &now,
-        ) else {
+        ));
+        assert_eq!(
+            output,
+            "> show outbox at level x\nInvalid number `x` for a level\n"
+        );
+        assert!(error
+            .unwrap()
+            .starts_with("`show outbox at level x` failed"));
+    }
+
+    #[test]
+    fn completes_command_lines() {
+        let mut w = Worker::default();
+        let complete = |w: &mut Worker, line: &str| {
+            w.handle(
+                ToWorker::Complete {
+                    id: 9,
+                    line: line.into(),
+                },
+                &mut |_| {},
+                &|| 0.0,
+            )
+        };
+        let none = complete(&mut w, "sh");
+        assert!(
+            matches!(&none, FromWorker::Completions { start: 2, candidates, .. } if candidates.is_empty()),
+            "{none:?}"
+        );
+        w.handle(
+            ToWorker::Load {
+                id: 1,
+                name: "echo.wat".into(),
+                kernel_hex: hex::encode(include_str!("../../node-shim/examples/echo.wat")),
+                inputs: "[]".into(),
+                commands: vec![],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        );
+        let FromWorker::Completions {
+            id: 9,
+            start: 0,
+            candidates,
+            ..
+        } = complete(&mut w, "sh")
+        else {
             panic!()
         };
-        assert!(e.starts_with("the inbox is exhausted"), "{e}");
+        assert_eq!(candidates, ["show"]);
     }
 
     #[test]
     fn bad_kernels_are_reported_not_loaded() {
         let mut w = Worker::default();
-        let r = w.handle(
+        let (snapshot, _, error) = done(w.handle(
             ToWorker::Load {
                 id: 1,
                 name: "k.wat".into(),
                 kernel_hex: hex::encode("(module"),
                 inputs: "[]".into(),
-                steps: vec![],
+                commands: vec![],
             },
             &mut |_| {},
             &|| 0.0,
-        );
-        let FromWorker::Done {
-            snapshot: None,
-            error: Some(e),
-            ..
-        } = r
-        else {
-            panic!("{r:?}")
-        };
+        ));
+        assert_eq!(snapshot, None);
+        let e = error.unwrap();
         assert!(
             e.starts_with("kernel k.wat: invalid WebAssembly text"),
             "{e}"
+        );
+        let (_, _, error) = done(w.handle(
+            ToWorker::Commands {
+                id: 2,
+                lines: vec!["step tick".into()],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        ));
+        assert_eq!(
+            error.as_deref(),
+            Some("no kernel is loaded: load one first")
         );
     }
 }

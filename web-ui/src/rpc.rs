@@ -65,6 +65,65 @@ pub fn commitment_url(node: &str, hash: &CommitmentHash) -> String {
     format!("{}/local/commitments/{}", base(node), hash.to_b58check())
 }
 
+/// `/global/smart_rollup_address`.
+pub fn rollup_address_url(node: &str) -> String {
+    format!("{}/global/smart_rollup_address", base(node))
+}
+
+/// `/global/block/<level>`: the L2 block, whose `messages` are the level's full inbox.
+pub fn block_url(node: &str, level: u32) -> String {
+    format!("{}/global/block/{level}", base(node))
+}
+
+/// `/global/block/<block>/durable/wasm_2_0_0/value?key=/kernel/boot.wasm`: the kernel in the
+/// state of `block` (a level or `head`; at the origination level, the originated kernel).
+pub fn kernel_url(node: &str, block: &str) -> String {
+    format!(
+        "{}/global/block/{block}/durable/wasm_2_0_0/value?key=/kernel/boot.wasm",
+        base(node)
+    )
+}
+
+/// A JSON string answer (`"sr1..."`, a durable value's hex); `None` for `null`.
+pub fn parse_string(url: &str, body: &str) -> Result<Option<String>, RpcError> {
+    match json(url, body)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        other => Err(body_error(
+            url,
+            format!("expected a JSON string, got {other}"),
+        )),
+    }
+}
+
+/// The `messages` of an L2 block (octez's `Sc_rollup_block.full`): the level's whole inbox,
+/// `Start_of_level`, `Info_per_level`, its messages and `End_of_level`, each as hex.
+pub fn parse_block_messages(url: &str, body: &str) -> Result<Vec<String>, RpcError> {
+    let v = json(url, body)?;
+    let messages = v.get("messages").and_then(Value::as_array).ok_or_else(|| {
+        body_error(
+            url,
+            "no \"messages\" array (the node must serve octez's full L2 block)",
+        )
+    })?;
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.as_str()
+                .filter(|t| t.len() % 2 == 0 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_string)
+                .ok_or_else(|| body_error(url, format!("message {i} is not a hex string: {m}")))
+        })
+        .collect()
+}
+
+/// Whether a commitment is a genesis commitment (zero predecessor, zero ticks): the start of
+/// the chain.
+pub fn is_genesis(c: &Commitment) -> bool {
+    c.predecessor == CommitmentHash([0; 32]) && c.number_of_ticks == 0
+}
+
 fn body_error(url: &str, message: impl Into<String>) -> RpcError {
     RpcError::Body {
         url: url.into(),
@@ -103,7 +162,7 @@ pub fn parse_commitment(
 }
 
 /// One commitment of the chain, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckedCommitment {
     /// The hash the node gave for it.
     pub hash: String,
@@ -201,6 +260,44 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not JSON"));
+    }
+
+    #[test]
+    fn parses_blocks_strings_and_genesis() {
+        assert_eq!(
+            kernel_url("http://n/", "3"),
+            "http://n/global/block/3/durable/wasm_2_0_0/value?key=/kernel/boot.wasm"
+        );
+        assert_eq!(block_url("http://n", 4), "http://n/global/block/4");
+        assert_eq!(
+            parse_string("u", "\"sr1x\"").unwrap(),
+            Some("sr1x".to_string())
+        );
+        assert_eq!(parse_string("u", "null").unwrap(), None);
+        assert!(parse_string("u", "3")
+            .unwrap_err()
+            .to_string()
+            .contains("expected a JSON string"));
+        let body = r#"{"level": 4, "messages": ["0001", "0003"]}"#;
+        assert_eq!(parse_block_messages("u", body).unwrap(), ["0001", "0003"]);
+        let e = parse_block_messages("http://n/global/block/4", r#"{"messages": ["0g"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "GET http://n/global/block/4: unexpected answer: message 0 is not a hex string: \"0g\""
+        );
+        assert!(parse_block_messages("u", "{}")
+            .unwrap_err()
+            .to_string()
+            .contains("no \"messages\" array"));
+        let g = Commitment::genesis(5, StateHash([1; 32]));
+        assert!(is_genesis(&g));
+        let next = Commitment {
+            predecessor: g.hash(),
+            ..g
+        };
+        assert!(!is_genesis(&next));
     }
 
     #[test]

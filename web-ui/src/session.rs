@@ -1,11 +1,10 @@
 //! The playground session kept across reloads (local storage) and shared as a URL: the kernel,
-//! the inputs and the position (the steps taken so far, replayed on load).
+//! the inputs and the position (the debugger commands that changed the session so far, replayed
+//! on load).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-
-use crate::engine::Step;
 
 /// The local-storage key of the session.
 pub const STORAGE_KEY: &str = "soru.playground.session";
@@ -24,8 +23,9 @@ pub struct Session {
     pub kernel: String,
     /// The inputs JSON as typed.
     pub inputs: String,
-    /// The steps taken since the kernel was loaded.
-    pub steps: Vec<Step>,
+    /// The state-changing debugger commands run since the kernel was loaded (see
+    /// [`crate::engine::changes_state`]).
+    pub commands: Vec<String>,
 }
 
 /// Why a stored or shared session could not be restored.
@@ -49,7 +49,7 @@ impl Session {
             kernel_name: kernel_name.into(),
             kernel: URL_SAFE_NO_PAD.encode(kernel_file),
             inputs: inputs.into(),
-            steps: Vec::new(),
+            commands: Vec::new(),
         }
     }
 
@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn round_trips_through_storage_and_url() {
         let mut s = Session::new("echo.wat", b"(module)", "[[]]");
-        s.steps = vec![Step::Input, Step::Level];
+        s.commands = vec!["step tick".into(), "step inbox".into()];
         assert_eq!(Session::from_storage(&s.to_storage()).unwrap(), s);
         let f = s.to_fragment().unwrap();
         assert!(f

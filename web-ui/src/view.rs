@@ -243,6 +243,67 @@ pub fn reveal_summary(request: &RevealRequest) -> String {
     }
 }
 
+/// A command line after a completion request: the word from byte `start` is replaced by the
+/// single candidate (with a space after it unless it is a directory ending in `/`), or by the
+/// candidates' common prefix; the second value lists the candidates when there are several.
+pub fn apply_completion(
+    line: &str,
+    start: usize,
+    candidates: &[String],
+) -> (String, Option<String>) {
+    let Some(head) = line.get(..start) else {
+        return (line.to_string(), None);
+    };
+    match candidates {
+        [] => (line.to_string(), None),
+        [one] => {
+            let space = if one.ends_with('/') { "" } else { " " };
+            (format!("{head}{one}{space}"), None)
+        }
+        many => {
+            let first = &many[0];
+            let mut common = first.len();
+            for c in &many[1..] {
+                common = first
+                    .char_indices()
+                    .zip(c.chars())
+                    .take_while(|((_, a), b)| a == b)
+                    .last()
+                    .map_or(0, |((i, a), _)| (i + a.len_utf8()).min(common));
+            }
+            let word = line.get(start..).unwrap_or("");
+            let prefix = &first[..common];
+            let completed = if prefix.len() > word.len() {
+                prefix
+            } else {
+                word
+            };
+            (format!("{head}{completed}"), Some(many.join("  ")))
+        }
+    }
+}
+
+/// The debugger command the memory panel sends: `show memory at <address> for <length> bytes`
+/// (`as string` for text). Numbers are decimal or `0x` hex, as the debugger reads them.
+pub fn memory_command(address: &str, length: &str, as_string: bool) -> Result<String, String> {
+    let number = |field: &str, text: &str| {
+        let t = text.trim();
+        let parsed = match t.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16).ok(),
+            None => t.parse::<u32>().ok(),
+        };
+        parsed.ok_or_else(|| {
+            format!("{field}: expected a number (decimal or 0x hex) below 2^32, got {t:?}")
+        })
+    };
+    let address = number("address", address)?;
+    let length = number("length", length)?;
+    Ok(format!(
+        "show memory at {address} for {length} bytes{}",
+        if as_string { " as string" } else { "" }
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +323,48 @@ mod tests {
         assert!(show_value(ValueView::Int, &[1, 2, 3], 3).starts_with("not an integer"));
         assert_eq!(ValueView::parse("integer"), Some(ValueView::Int));
         assert_eq!(ValueView::parse("text"), Some(ValueView::Text));
+    }
+
+    #[test]
+    fn completions_replace_the_last_word() {
+        let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            apply_completion("sh", 0, &c(&["show"])),
+            ("show ".into(), None)
+        );
+        assert_eq!(
+            apply_completion("show key /a", 9, &c(&["/a/"])),
+            ("show key /a/".into(), None)
+        );
+        assert_eq!(
+            apply_completion("show s", 5, &c(&["state", "status", "subkeys"])),
+            ("show s".into(), Some("state  status  subkeys".into()))
+        );
+        assert_eq!(
+            apply_completion("show st", 5, &c(&["state", "status"])),
+            ("show stat".into(), Some("state  status".into()))
+        );
+        assert_eq!(apply_completion("xyz", 0, &[]), ("xyz".into(), None));
+        assert_eq!(apply_completion("ab", 9, &c(&["q"])), ("ab".into(), None));
+    }
+
+    #[test]
+    fn memory_commands() {
+        assert_eq!(
+            memory_command("0x10", " 4", false).unwrap(),
+            "show memory at 16 for 4 bytes"
+        );
+        assert_eq!(
+            memory_command("256", "8", true).unwrap(),
+            "show memory at 256 for 8 bytes as string"
+        );
+        assert_eq!(
+            memory_command("-1", "4", false).unwrap_err(),
+            "address: expected a number (decimal or 0x hex) below 2^32, got \"-1\""
+        );
+        assert!(memory_command("0", "", false)
+            .unwrap_err()
+            .starts_with("length: "));
     }
 
     #[test]

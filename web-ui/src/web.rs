@@ -12,7 +12,7 @@ use crate::rpc::RpcError;
 
 thread_local! {
     static PVM: RefCell<PvmWorker> = RefCell::new(PvmWorker::default());
-    static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+    static WORKERS: RefCell<[Option<web_sys::Worker>; 2]> = const { RefCell::new([None, None]) };
 }
 
 fn now() -> f64 {
@@ -37,20 +37,38 @@ pub fn worker_handle(message: String) {
             w.borrow_mut()
                 .handle(request, &mut |m| post_from_worker(&m), &now)
         }),
-        Err(e) => FromWorker::Done {
-            id: 0,
-            snapshot: None,
-            error: Some(format!("worker: unreadable request: {e}")),
-            millis: 0.0,
-        },
+        Err(e) => unreadable(format!("worker: unreadable request: {e}")),
     };
     post_from_worker(&done);
 }
 
+/// The answer to a message that does not parse (request id 0 matches any pending request).
+fn unreadable(error: String) -> FromWorker {
+    FromWorker::Done {
+        id: 0,
+        snapshot: None,
+        output: String::new(),
+        error: Some(error),
+        needs_preimage: None,
+        completed: 0,
+        millis: 0.0,
+    }
+}
+
+/// The page's PVM workers: one per page that runs the PVM, so stopping one never touches the
+/// other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The playground's debugger session.
+    Playground = 0,
+    /// The commitment checker's replays.
+    Checker = 1,
+}
+
 /// Page side: starts a fresh PVM worker (`worker.js`, a module worker that loads this same
-/// wasm) whose messages go to `on_message`, replacing (terminating) any previous one.
-pub fn start_worker(on_message: impl Fn(FromWorker) + 'static) -> Result<(), String> {
-    stop_worker();
+/// wasm) in `slot`, whose messages go to `on_message`, replacing (terminating) any previous one.
+pub fn start_worker(slot: Slot, on_message: impl Fn(FromWorker) + 'static) -> Result<(), String> {
+    stop_worker(slot);
     let options = web_sys::WorkerOptions::new();
     options.set_type(web_sys::WorkerType::Module);
     let worker = web_sys::Worker::new_with_options("./worker.js", &options)
@@ -60,33 +78,30 @@ pub fn start_worker(on_message: impl Fn(FromWorker) + 'static) -> Result<(), Str
             let text = e.data().as_string().unwrap_or_default();
             match serde_json::from_str::<FromWorker>(&text) {
                 Ok(m) => on_message(m),
-                Err(err) => on_message(FromWorker::Done {
-                    id: 0,
-                    snapshot: None,
-                    error: Some(format!("unreadable message from the worker: {err}")),
-                    millis: 0.0,
-                }),
+                Err(err) => on_message(unreadable(format!(
+                    "unreadable message from the worker: {err}"
+                ))),
             }
         });
     worker.set_onmessage(Some(callback.as_ref().unchecked_ref()));
     callback.forget();
-    WORKER.with(|w| *w.borrow_mut() = Some(worker));
+    WORKERS.with(|w| w.borrow_mut()[slot as usize] = Some(worker));
     Ok(())
 }
 
-/// Terminates the running worker, if any (this is how a runaway step is stopped).
-pub fn stop_worker() {
-    WORKER.with(|w| {
-        if let Some(worker) = w.borrow_mut().take() {
+/// Terminates the worker in `slot`, if any (this is how a runaway step is stopped).
+pub fn stop_worker(slot: Slot) {
+    WORKERS.with(|w| {
+        if let Some(worker) = w.borrow_mut()[slot as usize].take() {
             worker.terminate();
         }
     });
 }
 
-/// Sends a request to the worker.
-pub fn send(request: &ToWorker) -> Result<(), String> {
+/// Sends a request to the worker in `slot`.
+pub fn send(slot: Slot, request: &ToWorker) -> Result<(), String> {
     let text = serde_json::to_string(request).map_err(|e| e.to_string())?;
-    WORKER.with(|w| match w.borrow().as_ref() {
+    WORKERS.with(|w| match w.borrow()[slot as usize].as_ref() {
         Some(worker) => worker
             .post_message(&JsValue::from_str(&text))
             .map_err(|e| format!("cannot reach the PVM worker: {}", js_error(&e))),
@@ -198,5 +213,12 @@ pub fn millis() -> f64 {
 pub fn scroll_into_view(id: &str) {
     if let Some(e) = window().document().and_then(|d| d.get_element_by_id(id)) {
         e.scroll_into_view_with_bool(false);
+    }
+}
+
+/// Scrolls the element with `id` to its end (the debugger transcript after new output).
+pub fn scroll_to_end(id: &str) {
+    if let Some(e) = window().document().and_then(|d| d.get_element_by_id(id)) {
+        e.set_scroll_top(e.scroll_height());
     }
 }

@@ -135,6 +135,18 @@ impl Reply {
     }
 }
 
+/// Where a [`Session`] is in its inboxes ([`Session::position`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Inboxes started so far (fully loaded, or being loaded one `step tick` at a time).
+    pub inboxes_started: usize,
+    /// The level the next inbox is loaded at.
+    pub next_level: u32,
+    /// The inbox being loaded input by input: its level, the inputs fed so far (protocol
+    /// messages included) and the inputs left.
+    pub loading: Option<(u32, u32, usize)>,
+}
+
 /// What the last step left to show in `Internal_status` (octez's `Eval` sub-states).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum After {
@@ -281,6 +293,24 @@ impl Session {
         match self.pvm.pending_reveal() {
             Some(RevealRequest::Preimage(hash)) => Some(hash),
             _ => None,
+        }
+    }
+
+    /// The inboxes the session loads, one per level (as given to [`Session::new`]).
+    pub fn inboxes(&self) -> &[Vec<Vec<u8>>] {
+        &self.inboxes
+    }
+
+    /// Where the session is in its inboxes (for shells that show it, like the playground's
+    /// status panel).
+    pub fn position(&self) -> Position {
+        Position {
+            inboxes_started: self.next_inbox,
+            next_level: self.level,
+            loading: self
+                .partial
+                .as_ref()
+                .map(|(level, counter, rest)| (*level, *counter, rest.len())),
         }
     }
 
@@ -1373,6 +1403,31 @@ mod tests {
             out(&mut s, "step tick"),
             "No more inputs at level 1\nEvaluation took 0 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n"
         );
+    }
+
+    #[test]
+    fn position_follows_the_inbox_being_loaded() {
+        let mut s = session(COUNTER, vec![vec![b"\x01a".to_vec()], vec![]], 1000);
+        let start = Position {
+            inboxes_started: 0,
+            next_level: 0,
+            loading: None,
+        };
+        assert_eq!(s.position(), start);
+        assert_eq!(s.inboxes().len(), 2);
+        out(&mut s, "step tick");
+        // Start_of_level fed; Info_per_level, the message and End_of_level left.
+        assert_eq!(
+            s.position(),
+            Position {
+                inboxes_started: 1,
+                next_level: 1,
+                loading: Some((0, 1, 3)),
+            }
+        );
+        out(&mut s, "step inbox");
+        assert_eq!(s.position().loading, None);
+        assert_eq!(s.position().inboxes_started, 1);
     }
 
     #[test]

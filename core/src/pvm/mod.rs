@@ -371,6 +371,9 @@ pub enum PvmError {
     /// The engine could not be set up.
     #[error("engine setup: {0}")]
     Engine(String),
+    /// A state tree given to [`Pvm::from_state`] is not one the PVM can continue from.
+    #[error("cannot resume from this state: {0}")]
+    NotResumable(String),
     /// The host could not allocate what the PVM guarantees every kernel (memory up to
     /// [`crate::abi::MAX_MEMORY_PAGES`], tables up to [`crate::abi::MAX_TABLE_ELEMENTS`]). The result would
     /// depend on the machine, so there is none: discard this [`Pvm`] and run it on a machine
@@ -642,6 +645,66 @@ impl Pvm {
             level_starts: VecDeque::new(),
             stepping: step::Stepping::default(),
         })
+    }
+
+    /// A PVM continuing from `state`, a tree [`Pvm::state_tree`] wrote between two levels
+    /// (waiting for inputs), e.g. loaded from a rollup node's store or a snapshot. `config`
+    /// must be the rollup's: the origination parameters under `/pvm` must be the ones it gives.
+    /// The PVM then writes exactly `state` again (checked), so it goes on as if it had never
+    /// stopped, except that its tick history ([`Pvm::state_hash_at`]) starts afresh. A stuck
+    /// state, a state inside a level or anything else is [`PvmError::NotResumable`].
+    pub fn from_state(state: &Tree, config: PvmConfig) -> Result<Pvm, PvmError> {
+        let not = |m: String| PvmError::NotResumable(m);
+        let durable = state
+            .subtree(&DURABLE_PATH)?
+            .ok_or_else(|| not("it has no /durable".into()))?;
+        let counters = crate::state::read_counters(state).map_err(|e| not(e.to_string()))?;
+        if counters.tick_state != TickState::Collect {
+            return Err(not(format!(
+                "it is in tick state {:?}, not waiting for inputs",
+                counters.tick_state.tag()
+            )));
+        }
+        let unread = input_buffer::len(state)?;
+        if unread != 0 {
+            return Err(not(format!(
+                "it is inside a level ({unread} inputs not read yet)"
+            )));
+        }
+        let mut pvm = Pvm::from_durable(Durable::from_tree(durable), config)?;
+        let mut buffers = state.clone();
+        buffers.remove(&DURABLE_PATH)?;
+        {
+            let host = pvm.host_mut();
+            for path in [
+                &crate::state::MAX_NB_TICKS,
+                &crate::state::MAXIMUM_REBOOTS_PER_INPUT,
+                &crate::state::OUTBOX_VALIDITY_PERIOD,
+                &crate::state::OUTBOX_MESSAGE_LIMIT,
+            ] {
+                if buffers.value(path)? != host.buffers.value(path)? {
+                    return Err(not(format!(
+                        "its /{} differs from the configuration's",
+                        String::from_utf8_lossy(&path.join(&b"/"[..]))
+                    )));
+                }
+            }
+            host.buffers = buffers;
+        }
+        pvm.tick = counters.current_tick;
+        pvm.last_top_level_call = counters.last_top_level_call;
+        pvm.reboot_counter = counters.reboot_counter;
+        pvm.last_input = counters.last_input;
+        pvm.next_level = counters
+            .last_input
+            .map_or(pvm.config.first_level, |(level, _)| level.saturating_add(1));
+        let again = pvm.state_tree()?.hash();
+        if again != state.hash() {
+            return Err(not(String::from(
+                "the resumed PVM would write another state (it holds parts Soru does not write between levels)",
+            )));
+        }
+        Ok(pvm)
     }
 
     /// The configuration.

@@ -32,6 +32,7 @@
 pub mod input_buffer;
 pub mod output_buffer;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::abi::PvmVersion;
@@ -337,6 +338,98 @@ pub fn write_counters(tree: &mut Tree, c: &Counters) -> Result<(), TreeError> {
         tree.set_value(&TICK_STATE_VALUE, &error.encode())?;
     }
     tree.set_value(&LAST_TOP_LEVEL_CALL, &n_bytes(c.last_top_level_call))
+}
+
+/// Why [`read_counters`] could not read a state's counters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CountersError {
+    /// The state tree failed.
+    #[error("state tree: {0}")]
+    Tree(#[from] TreeError),
+    /// A counter is absent.
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    /// A counter does not decode.
+    #[error("{path} does not decode: {error}")]
+    Decode {
+        /// Its path.
+        path: &'static str,
+        /// What is wrong.
+        error: binary::DecodeError,
+    },
+    /// A counter does not fit the PVM's integer type.
+    #[error("{0} is too large")]
+    Overflow(&'static str),
+    /// The tick state is one only octez's interpreter or a stuck PVM has.
+    #[error("/wasm/tag is {0:?}, not a state between levels")]
+    TickState(String),
+}
+
+/// Reads back what [`write_counters`] wrote, for a state between two levels (tick state
+/// `collect` or `padding`, or `snapshot`). A `stuck` state or an interpreter state is
+/// [`CountersError::TickState`].
+pub fn read_counters(tree: &Tree) -> Result<Counters, CountersError> {
+    fn get<'t>(
+        tree: &'t Tree,
+        path: &[&[u8]],
+        name: &'static str,
+    ) -> Result<&'t [u8], CountersError> {
+        tree.value(path)?.ok_or(CountersError::Missing(name))
+    }
+    fn finished<T>(
+        r: binary::Reader<'_>,
+        v: Result<T, binary::DecodeError>,
+        path: &'static str,
+    ) -> Result<T, CountersError> {
+        let v = v.and_then(|v| r.finish().map(|()| v));
+        v.map_err(|error| CountersError::Decode { path, error })
+    }
+    fn nat(tree: &Tree, path: &[&[u8]], name: &'static str) -> Result<u128, CountersError> {
+        let mut r = binary::Reader::new(get(tree, path, name)?);
+        let z = r.n();
+        let z = finished(r, z, name)?;
+        let m = z.magnitude();
+        if m.len() > 16 {
+            return Err(CountersError::Overflow(name));
+        }
+        let mut buf = [0u8; 16];
+        buf[16 - m.len()..].copy_from_slice(m);
+        Ok(u128::from_be_bytes(buf))
+    }
+    let tag = {
+        let bytes = get(tree, &TICK_STATE_TAG, "/wasm/tag")?;
+        let mut r = binary::Reader::new(bytes);
+        let s = r.dynamic_string("tick state").map(String::from);
+        finished(r, s, "/wasm/tag")?
+    };
+    let tick_state = match tag.as_str() {
+        "collect" => TickState::Collect,
+        "snapshot" => TickState::Snapshot,
+        "padding" => TickState::Padding,
+        _ => return Err(CountersError::TickState(tag)),
+    };
+    let last_input = match tree.value(&LAST_INPUT)? {
+        None => None,
+        Some(bytes) => {
+            let mut r = binary::Reader::new(bytes);
+            let v = r.i32().and_then(|l| Ok((l, r.n_u64()?)));
+            let (level, counter) = finished(r, v, "/wasm/input")?;
+            let overflow = |_| CountersError::Overflow("/wasm/input");
+            Some((
+                u32::try_from(level).map_err(overflow)?,
+                u32::try_from(counter).map_err(overflow)?,
+            ))
+        }
+    };
+    let reboot_counter = nat(tree, &REBOOT_COUNTER, "/wasm/reboot_counter")?;
+    Ok(Counters {
+        current_tick: nat(tree, &CURRENT_TICK, "/wasm/current_tick")?,
+        last_top_level_call: nat(tree, &LAST_TOP_LEVEL_CALL, "/pvm/last_top_level_call")?,
+        reboot_counter: u32::try_from(reboot_counter)
+            .map_err(|_| CountersError::Overflow("/wasm/reboot_counter"))?,
+        last_input,
+        tick_state,
+    })
 }
 
 /// Sets only `/wasm/current_tick`: a padding state differs from its neighbours in nothing else.

@@ -104,6 +104,27 @@ impl ValueBytes {
         }
     }
 
+    /// The value made of `head` followed by zeros up to `len` bytes (`len >= head.len()`),
+    /// without building the zeros when they are a long tail.
+    pub(crate) fn from_parts(head: &[u8], len: usize) -> Self {
+        let head = match head.iter().rposition(|&b| b != 0) {
+            Some(last) => &head[..=last],
+            None => &[],
+        };
+        if len - head.len() >= MIN_ZERO_TAIL {
+            ValueBytes::Padded(Box::new(Padded {
+                head: head.into(),
+                len,
+                full: Once::new(),
+            }))
+        } else {
+            let mut v = Vec::with_capacity(len);
+            v.extend_from_slice(head);
+            v.resize(len, 0);
+            ValueBytes::new(&v)
+        }
+    }
+
     /// The length of the value.
     pub(crate) fn len(&self) -> usize {
         match self {

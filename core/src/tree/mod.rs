@@ -14,7 +14,8 @@
 //!   reading through one yields [`TreeError::Blinded`].
 //!
 //! Submodules: [`proof`] produces and verifies proofs of operations (octez's proof model),
-//! [`codec`] reads and writes them as `Merkle_proof_encoding.V2.Tree2` bytes.
+//! [`codec`] reads and writes them as `Merkle_proof_encoding.V2.Tree2` bytes, [`store`] keeps
+//! trees in a key-value store as content-addressed records shared across versions.
 //!
 //! Hashes (BLAKE2b-256): contents `H(be64 len | bytes)`; a directory with at most 2 entries in
 //! irmin's v1 "stable" node form; a larger directory as the hash of its root inode tree.
@@ -56,6 +57,7 @@ mod hash;
 mod inode;
 mod node;
 pub mod proof;
+pub mod store;
 
 use alloc::string::String;
 use alloc::vec::Vec;

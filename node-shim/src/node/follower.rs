@@ -180,6 +180,8 @@ pub struct Shared {
     pub synchronized: bool,
     /// The first level whose state is still held (after garbage collection).
     pub first_available_level: Option<u32>,
+    /// The level of the last cemented commitment the store was last garbage-collected at.
+    pub last_gc_level: Option<u32>,
     /// The last error the follower hit, if it is retrying.
     pub last_error: Option<String>,
 }
@@ -315,9 +317,11 @@ impl Follower {
         Ok(info)
     }
 
-    /// Originates the PVM and re-runs every stored level, checking the stored state hashes.
+    /// Originates the PVM (checking the genesis commitment against the L1's), then continues
+    /// from the store: from the last stored level's state tree when the store keeps states,
+    /// otherwise by re-running every stored level and checking the stored state hashes.
     fn rebuild(&self, info: &RollupInfo) -> Result<Pvm, FollowError> {
-        let mut pvm = Pvm::new(&info.kernel, info.pvm_config())
+        let pvm = Pvm::new(&info.kernel, info.pvm_config())
             .map_err(|e| self.rollup_err(format!("kernel rejected: {e}")))?;
         let genesis_state = StateHash(pvm.state_hash().map_err(pvm_err(info.origination_level))?);
         let genesis = Commitment::genesis(info.origination_level as i32, genesis_state);
@@ -333,17 +337,101 @@ impl Follower {
             info.origination_level,
             pvm.state_tree().map_err(pvm_err(info.origination_level))?,
         );
+        let records = self.store.levels()?;
+        let lcc = self.store.meta("lcc")?.as_ref().and_then(lcc_of);
+        let started = Instant::now();
+        let resumed = match records.last() {
+            Some(last) if self.store.keeps_states()? => {
+                self.resume(info, &records, last, lcc.as_ref(), &mut states)?
+            }
+            _ => None,
+        };
+        let pvm = match resumed {
+            Some(pvm) => {
+                tracing::info!(
+                    "resumed at level {} from the stored state {} in {:.1}s",
+                    records.last().map_or(0, |r| r.level),
+                    records.last().map_or("", |r| r.state_hash.as_str()),
+                    started.elapsed().as_secs_f64()
+                );
+                pvm
+            }
+            None => self.replay(info, pvm, &records, &mut states)?,
+        };
         let mut commitments = BTreeMap::new();
         commitments.insert(genesis.inbox_level, genesis);
         let mut last_commitment = StoredCommitment {
             hash: genesis_hash,
             commitment: genesis,
         };
+        for h in records.iter().filter_map(|r| r.commitment.as_ref()) {
+            let stored = self.store.commitment(h)?;
+            if let Some(c) = stored
+                .as_ref()
+                .and_then(|c| c.get("commitment"))
+                .and_then(|c| Commitment::from_json(c).ok())
+            {
+                commitments.insert(c.inbox_level, c);
+                last_commitment = StoredCommitment {
+                    hash: h.clone(),
+                    commitment: c,
+                };
+            }
+        }
+        let mut s = self.shared.write().expect("lock");
+        s.rollup = Some(info.clone());
+        s.first_available_level = states.keys().next().copied();
+        s.states = states;
+        s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
+        s.last_commitment = Some(last_commitment);
+        s.commitments = commitments;
+        s.lcc = lcc;
+        Ok(pvm)
+    }
+
+    /// The PVM after the last stored level, from its stored state tree, with the states the
+    /// RPC serves from memory (from the last cemented level on) loaded into `states`. `None`
+    /// when the state cannot be resumed from (a stuck PVM): the caller re-runs the levels.
+    fn resume(
+        &self,
+        info: &RollupInfo,
+        records: &[LevelRecord],
+        last: &LevelRecord,
+        lcc: Option<&(String, u32)>,
+        states: &mut BTreeMap<u32, Tree>,
+    ) -> Result<Option<Pvm>, FollowError> {
+        let from = lcc.map_or(0, |l| l.1);
+        let kept: Vec<&LevelRecord> = records.iter().filter(|r| r.level >= from).collect();
+        let hashes: Vec<&str> = kept.iter().map(|r| r.state_hash.as_str()).collect();
+        let trees = self.store.states(&hashes)?;
+        let tree = trees.last().expect("the last level is kept").clone();
+        for (r, t) in kept.iter().zip(trees) {
+            states.insert(r.level, t);
+        }
+        match Pvm::from_state(&tree, info.pvm_config()) {
+            Ok(pvm) => Ok(Some(pvm)),
+            Err(e) => {
+                tracing::info!("level {}: {e}; re-running the stored levels", last.level);
+                states.retain(|&l, _| l == info.origination_level);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Re-runs every stored level from the genesis PVM, checking each state hash against the
+    /// stored one, and stores the state trees of a store that did not keep them yet.
+    fn replay(
+        &self,
+        info: &RollupInfo,
+        mut pvm: Pvm,
+        records: &[LevelRecord],
+        states: &mut BTreeMap<u32, Tree>,
+    ) -> Result<Pvm, FollowError> {
+        let keeps = self.store.keeps_states()?;
         let mut reveal = PreimageDir::new(Some(&self.preimages));
-        let records = self.store.levels()?;
         let started = Instant::now();
-        for r in &records {
-            let pred = self.predecessor(r.level, info, &records)?;
+        for r in records {
+            let pred = self.predecessor(r.level, info, records)?;
             run_level(&mut pvm, r.level, &pred, &r.messages, &mut reveal)?;
             let computed = StateHash(pvm.state_hash().map_err(pvm_err(r.level))?).to_b58check();
             if computed != r.state_hash {
@@ -353,21 +441,14 @@ impl Follower {
                     computed,
                 });
             }
-            states.insert(r.level, pvm.state_tree().map_err(pvm_err(r.level))?);
-            if let Some(h) = &r.commitment {
-                if let Some(c) = self.store.commitment(h)? {
-                    if let Some(c) = c
-                        .get("commitment")
-                        .and_then(|c| Commitment::from_json(c).ok())
-                    {
-                        commitments.insert(c.inbox_level, c);
-                        last_commitment = StoredCommitment {
-                            hash: h.clone(),
-                            commitment: c,
-                        };
-                    }
-                }
+            let tree = pvm.state_tree().map_err(pvm_err(r.level))?;
+            if !keeps {
+                self.store.put_state(&tree)?;
             }
+            states.insert(r.level, tree);
+        }
+        if !keeps {
+            self.store.set_keeps_states()?;
         }
         if !records.is_empty() {
             tracing::info!(
@@ -375,16 +456,6 @@ impl Follower {
                 records.len(),
                 started.elapsed().as_secs_f64()
             );
-        }
-        let mut s = self.shared.write().expect("lock");
-        s.rollup = Some(info.clone());
-        s.states = states;
-        s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
-        s.first_available_level = Some(info.origination_level);
-        s.last_commitment = Some(last_commitment);
-        s.commitments = commitments;
-        if let Some(v) = self.store.meta("lcc")? {
-            s.lcc = lcc_of(&v);
         }
         Ok(pvm)
     }
@@ -518,6 +589,34 @@ impl Follower {
         }
     }
 
+    /// History mode `full`: deletes the stored states of the levels before `from` (the last
+    /// cemented one), keeping their L2 blocks. Failures are logged; the next LCC retries.
+    fn gc_store(&self, from: u32) {
+        let started = Instant::now();
+        let result = self
+            .store
+            .levels()
+            .map_err(FollowError::from)
+            .and_then(|records| {
+                let keep: Vec<&str> = records
+                    .iter()
+                    .filter(|r| r.level >= from)
+                    .map(|r| r.state_hash.as_str())
+                    .collect();
+                Ok(self.store.gc_states(&keep)?)
+            });
+        match result {
+            Ok((deleted, kept)) => {
+                tracing::info!(
+                    "gc: states before level {from} removed ({deleted} tree records deleted, {kept} kept) in {:.2}s",
+                    started.elapsed().as_secs_f64()
+                );
+                self.shared.write().expect("lock").last_gc_level = Some(from);
+            }
+            Err(e) => tracing::warn!("gc: {e}"),
+        }
+    }
+
     fn refresh_lcc(&self, info: &RollupInfo) {
         let path = format!(
             "context/smart_rollups/smart_rollup/{}/last_cemented_commitment_hash_with_level",
@@ -539,6 +638,8 @@ impl Follower {
                             let keep = s.states.split_off(&lcc_level);
                             s.states = keep;
                             s.first_available_level = s.states.keys().next().copied();
+                            drop(s);
+                            self.gc_store(lcc_level);
                         }
                     }
                 }
@@ -607,6 +708,7 @@ impl Follower {
             commitment
                 .as_ref()
                 .map(|c| (c.hash.as_str(), &c.commitment)),
+            &tree,
         )?;
         let mut s = self.shared.write().expect("lock");
         s.states.insert(level, tree);

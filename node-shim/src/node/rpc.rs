@@ -15,13 +15,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
+use soru_core::commitment::Commitment;
 use soru_core::durable::{Durable, Key};
+use soru_core::encoding::inbox::BlockHash;
 use soru_core::encoding::outbox::OutboxMessage;
 use soru_core::output_proof::{produce_output_proof, Layout};
 use soru_core::state::DURABLE_PATH;
 use soru_core::tree::Tree;
 
-use super::config::NodeConfig;
+use super::config::{HistoryMode, NodeConfig};
 use super::follower::Shared;
 use super::store::{LevelRecord, Store};
 
@@ -252,12 +254,27 @@ async fn last_cemented_commitment(State(ctx): Ctxt) -> Answer {
 async fn local_commitment(State(ctx): Ctxt, Path(hash): Path<String>) -> Answer {
     match ctx.store.commitment(&hash).map_err(internal)? {
         Some(c) => Ok(Reply::live(c)),
+        // The genesis commitment, which octez's node stores at the origination level.
+        None if genesis(&ctx).is_some_and(|(h, _)| h == hash) => {
+            let (hash, c) = genesis(&ctx).expect("checked");
+            Ok(Reply::live(
+                json!({"commitment": c.to_json(), "hash": hash}),
+            ))
+        }
         None => Err(error(
             StatusCode::NOT_FOUND,
             "soru.node.unknown_commitment",
             json!({"commitment": hash}),
         )),
     }
+}
+
+/// The genesis commitment and its hash, once the rollup is bootstrapped.
+fn genesis(ctx: &Ctx) -> Option<(String, Commitment)> {
+    let s = ctx.shared.read().expect("lock");
+    let info = s.rollup.as_ref()?;
+    let c = s.commitments.get(&(info.origination_level as i32))?;
+    Some((info.genesis_commitment.clone(), *c))
 }
 
 async fn last_published_commitment() -> Answer {
@@ -268,7 +285,7 @@ async fn last_published_commitment() -> Answer {
 async fn gc_info(State(ctx): Ctxt) -> Answer {
     let s = ctx.shared.read().expect("lock");
     Ok(Reply::live(json!({
-        "last_gc_level": s.first_available_level,
+        "last_gc_level": s.last_gc_level.or(s.first_available_level),
         "first_available_level": s.first_available_level,
     })))
 }
@@ -328,15 +345,32 @@ fn record(ctx: &Ctx, level: u32, id: &str) -> Result<LevelRecord, RpcError> {
     })
 }
 
+/// The state after `level`: from memory (the levels from the last cemented one on), else, in
+/// archive mode, loaded from the store.
 fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
-    let s = ctx.shared.read().expect("lock");
-    s.states.get(&level).cloned().ok_or_else(|| {
+    let first_available = {
+        let s = ctx.shared.read().expect("lock");
+        if let Some(t) = s.states.get(&level) {
+            return Ok(t.clone());
+        }
+        s.first_available_level
+    };
+    let unavailable = || {
         error(
             StatusCode::NOT_FOUND,
             "soru.node.state_not_available",
-            json!({"level": level, "first_available_level": s.first_available_level}),
+            json!({"level": level, "first_available_level": first_available}),
         )
-    })
+    };
+    if ctx.config.history_mode != HistoryMode::Archive {
+        return Err(unavailable());
+    }
+    let record = ctx
+        .store
+        .level(level)
+        .map_err(internal)?
+        .ok_or_else(unavailable)?;
+    ctx.store.state(&record.state_hash).map_err(internal)
 }
 
 fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
@@ -359,18 +393,64 @@ fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
             .map_err(internal)?
             .and_then(|l| l.commitment)
     };
+    let messages: Vec<Value> = full_inbox(ctx, r)?
+        .iter()
+        .map(|m| Value::String(hex::encode(m)))
+        .collect();
     let mut b = json!({
         "block_hash": r.hash,
         "level": r.level,
         "predecessor": r.predecessor,
         "previous_commitment_hash": previous,
+        "messages": messages,
         "initial_tick": (r.total_ticks - r.ticks).to_string(),
         "num_ticks": r.ticks.to_string(),
+        "state_hash": r.state_hash,
+        "pvm_status": r.status,
     });
     if let Some(c) = &r.commitment {
         b["commitment_hash"] = json!(c);
+        if let Some(stored) = ctx.store.commitment(c).map_err(internal)? {
+            if let Some(commitment) = stored.get("commitment") {
+                b["commitment"] = commitment.clone();
+            }
+        }
     }
     Ok(b)
+}
+
+/// The level's whole inbox as octez's node stores it (`messages` of `Sc_rollup_block.full`):
+/// `Start_of_level`, `Info_per_level` (the predecessor's timestamp and hash), the block's
+/// messages and `End_of_level`.
+fn full_inbox(ctx: &Ctx, r: &LevelRecord) -> Result<Vec<Vec<u8>>, RpcError> {
+    let origination = ctx
+        .shared
+        .read()
+        .expect("lock")
+        .rollup
+        .as_ref()
+        .map(|i| (i.origination_level, i.origination_timestamp));
+    let predecessor_timestamp = match origination {
+        Some((level, timestamp)) if level + 1 == r.level => timestamp,
+        _ => {
+            ctx.store
+                .level(r.level.saturating_sub(1))
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("no stored level before level {}", r.level)))?
+                .timestamp
+        }
+    };
+    let predecessor = BlockHash::from_b58check(&r.predecessor).map_err(|e| {
+        internal(format!(
+            "stored predecessor {} of level {}: {e}",
+            r.predecessor, r.level
+        ))
+    })?;
+    Ok(super::inbox::full_inbox(
+        predecessor_timestamp,
+        predecessor,
+        &r.messages,
+    ))
 }
 
 async fn block(State(ctx): Ctxt, Path(id): Path<String>) -> Answer {

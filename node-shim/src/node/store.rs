@@ -5,21 +5,32 @@
 //!   `lcc` (the last cemented commitment seen on L1);
 //! - `levels` (`u32` → JSON): one record per processed L1 level ([`LevelRecord`]): its L1 hash,
 //!   predecessor and timestamp, the inbox messages it added, and the PVM's results;
-//! - `commitments` (commitment hash → JSON): every commitment the node computed.
+//! - `commitments` (commitment hash → JSON): every commitment the node computed;
+//! - `tree_nodes` (33-byte key → record): the state trees after each level, as content-addressed
+//!   records shared by every level ([`soru_core::tree::store`]): a level adds the nodes it
+//!   changed. `meta/tree_format` says which record format they use.
 //!
-//! A level is stored in one write transaction with its commitment, so a `kill -9` at any point
-//! leaves either the whole level or none of it. The inbox is the source of truth: on restart the
-//! node re-runs the stored levels and checks each state hash against the stored one.
+//! A level is stored in one write transaction with its commitment and its state's new nodes, so
+//! a `kill -9` at any point leaves either the whole level or none of it. On restart the node
+//! loads the last level's state (every record checked against its hash, the root against the
+//! level's state hash) and goes on from there; a store without trees (older format) is rebuilt
+//! by re-running the stored inboxes.
 
 use std::path::Path;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{json, Value};
-use soru_core::commitment::Commitment;
+use soru_core::commitment::{Commitment, StateHash};
+use soru_core::tree::store::{children, node_key, save, Loader, RecordKey, SaveError, SaveStats};
+use soru_core::tree::Tree;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const LEVELS: TableDefinition<u32, &[u8]> = TableDefinition::new("levels");
 const COMMITMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("commitments");
+const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
+
+/// The `meta` key holding the format of `tree_nodes`.
+const TREE_FORMAT: &str = "tree_format";
 
 /// The store file inside the data directory.
 pub const STORE_FILE: &str = "store.redb";
@@ -33,6 +44,14 @@ pub enum StoreError {
     /// A record is malformed.
     #[error("store {STORE_FILE}: record {0} is malformed: {1}")]
     Record(String, String),
+    /// A state tree could not be loaded (a node is missing or damaged).
+    #[error("store {STORE_FILE}: state {state}: {reason}")]
+    State {
+        /// The state hash (`srs1...`).
+        state: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 macro_rules! db_err {
@@ -154,6 +173,23 @@ pub struct Store {
     db: Database,
 }
 
+/// Saves `state`'s records missing from `nodes`.
+fn save_tree(nodes: &mut redb::Table<&[u8], &[u8]>, state: &Tree) -> Result<SaveStats, StoreError> {
+    let nodes = std::cell::RefCell::new(nodes);
+    save::<redb::StorageError>(
+        state,
+        &mut |k| Ok(nodes.borrow().get(&k[..])?.is_some()),
+        &mut |k, v| {
+            nodes.borrow_mut().insert(&k[..], v)?;
+            Ok(())
+        },
+    )
+    .map_err(|e| match e {
+        SaveError::Store(e) => StoreError::from(e),
+        SaveError::Blinded(_) => StoreError::Record("tree_nodes".into(), e.to_string()),
+    })
+}
+
 fn json_of(bytes: &[u8], what: &str) -> Result<Value, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Record(what.to_string(), e.to_string()))
 }
@@ -166,8 +202,102 @@ impl Store {
         tx.open_table(META)?;
         tx.open_table(LEVELS)?;
         tx.open_table(COMMITMENTS)?;
+        tx.open_table(NODES)?;
+        let fresh = tx.open_table(LEVELS)?.is_empty()?;
+        if fresh {
+            let mut meta = tx.open_table(META)?;
+            let format = json!(soru_core::tree::store::FORMAT_VERSION).to_string();
+            meta.insert(TREE_FORMAT, format.as_bytes())?;
+        }
         tx.commit()?;
         Ok(Store { db })
+    }
+
+    /// Whether the store keeps the state tree of every level it holds (`tree_nodes` in the
+    /// format this build reads), so a restart loads states instead of re-running levels.
+    pub fn keeps_states(&self) -> Result<bool, StoreError> {
+        Ok(self.meta(TREE_FORMAT)? == Some(json!(soru_core::tree::store::FORMAT_VERSION)))
+    }
+
+    /// Marks the store as keeping every level's state (after [`Store::put_state`] stored all).
+    pub fn set_keeps_states(&self) -> Result<(), StoreError> {
+        self.set_meta(TREE_FORMAT, &json!(soru_core::tree::store::FORMAT_VERSION))
+    }
+
+    /// Stores a state tree's new nodes on its own (a level's are stored by [`Store::put_level`]).
+    pub fn put_state(&self, state: &Tree) -> Result<SaveStats, StoreError> {
+        let tx = self.db.begin_write()?;
+        let stats = {
+            let mut t = tx.open_table(NODES)?;
+            save_tree(&mut t, state)?
+        };
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Deletes the state records that none of the states `keep` (`srs1...`) needs: the
+    /// history mode `full`'s garbage collection. One transaction; returns how many records
+    /// were deleted and how many are kept.
+    pub fn gc_states(&self, keep: &[&str]) -> Result<(u64, u64), StoreError> {
+        let tx = self.db.begin_write()?;
+        let (deleted, kept) = {
+            let mut t = tx.open_table(NODES)?;
+            let mut live = std::collections::HashSet::new();
+            let mut todo = Vec::new();
+            for h in keep {
+                let root = StateHash::from_b58check(h).map_err(|e| StoreError::State {
+                    state: h.to_string(),
+                    reason: e.to_string(),
+                })?;
+                todo.push(node_key(&root.0));
+            }
+            while let Some(k) = todo.pop() {
+                if !live.insert(k) {
+                    continue;
+                }
+                let Some(record) = t.get(&k[..])? else {
+                    continue;
+                };
+                let kids = children(record.value()).ok_or_else(|| {
+                    StoreError::Record(
+                        format!("tree_nodes/{}", hex::encode(k)),
+                        "does not decode".into(),
+                    )
+                })?;
+                todo.extend(kids.into_iter().filter(|c| !live.contains(c)));
+            }
+            let before = t.len()?;
+            t.retain(|k, _| <[u8; 33]>::try_from(k).is_ok_and(|k| live.contains(&k)))?;
+            let after = t.len()?;
+            (before - after, after)
+        };
+        tx.commit()?;
+        Ok((deleted, kept))
+    }
+
+    /// The state tree with hash `state_hash` (`srs1...`), every node checked.
+    pub fn state(&self, state_hash: &str) -> Result<Tree, StoreError> {
+        self.states(&[state_hash]).map(|mut v| v.remove(0))
+    }
+
+    /// The state trees with these hashes, sharing the nodes they have in common.
+    pub fn states(&self, state_hashes: &[&str]) -> Result<Vec<Tree>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(NODES)?;
+        let mut get = |k: &RecordKey| -> Result<Option<Vec<u8>>, redb::StorageError> {
+            Ok(t.get(&k[..])?.map(|v| v.value().to_vec()))
+        };
+        let mut loader = Loader::new(&mut get);
+        let mut out = Vec::with_capacity(state_hashes.len());
+        for h in state_hashes {
+            let bad = |reason: String| StoreError::State {
+                state: h.to_string(),
+                reason,
+            };
+            let root = StateHash::from_b58check(h).map_err(|e| bad(e.to_string()))?;
+            out.push(loader.load(&root.0).map_err(|e| bad(e.to_string()))?);
+        }
+        Ok(out)
     }
 
     /// A `meta` entry.
@@ -190,13 +320,19 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a processed level and, if it has one, its commitment, in one transaction.
+    /// Stores a processed level, its state tree's new nodes and, if it has one, its
+    /// commitment, in one transaction.
     pub fn put_level(
         &self,
         record: &LevelRecord,
         commitment: Option<(&str, &Commitment)>,
-    ) -> Result<(), StoreError> {
+        state: &Tree,
+    ) -> Result<SaveStats, StoreError> {
         let tx = self.db.begin_write()?;
+        let stats = {
+            let mut nodes = tx.open_table(NODES)?;
+            save_tree(&mut nodes, state)?
+        };
         {
             let mut t = tx.open_table(LEVELS)?;
             t.insert(record.level, record.to_json().to_string().as_bytes())?;
@@ -207,7 +343,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(stats)
     }
 
     /// Removes every level from `from` on (after an L1 reorganisation), in one transaction.
@@ -288,7 +424,7 @@ mod tests {
         {
             let s = Store::open(&dir).unwrap();
             for l in 1..=5 {
-                s.put_level(&record(l), None).unwrap();
+                s.put_level(&record(l), None, &Tree::empty()).unwrap();
             }
             s.set_meta("rollup", &json!({"x": 1})).unwrap();
         }

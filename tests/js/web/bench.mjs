@@ -1,7 +1,7 @@
 // soru-web budgets, measured in headless Chromium on dist/ (built by `make web`):
 //   node tests/js/web/bench.mjs KERNEL INPUTS
 // prints one JSON line: gzipped sizes, load to interactive, time to verify the real octez proof
-// in the page, and the worker's time to replay KERNEL on INPUTS (step inbox).
+// in the page, and the worker's time to replay KERNEL on INPUTS (Run all inboxes: `step inbox` per level).
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -58,7 +58,7 @@ if (kernel) {
   await page.locator("#kernel-file").setInputFiles(kernel);
   const done = () => page.waitForFunction(() => / done in | failed: /.test(document.querySelector("#playground-status")?.textContent ?? ""));
   await done();
-  await page.getByRole("button", { name: "Step inbox" }).click();
+  await page.getByRole("button", { name: "Run all inboxes" }).click();
   await done();
   const status = await page.locator("#playground-status").textContent();
   const m = status.match(/done in (\d+) ms/);

@@ -2,16 +2,24 @@
 //
 //   node tests/js/web/web.test.mjs [DIST]
 //
-// Loads the page, loads a kernel, steps a level and reads the decoded outbox message; verifies a
-// real octez output proof (valid) and its corrupted twin (invalid) by typing into the labelled
-// fields; stops a runaway kernel; restores a session from local storage and from a share link;
-// reports a precise network error on the Check commitments page. Saves screenshots of each
+// Loads the page, loads a kernel, steps a level and reads the decoded outbox message; types
+// debugger commands and compares the transcript with `soru debug --commands` on the same kernel
+// and inputs; verifies a real octez output proof (valid) and its corrupted twin (invalid) by
+// typing into the labelled fields; completes commands with Tab and reads memory in the memory
+// panel; stops a runaway kernel; restores a session from local storage
+// and from a share link; reports a precise network error on the Check commitments page; checks
+// the commitments of a real `soru sandbox` + `soru-node` (echo kernel, originated with Taquito)
+// as valid, and through a proxy that tampers one level's inbox, as invalid. Needs
+// target/debug/{soru,soru-node} (cargo build -p soru-node --bins). Saves screenshots of each
 // page at 1280x800 and 390x844 under target/screenshots/.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
+import http from "node:http";
+import os from "node:os";
+import { execFileSync, spawn } from "node:child_process";
 import { chromium } from "playwright-core";
 import { serve, CHROMIUM } from "./serve.mjs";
 
@@ -20,6 +28,7 @@ const DIST = path.resolve(process.argv[2] ?? path.join(ROOT, "dist"));
 const SHOTS = path.join(ROOT, "target/screenshots");
 const VECTOR = path.join(ROOT, "../shared/vectors/tezos-output-proofs/05_taquito_mock_fixed_and_corrupted.txt");
 const TIMEOUT = 60_000;
+const BIN = path.join(ROOT, "target/debug");
 
 fs.mkdirSync(SHOTS, { recursive: true });
 assert.ok(fs.existsSync(path.join(DIST, "index.html")), `${DIST}/index.html is missing: run make web`);
@@ -93,8 +102,8 @@ await test("load a kernel, step a level, see the decoded outbox message", async 
   await page.getByRole("button", { name: "Load example" }).click();
   await waitDone("load");
   assert.equal(await page.locator("#pvm-status").textContent(), "waiting_for_input");
-  await page.getByRole("button", { name: "Step level" }).click();
-  await waitDone("step level");
+  await page.getByRole("button", { name: "step inbox", exact: true }).click();
+  await waitDone("step inbox");
   const outbox = page.locator(".outbox-message").first();
   await outbox.waitFor();
   const text = await outbox.textContent();
@@ -104,11 +113,33 @@ await test("load a kernel, step a level, see the decoded outbox message", async 
   await shoot("playground", ".outbox-message");
 });
 
+await test("debugger commands typed in the page print what soru debug prints", async () => {
+  const lines = ["show status", "show outbox at level 0", "show key /counter as i32", "ls /", "step tick", "show inbox"];
+  for (const line of lines) {
+    await page.getByLabel(/^Debugger command/).fill(line);
+    await page.getByLabel(/^Debugger command/).press("Enter");
+    await waitDone(line);
+  }
+  const transcript = await page.locator("#transcript").textContent();
+  // The same session from the CLI: the example's kernel and inputs, the same commands.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "soru-web-cli-"));
+  fs.writeFileSync(path.join(dir, "commands"), ["step inbox", ...lines].join("\n") + "\n");
+  const cli = execFileSync(path.join(BIN, "soru"), [
+    "debug", "--kernel", path.join(ROOT, "node-shim/examples/echo.wat"),
+    "--inputs", path.join(ROOT, "web-ui/examples/withdrawal-inputs.json"),
+    "--commands", path.join(dir, "commands"),
+  ], { encoding: "utf8" });
+  assert.equal(transcript, cli);
+  assert.match(transcript, /> show key \/counter as i32\n1\n/);
+  await shoot("playground-commands", "#transcript");
+});
+
 await test("the session survives a reload and is shared as a URL", async () => {
   await page.reload();
   await page.locator("#ready").waitFor({ state: "attached" });
   await waitDone("restore");
-  assert.match(await status.textContent(), /Restoring echo.wat at step 1/);
+  // step inbox (the button) and step tick (typed): the state-changing commands.
+  assert.match(await status.textContent(), /Restoring echo.wat after 2 commands/);
   assert.equal(await page.locator(".outbox-message").count(), 1);
   await page.getByRole("button", { name: "Share link" }).click();
   const url = await page.getByLabel("Share link").inputValue();
@@ -121,13 +152,36 @@ await test("the session survives a reload and is shared as a URL", async () => {
   await other.close();
 });
 
+await test("Tab completes commands and the memory panel reads the kernel's memory", async () => {
+  const box = page.getByLabel(/^Debugger command/);
+  await box.fill("show key /cou");
+  await box.press("Tab");
+  await page.waitForFunction(() => document.querySelector("#command")?.value === "show key /counter ");
+  await box.fill("show s");
+  await box.press("Tab");
+  await page.locator("#completions").getByText("state  status  subkeys").waitFor();
+  // Inside a run: load the rest of the level, run kernel_run to its end (memory kept).
+  for (const line of ["load inputs", "step result"]) {
+    await box.fill(line);
+    await box.press("Enter");
+    await waitDone(line);
+  }
+  await page.getByLabel("Address").fill("256");
+  await page.getByLabel("Bytes").fill("14");
+  await page.getByLabel("Show as").selectOption("string");
+  await page.getByRole("button", { name: "Show memory" }).click();
+  await waitDone("show memory");
+  assert.equal(await page.locator("#memory").textContent(), "start_of_level\n");
+  await shoot("playground-memory", "#memory");
+});
+
 await test("a runaway kernel is stopped and the page stays responsive", async () => {
   await page.getByLabel("Bundled example").selectOption({ label: "Runaway: kernel_run never returns" });
   await page.getByRole("button", { name: "Load example" }).click();
   await waitDone("load runaway");
-  await page.getByRole("button", { name: "Step level" }).click();
+  await page.getByRole("button", { name: "step inbox", exact: true }).click();
   await page.waitForTimeout(1500);
-  assert.match(await status.textContent(), /step level: running/);
+  assert.match(await status.textContent(), /step inbox: running/);
   // The main thread is free while the worker spins: switching pages works.
   await tab("Verify withdrawal");
   await page.getByLabel("Output proof (hex)").waitFor();
@@ -185,7 +239,110 @@ await test("check commitments reports network errors with the URL", async () => 
   const alert = page.getByRole("alert");
   await alert.waitFor();
   assert.match(await alert.textContent(), new RegExp(`GET http://127.0.0.1:${port}/global/last_stored_commitment: network error`));
-  await shoot("check", "#check-status");
+  await shoot("check-network-error", "#check-status");
+});
+
+/** Starts a server binary and resolves once it prints `RPC listening on http://ADDR`. */
+function startServer(name, args) {
+  const child = spawn(path.join(BIN, name), args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/RPC listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`${name} exited with ${code} before listening`)));
+  });
+}
+function json(cmd, args) {
+  const out = execFileSync(cmd, args, { encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop());
+}
+async function getJson(url) {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+const children = [];
+
+await test("check commitments of a real sandbox and node: valid, and invalid through a tampering proxy", async () => {
+  for (const b of ["soru", "soru-node"]) {
+    assert.ok(fs.existsSync(path.join(BIN, b)), `${BIN}/${b} is missing: cargo build -p soru-node --bins`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "soru-web-check-"));
+  const l1Dir = path.join(dir, "l1");
+  execFileSync(path.join(BIN, "soru"), ["sandbox", "init", "--data-dir", l1Dir]);
+  const l1 = await startServer("soru", ["sandbox", "run", "--data-dir", l1Dir, "--rpc-addr", "127.0.0.1:0", "--block-time", "0.2"]);
+  const script = path.join(ROOT, "tests/js/node/rollup.mjs");
+  const kernel = execFileSync(path.join(BIN, "soru"), ["kernel", "hex", path.join(ROOT, "node-shim/examples/echo.wat")], { encoding: "utf8" }).trim();
+  const { rollup, level: origination } = json("node", [script, l1, l1Dir, "originate", kernel]);
+  const nodeDir = path.join(dir, "node");
+  execFileSync(path.join(BIN, "soru-node"), ["init", "observer", "config", "for", rollup, "--data-dir", nodeDir,
+    "--endpoint", l1, "--rpc-addr", "127.0.0.1:0", "--history-mode", "archive"]);
+  const node = await startServer("soru-node", ["run", "--data-dir", nodeDir]);
+  const { level: sent } = json("node", [script, l1, l1Dir, "send", "68656c6c6f", "776f726c64"]);
+  // Two commitment periods (5 levels each in the sandbox) past the messages.
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const { status, body } = await getJson(`${node}/global/last_stored_commitment`);
+    if (status === 200 && body && body.commitment.inbox_level >= sent + 10) break;
+    assert.ok(Date.now() < deadline, `no commitment past level ${sent + 10}: ${status} ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await tab("Check commitments");
+  const field = page.getByRole("textbox", { name: "Rollup node URL" });
+  const check = page.getByRole("button", { name: "Check", exact: true });
+  const checkStatus = page.locator("#check-status");
+  // Waits for the verdict about `url` (the status names the node it checked).
+  const verdict = async (url) => {
+    await page.waitForFunction((u) => {
+      const t = document.querySelector("#check-status")?.textContent ?? "";
+      return t.startsWith("Check failed") || t.includes(`commitments from ${u}:`);
+    }, url, { timeout: TIMEOUT });
+    return checkStatus.textContent();
+  };
+  await field.fill(node);
+  await check.click();
+  const text = await verdict(node);
+  assert.match(text, /Checked (\d+) commitments from \S+: \1 valid, 0 invalid \(replayed \d+ levels from origination/, `${text} ${await page.locator("[role=alert]").allTextContents()}`);
+  const rows = page.locator("#commitments tbody tr");
+  assert.ok((await rows.count()) >= 3, "genesis and at least two commitments");
+  assert.equal(await rows.first().locator("td").first().textContent(), String(origination));
+  assert.equal(await page.locator("#commitments .invalid").count(), 0);
+  await shoot("check", "#commitments");
+
+  // A proxy that serves the node's answers, but one level's inbox with a forged message.
+  const proxy = http.createServer(async (req, res) => {
+    const r = await fetch(node + req.url);
+    let body = await r.text();
+    if (req.url === `/global/block/${sent}`) {
+      const block = JSON.parse(body);
+      // Message 2 is the first external message ("hello"): flip its last hex digit.
+      const m = block.messages[2];
+      block.messages[2] = m.slice(0, -1) + (m.endsWith("0") ? "1" : "0");
+      body = JSON.stringify(block);
+    }
+    res.writeHead(r.status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+    res.end(body);
+  });
+  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+  try {
+    const proxied = `http://127.0.0.1:${proxy.address().port}`;
+    await field.fill(proxied);
+    await check.click();
+    const tampered = await verdict(proxied);
+    assert.match(tampered, /Checked \d+ commitments from \S+: \d+ valid, [1-9]\d* invalid/, tampered);
+    // The commitment covering the tampered level is the first invalid one; those before hold.
+    const covering = origination + Math.ceil((sent - origination) / 5) * 5;
+    const firstBad = page.locator("#commitments tr", { has: page.locator(".invalid") }).first();
+    assert.equal(await firstBad.locator("td").first().textContent(), String(covering));
+    assert.match(await firstBad.locator(".invalid").textContent(), new RegExp(`invalid: the replay of levels up to ${covering} ends in state srs1\\w+, not srs1`));
+    assert.ok((await page.locator("#commitments .valid").count()) >= 1);
+    await shoot("check-invalid", "#commitments .invalid");
+  } finally {
+    await new Promise((r) => proxy.close(r));
+  }
 });
 
 await test("no uncaught errors in the page", async () => {
@@ -194,6 +351,7 @@ await test("no uncaught errors in the page", async () => {
 
 await browser.close();
 await server.close();
+for (const c of children) c.kill("SIGKILL");
 const failed = results.filter(([, ok]) => !ok).length;
 console.log(`# ${results.length - failed} passed, ${failed} failed; screenshots in ${SHOTS}`);
 process.exit(failed ? 1 : 0);
