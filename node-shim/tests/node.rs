@@ -479,6 +479,176 @@ fn kill_9_in_a_loop_loses_nothing() {
     let _ = std::fs::remove_dir_all(&crashing_dir);
 }
 
+/// `soru-node snapshot export|info|import`: a snapshot of a stopped node, imported into a fresh
+/// data directory after octez's checks (against the sandbox L1), resumes there with the same
+/// states; a running node, a populated directory and a hostile archive are refused by name.
+#[test]
+fn snapshots_export_import_and_resume() {
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-snapshot-l1") else {
+        return;
+    };
+    let source = scratch_dir("node-snapshot-source");
+    let target = scratch_dir("node-snapshot-target");
+    let out = scratch_dir("node-snapshot-files");
+    let wallet_file = sandbox.l1_dir.join("wallet.json");
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(&wallet_file).unwrap()).unwrap();
+    let mut init = soru_node();
+    init.args(["init", "operator", "config", "for", &sandbox.rollup])
+        .args(["with", "operators", wallet[1]["address"].as_str().unwrap()])
+        .args(["--data-dir", source.to_str().unwrap()])
+        .args(["--endpoint", &sandbox.l1.url(), "--rpc-addr", "127.0.0.1:0"])
+        .args(["--history-mode", "archive"]);
+    run_ok(init);
+    let start = |dir: &std::path::Path| {
+        let mut c = soru_node();
+        c.args(["run", "--data-dir", dir.to_str().unwrap()]);
+        Server::start(c)
+    };
+    let node = start_node(&source, &wallet_file);
+    let sent = sandbox.send(&["6f6e65", "74776f"]);
+    // The operator publishes and cements (short sandbox windows); the snapshot stops at the
+    // cemented level, whose commitment the L1 has.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let level = loop {
+        let (status, body) = http(&node.addr, "GET", "/global/block/cemented/level", None);
+        if let Some(l) = body
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&l| status == 200 && l >= sent)
+        {
+            break l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing cemented: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let snapshot = |args: &[&str]| {
+        let mut c = soru_node();
+        c.arg("snapshot").args(args);
+        c.output().unwrap()
+    };
+    let src = source.to_str().unwrap();
+    let busy = snapshot(&["export", "--data-dir", src, "--dest", out.to_str().unwrap()]);
+    assert!(!busy.status.success());
+    let err = String::from_utf8_lossy(&busy.stderr);
+    assert!(err.contains("in use by a running soru-node"), "{err}");
+    let expected = get_json(&node.addr, &format!("/global/block/{level}/state_hash"));
+    node.kill();
+
+    let exported = snapshot(&[
+        "export",
+        "--data-dir",
+        src,
+        "--dest",
+        out.to_str().unwrap(),
+        "--level",
+        "cemented",
+    ]);
+    let text = String::from_utf8_lossy(&exported.stdout).into_owned();
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let file = text
+        .trim()
+        .strip_prefix("Snapshot exported to ")
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string();
+    assert!(
+        file.contains(&sandbox.rollup[..12]) && file.ends_with(".archive"),
+        "{file}"
+    );
+    let info = snapshot(&["info", &file]);
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(
+        info.starts_with("Valid smart rollup node snapshot."),
+        "{info}"
+    );
+    assert!(info.contains("Format:          compressed"), "{info}");
+    assert!(
+        info.contains(&format!("Rollup address:  {}", sandbox.rollup)),
+        "{info}"
+    );
+    assert!(info.contains("History mode:    archive"), "{info}");
+    assert!(
+        info.contains(&format!("Head level:      {level}")),
+        "{info}"
+    );
+
+    let tgt = target.to_str().unwrap();
+    let endpoint = sandbox.l1.url();
+    let imported = snapshot(&["import", &file, "--data-dir", tgt, "--endpoint", &endpoint]);
+    let text = String::from_utf8_lossy(&imported.stdout).into_owned();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(text.contains("Snapshot successfully imported"), "{text}");
+    let again = snapshot(&["import", &file, "--data-dir", tgt]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already populated"), "{err}");
+    sandbox.init_observer(&target);
+    let node = start(&target);
+    assert_eq!(
+        get_json(&node.addr, &format!("/global/block/{level}/state_hash")),
+        expected
+    );
+    let next = sandbox.send(&["746872656565"]);
+    wait_for_level(&node, next);
+    assert_eq!(
+        get_json(
+            &node.addr,
+            &format!("/global/block/{next}/durable/wasm_2_0_0/value?key=/counter")
+        ),
+        "03000000",
+        "the imported node goes on counting from the snapshot's state"
+    );
+    drop(node);
+
+    // A hostile archive entry is refused by name, before anything is installed.
+    let evil = out.join("evil.snapshot");
+    let mut bytes = std::fs::read(&file).unwrap();
+    {
+        use std::io::Read;
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        // Written by hand: the tar crate itself refuses to write `..` into a name.
+        let mut h = tar::Header::new_gnu();
+        let name = b"wasm_2_0_0/../../escape";
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_size(4);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, &b"evil"[..]).unwrap();
+        let mut forged = plain[..58].to_vec();
+        forged.extend(tar.into_inner().unwrap());
+        bytes = forged;
+    }
+    std::fs::write(&evil, &bytes).unwrap();
+    let fresh = scratch_dir("node-snapshot-evil");
+    let refused = snapshot(&[
+        "import",
+        evil.to_str().unwrap(),
+        "--data-dir",
+        fresh.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("escape"), "{err}");
+    assert!(!fresh.join("store.redb").exists());
+    for d in [&source, &target, &out, &fresh] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 #[test]
 fn init_errors_name_the_word() {
     let dir = scratch_dir("node-init-errors");

@@ -3,6 +3,9 @@
 //! ```text
 //! soru-node init <mode> config for <sr1> with operators <tz1>... --data-dir D [--rpc-addr A] [--endpoint URL]
 //! soru-node run --data-dir D [--rpc-addr A] [--endpoint URL]
+//! soru-node snapshot export [FILE] --data-dir D [--dest DIR] [--level head|finalized|cemented|L] [--uncompressed] [--no-check]
+//! soru-node snapshot import FILE --data-dir D [--endpoint URL] [--no-check] [--force]
+//! soru-node snapshot info FILE
 //! ```
 
 use std::net::SocketAddr;
@@ -18,6 +21,7 @@ use super::follower::{Follower, Shared};
 use super::l1::HttpLayer1;
 use super::operator::{Operator, Wallet};
 use super::rpc::{router, Ctx};
+use super::snapshot;
 use super::store::Store;
 
 /// soru-node: the Soru smart rollup node (octez-smart-rollup-node's commands and RPC).
@@ -68,6 +72,58 @@ enum Command {
         #[arg(long)]
         wallet: Option<PathBuf>,
     },
+    /// Snapshots of the node's data (octez's format): export, import, info.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// Export a snapshot of the (stopped) node: to FILE, or to
+    /// `snapshot-<address>-<level>.<history mode>` in --dest.
+    Export {
+        /// The snapshot file to write.
+        file: Option<PathBuf>,
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Directory in which to export the snapshot (defaults to the current directory).
+        #[arg(long)]
+        dest: Option<PathBuf>,
+        /// The level to export the L2 chain up to: head, finalized, cemented or a level.
+        #[arg(long, default_value = "head")]
+        level: String,
+        /// Produce an uncompressed snapshot.
+        #[arg(long)]
+        uncompressed: bool,
+        /// Don't check the integrity of the snapshot written.
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// Import a snapshot into a data directory, after octez's checks.
+    Import {
+        /// The snapshot file.
+        file: PathBuf,
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The L1 to check the snapshot's commitments against (default: config.json's).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Don't check the integrity of the snapshot (only the rollup, history mode and head).
+        #[arg(long)]
+        no_check: bool,
+        /// Replace the data of an already populated data directory.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Display information about a snapshot file.
+    Info {
+        /// The snapshot file.
+        file: PathBuf,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -88,6 +144,7 @@ pub fn main() -> ExitCode {
             endpoint,
             wallet,
         } => run(&data_dir, rpc_addr, endpoint, wallet),
+        Command::Snapshot { command } => snapshot(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,6 +153,69 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn snapshot(command: SnapshotCommand) -> Result<(), String> {
+    match command {
+        SnapshotCommand::Export {
+            file,
+            data_dir,
+            dest,
+            level,
+            uncompressed,
+            no_check,
+        } => {
+            let level = snapshot::ExportLevel::parse(&level).ok_or_else(|| {
+                format!("--level `{level}`: expected head, finalized, cemented or a level")
+            })?;
+            let written = snapshot::export(
+                &data_dir,
+                file.as_deref(),
+                dest.as_deref(),
+                level,
+                !uncompressed,
+                no_check,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("Snapshot exported to {}", written.display());
+        }
+        SnapshotCommand::Import {
+            file,
+            data_dir,
+            endpoint,
+            no_check,
+            force,
+        } => {
+            let endpoint =
+                endpoint.or_else(|| NodeConfig::load(&data_dir).ok().map(|c| c.endpoint));
+            if endpoint.is_none() && !no_check {
+                eprintln!(
+                    "soru-node: no --endpoint and no config.json: the commitments are not checked against an L1"
+                );
+            }
+            let done = snapshot::import(&file, &data_dir, endpoint.as_deref(), no_check, force)
+                .map_err(|e| e.to_string())?;
+            if !no_check {
+                println!(
+                    "Checked {} levels and {} state trees",
+                    done.levels, done.states
+                );
+            }
+            println!("Snapshot successfully imported");
+            if !data_dir.join(super::config::CONFIG_FILE).exists() {
+                println!(
+                    "Configure the node with: soru-node init <mode> config for {} with operators ... --data-dir {}",
+                    done.header.address.to_b58check(),
+                    data_dir.display()
+                );
+            }
+        }
+        SnapshotCommand::Info { file } => {
+            let (header, compressed) = snapshot::info(&file).map_err(|e| e.to_string())?;
+            print!("{}", snapshot::info_text(&header, compressed));
+        }
+    }
+    Ok(())
 }
 
 fn init(

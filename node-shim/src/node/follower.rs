@@ -105,7 +105,8 @@ pub struct RollupInfo {
 }
 
 impl RollupInfo {
-    fn to_json(&self) -> Value {
+    /// The store's `meta/rollup` record.
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "address": self.address.to_b58check(),
             "origination_level": self.origination_level,
@@ -120,7 +121,8 @@ impl RollupInfo {
         })
     }
 
-    fn from_json(v: &Value) -> Option<RollupInfo> {
+    /// Reads what [`RollupInfo::to_json`] wrote (the store's `meta/rollup`).
+    pub(crate) fn from_json(v: &Value) -> Option<RollupInfo> {
         let u = |k: &str| v.get(k)?.as_u64().and_then(|n| u32::try_from(n).ok());
         let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
         Some(RollupInfo {
@@ -400,7 +402,7 @@ impl Follower {
         lcc: Option<&(String, u32)>,
         states: &mut BTreeMap<u32, Tree>,
     ) -> Result<Option<Pvm>, FollowError> {
-        let from = lcc.map_or(0, |l| l.1);
+        let from = lcc.map_or(0, |l| l.1).min(last.level);
         let kept: Vec<&LevelRecord> = records.iter().filter(|r| r.level >= from).collect();
         let hashes: Vec<&str> = kept.iter().map(|r| r.state_hash.as_str()).collect();
         let trees = self.store.states(&hashes)?;

@@ -10,12 +10,13 @@
 //! | [`follower`] | the thread that follows the L1 and runs the PVM |
 //! | [`operator`] | wallet, injector, publishing and cementing commitments |
 //! | [`store`] | the redb database |
+//! | [`snapshot`] | octez snapshots: export, import with octez's checks, info |
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
 //!
 //! What it does not do yet (each says so when asked): batching, executing outbox messages,
 //! recovering bonds, refutation (accuser and bailout
-//! modes follow the chain only), snapshots, and the Merkleized inbox (`/global/block/<id>/inbox`).
+//! modes follow the chain only), and the Merkleized inbox (`/global/block/<id>/inbox`).
 
 pub mod cli;
 pub mod config;
@@ -24,4 +25,5 @@ pub mod inbox;
 pub mod l1;
 pub mod operator;
 pub mod rpc;
+pub mod snapshot;
 pub mod store;
