@@ -18,6 +18,8 @@ case "$PROFILE" in dev) OUT=debug ;; *) OUT="$PROFILE" ;; esac
 WASM="$TARGET_DIR/wasm32-unknown-unknown/$OUT/soru_web.wasm"
 # wasm-opt runs before wasm-bindgen: Debian's binaryen (108) breaks the externref table that
 # wasm-bindgen adds for reference types ("WebAssembly.Table.set(): Argument 1 is invalid").
+# In this order, some closures handed to JS (leptos's `request_animation_frame`) make
+# wasm-bindgen fail with "failed to find `0` in function table": the app avoids them.
 if [ "$PROFILE" != dev ]; then
   mkdir -p "$TARGET_DIR/web-opt"
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

@@ -526,11 +526,6 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
             pick_file(pg, file);
         }
     };
-    // Keep the newest output in view.
-    Effect::new(move |_| {
-        pg.transcript.track();
-        request_animation_frame(|| web::scroll_to_end("transcript"));
-    });
     let submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
         let line = pg.line.get_untracked();
@@ -613,7 +608,7 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
                 </form>
                 {move || pg.hint.get().map(|h| view! { <p class="muted mono small" id="completions">{h}</p> })}
                 <h3>"Debugger output"</h3>
-                <pre id="transcript" class="log transcript" tabindex="0" aria-label="Debugger output">{move || pg.transcript.get()}</pre>
+                <pre id="transcript" class="log transcript" tabindex="0" aria-label="Debugger output"><span>{move || pg.transcript.get()}</span></pre>
             </div>
             {move || pg.snapshot.get().map(|s| view! { <Panels s=s pg=pg/> })}
         </section>

@@ -215,10 +215,3 @@ pub fn scroll_into_view(id: &str) {
         e.scroll_into_view_with_bool(false);
     }
 }
-
-/// Scrolls the element with `id` to its end (the debugger transcript after new output).
-pub fn scroll_to_end(id: &str) {
-    if let Some(e) = window().document().and_then(|d| d.get_element_by_id(id)) {
-        e.set_scroll_top(e.scroll_height());
-    }
-}
