@@ -595,6 +595,7 @@ fn snapshots_export_import_and_resume() {
     assert!(err.contains("already populated"), "{err}");
     sandbox.init_observer(&target);
     let node = start(&target);
+    wait_for_level(&node, level);
     assert_eq!(
         get_json(&node.addr, &format!("/global/block/{level}/state_hash")),
         expected
