@@ -203,6 +203,8 @@ impl Session {
                 "Profiling can only be done from a snapshotable state or when waiting for input. You can use `step kernel_run` to go to the next snapshotable state.",
             );
         }
+        // A Ctrl-C before this command is not for it.
+        let _ = self.interrupted();
         self.after = super::After::Nothing;
         self.final_memory = None;
         let mut out = String::from(
@@ -245,7 +247,9 @@ impl Session {
                 ))
             }
             Err(Halt::Interrupted) => {
-                return Reply::error("Interrupted: profile abandoned, the session is as it was")
+                return Reply::error(
+                    "Interrupted: profile abandoned; the session is where it started (with the next inbox loaded, if it was waiting for one), nothing evaluated",
+                )
             }
         }
         let runs = copy.take_profiles();
