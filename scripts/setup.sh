@@ -63,7 +63,7 @@ if [ "$have_wb" != "$wb_version" ]; then
             "the wasm-bindgen CLI must equal the wasm-bindgen crate version pinned in Cargo.toml"
 fi
 
-# --- Debian packages: binaryen (wasm-opt) and chromium (headless browser tests) ----------------------
+# --- Debian packages: binaryen (wasm-opt), chromium (headless browser tests), tmux (REPL tests) -----
 apt_install() { # apt_install COMMAND PACKAGE WHY
     command -v "$1" >/dev/null 2>&1 && return 0
     command -v apt-get >/dev/null 2>&1 ||
@@ -80,6 +80,7 @@ apt_install() { # apt_install COMMAND PACKAGE WHY
 }
 apt_install wasm-opt binaryen "provides wasm-opt, used to shrink the wasm packages"
 apt_install chromium chromium "headless Chromium for the browser tests (driven by playwright-core)"
+apt_install tmux tmux "a real terminal for the soru debug REPL tests (node-shim/tests/cli_debug.rs)"
 
 # --- npm packages for the JavaScript tests, from tests/js/package-lock.json ------------------------
 # Reinstalled only when the lockfile changed since the last install.

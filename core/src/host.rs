@@ -53,6 +53,29 @@ pub(crate) struct HostState {
     /// Fuel of the run's budget not yet given to the store (the rest of the run when it is
     /// stepped by fuel slices; 0 otherwise). Host calls draw on it before running out.
     pub(crate) fuel_reserve: u64,
+    /// Fuel charged by host functions since the PVM started (the profiler's host frames).
+    pub(crate) host_fuel: u64,
+    /// The profiler of a [`crate::pvm::Pvm::profiling_copy`].
+    pub(crate) profiler: Option<alloc::boxed::Box<crate::pvm::profile::Profiler>>,
+}
+
+impl HostState {
+    /// A copy of the state between two runs (no memory, fresh limits, no profiler).
+    pub(crate) fn clone_between_runs(&self) -> HostState {
+        HostState {
+            durable: self.durable.clone(),
+            buffers: self.buffers.clone(),
+            debug: self.debug.clone(),
+            debug_bytes: self.debug_bytes,
+            debug_dropped: self.debug_dropped,
+            memory: None,
+            limits: Limiter::default(),
+            last_call: self.last_call,
+            fuel_reserve: 0,
+            host_fuel: self.host_fuel,
+            profiler: None,
+        }
+    }
 }
 
 /// The store's resource limiter: Soru's deterministic ceilings ([`MAX_MEMORY_PAGES`], and
@@ -718,6 +741,8 @@ fn charge(caller: &mut wasmi::Caller<'_, HostState>, cost: u64) -> Result<(), wa
         return Err(wasmi::Error::host(HostTrap::OutOfFuel));
     }
     caller.set_fuel(left - cost)?;
+    let data = caller.data_mut();
+    data.host_fuel = data.host_fuel.saturating_add(cost);
     Ok(())
 }
 

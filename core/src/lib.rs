@@ -22,7 +22,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | `std` conveniences |
-//! | `pvm` | yes | [`host`] and [`pvm`]: running kernels on wasmi (pulls wasmi and wasmparser) |
+//! | `pvm` | yes | [`host`], [`pvm`] and [`debugger`]: running and profiling kernels on wasmi (pulls wasmi, wasmparser and wasm-encoder) |
 //! | `json` | yes | [`inputs`] and the JSON parsers (pulls serde_json) |
 //! | `keys` | no | Ed25519 signing and signature checks in [`encoding::keys`] (pulls ed25519-dalek) |
 //!
@@ -44,6 +44,7 @@ pub mod encoding;
 pub mod host;
 #[cfg(feature = "json")]
 pub mod inputs;
+pub mod installer_config;
 pub mod output_proof;
 #[cfg(feature = "pvm")]
 pub mod pvm;

@@ -34,12 +34,11 @@ fn debug_stdin(args: &[&str], script: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the soru binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
+    let written = child.stdin.take().unwrap().write_all(script.as_bytes());
+    // A session that fails at setup exits without reading its script.
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -214,73 +213,110 @@ Error: Cannot inspect memory during internal state Collect
     }
 }
 
-/// A tmux session running one command in a 200x50 terminal, killed when dropped.
+/// A tmux server of its own (a private socket, so tests running in parallel and the user's
+/// own tmux never meet) running one command in a 200x50 terminal, killed when dropped.
 struct Tmux {
-    name: String,
+    socket: String,
 }
 
+/// How long a terminal test waits for something to appear: generous, for a loaded 2-core
+/// machine (the waits poll, so a fast machine does not wait longer).
+const TERMINAL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
 impl Tmux {
-    fn start(command: &str) -> Option<Tmux> {
+    fn start(test: &str, command: &str) -> Option<Tmux> {
         let present = Command::new("tmux").arg("-V").output();
         if !present.is_ok_and(|o| o.status.success()) {
             return None;
         }
-        let name = format!("soru-debug-test-{}", std::process::id());
-        let status = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "200",
-                "-y",
-                "50",
-                command,
-            ])
+        let socket = format!("soru-debug-{test}-{}", std::process::id());
+        let tmux = Tmux { socket };
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-x", "200", "-y", "50", command])
+            .env_remove("TMUX")
             .status()
             .unwrap();
         assert!(status.success(), "tmux new-session failed");
-        Some(Tmux { name })
+        Some(tmux)
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c
     }
 
     fn keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.name])
-            .args(keys)
-            .status()
-            .unwrap();
+        let status = self.command().arg("send-keys").args(keys).status().unwrap();
         assert!(status.success());
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-S", "-", "-t", &self.name])
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-S", "-"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until `text` occurs `times` times on the screen (at most 30 s).
-    fn wait_for(&self, text: &str, times: usize) -> String {
-        for _ in 0..300 {
+    /// The cursor's column.
+    fn cursor_x(&self) -> Option<u32> {
+        let out = self
+            .command()
+            .args(["display-message", "-p", "#{cursor_x}"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    /// Whether the program still runs (its session exits with it).
+    fn alive(&self) -> bool {
+        self.command()
+            .arg("has-session")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Polls `check` on the screen until it holds (at most [`TERMINAL_PATIENCE`]).
+    fn wait_until(&self, what: &str, check: impl Fn(&Tmux, &str) -> bool) -> String {
+        let start = std::time::Instant::now();
+        loop {
             let screen = self.screen();
-            if screen.matches(text).count() >= times {
+            if check(self, &screen) {
                 return screen;
+            }
+            if start.elapsed() > TERMINAL_PATIENCE {
+                panic!("{what} never happened; screen:\n{screen}");
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!(
-            "{text:?} x{times} never appeared; screen:\n{}",
-            self.screen()
-        );
+    }
+
+    /// Waits for a fresh prompt: rustyline has the terminal in raw mode then, so keys typed
+    /// from now on reach it (keys typed while a command still runs could be flushed).
+    fn prompt(&self) {
+        self.wait_until("a fresh prompt", |t, screen| {
+            screen.trim_end().lines().last() == Some(">") && t.cursor_x() == Some(2)
+        });
+    }
+
+    /// Waits until `text` occurs `times` times on the screen.
+    fn wait_for(&self, text: &str, times: usize) -> String {
+        self.wait_until(&format!("{text:?} x{times}"), |_, screen| {
+            screen.matches(text).count() >= times
+        })
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
+        let _ = self
+            .command()
+            .arg("kill-server")
+            .stderr(Stdio::null())
             .status();
     }
 }
@@ -293,32 +329,39 @@ fn the_repl_edits_lines_recalls_history_and_completes_in_a_terminal() {
         examples().join("echo.wat").display(),
         examples().join("inputs.json").display()
     );
-    let Some(tmux) = Tmux::start(&command) else {
+    let Some(tmux) = Tmux::start("edit", &command) else {
         eprintln!("skipped: tmux is not installed (apt-get install tmux) to drive the REPL");
         return;
     };
-    tmux.wait_for(">", 1);
     // Completion of a command word, then typing on.
+    tmux.prompt();
     tmux.keys(&["sh", "Tab", " stat", "us", "Enter"]);
     tmux.wait_for("Internal_status: Collect", 1);
+    tmux.prompt();
     tmux.keys(&["step inbox", "Enter"]);
     tmux.wait_for("Internal_status: Collect", 2);
     // Completion of a durable path.
+    tmux.prompt();
     tmux.keys(&["show key /co", "Tab", "Enter"]);
     let screen = tmux.wait_for("01000000", 1);
     assert!(screen.contains("> show key /counter\n"), "{screen}");
     // History: the previous line comes back with Up.
+    tmux.prompt();
     tmux.keys(&["Up", "Enter"]);
     tmux.wait_for("01000000", 2);
     // Line editing: delete a stray first character.
+    tmux.prompt();
     tmux.keys(&["xshow ticks", "Home", "DC", "Enter"]);
     tmux.wait_for("Ticks: ", 1);
     // A bad command is a one-line error and the session goes on.
+    tmux.prompt();
     tmux.keys(&["bogus", "Enter"]);
     tmux.wait_for("Unknown command `bogus`", 1);
+    tmux.prompt();
     tmux.keys(&["show key /counter as i32", "Enter"]);
     let screen = tmux.wait_for("> show key /counter as i32\n1\n", 1);
     assert!(screen.contains("Fuel: "), "{screen}");
+    tmux.prompt();
     tmux.keys(&["stop", "Enter"]);
 }
 
@@ -726,4 +769,401 @@ fn a_failing_script_names_its_line_and_setup_errors_exit_2() {
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("cannot read commands /no/such/script"));
+}
+
+/// A kernel with a name section: `kernel_run` calls `middle` twice, which calls `leaf` directly
+/// and through the table, and `write_debug` through the table; `kernel_run` calls `store_write`.
+const PROFILED: &str = r#"(module
+  (import "smart_rollup_core" "write_debug" (func $write_debug (param i32 i32)))
+  (import "smart_rollup_core" "store_write" (func $store_write (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "/x")
+  (data (i32.const 16) "hello\n")
+  (table 2 funcref)
+  (elem (i32.const 0) $leaf $write_debug)
+  (type $t (func (param i32) (result i32)))
+  (type $d (func (param i32 i32)))
+  (func $leaf (param $n i32) (result i32) (local $i i32)
+    (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (if (i32.gt_u (local.get $n) (i32.const 100)) (then (return (i32.const 7))))
+    (local.get $i))
+  (func $middle (param $n i32) (result i32)
+    (drop (call $leaf (local.get $n)))
+    (drop (call_indirect (type $t) (i32.const 50) (i32.const 0)))
+    (call_indirect (type $d) (i32.const 16) (i32.const 6) (i32.const 1))
+    (drop (br_if 0 (i32.const 5) (i32.eqz (local.get $n))))
+    (call $leaf (i32.const 1000)))
+  (func $kernel_run (export "kernel_run")
+    (drop (call $middle (i32.const 10)))
+    (drop (call $middle (i32.const 0)))
+    (drop (call $store_write (i32.const 0) (i32.const 2) (i32.const 0) (i32.const 16) (i32.const 5)))))"#;
+
+/// `(stack, fuel)` of each line of a profile's `.out` file.
+fn stack_lines(path: &Path) -> Vec<(String, i64)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (stack, fuel) = l.rsplit_once(' ').unwrap();
+            (stack.to_owned(), fuel.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The fuel `show ticks` printed, in order.
+fn fuels(out: &str) -> Vec<i64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("Fuel: "))
+        .map(|f| f.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn profile_writes_fuel_per_named_function_that_adds_up_to_the_run() {
+    let dir = scratch_dir("profile");
+    let kernel = write(&dir, "profiled.wat", PROFILED.as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[], [], []]");
+    let charts = dir.join("charts");
+    std::fs::create_dir_all(&charts).unwrap();
+    let output = debug_file(
+        &dir,
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--ticks-per-snapshot",
+            "100000",
+            "--flamecharts-dir",
+            charts.to_str().unwrap(),
+        ],
+        "show ticks\nprofile --collapsed --without-time\nshow ticks\nprofile --bogus\n",
+    );
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "soru debug: line 4: `profile --bogus` failed\n"
+    );
+    assert!(
+        out.ends_with("> profile --bogus\nUnknown command `profile --bogus`\n"),
+        "{out}"
+    );
+    let fuel = fuels(&out);
+    let run = fuel[1] - fuel[0];
+    assert!(run > 5_000, "{out}");
+    let expected = format!(
+        "Starting the profiling until new messages are expected. Please note that it will take some time and does not reflect a real computation time.
+hello
+hello
+Profiling result can be found in {charts}/wasm-debugger-profiling-",
+        charts = charts.display()
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert!(
+        out.contains(&format!(
+            "----------------------\nDetailed results for a `kernel_run`:\nkernel_run: {run} ticks\n\nFull execution: {run} ticks\n----------------------\nFull execution with padding: 199997 ticks\n> show ticks\nTicks: 200000\n"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("Warning"), "{out}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let (stacks, svg) = (&files[0], &files[1]);
+    assert!(
+        stacks.to_str().unwrap().ends_with("-00:00.out"),
+        "{stacks:?}"
+    );
+    let lines = stack_lines(stacks);
+    let names: Vec<&str> = lines.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kernel_run",
+            "kernel_run;middle",
+            "kernel_run;middle;leaf",
+            "kernel_run;middle;write_debug",
+            "kernel_run;store_write"
+        ]
+    );
+    assert_eq!(lines.iter().map(|(_, f)| f).sum::<i64>(), run);
+    assert!(lines.iter().all(|(_, f)| *f > 0), "{lines:?}");
+    let drawing = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        drawing.contains("<svg") && drawing.contains("middle"),
+        "{svg:?}"
+    );
+
+    // Without --collapsed: one line per call in call order, timed; the session goes on from
+    // there like `step inbox` (same ticks and fuel as an unprofiled session).
+    std::fs::remove_dir_all(&charts).unwrap();
+    std::fs::create_dir_all(&charts).unwrap();
+    let args = [
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--ticks-per-snapshot",
+        "100000",
+        "--flamecharts-dir",
+        charts.to_str().unwrap(),
+        "--no-kernel-debug",
+    ];
+    let profiled = debug_stdin(&args, "step inbox\nprofile\nshow ticks\nshow state hash\nstep tick\nstep tick\nprofile --no-reboot\n");
+    let plain = debug_stdin(
+        &args,
+        "step inbox\nstep inbox\nshow ticks\nshow state hash\n",
+    );
+    let (p, q) = (stdout(&profiled), stdout(&plain));
+    assert!(profiled.status.success(), "{p}{}", stderr(&profiled));
+    let tail = |s: &str| {
+        s[s.find("> show ticks").unwrap()..]
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(tail(&p), tail(&q));
+    assert!(p.contains("kernel_run: "), "{p}");
+    assert!(p.contains(" ticks ("), "timed: {p}");
+    // Inside a kernel_run, profile refuses like octez.
+    assert!(
+        p.ends_with("> profile --no-reboot\nProfiling can only be done from a snapshotable state or when waiting for input. You can use `step kernel_run` to go to the next snapshotable state.\n")
+            || p.contains("Detailed results"),
+        "{p}"
+    );
+    let out_file = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "out"))
+        .unwrap();
+    let calls: Vec<String> = stack_lines(&out_file).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        calls,
+        [
+            "kernel_run",
+            "kernel_run;middle",
+            // middle(10): leaf twice, write_debug, leaf; middle(0) (merged with it): leaf
+            // twice, write_debug, and it returns early.
+            "kernel_run;middle;leaf",
+            "kernel_run;middle;write_debug",
+            "kernel_run;middle;leaf",
+            "kernel_run;middle;write_debug",
+            "kernel_run;store_write"
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ctrl_c_stops_a_running_step_or_clears_the_prompt_and_ctrl_d_quits() {
+    let dir = scratch_dir("ctrl-c");
+    let kernel = write(
+        &dir,
+        "loop.wat",
+        br#"(module (memory (export "memory") 1) (func (export "kernel_run") (loop $l (br $l))))"#,
+    );
+    let inputs = write(&dir, "inputs.json", b"[[]]");
+    // A kernel_run of 10^15 fuel would take days: only Ctrl-C ends it.
+    let command = format!(
+        "{} debug --kernel {} --inputs {} --ticks-per-snapshot 1000000000000000 --fuel-slice 1000000",
+        env!("CARGO_BIN_EXE_soru"),
+        kernel.display(),
+        inputs.display()
+    );
+    let Some(tmux) = Tmux::start("ctrl-c", &command) else {
+        eprintln!("skipped: tmux is not installed (apt-get install tmux) to drive the REPL");
+        return;
+    };
+    tmux.prompt();
+    // At the prompt, Ctrl-C clears the line being typed.
+    tmux.keys(&["bogus"]);
+    tmux.wait_for("> bogus", 1);
+    tmux.keys(&["C-c"]);
+    tmux.prompt();
+    tmux.keys(&["load inputs", "Enter"]);
+    let screen = tmux.wait_for("Loaded 3 inputs at level 0", 1);
+    assert!(!screen.contains("Unknown command"), "{screen}");
+    // During a step, Ctrl-C stops it at the end of a fuel slice and the session goes on.
+    tmux.prompt();
+    tmux.keys(&["step kernel_run", "Enter"]);
+    // Nothing prints while the step runs: it started once the cursor left the prompt line.
+    tmux.wait_until("the step to start", |t, screen| {
+        screen.contains("> step kernel_run") && t.cursor_x() == Some(0)
+    });
+    // Resent until it lands (the first one may reach the terminal while it is still raw).
+    let screen = tmux.wait_until("the step to be interrupted", |t, screen| {
+        let done = screen.contains("Interrupted at the end of a fuel slice");
+        if !done {
+            t.keys(&["C-c"]);
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        done
+    });
+    // (The terminal echoes ^C; the step went from the level's padding to the snapshot.)
+    assert!(
+        screen.contains("Interrupted at the end of a fuel slice\nEvaluation took 999999999999997 ticks so far\nStatus: Evaluating\nInternal_status: Eval\n"),
+        "{screen}"
+    );
+    assert!(tmux.alive(), "Ctrl-C must not end the process:\n{screen}");
+    tmux.prompt();
+    tmux.keys(&["show ticks", "Enter"]);
+    tmux.wait_for("Fuel: ", 1);
+    // Ctrl-D on an empty line ends the session.
+    tmux.prompt();
+    tmux.keys(&["C-d"]);
+    let start = std::time::Instant::now();
+    while tmux.alive() {
+        assert!(
+            start.elapsed() < TERMINAL_PATIENCE,
+            "Ctrl-D did not stop the REPL:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const WRITE_DEBUG_LINES: &str = r#"(module
+  (import "smart_rollup_core" "write_debug" (func $debug (param i32 i32)))
+  (import "smart_rollup_core" "store_read" (func $read (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "one\ntw")
+  (data (i32.const 16) "o\nthree")
+  (data (i32.const 32) "/config/greeting")
+  (func (export "kernel_run") (local $n i32)
+    (call $debug (i32.const 0) (i32.const 6))
+    (call $debug (i32.const 16) (i32.const 7))
+    (local.set $n (call $read (i32.const 32) (i32.const 16) (i32.const 0) (i32.const 64) (i32.const 64)))
+    (if (i32.gt_s (local.get $n) (i32.const 0))
+      (then (call $debug (i32.const 64) (local.get $n))))))"#;
+
+#[test]
+fn installer_config_sets_durable_values_before_the_first_input() {
+    let dir = scratch_dir("installer");
+    let kernel = write(&dir, "k.wat", WRITE_DEBUG_LINES.as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[]]");
+    let yaml = write(
+        &dir,
+        "installer.yaml",
+        format!(
+            "instructions:\n  - set:\n      value: {}\n      to: /config/greeting\n  - set: {{ value: \"2a000000\", to: /counter }}\n",
+            hex::encode(" hi from the installer\n")
+        )
+        .as_bytes(),
+    );
+    let run = |config: &Path, script: &str| {
+        debug_stdin(
+            &[
+                "--kernel",
+                kernel.to_str().unwrap(),
+                "--inputs",
+                inputs.to_str().unwrap(),
+                "--installer-config",
+                config.to_str().unwrap(),
+            ],
+            script,
+        )
+    };
+    let output = run(
+        &yaml,
+        "show key /counter as i32\nshow key /config/greeting as string\nstep inbox\n",
+    );
+    assert_transcript(
+        &output,
+        "> show key /counter as i32\n42\n> show key /config/greeting as string\n hi from the installer\n\n> step inbox\nLoaded 3 inputs at level 0\none\ntw\no\nthree\n hi from the installer\nEvaluation took 100000000000000 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n",
+    );
+    let json = write(
+        &dir,
+        "installer.json",
+        br#"{"instructions": [{"set": {"value": "07", "to": "/counter"}}]}"#,
+    );
+    assert_transcript(
+        &run(&json, "show key /counter\n"),
+        "> show key /counter\n07\n",
+    );
+    // Bad configurations: one line naming the file, line and instruction; exit 2.
+    for (name, text, message) in [
+        (
+            "bad-hex.yaml",
+            "instructions:\n- set:\n    value: 0x12\n    to: /a\n",
+            "line 2: instruction 1: `value` \"0x12\" is not hex bytes (Invalid character 'x' at position 1)",
+        ),
+        (
+            "bad-path.yaml",
+            "instructions:\n- set: { value: '00', to: /ok }\n- set: { value: '00', to: 'no/slash' }\n",
+            "line 3: instruction 2: `to` \"no/slash\" is not a durable path",
+        ),
+        (
+            "move.yaml",
+            "instructions:\n- move:\n    from: /a\n    to: /b\n",
+            "line 2: instruction 1: `move` is not supported: the debugger applies only `set` instructions (as octez's)",
+        ),
+        ("config.toml", "instructions = []\n", "expecting either a .yaml or .json file"),
+    ] {
+        let path = write(&dir, name, text.as_bytes());
+        let output = run(&path, "show status\n");
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("soru debug: installer config {}: ", path.display())) && err.contains(message),
+            "{name}: {err}"
+        );
+        assert_eq!(stdout(&output), "");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn timings_file_records_each_debug_line_with_its_time_like_octez() {
+    let dir = scratch_dir("timings");
+    let kernel = write(&dir, "k.wat", WRITE_DEBUG_LINES.as_bytes());
+    let inputs = write(&dir, "inputs.json", b"[[], []]");
+    let timings = dir.join("timings.log");
+    let output = debug_stdin(
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--timings-file",
+            timings.to_str().unwrap(),
+        ],
+        "step inbox\nstep inbox\nshow debug log\n",
+    );
+    // The messages go to the file, not to the terminal (`show debug log` still has them).
+    assert_transcript(
+        &output,
+        "> step inbox\nLoaded 3 inputs at level 0\nEvaluation took 100000000000000 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n> step inbox\nLoaded 3 inputs at level 1\nEvaluation took 100000000000000 ticks so far\nStatus: Waiting for input\nInternal_status: Collect\n> show debug log\nDebug log has 2 messages:\none\ntw\no\nthree\n",
+    );
+    let text = std::fs::read_to_string(&timings).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    // Lines split and joined across messages; the last line, still open, is written at exit.
+    assert_eq!(messages, ["one", "two", "threeone", "two", "three"]);
+    let mut last = 0.0;
+    for line in &lines {
+        let (secs, nanos) = (&line["elapsed"]["secs"], &line["elapsed"]["nanos"]);
+        assert!(
+            secs.is_u64() && nanos.is_u64() && nanos.as_u64().unwrap() < 1_000_000_000,
+            "{line}"
+        );
+        let t = secs.as_f64().unwrap() + nanos.as_f64().unwrap() / 1e9;
+        assert!(t >= last && t < 60.0, "{line}");
+        last = t;
+        assert_eq!(line.as_object().unwrap().len(), 2, "{line}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -281,6 +281,11 @@ impl Worker {
             use soru_core::debugger::Outcome;
             match reply.outcome {
                 Outcome::Done | Outcome::Stop => {}
+                // No files in a worker: the stacks (octez's profile file) and the summary.
+                Outcome::Profiled(report) => {
+                    ran.output.push_str(&report.stacks());
+                    ran.output.push_str(&report.summary());
+                }
                 Outcome::Error => {
                     ran.error = Some(format!("`{trimmed}` failed: {}", reply.output.trim_end()));
                     break;

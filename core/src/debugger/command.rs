@@ -135,8 +135,8 @@ pub enum Command {
     ListBreakpoints,
     /// `delete breakpoints`.
     DeleteBreakpoints,
-    /// `profile [options]` (not available yet).
-    Profile,
+    /// `profile [--collapsed] [--without-time] [--no-reboot]`.
+    Profile(super::profile::ProfileOptions),
     /// `help`, `man`.
     Help,
     /// `stop`.
@@ -230,12 +230,17 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         ["break", "on", "output"] => Command::Break(Watch::Output),
         ["break", "on", "reboot"] => Command::Break(Watch::Reboot),
         ["delete", "breakpoints"] => Command::DeleteBreakpoints,
-        ["profile", options @ ..]
-            if options
-                .iter()
-                .all(|o| matches!(*o, "--collapsed" | "--without-time" | "--no-reboot")) =>
-        {
-            Command::Profile
+        ["profile", options @ ..] => {
+            let mut parsed = super::profile::ProfileOptions::default();
+            for option in options {
+                match *option {
+                    "--collapsed" => parsed.collapsed = true,
+                    "--without-time" => parsed.without_time = true,
+                    "--no-reboot" => parsed.no_reboot = true,
+                    _ => return Err(unknown()),
+                }
+            }
+            Command::Profile(parsed)
         }
         ["help"] | ["man"] => Command::Help,
         ["stop"] => Command::Stop,
@@ -258,7 +263,7 @@ pub const HELP: &[&str] = &[
     "reveal preimage [<hex_encoded_preimage>]: Checks the current state is waiting for a preimage, parses <hex_encoded_preimage> as an hexadecimal representation of the data or uses the builtin if none is given, and does a reveal step.",
     "reveal metadata: While in a reveal step, print the current metadata from PVM.",
     "stop: Stops the execution of the current session.",
-    "profile <option>: Profiles the execution of a full inbox (not available in Soru yet).",
+    "profile <option>: Profiles the execution of a full inbox and outputs a flamegraph compatible stack fill in the flamecharts directory (--flamecharts-dir, the temporary directory of the system by default), weighted by ticks (Soru's fuel). \nOptions:\n - `--collapsed`: reduces the size of the resulting file by merging the identical stacks, at the cost of not being able to track the call stack on a time basis.\n - `--without-time`: does not profile the time (can have an impact on performance if the kernel does too many function calls).\n - `--no-reboot`: profile a single `kernel_run`, not a full inbox.",
     "show memory at <address> for <length> bytes [as string] | show memory at <address> as <kind>: Loads the <length> bytes at <address> in the memory, and prints it in its hexadecimal (or string) representation.\nThe command is only available during the evaluation of the kernel, i.e. after `step result` or `step tick`.",
     "help: Provide documentation about the available commands.",
     "show state hash: Prints the state hash (srs1...) of the current state.",
@@ -295,7 +300,7 @@ pub(crate) const GRAMMAR: &[&[&str]] = &[
     &["break", "on", "output"],
     &["break", "on", "reboot"],
     &["delete", "breakpoints"],
-    &["profile"],
+    &["profile", "--collapsed", "--without-time", "--no-reboot"],
     &["time"],
     &["help"],
     &["stop"],

@@ -15,8 +15,12 @@
 //! level <l>`, `show subkeys [<path>]` (`ls`), `show key <k> [as hex|string|u16|i32|i64|u128|
 //! u256]` (raw hex by default), `show memory at <p> for <n> bytes [as string]`; `dump function
 //! symbols`; `reveal preimage [<hex>]`, `reveal metadata`; `break on write <path>|output|reboot`,
-//! `delete breakpoints`; `help`; `stop`. The shell handles `time <command>` (there are no
-//! clocks here).
+//! `delete breakpoints`; `profile [--collapsed] [--without-time] [--no-reboot]` (see
+//! [`profile`]); `help`; `stop`. The shell handles `time <command>` (there are no clocks
+//! here; the shell gives `profile` one with [`Session::set_clock`]).
+//!
+//! Long steps check an interrupt flag ([`Session::set_interrupt`], the shell's Ctrl-C) at the
+//! end of every fuel slice: the step stops there, says so, and the session goes on.
 //!
 //! `step tick` is Soru's smallest step: one input of the inbox being loaded, or one fuel slice
 //! of `kernel_run` ([`SessionConfig::fuel_slice`], see [`Pvm::step_fuel`]). Ticks follow the
@@ -39,12 +43,16 @@
 //! ```
 
 pub mod command;
+pub mod profile;
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::commitment::StateHash;
 use crate::durable::{Key, Target};
@@ -55,6 +63,7 @@ use crate::reveal::{preimage_hash, Reveal, RevealRequest};
 use crate::state::{output_buffer, TickState, KERNEL_KEY, REBOOT_FLAG_KEY};
 
 pub use command::{parse, Command, ParseError, StepKind, ValueKind, Watch};
+pub use profile::{ProfileOptions, ProfileReport};
 
 /// Settings of a session (the shell's command-line options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +88,9 @@ impl Default for SessionConfig {
     }
 }
 
+/// Where [`Session::set_debug_sink`] sends each debug message of the kernel.
+pub type DebugSink = Box<dyn FnMut(&[u8])>;
+
 /// How a command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -93,6 +105,9 @@ pub enum Outcome {
     NeedsPreimage(Vec<u8>),
     /// `stop`: the session is over.
     Stop,
+    /// `profile` ran: the shell writes and draws the report's stacks, then prints its
+    /// summary (after the output).
+    Profiled(alloc::boxed::Box<ProfileReport>),
 }
 
 /// The answer to one command line.
@@ -161,6 +176,14 @@ pub struct Session {
     /// The step to continue once a requested preimage is provided.
     resume: Option<StepKind>,
     stopped: bool,
+    /// Times `profile`'s calls (nanoseconds from any origin); the shell's.
+    clock: Option<fn() -> u64>,
+    /// Set (by the shell's Ctrl-C handler) to stop a long step at the next fuel slice.
+    interrupt: Option<Arc<AtomicBool>>,
+    /// Receives each debug message once, at the end of the fuel slice that wrote it.
+    debug_sink: Option<DebugSink>,
+    /// Debug messages of the current level given to the sink.
+    debug_sunk: usize,
 }
 
 impl core::fmt::Debug for Session {
@@ -185,6 +208,8 @@ enum Stop {
     Breakpoint(String),
     /// The kernel waits for a preimage the [`Reveal`] does not have.
     NeedsPreimage(Vec<u8>),
+    /// The interrupt flag was set ([`Session::set_interrupt`]).
+    Interrupted,
 }
 
 impl Session {
@@ -206,7 +231,51 @@ impl Session {
             runs_this_level: 0,
             resume: None,
             stopped: false,
+            clock: None,
+            interrupt: None,
+            debug_sink: None,
+            debug_sunk: 0,
         }
+    }
+
+    /// Gives every debug message of the kernel to `sink` as soon as the session sees it (at
+    /// the end of each fuel slice), whether or not step commands print them: the shell's
+    /// `--timings-file`.
+    pub fn set_debug_sink(&mut self, sink: DebugSink) {
+        self.debug_sink = Some(sink);
+    }
+
+    /// Hands the debug messages not seen yet to the sink.
+    fn sink_debug(&mut self) {
+        let Some(sink) = self.debug_sink.as_mut() else {
+            return;
+        };
+        let messages = self.pvm.debug_messages();
+        if self.debug_sunk > messages.len() {
+            self.debug_sunk = 0;
+        }
+        for m in &messages[self.debug_sunk..] {
+            sink(m);
+        }
+        self.debug_sunk = messages.len();
+    }
+
+    /// Gives `profile` a clock (nanoseconds from any origin) to time the calls.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = Some(clock);
+    }
+
+    /// A flag that stops the running step at the end of its current fuel slice when set
+    /// (the step reports it was interrupted; the session goes on). The session clears it.
+    pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
+        self.interrupt = Some(flag);
+    }
+
+    /// Whether the interrupt flag was set since the last check (and clears it).
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|f| f.swap(false, Ordering::SeqCst))
     }
 
     /// The PVM.
@@ -296,9 +365,7 @@ impl Session {
                 self.breakpoints.clear();
                 Ok(Reply::done(format!("Deleted {n} breakpoints\n")))
             }
-            Command::Profile => Ok(Reply::error(
-                "Error: profile is not available in Soru yet (use `soru replay --json` for fuel per level)",
-            )),
+            Command::Profile(options) => return self.profile(options, reveal),
             Command::Help => {
                 let mut out = String::new();
                 for line in command::HELP {
@@ -417,7 +484,9 @@ impl Session {
             self.partial = None;
         }
         if counter_now == 0 {
+            self.sink_debug();
             self.debug_shown = 0;
+            self.debug_sunk = 0;
             self.runs_this_level = 0;
         }
         self.pvm.step_input(level, counter_now, &payload)?;
@@ -449,6 +518,8 @@ impl Session {
     // ----- stepping -----------------------------------------------------------------------
 
     fn step(&mut self, kind: StepKind, reveal: &mut dyn Reveal) -> Reply {
+        // A Ctrl-C before this step is not for it.
+        let _ = self.interrupted();
         let ticks = self.pvm.ticks();
         self.after = After::Nothing;
         self.final_memory = None;
@@ -468,6 +539,7 @@ impl Session {
     }
 
     fn finish_step(&mut self, ticks: u128, stop: Stop, kind: StepKind, mut out: String) -> Reply {
+        self.sink_debug();
         self.print_debug(&mut out);
         let mut outcome = Outcome::Done;
         match stop {
@@ -478,6 +550,9 @@ impl Session {
             Stop::NeedsPreimage(hash) => {
                 self.resume = Some(kind);
                 outcome = Outcome::NeedsPreimage(hash);
+            }
+            Stop::Interrupted => {
+                let _ = writeln!(out, "Interrupted at the end of a fuel slice");
             }
         }
         let _ = writeln!(
@@ -568,6 +643,7 @@ impl Session {
             }
             let watched = self.watch_state()?;
             let progress = self.pvm.step_fuel(self.config.fuel_slice, reveal)?;
+            self.sink_debug();
             if let Some(hit) = self.check_breakpoints(&watched, progress)? {
                 return Ok(Stop::Breakpoint(hit));
             }
@@ -579,6 +655,9 @@ impl Session {
             }
             if done(progress) {
                 return Ok(Stop::Reached);
+            }
+            if self.interrupted() {
+                return Ok(Stop::Interrupted);
             }
         }
     }

@@ -126,6 +126,7 @@
 //! ```
 
 pub mod kernel;
+pub mod profile;
 mod step;
 
 use alloc::boxed::Box;
@@ -538,6 +539,10 @@ struct Wasm {
     engine: wasmi::Engine,
     linker: wasmi::Linker<HostState>,
     modules: BTreeMap<Hash, wasmi::Module>,
+    /// Whether kernels run instrumented ([`Pvm::profiling_copy`]).
+    profiling: bool,
+    /// The instrumented modules, by hash of the kernel's bytes.
+    profiled: BTreeMap<Hash, (wasmi::Module, alloc::sync::Arc<profile::Instrumentation>)>,
 }
 
 impl Wasm {
@@ -549,6 +554,8 @@ impl Wasm {
             engine,
             linker,
             modules: BTreeMap::new(),
+            profiling: false,
+            profiled: BTreeMap::new(),
         })
     }
 }
@@ -614,6 +621,8 @@ impl Pvm {
             limits: host::Limiter::default(),
             last_call: None,
             fuel_reserve: 0,
+            host_fuel: 0,
+            profiler: None,
         };
         Ok(Pvm {
             wasm: Wasm::new(version)?,
@@ -1155,6 +1164,11 @@ impl Pvm {
         let cached = self.wasm.modules.get(&hash).cloned();
         let compiled = match cached {
             Some(m) => Ok(m),
+            None if self.wasm.profiling => {
+                let kernel_bytes = durable.read_all(&key(KERNEL_KEY))?.unwrap_or_default();
+                kernel::validate(&kernel_bytes, self.version)
+                    .and_then(|()| self.profiled_module(&kernel_bytes, hash))
+            }
             None => {
                 let kernel_bytes = durable.read_all(&key(KERNEL_KEY))?.unwrap_or_default();
                 self.compile(&kernel_bytes, hash)
@@ -1213,6 +1227,7 @@ impl Pvm {
         store
             .set_fuel(first)
             .map_err(|e| PvmError::Engine(e.to_string()))?;
+        self.start_profiled_run(&mut store, hash, budget);
         let result = run.call_resumable(&mut store, &[], &mut []);
         self.handle_call(store, result, reveal)
     }
@@ -1294,7 +1309,7 @@ impl Pvm {
                     return self.finish_stuck(store, StuckReason::TooManyTicks);
                 }
                 Ok(wasmi::ResumableCall::Finished) => {
-                    self.account_fuel(&store);
+                    self.account_fuel(&mut store);
                     self.stepping.keep_memory(&store);
                     let mut host = store.into_data();
                     host.memory = None;
@@ -1325,7 +1340,7 @@ impl Pvm {
                         }
                         Some(code) => {
                             // A wasm trap: set the stuck flag and continue at the next boundary.
-                            let fuel = self.account_fuel(&store);
+                            let fuel = self.account_fuel(&mut store);
                             self.stepping.keep_memory(&store);
                             self.record_failure(&store, format!("wasm trap: {code}"), fuel, false);
                             let mut host = store.into_data();
@@ -1352,7 +1367,7 @@ impl Pvm {
     }
 
     /// Adds the fuel the run in `store` consumed to the level's and the total; returns it.
-    fn account_fuel(&mut self, store: &wasmi::Store<HostState>) -> u64 {
+    fn account_fuel(&mut self, store: &mut wasmi::Store<HostState>) -> u64 {
         let left = store.get_fuel().unwrap_or(0);
         let left = left.saturating_add(store.data().fuel_reserve);
         let given = self
@@ -1361,6 +1376,7 @@ impl Pvm {
         let used = given.saturating_sub(left);
         self.level_fuel = self.level_fuel.saturating_add(used);
         self.total_fuel = self.total_fuel.saturating_add(used);
+        profile::close_run(store, used);
         used
     }
 
@@ -1407,10 +1423,10 @@ impl Pvm {
 
     fn finish_stuck(
         &mut self,
-        store: wasmi::Store<HostState>,
+        mut store: wasmi::Store<HostState>,
         reason: StuckReason,
     ) -> Result<(), PvmError> {
-        let fuel = self.account_fuel(&store);
+        let fuel = self.account_fuel(&mut store);
         self.record_failure(&store, reason.to_string(), fuel, true);
         let mut host = store.into_data();
         host.memory = None;
@@ -1583,6 +1599,8 @@ fn complete_reveal(
         return Err(HostTrap::OutOfFuel);
     }
     let _ = store.set_fuel(left - cost);
+    let data = store.data_mut();
+    data.host_fuel = data.host_fuel.saturating_add(cost);
     Ok(n)
 }
 

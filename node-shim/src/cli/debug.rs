@@ -14,16 +14,17 @@
 //! manually.` and reads its hex from the next input line (three tries), as octez does.
 //! `time <command>` runs the command and prints how long it took.
 
-use std::io::{self, BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
 use soru_core::abi::PvmVersion;
-use soru_core::debugger::{Outcome, Reply, Session, SessionConfig};
+use soru_core::debugger::{Outcome, ProfileReport, Reply, Session, SessionConfig};
 use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
+use soru_core::installer_config::{self, SetInstruction};
 use soru_core::pvm::{Pvm, PvmConfig};
 
 use crate::kernel;
@@ -63,6 +64,18 @@ pub(super) struct DebugArgs {
     /// Run the commands of this file instead of reading them from the terminal.
     #[arg(long, value_name = "FILE")]
     commands: Option<PathBuf>,
+    /// Installer configuration (`.yaml` or `.json`): its `set` instructions are applied to
+    /// durable storage before the first input, as octez's debugger does.
+    #[arg(long, value_name = "installer-config.yaml")]
+    installer_config: Option<PathBuf>,
+    /// Directory where `profile` writes its stacks and flame graph (default: the system's
+    /// temporary directory, as octez's).
+    #[arg(long = "flamecharts-dir", value_name = "DIR")]
+    flamecharts_dir: Option<PathBuf>,
+    /// Write the kernel's debug messages to this file, one JSON line per line of output with
+    /// the time since the start (octez's format), instead of printing them.
+    #[arg(long, value_name = "timings.log")]
+    timings_file: Option<PathBuf>,
 }
 
 /// Runs `soru debug`.
@@ -74,11 +87,30 @@ pub(super) fn run(args: &DebugArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let flamecharts = args
+        .flamecharts_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
     let mut shell = Shell {
         session,
         preimages,
         preimage_dir: args.preimage_dir.clone(),
+        flamecharts,
     };
+    shell.session.set_clock(clock);
+    if let Some(path) = &args.timings_file {
+        match Timings::create(path) {
+            Ok(mut timings) => {
+                shell
+                    .session
+                    .set_debug_sink(Box::new(move |message| timings.add(message)));
+            }
+            Err(message) => {
+                eprintln!("soru debug: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match &args.commands {
         Some(path) => match std::fs::File::open(path) {
             Ok(file) => shell.script(&mut io::BufReader::new(file).lines()),
@@ -125,14 +157,102 @@ fn start(args: &DebugArgs) -> Result<(Session, PreimageDir), String> {
         }
     };
     let preimages = PreimageDir::open(args.preimage_dir.as_deref())?;
-    let pvm =
+    let mut pvm =
         Pvm::new(&kernel, config).map_err(|e| format!("kernel {}: {e}", args.kernel.display()))?;
+    if let Some(path) = &args.installer_config {
+        for set in read_installer_config(path)? {
+            pvm.set_durable_value(&set.to, &set.value)
+                .map_err(|e| format!("installer config {}: {e}", path.display()))?;
+        }
+    }
     let session_config = SessionConfig {
         fuel_slice: args.fuel_slice.max(1),
-        kernel_debug: !args.no_kernel_debug,
+        // With a timings file the debug messages go there only, as in octez.
+        kernel_debug: !args.no_kernel_debug && args.timings_file.is_none(),
         ..SessionConfig::default()
     };
     Ok((Session::new(pvm, inboxes, session_config), preimages))
+}
+
+/// Reads `--installer-config`: YAML or JSON by its extension, as octez's.
+fn read_installer_config(path: &Path) -> Result<Vec<SetInstruction>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read installer config {}: {e}", path.display()))?;
+    let parsed = match path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => installer_config::parse_yaml(&text),
+        Some("json") => installer_config::parse_json(&text),
+        _ => {
+            return Err(format!(
+                "installer config {}: expecting either a .yaml or .json file",
+                path.display()
+            ))
+        }
+    };
+    parsed.map_err(|e| format!("installer config {}: {e}", path.display()))
+}
+
+/// Nanoseconds since the first call: `profile`'s clock.
+fn clock() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `--timings-file`: octez's `Timing_buffer`. Each line of debug output becomes one JSON line
+/// `{"elapsed":{"secs":S,"nanos":N},"message":"..."}`, `elapsed` being the time since the
+/// debugger started at which the line began (seen at the end of the fuel slice that wrote it);
+/// a line still open at exit is written then.
+struct Timings {
+    out: io::BufWriter<std::fs::File>,
+    start: Instant,
+    line: Vec<u8>,
+    began: std::time::Duration,
+}
+
+impl Timings {
+    fn create(path: &Path) -> Result<Timings, String> {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot create timings file {}: {e}", path.display()))?;
+        Ok(Timings {
+            out: io::BufWriter::new(file),
+            start: Instant::now(),
+            line: Vec::new(),
+            began: std::time::Duration::ZERO,
+        })
+    }
+
+    fn add(&mut self, message: &[u8]) {
+        let mut parts = message.split(|&b| b == b'\n').peekable();
+        while let Some(part) = parts.next() {
+            if self.line.is_empty() {
+                self.began = self.start.elapsed();
+            }
+            self.line.extend_from_slice(part);
+            if parts.peek().is_some() {
+                self.flush_line();
+            }
+        }
+        let _ = self.out.flush();
+    }
+
+    fn flush_line(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let line = serde_json::json!({
+            "elapsed": {"secs": self.began.as_secs(), "nanos": self.began.subsec_nanos()},
+            "message": String::from_utf8_lossy(&self.line),
+        });
+        let _ = writeln!(self.out, "{line}");
+        self.line.clear();
+    }
+}
+
+impl Drop for Timings {
+    fn drop(&mut self) {
+        self.flush_line();
+        let _ = self.out.flush();
+    }
 }
 
 /// The session and what the terminal adds to it.
@@ -140,6 +260,8 @@ struct Shell {
     session: Session,
     preimages: PreimageDir,
     preimage_dir: Option<PathBuf>,
+    /// Where `profile` writes.
+    flamecharts: PathBuf,
 }
 
 /// How many times a missing preimage is asked for (octez's `num_retries`).
@@ -170,14 +292,33 @@ impl Shell {
             };
             reply = self.ask_preimage(hash.clone(), read);
         }
+        if let Outcome::Profiled(report) = &reply.outcome {
+            if let Err(message) = self.write_profile(report) {
+                println!("Error: {message}");
+                return Err(());
+            }
+            print!("{}", report.summary());
+        }
         if timed {
             println!("took {:?}", started.elapsed());
         }
         match reply.outcome {
-            Outcome::Done => Ok(Flow::Continue),
+            Outcome::Done | Outcome::Profiled(_) => Ok(Flow::Continue),
             Outcome::Stop => Ok(Flow::Stop),
             Outcome::Error | Outcome::NeedsPreimage(_) => Err(()),
         }
+    }
+
+    /// Writes `profile`'s stacks (octez's `wasm-debugger-profiling-<time>.out`) and their
+    /// SVG flame graph (or flame chart, without `--collapsed`) beside it.
+    fn write_profile(&self, report: &ProfileReport) -> Result<(), String> {
+        let stamp = profile_stamp(std::time::SystemTime::now());
+        let base = format!("wasm-debugger-profiling-{stamp}");
+        let stacks = self.flamecharts.join(format!("{base}.out"));
+        std::fs::write(&stacks, report.stacks())
+            .map_err(|e| format!("cannot write {}: {e}", stacks.display()))?;
+        println!("Profiling result can be found in {}", stacks.display());
+        draw_flame_graph(report, &self.flamecharts.join(format!("{base}.svg")))
     }
 
     /// Octez's prompt for a missing preimage: up to [`PREIMAGE_TRIES`] lines of hex.
@@ -265,6 +406,57 @@ impl Shell {
     }
 }
 
+/// Draws `report`'s stacks into `svg` with inferno: a flame graph with `--collapsed`, else a
+/// flame chart (calls in time order).
+#[cfg(not(target_os = "wasi"))]
+fn draw_flame_graph(report: &ProfileReport, svg: &Path) -> Result<(), String> {
+    let lines: Vec<String> = report
+        .stack_fuel()
+        .into_iter()
+        .filter(|(_, fuel)| *fuel > 0)
+        .map(|(stack, fuel)| format!("{stack} {fuel}"))
+        .collect();
+    if lines.is_empty() {
+        println!("No ticks to draw: no flame graph written");
+        return Ok(());
+    }
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = String::from("soru debug: profile");
+    options.count_name = String::from("ticks");
+    options.flame_chart = !report.options.collapsed;
+    let file =
+        std::fs::File::create(svg).map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
+    inferno::flamegraph::from_lines(
+        &mut options,
+        lines.iter().map(String::as_str),
+        io::BufWriter::new(file),
+    )
+    .map_err(|e| format!("cannot draw {}: {e}", svg.display()))?;
+    println!("Flame graph: {}", svg.display());
+    Ok(())
+}
+
+/// WASI builds write the stacks only.
+#[cfg(target_os = "wasi")]
+fn draw_flame_graph(_report: &ProfileReport, _svg: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+/// Octez's time stamp in profile file names (`Ptime.pp_rfc3339 ~frac_s:3`, UTC):
+/// `2026-12-02T05:10:48.123-00:00`.
+fn profile_stamp(now: std::time::SystemTime) -> String {
+    let since = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    let date = soru_core::encoding::inbox::timestamp_to_json(secs);
+    format!(
+        "{}.{:03}-00:00",
+        date.trim_end_matches('Z'),
+        since.subsec_millis()
+    )
+}
+
 /// What to do after a command.
 enum Flow {
     Continue,
@@ -276,6 +468,9 @@ fn interactive(shell: Shell) -> Result<(), String> {
     use rustyline::error::ReadlineError;
     use std::cell::RefCell;
     use std::rc::Rc;
+    let mut shell = shell;
+    #[cfg(unix)]
+    shell.session.set_interrupt(sigint::install());
     let shell = Rc::new(RefCell::new(shell));
     let mut editor: rustyline::Editor<Helper, rustyline::history::DefaultHistory> =
         rustyline::Editor::new().map_err(|e| format!("cannot open the terminal: {e}"))?;
@@ -297,6 +492,36 @@ fn interactive(shell: Shell) -> Result<(), String> {
         if let Ok(Flow::Stop) = flow {
             return Ok(());
         }
+    }
+}
+
+/// Ctrl-C while a command runs: the terminal is not in raw mode then, so it sends SIGINT,
+/// which sets the session's interrupt flag instead of killing the process (the step stops at
+/// its next fuel slice). At the prompt rustyline reads Ctrl-C as a key and clears the line.
+#[cfg(unix)]
+mod sigint {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, OnceLock};
+
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+    extern "C" fn on_sigint(_signal: libc::c_int) {
+        // Async-signal-safe: an atomic load of an initialised OnceLock and an atomic store.
+        if let Some(flag) = FLAG.get() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Installs the handler (once) and returns the flag it sets.
+    pub(super) fn install() -> Arc<AtomicBool> {
+        let flag = Arc::clone(FLAG.get_or_init(|| Arc::new(AtomicBool::new(false))));
+        let handler: extern "C" fn(libc::c_int) = on_sigint;
+        // SAFETY: the handler only touches atomics (see above); `signal` with a valid
+        // function pointer has no other precondition.
+        unsafe {
+            libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        }
+        flag
     }
 }
 
