@@ -595,6 +595,7 @@ fn snapshots_export_import_and_resume() {
     assert!(err.contains("already populated"), "{err}");
     sandbox.init_observer(&target);
     let node = start(&target);
+    wait_for_level(&node, level);
     assert_eq!(
         get_json(&node.addr, &format!("/global/block/{level}/state_hash")),
         expected
@@ -647,6 +648,93 @@ fn snapshots_export_import_and_resume() {
     for d in [&source, &target, &out, &fresh] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// The batcher: messages posted to `/local/batcher/injection` go out in an `add_messages` of
+/// the batching key, their status goes from queued to included, and the kernel sees them.
+#[test]
+fn the_batcher_queues_injects_and_tracks_messages() {
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-batcher-l1") else {
+        return;
+    };
+    let dir = scratch_dir("node-batcher");
+    let wallet_file = sandbox.l1_dir.join("wallet.json");
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(&wallet_file).unwrap()).unwrap();
+    let mut init = soru_node();
+    init.args(["init", "batcher", "config", "for", &sandbox.rollup])
+        .args(["with", "operators", wallet[2]["address"].as_str().unwrap()])
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(["--endpoint", &sandbox.l1.url(), "--rpc-addr", "127.0.0.1:0"]);
+    run_ok(init);
+    let node = start_node(&dir, &wallet_file);
+    let (status, body) = http(
+        &node.addr,
+        "POST",
+        "/local/batcher/injection",
+        Some(r#"["6f6e65", "74776f", "zz"]"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("message 2 is not hex"), "{body}");
+    let big = format!("[\"{}\"]", "00".repeat(4097));
+    let (status, body) = http(&node.addr, "POST", "/local/batcher/injection", Some(&big));
+    assert!(
+        status == 400 && body.contains("4097 bytes"),
+        "{status} {body}"
+    );
+    let (status, body) = http(
+        &node.addr,
+        "POST",
+        "/local/batcher/injection",
+        Some(r#"["6f6e65", "74776f", "7468726565"]"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<String> = serde_json::from_str(&body).unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|i| i.starts_with("scmsg")), "{ids:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let included = loop {
+        let s = get_json(&node.addr, &format!("/local/batcher/queue/{}", ids[2]));
+        if s["status"] == "included" {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "not included: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(included["content"], "7468726565");
+    assert_eq!(
+        included["operation"]["message"],
+        serde_json::json!(["6f6e65", "74776f", "7468726565"])
+    );
+    let level = included["layer1"]["level"].as_u64().unwrap();
+    let block = get_json(
+        &sandbox.l1.addr,
+        &format!("/chains/main/blocks/{level}/hash"),
+    );
+    assert_eq!(included["layer1"]["block_hash"], block);
+    assert_eq!(
+        get_json(&node.addr, "/local/batcher/queue"),
+        serde_json::json!([])
+    );
+    wait_for_level(&node, level);
+    assert_eq!(
+        get_json(
+            &node.addr,
+            &format!("/global/block/{level}/durable/wasm_2_0_0/value?key=/counter")
+        ),
+        "03000000",
+        "the kernel read the three batched messages"
+    );
+    let never = soru_core::encoding::base58::encode(&soru_core::encoding::base58::SCMSG, &[0; 32]);
+    let unknown = get_json(&node.addr, &format!("/local/batcher/queue/{never}"));
+    assert_eq!(unknown, serde_json::json!({"status": "unknown"}));
+    let (status, body) = http(&node.addr, "GET", "/local/batcher/queue/scmsg11", None);
+    assert!(
+        status == 400 && body.contains("is not a message id"),
+        "{status} {body}"
+    );
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

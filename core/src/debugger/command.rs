@@ -301,6 +301,8 @@ pub(crate) const GRAMMAR: &[&[&str]] = &[
     &["break", "on", "reboot"],
     &["delete", "breakpoints"],
     &["profile", "--collapsed", "--without-time", "--no-reboot"],
+    &["profile", "--without-time", "--no-reboot"],
+    &["profile", "--no-reboot"],
     &["time"],
     &["help"],
     &["stop"],

@@ -203,6 +203,8 @@ impl Session {
                 "Profiling can only be done from a snapshotable state or when waiting for input. You can use `step kernel_run` to go to the next snapshotable state.",
             );
         }
+        // A Ctrl-C before this command is not for it.
+        let _ = self.interrupted();
         self.after = super::After::Nothing;
         self.final_memory = None;
         let mut out = String::from(
@@ -245,7 +247,9 @@ impl Session {
                 ))
             }
             Err(Halt::Interrupted) => {
-                return Reply::error("Interrupted: profile abandoned, the session is as it was")
+                return Reply::error(
+                    "Interrupted: profile abandoned; the session is where it started (with the next inbox loaded, if it was waiting for one), nothing evaluated",
+                )
             }
         }
         let runs = copy.take_profiles();
@@ -355,5 +359,134 @@ fn evaluate(
         if one_run && started && !pvm.in_kernel_run() && pvm.status() == Status::Evaluating {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debugger::{Outcome, SessionConfig};
+    use crate::pvm::PvmConfig;
+    use crate::reveal::NoReveal;
+    use alloc::vec;
+
+    /// `kernel_run` calls `$down` with 150: a recursion deeper than [`MAX_DEPTH`].
+    const DEEP: &str = r#"(module
+      (memory (export "memory") 1)
+      (func $down (param $n i32)
+        (if (local.get $n) (then (call $down (i32.sub (local.get $n) (i32.const 1))))))
+      (func (export "kernel_run") (call $down (i32.const 150))))"#;
+
+    fn session(wat_text: &str, levels: usize) -> Session {
+        let kernel = wat::parse_str(wat_text).unwrap();
+        let config = PvmConfig {
+            ticks_per_snapshot: 1_000_000,
+            ..PvmConfig::default()
+        };
+        let pvm = Pvm::new(&kernel, config).unwrap();
+        let config = SessionConfig {
+            fuel_slice: 50,
+            ..SessionConfig::default()
+        };
+        Session::new(pvm, vec![vec![]; levels], config)
+    }
+
+    fn report(s: &mut Session, line: &str) -> ProfileReport {
+        let reply = s.execute(line, &mut NoReveal);
+        match reply.outcome {
+            Outcome::Profiled(r) => *r,
+            other => panic!("{line}: {other:?}: {}", reply.output),
+        }
+    }
+
+    #[test]
+    fn profile_folds_deep_stacks_and_leaves_the_state_of_step_inbox() {
+        let mut profiled = session(DEEP, 2);
+        let r = report(&mut profiled, "profile --collapsed --without-time");
+        let mut plain = session(DEEP, 2);
+        assert_eq!(
+            plain.execute("step inbox", &mut NoReveal).outcome,
+            Outcome::Done
+        );
+        assert_eq!(
+            profiled.pvm().state_hash().unwrap(),
+            plain.pvm().state_hash().unwrap()
+        );
+        assert_eq!(profiled.pvm().ticks(), plain.pvm().ticks());
+        assert_eq!(r.fuel, plain.pvm().fuel());
+        let stacks = r.stack_fuel();
+        // kernel_run, then `down` nested 151 times, folded at depth MAX_DEPTH.
+        assert_eq!(stacks.len(), MAX_DEPTH);
+        let deepest = &stacks.last().unwrap().0;
+        assert_eq!(deepest.split(';').count(), MAX_DEPTH);
+        assert!(deepest.starts_with("kernel_run;down;down"), "{deepest}");
+        assert_eq!(stacks.iter().map(|(_, f)| f).sum::<i64>(), r.fuel as i64);
+        assert_eq!(r.profiled_fuel(), r.fuel as i64);
+        assert!(!r.summary().contains("Warning"), "{}", r.summary());
+        assert!(r
+            .summary()
+            .ends_with(&format!("Full execution with padding: {} ticks\n", r.ticks)));
+    }
+
+    #[test]
+    fn a_reveal_in_a_profile_is_answered_or_reported() {
+        let data = b"revealed bytes".to_vec();
+        let hash = crate::reveal::preimage_hash(&data);
+        let escaped: String = hash.iter().map(|b| format!("\\{b:02x}")).collect();
+        let kernel = format!(
+            r#"(module
+          (import "smart_rollup_core" "reveal_preimage" (func $reveal (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "{escaped}")
+          (func (export "kernel_run")
+            (drop (call $reveal (i32.const 0) (i32.const 33) (i32.const 256) (i32.const 4096)))))"#
+        );
+        let mut s = session(&kernel, 1);
+        let reply = s.execute("profile", &mut NoReveal);
+        assert_eq!(reply.outcome, Outcome::Error);
+        assert!(
+            reply
+                .output
+                .contains(&format!("asks for the preimage {}", hex::encode(hash))),
+            "{}",
+            reply.output
+        );
+        let mut map = crate::reveal::PreimageMap::new();
+        map.insert(data);
+        let reply = s.execute("profile --collapsed", &mut map);
+        let Outcome::Profiled(r) = reply.outcome else {
+            panic!("{}", reply.output);
+        };
+        let stacks = r.stack_fuel();
+        let reveal = stacks
+            .iter()
+            .find(|(s, _)| s == "kernel_run;reveal")
+            .unwrap_or_else(|| panic!("{stacks:?}\n{}", r.summary()));
+        // The import's name-section name; octez's reveal tick and ticks per byte, plus the
+        // call's own. (With 50-fuel slices the reveal draws on the run's reserve.)
+        assert!(reveal.1 > 14 * 42, "{stacks:?}");
+        assert_eq!(r.profiled_fuel(), r.fuel as i64);
+    }
+
+    #[test]
+    fn profile_refuses_inside_a_run_and_rejects_unknown_options() {
+        let mut s = session(DEEP, 1);
+        s.execute("load inputs", &mut NoReveal);
+        let tick = s.execute("step tick", &mut NoReveal);
+        assert!(s.pvm().in_kernel_run(), "{}", tick.output);
+        let reply = s.execute("profile", &mut NoReveal);
+        assert_eq!(reply.outcome, Outcome::Error);
+        assert!(reply
+            .output
+            .starts_with("Profiling can only be done from a snapshotable state"));
+        assert_eq!(
+            s.execute("profile --fast", &mut NoReveal).output,
+            "Unknown command `profile --fast`\n"
+        );
+        // After the run, a profile with no inbox left profiles nothing.
+        s.execute("step inbox", &mut NoReveal);
+        let r = report(&mut s, "profile --no-reboot");
+        assert!(r.runs.is_empty());
+        assert_eq!((r.fuel, r.ticks), (0, 0));
     }
 }

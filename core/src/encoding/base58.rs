@@ -101,6 +101,12 @@ pub const SRC1: Prefix = Prefix {
     bytes: &[17, 165, 134, 138],
     payload_len: 32,
 };
+/// `scmsg`: a rollup node's L2 message id (32 bytes; octez `L2_message.Id`).
+pub const SCMSG: Prefix = Prefix {
+    name: "scmsg",
+    bytes: &[3, 250, 179, 247, 196],
+    payload_len: 32,
+};
 /// `srs1`: smart rollup state hash (32 bytes).
 pub const SRS1: Prefix = Prefix {
     name: "srs1",
@@ -478,6 +484,7 @@ mod tests {
             SR1,
             SRC1,
             SRS1,
+            SCMSG,
             SRIB1,
             SRIB2,
             SRIB3,

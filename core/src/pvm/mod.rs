@@ -1591,6 +1591,14 @@ fn complete_reveal(
     // octez's reveal tick and its ticks per byte written, counted once the bytes are in.
     let cost = crate::abi::reveal_fuel(n);
     let mut left = store.get_fuel().unwrap_or(0);
+    if left < cost && store.data().fuel_reserve > 0 {
+        // A fuel slice ends in the reveal: draw on the run's reserve, as `host::charge` does,
+        // so a stepped run charges exactly what an unstepped one does.
+        let reserve = store.data().fuel_reserve;
+        let take = (cost - left).min(reserve);
+        store.data_mut().fuel_reserve = reserve - take;
+        left += take;
+    }
     if left < cost {
         left = left.saturating_add(store.data_mut().limits.take_grow_fuel());
     }

@@ -260,7 +260,10 @@ fn run(
         config.endpoint = e;
     }
     for purpose in config.purposes() {
-        if !matches!(purpose, Purpose::Operating | Purpose::Cementing) {
+        if !matches!(
+            purpose,
+            Purpose::Operating | Purpose::Cementing | Purpose::Batching
+        ) {
             tracing::warn!("purpose {purpose}: not implemented yet; this node does not do it");
         }
     }
@@ -268,7 +271,12 @@ fn run(
     let operating: std::collections::BTreeMap<_, _> = config
         .operators
         .iter()
-        .filter(|(p, _)| matches!(p, Purpose::Operating | Purpose::Cementing))
+        .filter(|(p, _)| {
+            matches!(
+                p,
+                Purpose::Operating | Purpose::Cementing | Purpose::Batching
+            )
+        })
         .map(|(p, k)| (*p, *k))
         .collect();
     let operator = if operating.is_empty() || matches!(config.mode, Mode::Accuser) {
@@ -286,6 +294,7 @@ fn run(
     let store = Arc::new(Store::open(dir).map_err(|e| e.to_string())?);
     let shared = Arc::new(RwLock::new(Shared::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    let batcher = operator.as_ref().and_then(Operator::batcher);
     let follower = Follower {
         rollup: config.rollup,
         l1: Box::new(HttpLayer1::new(&config.endpoint)),
@@ -316,6 +325,7 @@ fn run(
         config: config.clone(),
         store,
         shared,
+        batcher,
     });
     let stop_signal = stop.clone();
     let served = runtime.block_on(async move {
@@ -324,7 +334,7 @@ fn run(
             .map_err(|e| format!("cannot listen on {}: {e}", config.rpc_addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("RPC listening on http://{addr}");
-        let app = router(ctx);
+        let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 loop {

@@ -712,6 +712,9 @@ impl Follower {
                 .map(|c| (c.hash.as_str(), &c.commitment)),
             &tree,
         )?;
+        if let Some(operator) = &self.operator {
+            operator.observe_block(block, level);
+        }
         let mut s = self.shared.write().expect("lock");
         s.states.insert(level, tree);
         s.head = Some(level);

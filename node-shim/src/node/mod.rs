@@ -8,16 +8,18 @@
 //! | [`l1`] | the L1 client, behind the [`l1::Layer1`] trait |
 //! | [`inbox`] | a level's inbox messages from an L1 block (pure) |
 //! | [`follower`] | the thread that follows the L1 and runs the PVM |
-//! | [`operator`] | wallet, injector, publishing and cementing commitments |
+//! | [`operator`] | wallet, injector, publishing and cementing commitments, batches |
+//! | [`batcher`] | the batcher's queue of L2 messages and their statuses (pure) |
 //! | [`store`] | the redb database |
 //! | [`snapshot`] | octez snapshots: export, import with octez's checks, info |
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
 //!
-//! What it does not do yet (each says so when asked): batching, executing outbox messages,
+//! What it does not do yet (each says so when asked): executing outbox messages,
 //! recovering bonds, refutation (accuser and bailout
 //! modes follow the chain only), and the Merkleized inbox (`/global/block/<id>/inbox`).
 
+pub mod batcher;
 pub mod cli;
 pub mod config;
 pub mod follower;

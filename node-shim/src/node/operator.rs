@@ -6,13 +6,16 @@
 //!   is staked on (read from the L1: `staker/<pkh>/staked_on_commitment`), as long as its inbox
 //!   level is below the head (octez's `commitment_from_future` rule);
 //! - **cementing**: when the L1's last cemented commitment is older than the node's staked one,
-//!   inject `smart_rollup_cement`; an answer such as `commitment_too_recent` means "later".
+//!   inject `smart_rollup_cement`; an answer such as `commitment_too_recent` means "later";
+//! - **batching**: inject the next batch of the [`Batcher`]'s queue as `smart_rollup_add_messages`
+//!   (one operation per head, so counters never collide).
 //!
 //! Every operation is built on the head (`branch`), with the source's next counter, a reveal
 //! first if the key is not revealed yet, and fixed limits that cover what these operations cost.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use soru_core::commitment::Commitment;
@@ -21,6 +24,7 @@ use soru_core::encoding::inbox::BlockHash;
 use soru_core::encoding::keys::SecretKey;
 use soru_core::encoding::operation::{ManagerOperation, Operation, OperationKind};
 
+use super::batcher::Batcher;
 use super::config::Purpose;
 use super::l1::{L1Error, Layer1};
 
@@ -82,8 +86,8 @@ impl Injector {
     }
 
     /// Builds `kind` on the L1 head (with a reveal first when the key is not revealed), signs
-    /// it and injects it; returns the operation hash.
-    pub fn inject(&self, l1: &dyn Layer1, kind: OperationKind) -> Result<String, L1Error> {
+    /// it and injects it; returns the operation hash and the index of `kind` in its contents.
+    pub fn inject(&self, l1: &dyn Layer1, kind: OperationKind) -> Result<(String, usize), L1Error> {
         let pkh = self.source.to_b58check();
         let head = l1.block_rpc("head", "hash")?;
         let branch = head
@@ -124,6 +128,7 @@ impl Injector {
             }));
         }
         contents.push(manager(kind));
+        let index = contents.len() - 1;
         let mut op = Operation {
             branch,
             contents,
@@ -131,7 +136,7 @@ impl Injector {
         };
         op.signature = Some(self.key.sign_operation(&op.forge()));
         let answer = l1.post("/injection/operation", &json!(hex::encode(op.encode())))?;
-        Ok(answer.as_str().unwrap_or_default().to_string())
+        Ok((answer.as_str().unwrap_or_default().to_string(), index))
     }
 }
 
@@ -145,6 +150,8 @@ pub struct Operator {
     in_flight: Option<(i32, u32)>,
     /// The L1 level of the last cement injection.
     cemented_at: Option<u32>,
+    /// The batching purpose: its injector and the queue the RPC fills.
+    batcher: Option<(Injector, Arc<Mutex<Batcher>>)>,
 }
 
 impl Operator {
@@ -172,12 +179,58 @@ impl Operator {
             cementer: injector(Purpose::Cementing)?,
             in_flight: None,
             cemented_at: None,
+            batcher: injector(Purpose::Batching)?
+                .map(|i| (i, Arc::new(Mutex::new(Batcher::default())))),
         })
     }
 
     /// Whether this operator has anything to do.
     pub fn is_active(&self) -> bool {
-        self.publisher.is_some() || self.cementer.is_some()
+        self.publisher.is_some() || self.cementer.is_some() || self.batcher.is_some()
+    }
+
+    /// The batcher's queue, if the node batches (shared with the RPC server).
+    pub fn batcher(&self) -> Option<Arc<Mutex<Batcher>>> {
+        self.batcher.as_ref().map(|(_, b)| b.clone())
+    }
+
+    /// Follows the batcher's injected operations into an L1 block the node processed.
+    pub fn observe_block(&self, block: &Value, level: u32) {
+        if let Some((_, b)) = &self.batcher {
+            b.lock().expect("lock").observe_block(block, level);
+        }
+    }
+
+    /// The batching duty of one head: queue again what no block took, inject the next batch.
+    fn batch(&self, l1: &dyn Layer1, head_level: u32) {
+        let Some((injector, queue)) = &self.batcher else {
+            return;
+        };
+        let batch = {
+            let mut q = queue.lock().expect("lock");
+            let again = q.reinject_stale(head_level);
+            if again > 0 {
+                tracing::warn!("batcher: {again} messages no block included are queued again");
+            }
+            q.next_batch()
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let messages = batch.iter().map(|m| m.content.clone()).collect();
+        match injector.inject(l1, OperationKind::SmartRollupAddMessages { messages }) {
+            Ok((op, index)) => {
+                tracing::info!("batcher: {} messages injected in {op}", batch.len());
+                queue
+                    .lock()
+                    .expect("lock")
+                    .injected(&batch, &op, index, head_level);
+            }
+            Err(e) => {
+                tracing::warn!("batcher: injecting {} messages: {e}", batch.len());
+                queue.lock().expect("lock").requeue(batch);
+            }
+        }
     }
 
     /// The duties of one L1 head: `commitments` are the node's, by inbox level; `lcc_level` the
@@ -189,6 +242,7 @@ impl Operator {
         commitments: &BTreeMap<i32, Commitment>,
         lcc_level: Option<u32>,
     ) -> Result<(), L1Error> {
+        self.batch(l1, head_level);
         let sr1 = self.rollup.to_b58check();
         let mut staked_level = None;
         if let Some(publisher) = &self.publisher {
@@ -223,7 +277,7 @@ impl Operator {
                             commitment: *commitment,
                         },
                     ) {
-                        Ok(op) => {
+                        Ok((op, _)) => {
                             tracing::info!(
                                 "published commitment {hash} (inbox level {inbox_level}) in {op}"
                             );
@@ -248,7 +302,7 @@ impl Operator {
                         rollup: self.rollup,
                     },
                 ) {
-                    Ok(op) => tracing::info!("cement injected in {op}"),
+                    Ok((op, _)) => tracing::info!("cement injected in {op}"),
                     Err(e) => tracing::debug!("cement not possible yet: {e}"),
                 }
             }

@@ -7,12 +7,13 @@
 //! open (`Access-Control-Allow-Origin: *`) so web pages can call the node.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use soru_core::commitment::Commitment;
@@ -23,6 +24,7 @@ use soru_core::output_proof::{produce_output_proof, Layout};
 use soru_core::state::DURABLE_PATH;
 use soru_core::tree::Tree;
 
+use super::batcher::{self, Batcher};
 use super::config::{HistoryMode, NodeConfig};
 use super::follower::Shared;
 use super::store::{LevelRecord, Store};
@@ -35,6 +37,8 @@ pub struct Ctx {
     pub store: Arc<Store>,
     /// What the follower publishes.
     pub shared: Arc<RwLock<Shared>>,
+    /// The batcher's queue, when the node has the batching purpose.
+    pub batcher: Option<Arc<Mutex<Batcher>>>,
 }
 
 type Ctxt = State<Arc<Ctx>>;
@@ -154,6 +158,9 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
             get(last_published_commitment),
         )
         .route("/local/gc_info", get(gc_info))
+        .route("/local/batcher/injection", post(batcher_injection))
+        .route("/local/batcher/queue", get(batcher_queue))
+        .route("/local/batcher/queue/{id}", get(batcher_message))
         .route("/local/synchronized", get(synchronized))
         .fallback(not_found)
         .layer(axum::middleware::map_response(cors))
@@ -280,6 +287,103 @@ fn genesis(ctx: &Ctx) -> Option<(String, Commitment)> {
 async fn last_published_commitment() -> Answer {
     // This node does not inject operations yet: it has published nothing.
     Ok(Reply::live(Value::Null))
+}
+
+/// The batcher, or octez-like error when the node does not batch.
+fn the_batcher(ctx: &Ctx) -> Result<&Arc<Mutex<Batcher>>, RpcError> {
+    ctx.batcher.as_ref().ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "soru.node.no_batcher",
+            json!({"msg": "this node has no batching operator (modes batcher, operator or custom with batching)"}),
+        )
+    })
+}
+
+/// `POST /local/batcher/injection?order=<n>&drop_duplicate=<bool>`: a JSON array of hex
+/// messages; answers their ids. An admin route: only loopback peers may call it.
+async fn batcher_injection(
+    State(ctx): Ctxt,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Answer {
+    if !peer.ip().is_loopback() {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "soru.node.admin_only",
+            json!({"msg": format!("/local/batcher/injection is for loopback clients only, not {peer}")}),
+        ));
+    }
+    let bad = |msg: String| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "soru.node.bad_request",
+            json!({"msg": msg}),
+        )
+    };
+    let order = match q.get("order") {
+        None => None,
+        Some(o) => Some(
+            o.parse::<u64>()
+                .map_err(|_| bad(format!("order `{o}` is not a natural number")))?,
+        ),
+    };
+    let drop_duplicate = match q.get("drop_duplicate").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(d) => return Err(bad(format!("drop_duplicate `{d}`: expected true or false"))),
+    };
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
+    let items = v
+        .as_array()
+        .ok_or_else(|| bad("expected a JSON array of hex-encoded messages".into()))?;
+    let mut messages = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let text = item
+            .as_str()
+            .ok_or_else(|| bad(format!("message {i} is not a string")))?;
+        messages.push(hex::decode(text).map_err(|e| bad(format!("message {i} is not hex: {e}")))?);
+    }
+    let ids = the_batcher(&ctx)?
+        .lock()
+        .expect("lock")
+        .inject(&messages, order, drop_duplicate)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Reply::live(json!(ids
+        .iter()
+        .map(batcher::id_to_b58)
+        .collect::<Vec<_>>())))
+}
+
+/// `GET /local/batcher/queue`: the queued messages, in the order they go out.
+async fn batcher_queue(State(ctx): Ctxt) -> Answer {
+    let b = the_batcher(&ctx)?.lock().expect("lock");
+    Ok(Reply::live(Value::Array(
+        b.queue().map(batcher::queued_json).collect(),
+    )))
+}
+
+/// `GET /local/batcher/queue/<id>`: a message's content and status.
+async fn batcher_message(State(ctx): Ctxt, Path(id): Path<String>) -> Answer {
+    let id = batcher::id_from_b58(&id).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "soru.node.bad_request",
+            json!({"msg": format!("{id} is not a message id: {e}")}),
+        )
+    })?;
+    let (l1_head, lcc) = {
+        let s = ctx.shared.read().expect("lock");
+        (s.l1_head.as_ref().map(|h| h.1), s.lcc.as_ref().map(|l| l.1))
+    };
+    let b = the_batcher(&ctx)?.lock().expect("lock");
+    Ok(Reply::live(batcher::status_json(
+        b.status(&id),
+        |level| l1_head.is_some_and(|h| h >= level + 2),
+        |level| lcc.is_some_and(|c| c >= level),
+    )))
 }
 
 async fn gc_info(State(ctx): Ctxt) -> Answer {
