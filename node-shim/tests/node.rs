@@ -539,6 +539,30 @@ fn snapshots_export_import_and_resume() {
     let expected = get_json(&node.addr, &format!("/global/block/{level}/state_hash"));
     node.kill();
 
+    // `dump durable storage`: the level's durable storage as `set` instructions.
+    std::fs::create_dir_all(&out).unwrap();
+    let dumped = out.join("durable.yaml");
+    let mut dump = soru_node();
+    dump.args([
+        "dump",
+        "durable",
+        "storage",
+        "into",
+        dumped.to_str().unwrap(),
+    ])
+    .args(["--data-dir", src, "--block", &level.to_string()]);
+    assert!(run_ok(dump).contains("Dumped WASM PVM state to"));
+    let set = soru_core::installer_config::parse_yaml(&std::fs::read_to_string(&dumped).unwrap())
+        .unwrap();
+    let counter = set
+        .iter()
+        .find(|i| i.to == "/counter")
+        .expect("/counter dumped");
+    assert_eq!(counter.value, 2u32.to_le_bytes());
+    assert!(set
+        .iter()
+        .all(|i| !i.to.starts_with("/readonly") && i.to != "/kernel/boot.wasm"));
+
     let exported = snapshot(&[
         "export",
         "--data-dir",

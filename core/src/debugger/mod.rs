@@ -867,14 +867,27 @@ impl Session {
     // ----- show ---------------------------------------------------------------------------
 
     fn print_debug(&mut self, out: &mut String) {
+        self.print_debug_with(out, |m| Some(String::from_utf8_lossy(m).into_owned()));
+    }
+
+    /// Prints the debug messages not printed yet, each as `text` gives it (`None`: not at
+    /// all), ending with a newline.
+    fn print_debug_with(
+        &mut self,
+        out: &mut String,
+        mut text: impl FnMut(&[u8]) -> Option<String>,
+    ) {
         let messages = self.pvm.debug_messages();
         if self.debug_shown > messages.len() {
             self.debug_shown = 0;
         }
         if self.config.kernel_debug {
             for m in &messages[self.debug_shown..] {
-                out.push_str(&String::from_utf8_lossy(m));
-                if !m.ends_with(b"\n") {
+                let Some(line) = text(m) else {
+                    continue;
+                };
+                out.push_str(&line);
+                if !line.ends_with('\n') {
                     out.push('\n');
                 }
             }

@@ -9,6 +9,10 @@
 //! exactly those of `step inbox`. The profile's total fuel is checked against that real
 //! evaluation and a difference is reported.
 //!
+//! As in octez, debug messages `__wasm_debugger__::start_section(<data>)` and
+//! `__wasm_debugger__::end_section(<data>)` are not printed; each ended section prints
+//! `__wasm_debugger__::Section{ticks:<fuel between them>;data:(0x<start>,0x<end>)}` instead.
+//!
 //! The shell writes [`ProfileReport::stacks`] (octez's `wasm-debugger-profiling-<time>.out`
 //! file: collapsed stacks with `--collapsed`, otherwise one line per call in time order, a
 //! flame chart) and draws it, then prints [`ProfileReport::summary`].
@@ -21,7 +25,7 @@ use core::fmt::Write;
 
 use super::{function_names, Reply, Session};
 use crate::durable::Key;
-use crate::pvm::profile::RunProfile;
+use crate::pvm::profile::{debug_call, DebugCall, RunProfile};
 use crate::pvm::{Pvm, PvmError, Status};
 use crate::reveal::{Reveal, RevealRequest};
 use crate::state::KERNEL_KEY;
@@ -253,12 +257,35 @@ impl Session {
             }
         }
         let runs = copy.take_profiles();
+        let sections = copy.take_sections();
         let (ticks, fuel) = (self.pvm.ticks(), self.pvm.fuel());
         let real = evaluate(&mut self.pvm, options.no_reboot, u64::MAX, reveal, &|| {
             false
         });
         self.sink_debug();
-        self.print_debug(&mut out);
+        // Octez's profiler keeps its debug calls out of the output and prints each ended
+        // section instead (the same messages in the same order as in the profiled copy).
+        let mut ended = sections.into_iter();
+        let mut open = 0usize;
+        self.print_debug_with(&mut out, |m| match debug_call(m) {
+            Some(DebugCall::StartSection(_)) => {
+                open += 1;
+                None
+            }
+            Some(DebugCall::EndSection(_)) if open > 0 => {
+                open -= 1;
+                ended.next().map(|s| {
+                    format!(
+                        "__wasm_debugger__::Section{{ticks:{};data:(0x{},0x{})}}",
+                        s.ticks,
+                        hex::encode(&s.start),
+                        hex::encode(&s.end)
+                    )
+                })
+            }
+            Some(DebugCall::EndSection(_)) => None,
+            None => Some(String::from_utf8_lossy(m).into_owned()),
+        });
         if let Err(halt) = real {
             let why = match halt {
                 Halt::Pvm(e) => format!("{e}"),
@@ -466,6 +493,54 @@ mod tests {
         // call's own. (With 50-fuel slices the reveal draws on the run's reserve.)
         assert!(reveal.1 > 14 * 42, "{stacks:?}");
         assert_eq!(r.profiled_fuel(), r.fuel as i64);
+    }
+
+    #[test]
+    fn debug_call_sections_print_their_ticks_like_octez() {
+        use crate::pvm::profile::{debug_call, DebugCall};
+        assert_eq!(
+            debug_call(b"x __wasm_debugger__::start_section(a(b)c) y"),
+            Some(DebugCall::StartSection(b"a(b)c".to_vec()))
+        );
+        assert_eq!(
+            debug_call(b"__wasm_debugger__::end_section()"),
+            Some(DebugCall::EndSection(Vec::new()))
+        );
+        assert_eq!(debug_call(b"__wasm_debugger__::other(x)"), None);
+        assert_eq!(debug_call(b"__wasm_debugger__::start_section"), None);
+        let kernel = r#"(module
+          (import "smart_rollup_core" "write_debug" (func $debug (param i32 i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "__wasm_debugger__::start_section(ab)")
+          (data (i32.const 64) "__wasm_debugger__::end_section(cd)")
+          (data (i32.const 128) "between")
+          (func (export "kernel_run") (local $i i32)
+            (call $debug (i32.const 0) (i32.const 36))
+            (call $debug (i32.const 128) (i32.const 7))
+            (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
+            (call $debug (i32.const 64) (i32.const 34))))"#;
+        let mut s = session(kernel, 1);
+        let reply = s.execute("profile --without-time", &mut NoReveal);
+        let Outcome::Profiled(r) = &reply.outcome else {
+            panic!("{}", reply.output);
+        };
+        let lines: Vec<&str> = reply.output.lines().skip(1).collect();
+        assert_eq!(lines.len(), 2, "{}", reply.output);
+        assert_eq!(lines[0], "between");
+        let ticks: u64 = lines[1]
+            .strip_prefix("__wasm_debugger__::Section{ticks:")
+            .and_then(|t| t.strip_suffix(";data:(0x6162,0x6364)}"))
+            .unwrap_or_else(|| panic!("{}", lines[1]))
+            .parse()
+            .unwrap();
+        // The second write_debug, the 100 rounds of the loop, the third write_debug.
+        assert!(ticks > 500 && ticks < r.fuel, "{ticks} of {}", r.fuel);
+        // `show debug log` still has every message.
+        assert!(s
+            .execute("show debug log", &mut NoReveal)
+            .output
+            .starts_with("Debug log has 3 messages:"));
     }
 
     #[test]

@@ -137,6 +137,58 @@ pub struct RunProfile {
     pub fuel: u64,
 }
 
+/// A section of a profile, between a kernel's `write_debug` of
+/// `__wasm_debugger__::start_section(<data>)` and of `__wasm_debugger__::end_section(<data>)`
+/// (octez's profiler's debug calls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// Fuel (Soru's ticks) between the two messages.
+    pub ticks: u64,
+    /// The start message's data.
+    pub start: Vec<u8>,
+    /// The end message's data.
+    pub end: Vec<u8>,
+}
+
+/// A debug message the profiler interprets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DebugCall {
+    /// `__wasm_debugger__::start_section(<data>)`.
+    StartSection(Vec<u8>),
+    /// `__wasm_debugger__::end_section(<data>)`.
+    EndSection(Vec<u8>),
+}
+
+/// Octez's `__wasm_debugger__::(\w*)\(([\x00-\xff]*)\)` anywhere in `message`, for the
+/// functions `start_section` and `end_section` (the data runs to the last `)`).
+pub fn debug_call(message: &[u8]) -> Option<DebugCall> {
+    const PREFIX: &[u8] = b"__wasm_debugger__::";
+    let mut from = 0;
+    while let Some(at) = message[from..]
+        .windows(PREFIX.len())
+        .position(|w| w == PREFIX)
+    {
+        let rest = &message[from + at + PREFIX.len()..];
+        let name_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        let (name, after) = rest.split_at(name_len);
+        if let (Some(b'('), Some(close)) = (after.first(), after.iter().rposition(|&b| b == b')')) {
+            if close > 0 {
+                let data = after[1..close].to_vec();
+                return match name {
+                    b"start_section" => Some(DebugCall::StartSection(data)),
+                    b"end_section" => Some(DebugCall::EndSection(data)),
+                    _ => None,
+                };
+            }
+        }
+        from += at + 1;
+    }
+    None
+}
+
 /// What a call site calls.
 #[derive(Debug, Clone, Copy)]
 enum Callee {
@@ -164,6 +216,13 @@ pub(crate) struct Profiler {
     clock: Option<fn() -> u64>,
     runs: Vec<RunProfile>,
     run: Option<Run>,
+    /// Fuel of the runs finished so far (the sections' clock, with the current run's).
+    fuel_done: u64,
+    /// Debug messages of the level already looked at for debug calls.
+    debug_seen: usize,
+    /// Sections started and not ended: (clock, data).
+    open: Vec<(u64, Vec<u8>)>,
+    sections: Vec<Section>,
 }
 
 struct Run {
@@ -196,11 +255,46 @@ impl Profiler {
             clock,
             runs: Vec::new(),
             run: None,
+            fuel_done: 0,
+            debug_seen: 0,
+            open: Vec::new(),
+            sections: Vec::new(),
         }
     }
 
-    /// Starts profiling a run of the module described by `info` with `budget` fuel.
-    pub(crate) fn start_run(&mut self, info: Arc<Instrumentation>, budget: u64, host_fuel: u64) {
+    /// Looks at the debug messages written since the last look, at `clock` (fuel).
+    fn scan_debug(&mut self, debug: &[Vec<u8>], clock: u64) {
+        if self.debug_seen > debug.len() {
+            self.debug_seen = 0;
+        }
+        for message in &debug[self.debug_seen..] {
+            match debug_call(message) {
+                Some(DebugCall::StartSection(data)) => self.open.push((clock, data)),
+                Some(DebugCall::EndSection(end)) => {
+                    if let Some((started, start)) = self.open.pop() {
+                        self.sections.push(Section {
+                            ticks: clock.saturating_sub(started),
+                            start,
+                            end,
+                        });
+                    }
+                }
+                None => {}
+            }
+        }
+        self.debug_seen = debug.len();
+    }
+
+    /// Starts profiling a run of the module described by `info` with `budget` fuel
+    /// (`debug`: the level's debug messages so far).
+    pub(crate) fn start_run(
+        &mut self,
+        info: Arc<Instrumentation>,
+        budget: u64,
+        host_fuel: u64,
+        debug: usize,
+    ) {
+        self.debug_seen = debug;
         let time = self.clock.map_or(0, |c| c());
         self.run = Some(Run {
             tree: CallTree::new(info.entry, self.clock.is_some()),
@@ -321,11 +415,17 @@ fn fuel_left(store: &impl wasmi::AsContext<Data = HostState>) -> u64 {
 /// Runs one hook: records `event` and gives the hook's fuel back to the run.
 fn hook(caller: &mut wasmi::Caller<'_, HostState>, event: Event) -> Result<(), wasmi::Error> {
     let left = fuel_left(caller);
-    let data = caller.data_mut();
-    let grow = data.limits.refunded;
-    let host = data.host_fuel;
-    let last_call = data.last_call.map(|f| f.name());
-    let Some(profiler) = data.profiler.as_mut() else {
+    let HostState {
+        limits,
+        host_fuel,
+        last_call,
+        profiler,
+        debug,
+        ..
+    } = caller.data_mut();
+    let (grow, host) = (limits.refunded, *host_fuel);
+    let last_call = last_call.map(|f| f.name());
+    let Some(profiler) = profiler.as_mut() else {
         return Ok(());
     };
     let time = profiler.clock.map_or(0, |c| c());
@@ -336,6 +436,10 @@ fn hook(caller: &mut wasmi::Caller<'_, HostState>, event: Event) -> Result<(), w
     let before = run.hook_refunds;
     run.event(event, used, host, time, last_call);
     let refund = run.hook_refunds - before;
+    if let Event::Returned(_) = event {
+        let clock = profiler.fuel_done + used;
+        profiler.scan_debug(debug, clock);
+    }
     let fuel = caller.get_fuel()?;
     caller.set_fuel(fuel.saturating_add(refund))?;
     Ok(())
@@ -345,14 +449,21 @@ fn hook(caller: &mut wasmi::Caller<'_, HostState>, event: Event) -> Result<(), w
 /// got stuck); `fuel` is what the PVM accounted for it.
 pub(crate) fn close_run(store: &mut wasmi::Store<HostState>, fuel: u64) {
     let left = fuel_left(store);
-    let data = store.data_mut();
-    let grow = data.limits.refunded;
-    let Some(profiler) = data.profiler.as_mut() else {
+    let HostState {
+        limits,
+        profiler,
+        debug,
+        ..
+    } = store.data_mut();
+    let grow = limits.refunded;
+    let Some(profiler) = profiler.as_mut() else {
         return;
     };
     let time = profiler.clock.map_or(0, |c| c());
     if let Some(run) = profiler.run.take() {
         let used = run.used(left, grow);
+        profiler.scan_debug(debug, profiler.fuel_done + used);
+        profiler.fuel_done += fuel;
         profiler.runs.push(run.close(used, time, fuel));
     }
 }
@@ -761,6 +872,15 @@ impl Pvm {
         }
     }
 
+    /// The [`Section`]s the kernel marked with octez's debug calls since the last call (only
+    /// on a [`Pvm::profiling_copy`]), in the order they ended.
+    pub fn take_sections(&mut self) -> Vec<Section> {
+        match self.host.as_mut().and_then(|h| h.profiler.as_mut()) {
+            Some(p) => core::mem::take(&mut p.sections),
+            None => Vec::new(),
+        }
+    }
+
     /// On a profiling copy: the instrumented module of `kernel` (cached by `hash`) and starts
     /// the profile of its run in `store`.
     pub(super) fn profiled_module(
@@ -790,9 +910,9 @@ impl Pvm {
             return;
         };
         let data = store.data_mut();
-        let host = data.host_fuel;
+        let (host, debug) = (data.host_fuel, data.debug.len());
         if let Some(p) = data.profiler.as_mut() {
-            p.start_run(Arc::clone(info), budget, host);
+            p.start_run(Arc::clone(info), budget, host, debug);
         }
     }
 }
