@@ -807,6 +807,75 @@ fn the_batcher_queues_injects_and_tracks_messages() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The `executing_outbox` purpose: with octez's `execute-outbox-messages-filter` accepting
+/// `%receive`, the operator node executes the cemented withdrawal itself.
+#[test]
+fn the_operator_executes_cemented_outbox_messages_its_filter_accepts() {
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-executor-l1") else {
+        return;
+    };
+    let (l1, script) = (&sandbox.l1, &sandbox.script);
+    let l1_dir_s = sandbox.l1_dir.to_str().unwrap();
+    let contracts = node_script(script, &[&l1.url(), l1_dir_s, "contracts"]);
+    let ticketer = contracts[0]["ticketer"].as_str().unwrap().to_string();
+    let receiver = contracts[0]["receiver"].as_str().unwrap().to_string();
+    node_script(
+        script,
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "deposit",
+            &ticketer,
+            &sandbox.rollup,
+            "10",
+        ],
+    );
+    let dir = scratch_dir("node-executor");
+    let wallet_file = sandbox.l1_dir.join("wallet.json");
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(&wallet_file).unwrap()).unwrap();
+    let mut init = soru_node();
+    init.args(["init", "operator", "config", "for", &sandbox.rollup])
+        .args(["with", "operators", wallet[1]["address"].as_str().unwrap()])
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(["--endpoint", &l1.url(), "--rpc-addr", "127.0.0.1:0"]);
+    run_ok(init);
+    let config_file = dir.join("config.json");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_file).unwrap()).unwrap();
+    config["execute-outbox-messages-filter"] =
+        serde_json::json!([{"transaction": {"destination": "any", "entrypoint": ["receive"]}}]);
+    std::fs::write(&config_file, config.to_string()).unwrap();
+    let node = start_node(&dir, &wallet_file);
+    let message = withdrawal(&ticketer, &receiver, 10);
+    node_script(
+        script,
+        &[&l1.url(), l1_dir_s, "send", &hex::encode(&message)],
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let storage = node_script(script, &[&l1.url(), l1_dir_s, "storage", &receiver]);
+        if storage[0]["args"][1]
+            .as_array()
+            .is_some_and(|r| r.len() == 1)
+        {
+            assert_eq!(
+                storage[0]["args"][0]["args"][0]["args"][1]["args"][1]["int"],
+                "10"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not execute the withdrawal: {}",
+            storage[0]
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn init_errors_name_the_word() {
     let dir = scratch_dir("node-init-errors");

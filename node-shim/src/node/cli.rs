@@ -307,7 +307,7 @@ fn run(
     for purpose in config.purposes() {
         if !matches!(
             purpose,
-            Purpose::Operating | Purpose::Cementing | Purpose::Batching
+            Purpose::Operating | Purpose::Cementing | Purpose::Batching | Purpose::ExecutingOutbox
         ) {
             tracing::warn!("purpose {purpose}: not implemented yet; this node does not do it");
         }
@@ -319,7 +319,10 @@ fn run(
         .filter(|(p, _)| {
             matches!(
                 p,
-                Purpose::Operating | Purpose::Cementing | Purpose::Batching
+                Purpose::Operating
+                    | Purpose::Cementing
+                    | Purpose::Batching
+                    | Purpose::ExecutingOutbox
             )
         })
         .map(|(p, k)| (*p, *k))
@@ -328,7 +331,12 @@ fn run(
         None
     } else {
         let wallet = Wallet::load(&wallet_path)?;
-        Some(Operator::new(config.rollup, &operating, &wallet)?)
+        Some(Operator::new(
+            config.rollup,
+            &operating,
+            &wallet,
+            &config.execute_outbox_messages_filter,
+        )?)
     };
     if matches!(config.mode, Mode::Accuser | Mode::Bailout) {
         tracing::warn!(

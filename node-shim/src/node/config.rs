@@ -14,6 +14,8 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 use soru_core::encoding::address::{PublicKeyHash, SmartRollupAddress};
 
+use super::outbox_filter::OutboxFilter;
+
 /// The file name of the configuration inside the data directory.
 pub const CONFIG_FILE: &str = "config.json";
 /// The default RPC address (octez's default port).
@@ -206,6 +208,9 @@ pub struct NodeConfig {
     pub endpoint: String,
     /// How much history is kept.
     pub history_mode: HistoryMode,
+    /// Which outbox messages the `executing_outbox` purpose executes (octez's
+    /// `execute-outbox-messages-filter`; empty: none).
+    pub execute_outbox_messages_filter: Vec<OutboxFilter>,
 }
 
 impl NodeConfig {
@@ -262,6 +267,7 @@ impl NodeConfig {
             rpc_addr,
             endpoint,
             history_mode: HistoryMode::Full,
+            execute_outbox_messages_filter: Vec::new(),
         })
     }
 
@@ -288,6 +294,11 @@ impl NodeConfig {
             "mode": self.mode.as_str(),
             "history-mode": self.history_mode.as_str(),
             "l1-endpoint": self.endpoint,
+            "execute-outbox-messages-filter": self
+                .execute_outbox_messages_filter
+                .iter()
+                .map(OutboxFilter::to_json)
+                .collect::<Vec<_>>(),
         })
     }
 
@@ -345,6 +356,22 @@ impl NodeConfig {
             .parse()
             .or_else(|_| format!("[{ip}]:{port}").parse())
             .map_err(|_| err(format!("`rpc-addr`: `{ip}` is not an IP address")))?;
+        let execute_outbox_messages_filter = match value.get("execute-outbox-messages-filter") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    OutboxFilter::from_json(f)
+                        .map_err(|m| err(format!("`execute-outbox-messages-filter` item {i}: {m}")))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(err(
+                    "`execute-outbox-messages-filter`: expected a list of filters".into(),
+                ))
+            }
+        };
         Ok(NodeConfig {
             rollup,
             mode,
@@ -352,6 +379,7 @@ impl NodeConfig {
             rpc_addr,
             endpoint: str_field("l1-endpoint")?.to_string(),
             history_mode,
+            execute_outbox_messages_filter,
         })
     }
 

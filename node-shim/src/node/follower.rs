@@ -589,6 +589,40 @@ impl Follower {
         if let Err(e) = operator.on_head(self.l1.as_ref(), head_level, &commitments, lcc) {
             tracing::warn!("operator: {e}");
         }
+        // executing_outbox: the cemented outboxes still valid, against the LCC's state.
+        let (lcc, state, oldest) = {
+            let s = self.shared.read().expect("lock");
+            let Some((hash, level)) = s.lcc.clone() else {
+                return;
+            };
+            let Some(info) = &s.rollup else { return };
+            let oldest = level
+                .saturating_sub(info.outbox_validity_period)
+                .max(info.origination_level + 1);
+            ((hash, level), s.states.get(&level).cloned(), oldest)
+        };
+        let levels = operator.outbox_levels_to_scan(lcc.1, oldest);
+        if levels.is_empty() && !operator.is_executing() {
+            return;
+        }
+        let Some(state) = state.or_else(|| {
+            let r = self.store.level(lcc.1).ok().flatten()?;
+            self.store.state(&r.state_hash).ok()
+        }) else {
+            return;
+        };
+        let outboxes: Vec<(u32, Vec<Vec<u8>>)> = levels
+            .filter_map(|l| self.store.level(l).ok().flatten())
+            .filter(|r| !r.outbox.is_empty())
+            .map(|r| (r.level, r.outbox))
+            .collect();
+        operator.execute_outbox(
+            self.l1.as_ref(),
+            head_level,
+            (&lcc.0, lcc.1),
+            &state,
+            &outboxes,
+        );
     }
 
     /// History mode `full`: deletes the stored states of the levels before `from` (the last

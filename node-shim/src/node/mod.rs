@@ -9,6 +9,7 @@
 //! | [`inbox`] | a level's inbox messages from an L1 block (pure) |
 //! | [`follower`] | the thread that follows the L1 and runs the PVM |
 //! | [`operator`] | wallet, injector, publishing and cementing commitments, batches |
+//! | [`outbox_filter`] | which outbox messages the `executing_outbox` purpose executes |
 //! | [`batcher`] | the batcher's queue of L2 messages and their statuses (pure) |
 //! | [`store`] | the redb database |
 //! | [`dump`] | `dump durable storage`: a level's durable storage as an installer config |
@@ -16,8 +17,7 @@
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
 //!
-//! What it does not do yet (each says so when asked): executing outbox messages,
-//! recovering bonds, refutation (accuser and bailout
+//! What it does not do yet (each says so when asked): recovering bonds, refutation (accuser and bailout
 //! modes follow the chain only), and the Merkleized inbox (`/global/block/<id>/inbox`).
 
 pub mod batcher;
@@ -28,6 +28,7 @@ pub mod follower;
 pub mod inbox;
 pub mod l1;
 pub mod operator;
+pub mod outbox_filter;
 pub mod rpc;
 pub mod snapshot;
 pub mod store;
