@@ -792,6 +792,9 @@ fn the_batcher_queues_injects_and_tracks_messages() {
         "03000000",
         "the kernel read the three batched messages"
     );
+    let openapi = get_json(&node.addr, "/openapi");
+    assert_eq!(openapi["openapi"], "3.0.0");
+    assert!(openapi["paths"]["/local/batcher/queue/{id}"]["get"].is_object());
     let never = soru_core::encoding::base58::encode(&soru_core::encoding::base58::SCMSG, &[0; 32]);
     let unknown = get_json(&node.addr, &format!("/local/batcher/queue/{never}"));
     assert_eq!(unknown, serde_json::json!({"status": "unknown"}));
