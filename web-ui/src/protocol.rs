@@ -125,6 +125,8 @@ pub enum FromWorker {
 #[derive(Default)]
 pub struct Worker {
     playground: Option<Playground>,
+    /// The clock `profile` times calls with (nanoseconds), when the host has one.
+    clock: Option<fn() -> u64>,
 }
 
 /// What a batch of command lines produced.
@@ -137,6 +139,14 @@ struct Ran {
 }
 
 impl Worker {
+    /// A worker whose sessions time `profile` with `clock` (nanoseconds from any origin).
+    pub fn with_clock(clock: fn() -> u64) -> Worker {
+        Worker {
+            playground: None,
+            clock: Some(clock),
+        }
+    }
+
     /// Handles one request; `progress` posts progress messages, `now` reads a clock in ms.
     pub fn handle(
         &mut self,
@@ -209,7 +219,11 @@ impl Worker {
         let started = (|| {
             let file = hex::decode(kernel_hex).map_err(|e| format!("kernel transfer: {e}"))?;
             let wasm = crate::kernel_file::load(name, &file).map_err(|e| e.to_string())?;
-            Playground::new(&wasm, inputs).map_err(|e| e.to_string())
+            let mut p = Playground::new(&wasm, inputs).map_err(|e| e.to_string())?;
+            if let Some(clock) = self.clock {
+                p.set_clock(clock);
+            }
+            Ok(p)
         })();
         let mut playground = match started {
             Ok(p) => p,
@@ -393,6 +407,46 @@ mod tests {
         assert!(error
             .unwrap()
             .starts_with("`show outbox at level x` failed"));
+    }
+
+    #[test]
+    fn profiles_are_timed_with_the_workers_clock() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static T: AtomicU64 = AtomicU64::new(0);
+        fn clock() -> u64 {
+            T.fetch_add(1_000_000, Ordering::Relaxed)
+        }
+        let mut w = Worker::with_clock(clock);
+        w.handle(
+            ToWorker::Load {
+                id: 1,
+                name: "echo.wat".into(),
+                kernel_hex: hex::encode(include_str!("../../node-shim/examples/echo.wat")),
+                inputs: "[[]]".into(),
+                commands: vec![],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        );
+        let FromWorker::Done {
+            output, profile, ..
+        } = w.handle(
+            ToWorker::Commands {
+                id: 2,
+                lines: vec!["profile".into()],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        )
+        else {
+            panic!()
+        };
+        assert!(profile.is_some_and(|p| p.iter().any(|(s, _)| s == "kernel_run")));
+        let line = output
+            .lines()
+            .find(|l| l.starts_with("kernel_run: "))
+            .unwrap_or_else(|| panic!("{output}"));
+        assert!(line.ends_with(')'), "timed: {line}");
     }
 
     #[test]
