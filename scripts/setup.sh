@@ -93,5 +93,19 @@ if ! cmp -s "$js_dir/package-lock.json" "$js_dir/node_modules/.package-lock.json
     cp "$js_dir/package-lock.json" "$js_dir/node_modules/.package-lock.json.installed"
 fi
 
+# --- pytezos for the Python client tests, from tests/py/requirements.txt (pinned) ----------------------
+# A virtual environment in target/pyenv (cargo's cache directory), rebuilt when the pins change.
+py_env="$ROOT/target/pyenv"
+py_req="$ROOT/tests/py/requirements.txt"
+if ! cmp -s "$py_req" "$py_env/.requirements.installed" 2>/dev/null; then
+    command -v python3 >/dev/null 2>&1 || fail "python3 not found" "the pytezos tests need Python 3.10 to 3.13"
+    say "installing pytezos into target/pyenv (pip, from tests/py/requirements.txt)"
+    rm -rf "$py_env"
+    python3 -m venv "$py_env" || fail "python3 -m venv $py_env" "Debian: apt-get install python3-venv"
+    "$py_env/bin/pip" install --quiet --disable-pip-version-check -r "$py_req" ||
+        fail "pip install -r tests/py/requirements.txt" "the pytezos tests need these packages"
+    cp "$py_req" "$py_env/.requirements.installed"
+fi
+
 # --- Optional tools (installed on demand by the targets that use them) -----------------------------
 # cargo-fuzz: only `make fuzz` uses it (with a nightly toolchain); that target says how to get it.

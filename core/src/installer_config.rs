@@ -373,9 +373,45 @@ pub fn parse_json(text: &str) -> Result<Vec<SetInstruction>, InstallerConfigErro
     Ok(out)
 }
 
+/// The YAML of `instructions`, in the form [`parse_yaml`] reads back (and octez's debugger
+/// accepts): what `soru-node dump durable storage` writes.
+pub fn to_yaml(instructions: &[SetInstruction]) -> String {
+    let mut out = String::from("instructions:\n");
+    for i in instructions {
+        let value = hex::encode(&i.value);
+        let value = if value.is_empty() {
+            String::from("\"\"")
+        } else {
+            value
+        };
+        // Durable paths are `/` and `[A-Za-z0-9._-]`: plain YAML scalars.
+        out.push_str(&format!(
+            "  - set:\n      value: {value}\n      to: {}\n",
+            i.to
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_yaml_reads_back() {
+        let set = |value: &[u8], to: &str| SetInstruction {
+            value: value.to_vec(),
+            to: to.into(),
+        };
+        let instructions = [
+            set(b"hello", "/a/b"),
+            set(b"", "/empty"),
+            set(&[0, 255], "/x-y_z.1"),
+        ];
+        let yaml = to_yaml(&instructions);
+        assert_eq!(parse_yaml(&yaml).unwrap(), instructions);
+        assert_eq!(to_yaml(&[]), "instructions:\n");
+    }
 
     #[test]
     fn block_and_flow_set_instructions_parse() {

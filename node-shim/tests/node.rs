@@ -3,15 +3,17 @@
 //! answers are checked against an independent run of the PVM on the sandbox's own inbox; a
 //! withdrawal goes the whole way (ticketer deposit, outbox message, commitment published and
 //! cemented by the node, proof from the node's RPC checked with `soru-verifier`, executed with
-//! Taquito, the receiver contract's storage changed, a second execution refused); a `kill -9`
-//! and restart loses nothing.
+//! Taquito and pytezos, the receiver contract's storage changed, a second execution refused);
+//! a `kill -9` and restart loses nothing.
 
 mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{get_json, http, http_full, js_dir, node_script, repo, scratch_dir, Server};
+use common::{
+    get_json, http, http_full, js_dir, node_script, py_script, repo, scratch_dir, Server,
+};
 use serde_json::Value;
 use soru_core::commitment::StateHash;
 use soru_core::encoding::address::{Contract, ContractHash, SmartRollupAddress};
@@ -92,6 +94,9 @@ fn wait_for(node: &Server, path: &str, what: &str) -> Value {
 
 #[test]
 fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
+    let Some(python) = common::pytezos() else {
+        return;
+    };
     let Some(sandbox) = Sandbox::with_echo_rollup("node-e2e-l1") else {
         return;
     };
@@ -250,12 +255,24 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         script,
         &[&l1.url(), l1_dir_s, "deposit", &ticketer, rollup, "10"],
     );
-    let message = withdrawal(&ticketer, &receiver, 10);
-    let sent = node_script(
-        script,
-        &[&l1.url(), l1_dir_s, "send", &hex::encode(&message)],
+    // Two withdrawals (6 and 4 tickets) sent by pytezos; Taquito executes the first, pytezos
+    // the second.
+    let message = withdrawal(&ticketer, &receiver, 6);
+    let second = withdrawal(&ticketer, &receiver, 4);
+    let sent = py_script(
+        &python,
+        "rollup.py",
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "send",
+            &hex::encode(&message),
+            &hex::encode(&second),
+        ],
     );
-    let outbox_level = sent[0]["level"].as_u64().unwrap();
+    let outbox_level = sent[0]["level"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("pytezos add_messages: {}", sent[0]));
     let proof_path =
         format!("/global/block/head/helpers/proofs/outbox/{outbox_level}/messages?index=0");
     let answer = wait_for(
@@ -279,6 +296,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         &node.addr,
         &format!("/global/block/cemented/outbox/{outbox_level}/messages"),
     );
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
     assert_eq!(listed[0]["message_index"], "0");
     assert_eq!(
         listed[0]["message"]["transactions"][0]["entrypoint"],
@@ -315,9 +333,34 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         storage[0]
     );
     assert_eq!(held["args"][1]["args"][0]["string"], "a ticket");
-    assert_eq!(held["args"][1]["args"][1]["int"], "10");
+    assert_eq!(held["args"][1]["args"][1]["int"], "6");
     let received = storage[0]["args"][1].as_array().unwrap();
     assert_eq!(received.len(), 1, "one withdrawal recorded: {}", storage[0]);
+    let index_1 = get_json(
+        &node.addr,
+        &format!("/global/block/head/helpers/proofs/outbox/{outbox_level}/messages?index=1"),
+    );
+    let by_pytezos = py_script(
+        &python,
+        "rollup.py",
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "execute",
+            rollup,
+            index_1["commitment"].as_str().unwrap(),
+            index_1["proof"].as_str().unwrap(),
+        ],
+    );
+    assert!(
+        by_pytezos[0]["level"].is_u64(),
+        "pytezos execute: {}",
+        by_pytezos[0]
+    );
+    let storage = node_script(script, &[&l1.url(), l1_dir_s, "storage", &receiver]);
+    let held = &storage[0]["args"][0]["args"][0];
+    assert_eq!(held["args"][1]["args"][1]["int"], "10", "{}", storage[0]);
+    assert_eq!(storage[0]["args"][1].as_array().unwrap().len(), 2);
     // A second execution, with a fresh proof against the (by now newer) LCC, is refused.
     let fresh = get_json(&node.addr, &proof_path);
     let again = node_script(
@@ -539,6 +582,30 @@ fn snapshots_export_import_and_resume() {
     let expected = get_json(&node.addr, &format!("/global/block/{level}/state_hash"));
     node.kill();
 
+    // `dump durable storage`: the level's durable storage as `set` instructions.
+    std::fs::create_dir_all(&out).unwrap();
+    let dumped = out.join("durable.yaml");
+    let mut dump = soru_node();
+    dump.args([
+        "dump",
+        "durable",
+        "storage",
+        "into",
+        dumped.to_str().unwrap(),
+    ])
+    .args(["--data-dir", src, "--block", &level.to_string()]);
+    assert!(run_ok(dump).contains("Dumped WASM PVM state to"));
+    let set = soru_core::installer_config::parse_yaml(&std::fs::read_to_string(&dumped).unwrap())
+        .unwrap();
+    let counter = set
+        .iter()
+        .find(|i| i.to == "/counter")
+        .expect("/counter dumped");
+    assert_eq!(counter.value, 2u32.to_le_bytes());
+    assert!(set
+        .iter()
+        .all(|i| !i.to.starts_with("/readonly") && i.to != "/kernel/boot.wasm"));
+
     let exported = snapshot(&[
         "export",
         "--data-dir",
@@ -725,6 +792,9 @@ fn the_batcher_queues_injects_and_tracks_messages() {
         "03000000",
         "the kernel read the three batched messages"
     );
+    let openapi = get_json(&node.addr, "/openapi");
+    assert_eq!(openapi["openapi"], "3.0.0");
+    assert!(openapi["paths"]["/local/batcher/queue/{id}"]["get"].is_object());
     let never = soru_core::encoding::base58::encode(&soru_core::encoding::base58::SCMSG, &[0; 32]);
     let unknown = get_json(&node.addr, &format!("/local/batcher/queue/{never}"));
     assert_eq!(unknown, serde_json::json!({"status": "unknown"}));

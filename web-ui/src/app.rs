@@ -813,6 +813,9 @@ fn VerifyPage() -> impl IntoView {
     let node = RwSignal::new(String::new());
     let level = RwSignal::new(String::new());
     let index = RwSignal::new("0".to_string());
+    let l1 = RwSignal::new(String::new());
+    // Where the fetched proof and commitment came from (cleared when the proof is edited).
+    let source = RwSignal::new(String::new());
     let run = move || {
         let checked = (|| {
             let p = verify::parse_proof(&proof.get_untracked()).map_err(|e| e.to_string())?;
@@ -843,6 +846,7 @@ fn VerifyPage() -> impl IntoView {
                     };
                     proof.set(p);
                     target.set(v.state_hash);
+                    source.set(String::new());
                     note.set(format!("Loaded {file}."));
                     run();
                 }
@@ -860,6 +864,8 @@ fn VerifyPage() -> impl IntoView {
             )));
             return;
         };
+        result.set(None);
+        note.set(String::new());
         spawn_local(async move {
             let fetched: Result<(), String> = async {
                 let url = rpc::outbox_proof_url(&n, lv, ix);
@@ -868,10 +874,34 @@ fn VerifyPage() -> impl IntoView {
                 proof.set(p);
                 let hash = soru_verifier::CommitmentHash::from_b58check(&commitment)
                     .map_err(|e| format!("GET {url}: commitment {commitment:?}: {e}"))?;
-                let curl = rpc::commitment_url(&n, &hash);
+                let l1 = l1.get_untracked();
+                if l1.trim().is_empty() {
+                    let curl = rpc::commitment_url(&n, &hash);
+                    let cbody = web::fetch_text(&curl).await.map_err(|e| e.to_string())?;
+                    target.set(cbody.trim().to_string());
+                    source.set(format!("The proof and commitment {commitment} come from the rollup node; give an L1 node URL to take the commitment from the L1 and see that it is cemented."));
+                    return Ok(());
+                }
+                // The commitment from the L1, and whether the L1 has cemented it.
+                let rurl = rpc::rollup_address_url(&n);
+                let rbody = web::fetch_text(&rurl).await.map_err(|e| e.to_string())?;
+                let rollup = rpc::parse_string(&rurl, &rbody)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("GET {rurl}: no rollup address"))?;
+                let curl = rpc::l1_commitment_url(&l1, &rollup, &hash);
                 let cbody = web::fetch_text(&curl).await.map_err(|e| e.to_string())?;
-                target.set(cbody.trim().to_string());
-                note.set(format!("Fetched the proof and commitment {commitment} from the node; check on L1 that it is cemented."));
+                let c = rpc::parse_l1_commitment(&curl, &cbody, &hash).map_err(|e| e.to_string())?;
+                let lurl = rpc::l1_lcc_url(&l1, &rollup);
+                let lbody = web::fetch_text(&lurl).await.map_err(|e| e.to_string())?;
+                let (lcc, lcc_level) = rpc::parse_lcc(&lurl, &lbody).map_err(|e| e.to_string())?;
+                target.set(c.to_json().to_string());
+                source.set(if lcc == hash {
+                    format!("The commitment {commitment} comes from the L1, which has cemented it: it is rollup {rollup}'s last cemented commitment.")
+                } else if c.inbox_level <= lcc_level {
+                    format!("The commitment {commitment} comes from the L1; its inbox level {} is at or below the last cemented level {lcc_level} (last cemented commitment {}).", c.inbox_level, lcc.to_b58check())
+                } else {
+                    format!("The commitment {commitment} comes from the L1 but is not cemented yet: the last cemented level is {lcc_level}, the commitment's {}.", c.inbox_level)
+                });
                 Ok(())
             }
             .await;
@@ -889,7 +919,7 @@ fn VerifyPage() -> impl IntoView {
                 <div class="card">
                     <label for="proof">"Output proof (hex)"</label>
                     <textarea id="proof" rows="8" spellcheck="false" prop:value=move || proof.get()
-                        on:input=move |ev| proof.set(event_target_value(&ev))></textarea>
+                        on:input=move |ev| { proof.set(event_target_value(&ev)); source.set(String::new()); }></textarea>
                     <label for="state-hash">"State hash or commitment (srs1..., 64 hex digits, or the commitment's JSON or hex)"</label>
                     <input id="state-hash" spellcheck="false" prop:value=move || target.get()
                         on:input=move |ev| target.set(event_target_value(&ev))/>
@@ -908,8 +938,9 @@ fn VerifyPage() -> impl IntoView {
                         <div><TextField id="outbox-level" label="Outbox level" value=level numeric=true/></div>
                         <div><TextField id="message-index" label="Message index" value=index numeric=true/></div>
                     </div>
+                    <TextField id="verify-l1" label="L1 node URL (optional: take the commitment from the L1)" value=l1 placeholder="http://127.0.0.1:8732"/>
                     <button on:click=fetch_from_node>"Fetch proof and commitment"</button>
-                    <p class="muted">"Uses GET /global/block/head/helpers/proofs/outbox/<level>/messages?index=<i> and /local/commitments/<hash>. The node must allow this page's origin (--cors-origins)."</p>
+                    <p class="muted">"Uses GET /global/block/head/helpers/proofs/outbox/<level>/messages?index=<i>, then the commitment from the L1 (.../smart_rollup/<sr1>/commitment/<hash> and last_cemented_commitment_hash_with_level) or from the rollup node (/local/commitments/<hash>). The nodes must allow this page's origin (CORS)."</p>
                 </div>
             </div>
             <div id="verify-result" class="card result" role="status" aria-live="polite">
@@ -924,10 +955,12 @@ fn VerifyPage() -> impl IntoView {
                         }}
                         <p class="mono break small">{message_hex}</p>
                         <p class="muted">{note.get()}</p>
+                        {move || (!source.with(String::is_empty)).then(|| view! { <p id="verify-source" class="muted">{source.get()}</p> })}
                     }.into_any(),
                     Some(Ok(Outcome::Invalid { reason, state_hash })) => view! {
                         <p class="invalid"><strong>"Invalid proof"</strong>{format!(" for state {state_hash}: {reason}")}</p>
                         <p class="muted">{note.get()}</p>
+                        {move || (!source.with(String::is_empty)).then(|| view! { <p id="verify-source" class="muted">{source.get()}</p> })}
                     }.into_any(),
                 }}
             </div>

@@ -84,6 +84,63 @@ pub fn kernel_url(node: &str, block: &str) -> String {
     )
 }
 
+/// The L1's record of a commitment of `rollup` (octez-node, or `soru sandbox run`):
+/// `/chains/main/blocks/head/context/smart_rollups/smart_rollup/<sr1>/commitment/<src1>`.
+pub fn l1_commitment_url(l1: &str, rollup: &str, hash: &CommitmentHash) -> String {
+    format!(
+        "{}/chains/main/blocks/head/context/smart_rollups/smart_rollup/{rollup}/commitment/{}",
+        base(l1),
+        hash.to_b58check()
+    )
+}
+
+/// The L1's last cemented commitment of `rollup`:
+/// `.../smart_rollup/<sr1>/last_cemented_commitment_hash_with_level`.
+pub fn l1_lcc_url(l1: &str, rollup: &str) -> String {
+    format!(
+        "{}/chains/main/blocks/head/context/smart_rollups/smart_rollup/{rollup}/last_cemented_commitment_hash_with_level",
+        base(l1)
+    )
+}
+
+/// The answer of [`l1_lcc_url`]: the hash and inbox level of the last cemented commitment.
+pub fn parse_lcc(url: &str, body: &str) -> Result<(CommitmentHash, i32), RpcError> {
+    let v = json(url, body)?;
+    let hash = v
+        .get("hash")
+        .and_then(Value::as_str)
+        .ok_or_else(|| body_error(url, "no string field \"hash\""))?;
+    let hash = CommitmentHash::from_b58check(hash)
+        .map_err(|e| body_error(url, format!("field \"hash\": {e}")))?;
+    let level = v
+        .get("level")
+        .and_then(Value::as_i64)
+        .and_then(|l| i32::try_from(l).ok())
+        .ok_or_else(|| body_error(url, "no integer field \"level\""))?;
+    Ok((hash, level))
+}
+
+/// The L1's commitment record (the bare commitment JSON), checked to hash to `hash`.
+pub fn parse_l1_commitment(
+    url: &str,
+    body: &str,
+    hash: &CommitmentHash,
+) -> Result<Commitment, RpcError> {
+    let v = json(url, body)?;
+    let (c, _) = commitment_with_hash(&v).map_err(|e| body_error(url, e))?;
+    if c.hash() != *hash {
+        return Err(body_error(
+            url,
+            format!(
+                "the commitment hashes to {}, not to the requested {}",
+                c.hash().to_b58check(),
+                hash.to_b58check()
+            ),
+        ));
+    }
+    Ok(c)
+}
+
 /// A JSON string answer (`"sr1..."`, a durable value's hex); `None` for `null`.
 pub fn parse_string(url: &str, body: &str) -> Result<Option<String>, RpcError> {
     match json(url, body)? {
@@ -298,6 +355,30 @@ mod tests {
             ..g
         };
         assert!(!is_genesis(&next));
+    }
+
+    #[test]
+    fn reads_l1_commitments_and_the_lcc() {
+        let g = Commitment::genesis(5, StateHash([1; 32]));
+        let h = g.hash();
+        let url = l1_commitment_url("http://l1/", "sr1x", &h);
+        assert!(url.starts_with(
+            "http://l1/chains/main/blocks/head/context/smart_rollups/smart_rollup/sr1x/commitment/src1"
+        ));
+        assert_eq!(
+            parse_l1_commitment("u", &g.to_json().to_string(), &h).unwrap(),
+            g
+        );
+        let other = Commitment::genesis(6, StateHash([1; 32]));
+        let e = parse_l1_commitment("u", &other.to_json().to_string(), &h)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not to the requested"), "{e}");
+        let body = format!(r#"{{"hash": "{}", "level": 5}}"#, h.to_b58check());
+        assert_eq!(parse_lcc("u", &body).unwrap(), (h, 5));
+        assert!(parse_lcc("u", r#"{"hash": "src1", "level": 5}"#).is_err());
+        assert!(l1_lcc_url("http://l1", "sr1x")
+            .ends_with("/sr1x/last_cemented_commitment_hash_with_level"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! soru-node snapshot export [FILE] --data-dir D [--dest DIR] [--level head|finalized|cemented|L] [--uncompressed] [--no-check]
 //! soru-node snapshot import FILE --data-dir D [--endpoint URL] [--no-check] [--force]
 //! soru-node snapshot info FILE
+//! soru-node dump durable storage into FILE --data-dir D [--block head|head~N|L|HASH]
 //! ```
 
 use std::net::SocketAddr;
@@ -71,6 +72,22 @@ enum Command {
         /// `<data-dir>/wallet.json` when it exists).
         #[arg(long)]
         wallet: Option<PathBuf>,
+    },
+    /// `dump durable storage into FILE`: a level's durable storage as an installer config
+    /// (`set` instructions), for `soru debug --installer-config` (the node must be stopped).
+    Dump {
+        /// `durable storage into FILE` (or `durable storage --output FILE`).
+        #[arg(num_args = 1.., required = true)]
+        words: Vec<String>,
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The level: head, head~N, a level or an L1 block hash.
+        #[arg(long, default_value = "head")]
+        block: String,
+        /// The file to write (instead of `into FILE`).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Snapshots of the node's data (octez's format): export, import, info.
     Snapshot {
@@ -145,6 +162,12 @@ pub fn main() -> ExitCode {
             wallet,
         } => run(&data_dir, rpc_addr, endpoint, wallet),
         Command::Snapshot { command } => snapshot(command),
+        Command::Dump {
+            words,
+            data_dir,
+            block,
+            output,
+        } => dump(&words, &data_dir, &block, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +176,28 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn dump(
+    words: &[String],
+    data_dir: &Path,
+    block: &str,
+    output: Option<PathBuf>,
+) -> Result<(), String> {
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let file = match (words.as_slice(), output) {
+        (["durable", "storage", "into", file], None) => PathBuf::from(file),
+        (["durable", "storage"], Some(file)) => file,
+        _ => {
+            return Err(format!(
+                "dump {}: expected `dump durable storage into FILE` (or `--output FILE`)",
+                words.join(" ")
+            ))
+        }
+    };
+    let n = super::dump::dump_durable_storage(data_dir, block, &file)?;
+    println!("Dumped WASM PVM state to {} ({n} values)", file.display());
+    Ok(())
 }
 
 fn snapshot(command: SnapshotCommand) -> Result<(), String> {

@@ -11,6 +11,7 @@
 //! | [`operator`] | wallet, injector, publishing and cementing commitments, batches |
 //! | [`batcher`] | the batcher's queue of L2 messages and their statuses (pure) |
 //! | [`store`] | the redb database |
+//! | [`dump`] | `dump durable storage`: a level's durable storage as an installer config |
 //! | [`snapshot`] | octez snapshots: export, import with octez's checks, info |
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
@@ -22,6 +23,7 @@
 pub mod batcher;
 pub mod cli;
 pub mod config;
+pub mod dump;
 pub mod follower;
 pub mod inbox;
 pub mod l1;

@@ -124,47 +124,97 @@ impl IntoResponse for Reply {
 
 type Answer = Result<Reply, RpcError>;
 
-/// The router with every route.
+/// One route, as `/openapi` describes it.
+pub struct RouteDoc {
+    /// `get` or `post`.
+    pub method: &'static str,
+    /// The path, with `{parameters}`.
+    pub path: &'static str,
+    /// What it answers.
+    pub summary: &'static str,
+}
+
+/// Declares every route once: the router is built from this list and `/openapi` describes it.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:ident: $summary:literal;)*) => {
+        /// Every route of the node, in the order the router adds them.
+        pub const ROUTES: &[RouteDoc] = &[$(RouteDoc {
+            method: stringify!($method),
+            path: $path,
+            summary: $summary,
+        }),*];
+
+        fn add_routes(r: Router<Arc<Ctx>>) -> Router<Arc<Ctx>> {
+            r$(.route($path, $method($handler)))*
+        }
+    };
+}
+
+routes! {
+    get "/health" => health: "Whether the node follows its L1 and rollup, with its last error.";
+    get "/version" => version: "The node's version.";
+    get "/config" => config: "The node's configuration.";
+    get "/openapi" => openapi: "This description (OpenAPI 3.0), generated from the route list.";
+    get "/global/smart_rollup_address" => smart_rollup_address: "The rollup's address (sr1...).";
+    get "/global/tezos_head" => tezos_head: "The last L1 block the node processed (hash).";
+    get "/global/tezos_level" => tezos_level: "The last L1 level the node processed.";
+    get "/global/last_stored_commitment" => last_stored_commitment: "The last commitment the node computed.";
+    get "/global/last_cemented_commitment" => last_cemented_commitment: "The L1's last cemented commitment, as the node last saw it.";
+    get "/global/block/{id}" => block: "The L2 block of head, finalized, cemented, a level or an L1 block hash: octez's full block with its inbox.";
+    get "/global/block/{id}/{field}" => block_field: "One field of an L2 block: hash, level, num_messages, state_hash, ticks, total_ticks, status, state_current_level or committed_status.";
+    get "/global/block/{id}/durable/wasm_2_0_0/{what}" => durable: "The durable storage after the block: value, length, subkeys or values of ?key=/path.";
+    get "/global/block/{id}/outbox/{level}/messages" => outbox_messages: "The outbox messages of an outbox level, decoded.";
+    get "/global/block/{id}/helpers/proofs/outbox/{level}/messages" => outbox_proof: "The output proof of message ?index=i of an outbox level, against the last cemented commitment: {commitment, proof}.";
+    get "/local/commitments/{hash}" => local_commitment: "A commitment the node computed, by hash.";
+    get "/local/last_published_commitment" => last_published_commitment: "The last commitment the node's operator published.";
+    get "/local/gc_info" => gc_info: "Garbage collection: the first level whose state is kept.";
+    post "/local/batcher/injection" => batcher_injection: "Queue L2 messages (a JSON array of hex) in the batcher; ?order=n&drop_duplicate=bool. Loopback clients only.";
+    get "/local/batcher/queue" => batcher_queue: "The batcher's queued messages.";
+    get "/local/batcher/queue/{id}" => batcher_message: "A batched message's content and status.";
+    get "/local/synchronized" => synchronized: "Whether the node has processed the L1 head.";
+}
+
+/// The router with every route of [`ROUTES`].
 pub fn router(ctx: Arc<Ctx>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/version", get(version))
-        .route("/config", get(config))
-        .route("/global/smart_rollup_address", get(smart_rollup_address))
-        .route("/global/tezos_head", get(tezos_head))
-        .route("/global/tezos_level", get(tezos_level))
-        .route(
-            "/global/last_stored_commitment",
-            get(last_stored_commitment),
-        )
-        .route(
-            "/global/last_cemented_commitment",
-            get(last_cemented_commitment),
-        )
-        .route("/global/block/{id}", get(block))
-        .route("/global/block/{id}/{field}", get(block_field))
-        .route("/global/block/{id}/durable/wasm_2_0_0/{what}", get(durable))
-        .route(
-            "/global/block/{id}/outbox/{level}/messages",
-            get(outbox_messages),
-        )
-        .route(
-            "/global/block/{id}/helpers/proofs/outbox/{level}/messages",
-            get(outbox_proof),
-        )
-        .route("/local/commitments/{hash}", get(local_commitment))
-        .route(
-            "/local/last_published_commitment",
-            get(last_published_commitment),
-        )
-        .route("/local/gc_info", get(gc_info))
-        .route("/local/batcher/injection", post(batcher_injection))
-        .route("/local/batcher/queue", get(batcher_queue))
-        .route("/local/batcher/queue/{id}", get(batcher_message))
-        .route("/local/synchronized", get(synchronized))
+    add_routes(Router::new())
         .fallback(not_found)
         .layer(axum::middleware::map_response(cors))
         .with_state(ctx)
+}
+
+/// The OpenAPI 3.0 description of [`ROUTES`].
+pub fn openapi_json() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let parameters: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|step| step.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": r.summary,
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": "the answer, JSON", "content": {"application/json": {}}},
+                "default": {"description": "an octez error array: [{kind, id, ...}]"}
+            }
+        });
+        if r.method == "post" {
+            op["requestBody"] = json!({"content": {"application/json": {}}});
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method] = op;
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {"title": "soru-node: the octez smart rollup node RPC", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+    })
+}
+
+async fn openapi() -> Answer {
+    Ok(Reply::live(openapi_json()))
 }
 
 async fn cors(method: Method, mut r: Response) -> Response {
@@ -759,4 +809,31 @@ async fn outbox_proof(
         body: json!({"commitment": lcc_hash, "proof": hex::encode(proof)}),
         immutable: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_describes_every_route_with_its_parameters() {
+        let doc = openapi_json();
+        for r in ROUTES {
+            let op = &doc["paths"][r.path][r.method];
+            assert_eq!(op["summary"], r.summary, "{}", r.path);
+            let names: Vec<&str> = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names.len(), r.path.matches('{').count(), "{}", r.path);
+        }
+        assert_eq!(
+            doc["paths"]["/global/block/{id}/outbox/{level}/messages"]["get"]["parameters"][1]
+                ["name"],
+            "level"
+        );
+        assert!(doc["paths"]["/local/batcher/injection"]["post"]["requestBody"].is_object());
+    }
 }

@@ -37,12 +37,22 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The router.
+/// The router. Every answer allows any origin (as octez-node's `--cors-origin '*'`), so web
+/// pages such as soru-web's Verify withdrawal can read commitments from the L1.
 pub fn router(shared: Shared) -> Router {
     Router::new()
         .route("/monitor/heads/{chain}", get(monitor_heads))
         .fallback(dispatch)
+        .layer(axum::middleware::map_response(allow_any_origin))
         .with_state(shared)
+}
+
+async fn allow_any_origin(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        axum::http::HeaderValue::from_static("*"),
+    );
+    r
 }
 
 fn ok(v: J) -> Response {

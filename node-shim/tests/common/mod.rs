@@ -35,6 +35,42 @@ pub fn js_dir() -> Option<PathBuf> {
     None
 }
 
+/// The Python of `target/pyenv` when pytezos is installed there (scripts/setup.sh); `None`
+/// with a message locally, a panic under `CI=true`.
+pub fn pytezos() -> Option<PathBuf> {
+    let python = repo().join("target/pyenv/bin/python");
+    let ok = Command::new(&python)
+        .args(["-c", "import pytezos"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let msg = "pytezos is missing from target/pyenv (run scripts/setup.sh)";
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+    println!("skipping: {msg}");
+    None
+}
+
+/// Runs `tests/py/<script> <args>` with `python` and returns its stdout's JSON lines.
+pub fn py_script(python: &Path, script: &str, args: &[&str]) -> Vec<Value> {
+    let out = Command::new(python)
+        .arg(repo().join("tests/py").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
 /// Runs `node <script> <args>` and returns its stdout's JSON lines; panics with both streams
 /// when it fails.
 pub fn node_script(script: &Path, args: &[&str]) -> Vec<Value> {

@@ -9,7 +9,8 @@
 // panel; stops a runaway kernel; restores a session from local storage
 // and from a share link; reports a precise network error on the Check commitments page; checks
 // the commitments of a real `soru sandbox` + `soru-node` (echo kernel, originated with Taquito)
-// as valid, and through a proxy that tampers one level's inbox, as invalid. Needs
+// as valid, and through a proxy that tampers one level's inbox, as invalid; verifies an outbox
+// message's proof from the node against the commitment the L1 cemented. Needs
 // target/debug/{soru,soru-node} (cargo build -p soru-node --bins). Saves screenshots of each
 // page at 1280x800 and 390x844 under target/screenshots/.
 import assert from "node:assert/strict";
@@ -266,7 +267,7 @@ async function getJson(url) {
 }
 const children = [];
 
-await test("check commitments of a real sandbox and node: valid, and invalid through a tampering proxy", async () => {
+await test("check commitments of a real sandbox and node (valid, and invalid through a tampering proxy), and verify a withdrawal with the commitment from the L1", async () => {
   for (const b of ["soru", "soru-node"]) {
     assert.ok(fs.existsSync(path.join(BIN, b)), `${BIN}/${b} is missing: cargo build -p soru-node --bins`);
   }
@@ -278,9 +279,11 @@ await test("check commitments of a real sandbox and node: valid, and invalid thr
   const kernel = execFileSync(path.join(BIN, "soru"), ["kernel", "hex", path.join(ROOT, "node-shim/examples/echo.wat")], { encoding: "utf8" }).trim();
   const { rollup, level: origination } = json("node", [script, l1, l1Dir, "originate", kernel]);
   const nodeDir = path.join(dir, "node");
-  execFileSync(path.join(BIN, "soru-node"), ["init", "observer", "config", "for", rollup, "--data-dir", nodeDir,
-    "--endpoint", l1, "--rpc-addr", "127.0.0.1:0", "--history-mode", "archive"]);
-  const node = await startServer("soru-node", ["run", "--data-dir", nodeDir]);
+  // An operator (the sandbox's second bootstrap key) publishes and cements the commitments.
+  const operator = JSON.parse(fs.readFileSync(path.join(l1Dir, "wallet.json"), "utf8"))[1].address;
+  execFileSync(path.join(BIN, "soru-node"), ["init", "operator", "config", "for", rollup, "with", "operators", operator,
+    "--data-dir", nodeDir, "--endpoint", l1, "--rpc-addr", "127.0.0.1:0", "--history-mode", "archive"]);
+  const node = await startServer("soru-node", ["run", "--data-dir", nodeDir, "--wallet", path.join(l1Dir, "wallet.json")]);
   const { level: sent } = json("node", [script, l1, l1Dir, "send", "68656c6c6f", "776f726c64"]);
   // Two commitment periods (5 levels each in the sandbox) past the messages.
   const deadline = Date.now() + 90_000;
@@ -343,6 +346,28 @@ await test("check commitments of a real sandbox and node: valid, and invalid thr
   } finally {
     await new Promise((r) => proxy.close(r));
   }
+
+  // The echo kernel's outbox message of level `sent`, once cemented: the proof from the rollup
+  // node, the commitment from the L1.
+  const proofPath = `/global/block/head/helpers/proofs/outbox/${sent}/messages?index=0`;
+  for (const until = Date.now() + 90_000; (await fetch(node + proofPath)).status !== 200;) {
+    assert.ok(Date.now() < until, `no outbox proof for level ${sent}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await tab("Verify withdrawal");
+  await page.getByRole("textbox", { name: "Rollup node URL" }).fill(node);
+  await page.getByLabel("Outbox level").fill(String(sent));
+  await page.getByLabel("Message index").fill("0");
+  await page.getByLabel(/^L1 node URL/).fill(l1);
+  await page.getByRole("button", { name: "Fetch proof and commitment" }).click();
+  const result = page.locator("#verify-result");
+  await page.waitForFunction((l) => {
+    const t = document.querySelector("#verify-result")?.textContent ?? "";
+    return t.includes(`outbox of level ${l} `) || t.includes("Cannot verify") || t.includes("Invalid proof");
+  }, sent, { timeout: TIMEOUT });
+  assert.match(await result.textContent(), new RegExp(`^Valid proof: message 0 of the outbox of level ${sent} `));
+  assert.match(await page.locator("#verify-source").textContent(), /comes from the L1(, which has cemented it|; its inbox level \d+ is at or below the last cemented level)/);
+  await shoot("verify-from-l1", "#verify-result");
 });
 
 await test("no uncaught errors in the page", async () => {
