@@ -86,6 +86,9 @@ pub enum FromWorker {
         error: Option<String>,
         /// The kernel waits for a preimage the session does not have (hash, hex).
         needs_preimage: Option<String>,
+        /// The stacks of the last `profile` of the request with their own fuel
+        /// ([`soru_core::debugger::ProfileReport::stack_fuel`]), for the flame graph.
+        profile: Option<Vec<(String, i64)>>,
         /// How many of the request's command lines completed (the failed one and those after
         /// it did not), so the page knows which to keep for a restore.
         completed: usize,
@@ -127,6 +130,7 @@ pub struct Worker {
 /// What a batch of command lines produced.
 struct Ran {
     output: String,
+    profile: Option<Vec<(String, i64)>>,
     completed: usize,
     error: Option<String>,
     needs_preimage: Option<String>,
@@ -194,6 +198,7 @@ impl Worker {
             output: ran.output,
             error: ran.error,
             needs_preimage: ran.needs_preimage,
+            profile: ran.profile,
             completed: ran.completed,
             millis: now() - start,
         }
@@ -214,6 +219,7 @@ impl Worker {
                     completed: 0,
                     error: Some(e),
                     needs_preimage: None,
+                    profile: None,
                 }
             }
         };
@@ -235,6 +241,7 @@ impl Worker {
             completed: commands.len(),
             error,
             needs_preimage: None,
+            profile: None,
         }
     }
 
@@ -251,6 +258,7 @@ impl Worker {
                 completed: 0,
                 error: Some("no kernel is loaded: load one first".into()),
                 needs_preimage: None,
+                profile: None,
             };
         };
         let mut ran = Ran {
@@ -258,6 +266,7 @@ impl Worker {
             completed: 0,
             error: None,
             needs_preimage: None,
+            profile: None,
         };
         for (i, line) in lines.iter().enumerate() {
             let trimmed = line.trim();
@@ -285,6 +294,7 @@ impl Worker {
                 Outcome::Profiled(report) => {
                     ran.output.push_str(&report.stacks());
                     ran.output.push_str(&report.summary());
+                    ran.profile = Some(report.stack_fuel());
                 }
                 Outcome::Error => {
                     ran.error = Some(format!("`{trimmed}` failed: {}", reply.output.trim_end()));

@@ -50,6 +50,7 @@ fn unreadable(error: String) -> FromWorker {
         output: String::new(),
         error: Some(error),
         needs_preimage: None,
+        profile: None,
         completed: 0,
         millis: 0.0,
     }
