@@ -356,7 +356,10 @@ pub fn parse_json(text: &str) -> Result<Vec<SetInstruction>, InstallerConfigErro
         };
         let field = |name: &str| -> Result<Option<String>, InstallerConfigError> {
             match set.get(name) {
-                None | Some(Value::Null) => Ok(None),
+                None => Ok(None),
+                // Octez's encoding has `value` as an optional string: null is no bytes.
+                Some(Value::Null) if name == "value" => Ok(Some(String::new())),
+                Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(other) => Err(error(
                     None,
@@ -468,6 +471,8 @@ mod tests {
     #[cfg(feature = "json")]
     #[test]
     fn json_configs_parse_and_fail_precisely() {
+        let got = parse_json(r#"{"instructions":[{"set":{"value":null,"to":"/e"}}]}"#).unwrap();
+        assert!(got[0].value.is_empty());
         let got = parse_json(r#"{"instructions":[{"set":{"value":"0102","to":"/x"}}]}"#).unwrap();
         assert_eq!(
             got,

@@ -11,7 +11,7 @@ use crate::protocol::{FromWorker, Progress, ToWorker};
 use crate::rpc::{self, CheckedCommitment};
 use crate::session::{self, Session};
 use crate::verify::{self, Outcome};
-use crate::view::{self, TreeNode, ValueView};
+use crate::view::{self, FlameNode, TreeNode, ValueView};
 use crate::web::{self, Slot};
 
 /// The bundled example kernels: (label, file name, file text, inputs).
@@ -171,6 +171,8 @@ struct Playground {
     memory: RwSignal<String>,
     /// Completion candidates shown under the command box.
     hint: RwSignal<Option<String>>,
+    /// The flame graph of the last `profile`.
+    flame: RwSignal<Option<FlameNode>>,
     /// The memory panel's fields: address, length, as text.
     mem_address: RwSignal<String>,
     mem_length: RwSignal<String>,
@@ -195,6 +197,7 @@ impl Playground {
             line: RwSignal::new(String::new()),
             memory: RwSignal::new(String::new()),
             hint: RwSignal::new(None),
+            flame: RwSignal::new(None),
             mem_address: RwSignal::new("0".into()),
             mem_length: RwSignal::new("64".into()),
             mem_text: RwSignal::new(false),
@@ -241,7 +244,11 @@ impl Playground {
                 needs_preimage,
                 completed,
                 millis,
+                profile,
             } => {
+                if let Some(stacks) = profile {
+                    self.flame.set(Some(view::flame_tree(&stacks)));
+                }
                 let Some((rid, pending, label)) = self.running.get_untracked() else {
                     return;
                 };
@@ -610,6 +617,15 @@ fn PlaygroundPage(pg: Playground) -> impl IntoView {
                 <h3>"Debugger output"</h3>
                 <pre id="transcript" class="log transcript" tabindex="0" aria-label="Debugger output"><span>{move || pg.transcript.get()}</span></pre>
             </div>
+            {move || pg.flame.get().map(|root| view! {
+                <div class="card">
+                    <h3>"Profile: fuel per kernel function"</h3>
+                    <p class="muted">{format!("The last profile command: {} fuel in all. Each bar is a function, as wide as the fuel of its calls (callees included); hover for numbers.", view::grouped(&root.fuel.to_string()))}</p>
+                    <div id="flamegraph" class="flame" role="img" aria-label="Flame graph of the last profile">
+                        {root.children.iter().map(|c| flame_view(c, root.fuel)).collect_view()}
+                    </div>
+                </div>
+            })}
             {move || pg.snapshot.get().map(|s| view! { <Panels s=s pg=pg/> })}
         </section>
     }
@@ -757,6 +773,25 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// One frame of the flame graph and its callees, `parent` the fuel of the frame above.
+fn flame_view(node: &FlameNode, parent: i64) -> AnyView {
+    let pct = if parent > 0 {
+        node.fuel as f64 * 100.0 / parent as f64
+    } else {
+        0.0
+    };
+    let title = format!("{}: {} fuel ({pct:.1}%)", node.name, node.fuel);
+    view! {
+        <div class="flame-frame" style=format!("width: {pct:.3}%")>
+            <div class="flame-bar mono small" title=title.clone()>{node.name.clone()}</div>
+            <div class="flame-children">
+                {node.children.iter().map(|c| flame_view(c, node.fuel)).collect_view()}
+            </div>
+        </div>
+    }
+    .into_any()
 }
 
 fn tree_view(

@@ -121,6 +121,11 @@ impl Playground {
         })
     }
 
+    /// Gives `profile` a clock (nanoseconds from any origin), as `soru debug` does.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.session.set_clock(clock);
+    }
+
     /// The session.
     pub fn session(&self) -> &Session {
         &self.session

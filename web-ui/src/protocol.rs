@@ -86,6 +86,9 @@ pub enum FromWorker {
         error: Option<String>,
         /// The kernel waits for a preimage the session does not have (hash, hex).
         needs_preimage: Option<String>,
+        /// The stacks of the last `profile` of the request with their own fuel
+        /// ([`soru_core::debugger::ProfileReport::stack_fuel`]), for the flame graph.
+        profile: Option<Vec<(String, i64)>>,
         /// How many of the request's command lines completed (the failed one and those after
         /// it did not), so the page knows which to keep for a restore.
         completed: usize,
@@ -122,17 +125,28 @@ pub enum FromWorker {
 #[derive(Default)]
 pub struct Worker {
     playground: Option<Playground>,
+    /// The clock `profile` times calls with (nanoseconds), when the host has one.
+    clock: Option<fn() -> u64>,
 }
 
 /// What a batch of command lines produced.
 struct Ran {
     output: String,
+    profile: Option<Vec<(String, i64)>>,
     completed: usize,
     error: Option<String>,
     needs_preimage: Option<String>,
 }
 
 impl Worker {
+    /// A worker whose sessions time `profile` with `clock` (nanoseconds from any origin).
+    pub fn with_clock(clock: fn() -> u64) -> Worker {
+        Worker {
+            playground: None,
+            clock: Some(clock),
+        }
+    }
+
     /// Handles one request; `progress` posts progress messages, `now` reads a clock in ms.
     pub fn handle(
         &mut self,
@@ -194,6 +208,7 @@ impl Worker {
             output: ran.output,
             error: ran.error,
             needs_preimage: ran.needs_preimage,
+            profile: ran.profile,
             completed: ran.completed,
             millis: now() - start,
         }
@@ -204,7 +219,11 @@ impl Worker {
         let started = (|| {
             let file = hex::decode(kernel_hex).map_err(|e| format!("kernel transfer: {e}"))?;
             let wasm = crate::kernel_file::load(name, &file).map_err(|e| e.to_string())?;
-            Playground::new(&wasm, inputs).map_err(|e| e.to_string())
+            let mut p = Playground::new(&wasm, inputs).map_err(|e| e.to_string())?;
+            if let Some(clock) = self.clock {
+                p.set_clock(clock);
+            }
+            Ok(p)
         })();
         let mut playground = match started {
             Ok(p) => p,
@@ -214,6 +233,7 @@ impl Worker {
                     completed: 0,
                     error: Some(e),
                     needs_preimage: None,
+                    profile: None,
                 }
             }
         };
@@ -235,6 +255,7 @@ impl Worker {
             completed: commands.len(),
             error,
             needs_preimage: None,
+            profile: None,
         }
     }
 
@@ -251,6 +272,7 @@ impl Worker {
                 completed: 0,
                 error: Some("no kernel is loaded: load one first".into()),
                 needs_preimage: None,
+                profile: None,
             };
         };
         let mut ran = Ran {
@@ -258,6 +280,7 @@ impl Worker {
             completed: 0,
             error: None,
             needs_preimage: None,
+            profile: None,
         };
         for (i, line) in lines.iter().enumerate() {
             let trimmed = line.trim();
@@ -285,6 +308,7 @@ impl Worker {
                 Outcome::Profiled(report) => {
                     ran.output.push_str(&report.stacks());
                     ran.output.push_str(&report.summary());
+                    ran.profile = Some(report.stack_fuel());
                 }
                 Outcome::Error => {
                     ran.error = Some(format!("`{trimmed}` failed: {}", reply.output.trim_end()));
@@ -383,6 +407,46 @@ mod tests {
         assert!(error
             .unwrap()
             .starts_with("`show outbox at level x` failed"));
+    }
+
+    #[test]
+    fn profiles_are_timed_with_the_workers_clock() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static T: AtomicU64 = AtomicU64::new(0);
+        fn clock() -> u64 {
+            T.fetch_add(1_000_000, Ordering::Relaxed)
+        }
+        let mut w = Worker::with_clock(clock);
+        w.handle(
+            ToWorker::Load {
+                id: 1,
+                name: "echo.wat".into(),
+                kernel_hex: hex::encode(include_str!("../../node-shim/examples/echo.wat")),
+                inputs: "[[]]".into(),
+                commands: vec![],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        );
+        let FromWorker::Done {
+            output, profile, ..
+        } = w.handle(
+            ToWorker::Commands {
+                id: 2,
+                lines: vec!["profile".into()],
+            },
+            &mut |_| {},
+            &|| 0.0,
+        )
+        else {
+            panic!()
+        };
+        assert!(profile.is_some_and(|p| p.iter().any(|(s, _)| s == "kernel_run")));
+        let line = output
+            .lines()
+            .find(|l| l.starts_with("kernel_run: "))
+            .unwrap_or_else(|| panic!("{output}"));
+        assert!(line.ends_with(')'), "timed: {line}");
     }
 
     #[test]

@@ -283,6 +283,48 @@ pub fn apply_completion(
     }
 }
 
+/// One frame of the flame graph: a function, the fuel of its calls (its callees included) and
+/// its callees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlameNode {
+    /// The function (`kernel_run` for a run's root, `all` for the graph's root).
+    pub name: String,
+    /// Fuel of this frame and everything below it.
+    pub fuel: i64,
+    /// The callees, in the order they were first called.
+    pub children: Vec<FlameNode>,
+}
+
+/// The flame graph of a profile: `stacks` are `f;g;h` call stacks with the fuel spent in their
+/// last frame ([`soru_core::debugger::ProfileReport::stack_fuel`]); equal paths merge.
+pub fn flame_tree(stacks: &[(String, i64)]) -> FlameNode {
+    let mut root = FlameNode {
+        name: "all".into(),
+        fuel: 0,
+        children: Vec::new(),
+    };
+    for (stack, fuel) in stacks {
+        root.fuel += fuel;
+        let mut node = &mut root;
+        for frame in stack.split(';') {
+            let i = match node.children.iter().position(|c| c.name == frame) {
+                Some(i) => i,
+                None => {
+                    node.children.push(FlameNode {
+                        name: frame.into(),
+                        fuel: 0,
+                        children: Vec::new(),
+                    });
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[i];
+            node.fuel += fuel;
+        }
+    }
+    root
+}
+
 /// The debugger command the memory panel sends: `show memory at <address> for <length> bytes`
 /// (`as string` for text). Numbers are decimal or `0x` hex, as the debugger reads them.
 pub fn memory_command(address: &str, length: &str, as_string: bool) -> Result<String, String> {
@@ -346,6 +388,29 @@ mod tests {
         );
         assert_eq!(apply_completion("xyz", 0, &[]), ("xyz".into(), None));
         assert_eq!(apply_completion("ab", 9, &c(&["q"])), ("ab".into(), None));
+    }
+
+    #[test]
+    fn flame_trees_sum_fuel_along_stacks() {
+        let stacks = [
+            ("kernel_run".to_string(), 5),
+            ("kernel_run;read_input".to_string(), 10),
+            ("kernel_run;main;store_write".to_string(), 20),
+            ("kernel_run;read_input".to_string(), 1),
+            ("kernel_run;main".to_string(), 4),
+        ];
+        let t = flame_tree(&stacks);
+        assert_eq!(t.fuel, 40);
+        let run = &t.children[0];
+        assert_eq!((run.name.as_str(), run.fuel), ("kernel_run", 40));
+        let names: Vec<_> = run
+            .children
+            .iter()
+            .map(|c| (c.name.as_str(), c.fuel))
+            .collect();
+        assert_eq!(names, [("read_input", 11), ("main", 24)]);
+        assert_eq!(run.children[1].children[0].fuel, 20);
+        assert_eq!(flame_tree(&[]).fuel, 0);
     }
 
     #[test]

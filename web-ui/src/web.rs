@@ -11,7 +11,7 @@ use crate::protocol::{FromWorker, ToWorker, Worker as PvmWorker};
 use crate::rpc::RpcError;
 
 thread_local! {
-    static PVM: RefCell<PvmWorker> = RefCell::new(PvmWorker::default());
+    static PVM: RefCell<PvmWorker> = RefCell::new(PvmWorker::with_clock(nanos));
     static WORKERS: RefCell<[Option<web_sys::Worker>; 2]> = const { RefCell::new([None, None]) };
 }
 
@@ -21,6 +21,11 @@ fn now() -> f64 {
         .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
         .map(|p| p.now())
         .unwrap_or(0.0)
+}
+
+/// `performance.now()` in nanoseconds (the profiler's clock).
+fn nanos() -> u64 {
+    (now() * 1e6) as u64
 }
 
 fn post_from_worker(message: &FromWorker) {
@@ -50,6 +55,7 @@ fn unreadable(error: String) -> FromWorker {
         output: String::new(),
         error: Some(error),
         needs_preimage: None,
+        profile: None,
         completed: 0,
         millis: 0.0,
     }

@@ -160,9 +160,15 @@ fn start(args: &DebugArgs) -> Result<(Session, PreimageDir), String> {
     let mut pvm =
         Pvm::new(&kernel, config).map_err(|e| format!("kernel {}: {e}", args.kernel.display()))?;
     if let Some(path) = &args.installer_config {
-        for set in read_installer_config(path)? {
-            pvm.set_durable_value(&set.to, &set.value)
-                .map_err(|e| format!("installer config {}: {e}", path.display()))?;
+        for (i, set) in read_installer_config(path)?.iter().enumerate() {
+            pvm.set_durable_value(&set.to, &set.value).map_err(|e| {
+                format!(
+                    "installer config {}: instruction {}: cannot set {}: {e}",
+                    path.display(),
+                    i + 1,
+                    set.to
+                )
+            })?;
         }
     }
     let session_config = SessionConfig {

@@ -6,7 +6,7 @@
 // debugger commands and compares the transcript with `soru debug --commands` on the same kernel
 // and inputs; verifies a real octez output proof (valid) and its corrupted twin (invalid) by
 // typing into the labelled fields; completes commands with Tab and reads memory in the memory
-// panel; stops a runaway kernel; restores a session from local storage
+// panel; draws a profile's flame graph; stops a runaway kernel; restores a session from local storage
 // and from a share link; reports a precise network error on the Check commitments page; checks
 // the commitments of a real `soru sandbox` + `soru-node` (echo kernel, originated with Taquito)
 // as valid, and through a proxy that tampers one level's inbox, as invalid; verifies an outbox
@@ -174,6 +174,21 @@ await test("Tab completes commands and the memory panel reads the kernel's memor
   await waitDone("show memory");
   assert.equal(await page.locator("#memory").textContent(), "start_of_level\n");
   await shoot("playground-memory", "#memory");
+});
+
+await test("profile draws a flame graph of fuel per kernel function", async () => {
+  await page.getByLabel("Bundled example").selectOption({ label: "Echo (node-shim/examples)" });
+  await page.getByRole("button", { name: "Load example" }).click();
+  await waitDone("load echo");
+  await page.getByLabel(/^Debugger command/).fill("profile");
+  await page.getByLabel(/^Debugger command/).press("Enter");
+  await waitDone("profile");
+  assert.match(await page.locator("#transcript").textContent(), /> profile\nStarting the profiling until new messages are expected/);
+  const bars = page.locator("#flamegraph .flame-bar");
+  assert.equal(await bars.first().textContent(), "kernel_run");
+  assert.ok((await bars.count()) >= 2, "kernel_run and its callees");
+  assert.match(await bars.first().getAttribute("title"), /^kernel_run: \d+ fuel \(100\.0%\)$/);
+  await shoot("playground-profile", "#flamegraph");
 });
 
 await test("a runaway kernel is stopped and the page stays responsive", async () => {
