@@ -1,6 +1,8 @@
 //! Preimages read from a directory, laid out as octez's `--preimage-dir`: one file per preimage,
 //! named by the lowercase hex of its 33-byte reveal hash (`00` = BLAKE2b-256 tag, then the
-//! digest), holding the raw preimage bytes. Every file is hash-checked before use.
+//! digest), holding the raw preimage bytes. Every file is hash-checked before use. A missing
+//! preimage can be fetched from a preimages endpoint (octez's `--pre-images-endpoint`: `GET
+//! <url>/<hash hex>`, natively), checked against its hash and cached in the directory.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +64,17 @@ pub(crate) enum PreimageError {
         /// Its size.
         size: u64,
     },
+    /// The preimages endpoint did not give the preimage.
+    #[error("preimage {hash}: {url}: {reason}")]
+    #[cfg_attr(target_family = "wasm", allow(dead_code))]
+    Fetch {
+        /// The hash in hex.
+        hash: String,
+        /// The URL asked.
+        url: String,
+        /// What went wrong (HTTP status, size, hash).
+        reason: String,
+    },
     /// The file's content does not hash to its name.
     #[error("preimage file {path} does not match its name: its BLAKE2b-256 hash is {actual}")]
     HashMismatch {
@@ -79,6 +92,7 @@ pub(crate) enum PreimageError {
 #[derive(Debug)]
 pub(crate) struct PreimageDir {
     dir: Option<PathBuf>,
+    endpoint: Option<String>,
     error: Option<PreimageError>,
 }
 
@@ -87,8 +101,17 @@ impl PreimageDir {
     pub(crate) fn new(dir: Option<&Path>) -> Self {
         Self {
             dir: dir.map(Path::to_path_buf),
+            endpoint: None,
             error: None,
         }
+    }
+
+    /// Also fetches missing preimages from `endpoint` (`GET <endpoint>/<hash hex>`), caching
+    /// them in the directory once their hash is checked.
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) fn with_endpoint(mut self, endpoint: Option<&str>) -> Self {
+        self.endpoint = endpoint.map(|e| e.trim_end_matches('/').to_string());
+        self
     }
 
     /// Like [`PreimageDir::new`], but first checks that `dir` is a readable directory, so a
@@ -135,7 +158,13 @@ impl PreimageDir {
             source,
         };
         // Check the size before reading: a huge file is refused without loading it.
-        let size = std::fs::metadata(&path).map_err(io)?.len();
+        let size = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.endpoint.is_some() => {
+                return self.fetch(hash, &path);
+            }
+            Err(e) => return Err(io(e)),
+        };
         if size > MAX_PREIMAGE_SIZE as u64 {
             return Err(PreimageError::TooLarge { path, size });
         }
@@ -148,6 +177,65 @@ impl PreimageDir {
             });
         }
         Ok(data)
+    }
+}
+
+impl PreimageDir {
+    /// Fetches `hash` from the endpoint, checks it and caches it at `path`.
+    #[cfg(not(target_family = "wasm"))]
+    fn fetch(&self, hash: &[u8], path: &Path) -> Result<Vec<u8>, PreimageError> {
+        use std::io::Read;
+        let hex_hash = hex::encode(hash);
+        let url = format!(
+            "{}/{hex_hash}",
+            self.endpoint.as_deref().unwrap_or_default()
+        );
+        let fail = |reason: String| PreimageError::Fetch {
+            hash: hex_hash.clone(),
+            url: url.clone(),
+            reason,
+        };
+        let response = ureq::get(&url)
+            .timeout(std::time::Duration::from_secs(30))
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::Status(code, _) => fail(format!("HTTP {code}")),
+                other => fail(other.to_string()),
+            })?;
+        let mut data = Vec::new();
+        response
+            .into_reader()
+            .take(MAX_PREIMAGE_SIZE as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| fail(e.to_string()))?;
+        if data.len() > MAX_PREIMAGE_SIZE {
+            return Err(fail(format!(
+                "more than the {MAX_PREIMAGE_SIZE}-byte limit of a preimage"
+            )));
+        }
+        let actual = preimage_hash(&data);
+        if actual != hash {
+            return Err(fail(format!(
+                "the answer's BLAKE2b-256 hash is {}",
+                hex::encode(actual)
+            )));
+        }
+        let partial = path.with_extension("partial");
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::write(&partial, &data)
+            .and_then(|()| std::fs::rename(&partial, path))
+            .map_err(|e| fail(format!("caching it at {}: {e}", path.display())))?;
+        Ok(data)
+    }
+
+    #[cfg(target_family = "wasm")]
+    fn fetch(&self, hash: &[u8], path: &Path) -> Result<Vec<u8>, PreimageError> {
+        let _ = path;
+        Err(PreimageError::NoDirectory {
+            hash: hex::encode(hash),
+        })
     }
 }
 
@@ -173,6 +261,55 @@ impl Reveal for PreimageDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves `answers` (status, body) to successive requests on a loopback port.
+    #[cfg(not(target_family = "wasm"))]
+    fn serve(answers: Vec<(u16, Vec<u8>)>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (status, body) in answers {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            }
+        });
+        format!("http://{addr}/preimages/")
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn missing_preimages_are_fetched_checked_and_cached() {
+        let dir = scratch_dir("endpoint");
+        let good = b"a preimage".to_vec();
+        let hash = preimage_hash(&good);
+        let url = serve(vec![
+            (200, b"not it".to_vec()),
+            (404, vec![]),
+            (200, good.clone()),
+        ]);
+        let source = PreimageDir::new(Some(&dir)).with_endpoint(Some(&url));
+        let e = source.get(&hash).unwrap_err().to_string();
+        assert!(e.contains("the answer's BLAKE2b-256 hash is"), "{e}");
+        assert!(
+            e.contains(&format!("/preimages/{}", hex::encode(hash))),
+            "{e}"
+        );
+        let e = source.get(&hash).unwrap_err().to_string();
+        assert!(e.contains("HTTP 404"), "{e}");
+        assert_eq!(source.get(&hash).unwrap(), good);
+        // Cached: the next read needs no server.
+        assert_eq!(std::fs::read(dir.join(hex::encode(hash))).unwrap(), good);
+        assert_eq!(source.get(&hash).unwrap(), good);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn scratch_dir(name: &str) -> PathBuf {
         let dir =

@@ -72,6 +72,10 @@ enum Command {
         /// `<data-dir>/wallet.json` when it exists).
         #[arg(long)]
         wallet: Option<PathBuf>,
+        /// Fetch missing preimages from `URL/<hash hex>` (hash-checked, cached in
+        /// `<data-dir>/wasm_2_0_0`); overrides config.json's `pre-images-endpoint`.
+        #[arg(long)]
+        pre_images_endpoint: Option<String>,
     },
     /// `dump durable storage into FILE`: a level's durable storage as an installer config
     /// (`set` instructions), for `soru debug --installer-config` (the node must be stopped).
@@ -160,7 +164,8 @@ pub fn main() -> ExitCode {
             rpc_addr,
             endpoint,
             wallet,
-        } => run(&data_dir, rpc_addr, endpoint, wallet),
+            pre_images_endpoint,
+        } => run(&data_dir, rpc_addr, endpoint, wallet, pre_images_endpoint),
         Command::Snapshot { command } => snapshot(command),
         Command::Dump {
             words,
@@ -295,6 +300,7 @@ fn run(
     rpc_addr: Option<SocketAddr>,
     endpoint: Option<String>,
     wallet: Option<PathBuf>,
+    pre_images_endpoint: Option<String>,
 ) -> Result<(), String> {
     crate::logging::init();
     let mut config = NodeConfig::load(dir).map_err(|e| e.to_string())?;
@@ -354,6 +360,7 @@ fn run(
         store: store.clone(),
         shared: shared.clone(),
         preimages: dir.join("wasm_2_0_0"),
+        preimages_endpoint: pre_images_endpoint.or(config.pre_images_endpoint.clone()),
         gc: config.history_mode == HistoryMode::Full,
         stop: stop.clone(),
         operator,

@@ -211,6 +211,8 @@ pub struct NodeConfig {
     /// Which outbox messages the `executing_outbox` purpose executes (octez's
     /// `execute-outbox-messages-filter`; empty: none).
     pub execute_outbox_messages_filter: Vec<OutboxFilter>,
+    /// Where missing preimages are fetched from (octez's `pre-images-endpoint`).
+    pub pre_images_endpoint: Option<String>,
 }
 
 impl NodeConfig {
@@ -268,6 +270,7 @@ impl NodeConfig {
             endpoint,
             history_mode: HistoryMode::Full,
             execute_outbox_messages_filter: Vec::new(),
+            pre_images_endpoint: None,
         })
     }
 
@@ -299,6 +302,7 @@ impl NodeConfig {
                 .iter()
                 .map(OutboxFilter::to_json)
                 .collect::<Vec<_>>(),
+            "pre-images-endpoint": self.pre_images_endpoint,
         })
     }
 
@@ -380,6 +384,11 @@ impl NodeConfig {
             endpoint: str_field("l1-endpoint")?.to_string(),
             history_mode,
             execute_outbox_messages_filter,
+            pre_images_endpoint: match value.get("pre-images-endpoint") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(u)) => Some(u.clone()),
+                Some(_) => return Err(err("`pre-images-endpoint`: expected a URL string".into())),
+            },
         })
     }
 

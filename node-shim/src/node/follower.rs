@@ -200,6 +200,8 @@ pub struct Follower {
     pub shared: Arc<RwLock<Shared>>,
     /// Preimages for reveals (`<data-dir>/wasm_2_0_0`).
     pub preimages: PathBuf,
+    /// Where missing preimages are fetched from (`--pre-images-endpoint`), if anywhere.
+    pub preimages_endpoint: Option<String>,
     /// Keep only the states from the last cemented commitment on.
     pub gc: bool,
     /// Set to stop the follower.
@@ -430,7 +432,8 @@ impl Follower {
         states: &mut BTreeMap<u32, Tree>,
     ) -> Result<Pvm, FollowError> {
         let keeps = self.store.keeps_states()?;
-        let mut reveal = PreimageDir::new(Some(&self.preimages));
+        let mut reveal = PreimageDir::new(Some(&self.preimages))
+            .with_endpoint(self.preimages_endpoint.as_deref());
         let started = Instant::now();
         for r in records {
             let pred = self.predecessor(r.level, info, records)?;
@@ -497,7 +500,8 @@ impl Follower {
             info.challenge_window
         );
         let mut pvm = self.rebuild(&info)?;
-        let mut reveal = PreimageDir::new(Some(&self.preimages));
+        let mut reveal = PreimageDir::new(Some(&self.preimages))
+            .with_endpoint(self.preimages_endpoint.as_deref());
         let mut progress = Progress::new();
         while !self.stop.load(Ordering::Relaxed) {
             let Some(head) = self.retry(|| Ok(self.l1.head()?))? else {
