@@ -49,14 +49,7 @@ fn resolve<'r>(records: &'r [LevelRecord], block: &str) -> Result<&'r LevelRecor
 /// values it holds. The node must be stopped (its store is locked while it runs).
 pub fn dump_durable_storage(data_dir: &Path, block: &str, file: &Path) -> Result<usize, String> {
     let config = NodeConfig::load(data_dir).map_err(|e| e.to_string())?;
-    let store = Store::open(data_dir).map_err(|e| {
-        let m = e.to_string();
-        if m.contains("already open") {
-            format!("{m}: stop the running soru-node to dump its storage")
-        } else {
-            m
-        }
-    })?;
+    let store = Store::open(data_dir).map_err(|e| e.to_string())?;
     let records = store.levels().map_err(|e| e.to_string())?;
     let record = resolve(&records, block)?;
     let state = store.state(&record.state_hash).map_err(|e| {

@@ -169,17 +169,7 @@ fn open_store(dir: &Path) -> Result<Store, SnapshotError> {
             dir.display()
         )));
     }
-    Store::open(dir).map_err(|e| {
-        let m = e.to_string();
-        if m.contains("already open") || m.contains("lock") {
-            SnapshotError::Refused(format!(
-                "{}: the store is in use by a running soru-node; stop it to export a snapshot",
-                dir.display()
-            ))
-        } else {
-            SnapshotError::Refused(m)
-        }
-    })
+    Store::open(dir).map_err(|e| SnapshotError::Refused(e.to_string()))
 }
 
 fn rollup_of(store: &Store) -> Result<RollupInfo, SnapshotError> {

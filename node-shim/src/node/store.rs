@@ -44,6 +44,11 @@ pub enum StoreError {
     /// A record is malformed.
     #[error("store {STORE_FILE}: record {0} is malformed: {1}")]
     Record(String, String),
+    /// Another process (a running `soru-node`) has the database open.
+    #[error(
+        "store {STORE_FILE} in {0}: the store is in use by a running soru-node; stop it first"
+    )]
+    InUse(String),
     /// A state tree could not be loaded (a node is missing or damaged).
     #[error("store {STORE_FILE}: state {state}: {reason}")]
     State {
@@ -197,7 +202,12 @@ fn json_of(bytes: &[u8], what: &str) -> Result<Value, StoreError> {
 impl Store {
     /// Opens (or creates) `<dir>/store.redb`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(dir.join(STORE_FILE))?;
+        let db = Database::create(dir.join(STORE_FILE)).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::InUse(dir.display().to_string())
+            }
+            e => StoreError::from(e),
+        })?;
         let tx = db.begin_write()?;
         tx.open_table(META)?;
         tx.open_table(LEVELS)?;
