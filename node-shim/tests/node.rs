@@ -205,6 +205,8 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         )
     );
     assert_eq!(block["state_hash"], expected.as_str());
+    check_simulation(&node, &node_dir, level, &block);
+    check_monitor_blocks(&node);
     // The genesis commitment is served like the others.
     let genesis_info = get_json(
         &l1.addr,
@@ -273,6 +275,35 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     let outbox_level = sent[0]["level"]
         .as_u64()
         .unwrap_or_else(|| panic!("pytezos add_messages: {}", sent[0]));
+    // Not cemented yet: the messages are pending and not executable (unless the L1 cemented
+    // them already, which takes a commitment period and a challenge window).
+    wait_for_level(&node, outbox_level);
+    let pending_at = |which: &str| {
+        get_json(
+            &node.addr,
+            &format!("/local/outbox/pending{which}?outbox_level={outbox_level}"),
+        )
+    };
+    let unexecutable = pending_at("/unexecutable");
+    if unexecutable.as_array().unwrap().is_empty() {
+        assert_eq!(pending_at("/executable")[0]["outbox_level"], outbox_level);
+    } else {
+        assert_eq!(
+            unexecutable[0]["outbox_level"], outbox_level,
+            "{unexecutable}"
+        );
+        assert_eq!(unexecutable[0]["messages"].as_array().unwrap().len(), 2);
+    }
+    let (status, body) = http(
+        &node.addr,
+        "GET",
+        "/local/outbox/pending/executable?outbox_level=x",
+        None,
+    );
+    assert!(
+        status == 400 && body.contains("outbox_level `x` is not a level"),
+        "{status} {body}"
+    );
     let proof_path =
         format!("/global/block/head/helpers/proofs/outbox/{outbox_level}/messages?index=0");
     let answer = wait_for(
@@ -289,6 +320,14 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
             .unwrap(),
     )
     .unwrap();
+    // The block of a commitment level names that commitment and, as previous, its predecessor.
+    let c_level = commitment["commitment"]["inbox_level"].as_u64().unwrap();
+    let c_block = get_json(&node.addr, &format!("/global/block/{c_level}"));
+    assert_eq!(c_block["commitment_hash"], commitment_hash.as_str());
+    assert_eq!(
+        c_block["previous_commitment_hash"],
+        commitment["commitment"]["predecessor"]
+    );
     let verified = soru_verifier::verify_outbox_proof(&proof, &state).unwrap();
     assert_eq!(verified.outbox_level, outbox_level as u32);
     assert_eq!(verified.message, message);
@@ -306,6 +345,23 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         listed[0]["message"]["transactions"][0]["destination"],
         receiver.as_str()
     );
+    // Cemented and not executed: both are executable, in octez's summary shape (an int index,
+    // no `kind`).
+    let executable = pending_at("/executable");
+    assert_eq!(
+        executable,
+        serde_json::json!([{"outbox_level": outbox_level, "messages": [
+            {"message_index": 0, "message": {"transactions": [{
+                "destination": receiver, "entrypoint": "receive",
+                "parameters": listed[0]["message"]["transactions"][0]["parameters"]}]}},
+            {"message_index": 1, "message": {"transactions": [{
+                "destination": receiver, "entrypoint": "receive",
+                "parameters": listed[1]["message"]["transactions"][0]["parameters"]}]}},
+        ]}]),
+    );
+    let all = pending_at("");
+    assert_eq!(all[0]["status"], "executable", "{all}");
+    assert_eq!(pending_at("/unexecutable"), serde_json::json!([]));
     let executed = node_script(
         script,
         &[
@@ -336,6 +392,11 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     assert_eq!(held["args"][1]["args"][1]["int"], "6");
     let received = storage[0]["args"][1].as_array().unwrap();
     assert_eq!(received.len(), 1, "one withdrawal recorded: {}", storage[0]);
+    // The node saw the execution in its L1 block: only message 1 is left.
+    wait_for_level(&node, executed[0]["level"].as_u64().unwrap());
+    let left = pending_at("/executable");
+    assert_eq!(left[0]["messages"].as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left[0]["messages"][0]["message_index"], 1, "{left}");
     let index_1 = get_json(
         &node.addr,
         &format!("/global/block/head/helpers/proofs/outbox/{outbox_level}/messages?index=1"),
@@ -360,6 +421,13 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
     let storage = node_script(script, &[&l1.url(), l1_dir_s, "storage", &receiver]);
     let held = &storage[0]["args"][0]["args"][0];
     assert_eq!(held["args"][1]["args"][1]["int"], "10", "{}", storage[0]);
+    wait_for_level(&node, by_pytezos[0]["level"].as_u64().unwrap());
+    assert_eq!(pending_at("/executable"), serde_json::json!([]));
+    assert_eq!(
+        pending_at(""),
+        serde_json::json!([]),
+        "nothing left to execute"
+    );
     assert_eq!(storage[0]["args"][1].as_array().unwrap().len(), 2);
     // A second execution, with a fresh proof against the (by now newer) LCC, is refused.
     let fresh = get_json(&node.addr, &proof_path);
@@ -391,6 +459,162 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         expected.as_str()
     );
     let _ = std::fs::remove_dir_all(&node_dir);
+}
+
+/// `POST /global/block/<level - 1>/simulate` with level `level`'s own messages gives the state
+/// hash and ticks the node computed for `level`; the node's state does not change; bad bodies
+/// and queries get precise errors.
+fn check_simulation(node: &Server, node_dir: &std::path::Path, level: u64, block: &Value) {
+    let inbox = block["messages"].as_array().unwrap();
+    let messages = &inbox[2..inbox.len() - 1];
+    let body = serde_json::json!({
+        "messages": messages,
+        "insight_requests": [
+            {"kind": "durable_storage", "key": ["counter"]},
+            {"kind": "pvm_state", "key": ["pvm", "max_nb_ticks"]},
+            {"kind": "durable_storage", "key": ["nothing", "here"]},
+        ],
+        "log_kernel_debug_file": "sim.log",
+    })
+    .to_string();
+    let path = format!("/global/block/{}/simulate", level - 1);
+    let (status, answer) = http(&node.addr, "POST", &path, Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let sim: Value = serde_json::from_str(&answer).unwrap();
+    let at = |field: &str| get_json(&node.addr, &format!("/global/block/{level}/{field}"));
+    assert_eq!(sim["state_hash"], at("state_hash"), "{sim}");
+    assert_eq!(sim["num_ticks"], at("ticks"));
+    assert_eq!(sim["inbox_level"], level);
+    assert_eq!(sim["status"], "Waiting for input message");
+    // The echo kernel echoes each external message to the outbox.
+    assert_eq!(
+        sim["output"],
+        get_json(
+            &node.addr,
+            &format!("/global/block/{level}/outbox/{level}/messages")
+        )
+    );
+    assert_eq!(sim["output"].as_array().unwrap().len(), messages.len());
+    let log = std::fs::read_to_string(node_dir.join("simulation_kernel_logs/sim.log")).unwrap();
+    assert!(
+        log.contains("start_of_level") && log.contains("end_of_level"),
+        "{log}"
+    );
+    let counter = at("durable/wasm_2_0_0/value?key=/counter");
+    assert_eq!(sim["insights"][0], counter);
+    assert!(sim["insights"][1].is_string(), "{sim}");
+    assert_eq!(sim["insights"][2], Value::Null);
+    // A withdrawal message: the echo kernel writes it to the simulated level's outbox.
+    let receiver = ContractHash([7; 20]).to_b58check();
+    let message = withdrawal(&receiver, &receiver, 1);
+    let head = get_json(&node.addr, "/global/block/head/level")
+        .as_u64()
+        .unwrap();
+    let state_before = get_json(&node.addr, &format!("/global/block/{head}/state_hash"));
+    let body = format!(r#"{{"messages": ["01{}"]}}"#, hex::encode(&message));
+    let (status, answer) = http(
+        &node.addr,
+        "POST",
+        &format!("/global/block/{head}/simulate"),
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let sim: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(sim["inbox_level"], head + 1);
+    assert_eq!(sim["output"][0]["outbox_level"], head + 1, "{sim}");
+    assert_eq!(sim["output"][0]["message_index"], "0");
+    assert_eq!(
+        sim["output"][0]["message"]["transactions"][0]["destination"],
+        receiver.as_str()
+    );
+    assert_eq!(
+        get_json(&node.addr, &format!("/global/block/{head}/state_hash")),
+        state_before,
+        "simulating changed nothing"
+    );
+    // Errors.
+    let post = |path: &str, body: &str| http(&node.addr, "POST", path, Some(body));
+    let (status, answer) = post(&path, "{");
+    assert!(
+        status == 400 && answer.contains("not JSON"),
+        "{status} {answer}"
+    );
+    let (status, answer) = post(&path, r#"{"messages": ["01", "xyz"]}"#);
+    assert!(
+        status == 400 && answer.contains("messages[1] is not hex"),
+        "{status} {answer}"
+    );
+    let (status, answer) = post(&format!("{path}?fuel=0"), r#"{"messages": []}"#);
+    assert!(
+        status == 400 && answer.contains("fuel `0`"),
+        "{status} {answer}"
+    );
+    let (status, answer) = post(&format!("{path}?fuel=1000"), r#"{"messages": []}"#);
+    assert!(
+        status == 400 && answer.contains("simulation_out_of_fuel"),
+        "{status} {answer}"
+    );
+    let (status, answer) = post("/global/block/99999999/simulate", r#"{"messages": []}"#);
+    assert!(
+        status == 404 && answer.contains("unknown_block"),
+        "{status} {answer}"
+    );
+    let big = format!(r#"{{"messages": ["{}"]}}"#, "0".repeat(3 * 1024 * 1024));
+    let (status, answer) = post(&path, &big);
+    assert!(
+        status == 413 && answer.contains("body_too_large"),
+        "{status} {answer}"
+    );
+}
+
+/// `GET /global/monitor_blocks` streams consecutive L2 blocks from the head on, each as the
+/// node serves it.
+fn check_monitor_blocks(node: &Server) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(&node.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /global/monitor_blocks HTTP/1.1\r\nHost: {}\r\n\r\n",
+        node.addr
+    )
+    .unwrap();
+    let mut lines = BufReader::new(s).lines();
+    let status = lines.next().unwrap().unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    let mut blocks: Vec<Value> = Vec::new();
+    while blocks.len() < 3 {
+        let line = lines.next().unwrap().unwrap();
+        if line.starts_with('{') {
+            blocks.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+    for pair in blocks.windows(2) {
+        assert_eq!(
+            pair[1]["level"].as_u64(),
+            pair[0]["level"].as_u64().map(|l| l + 1),
+            "{blocks:?}"
+        );
+        assert_eq!(pair[1]["predecessor"], pair[0]["block_hash"]);
+    }
+    for b in &blocks {
+        let level = b["level"].as_u64().unwrap();
+        let served = get_json(&node.addr, &format!("/global/block/{level}"));
+        for field in [
+            "block_hash",
+            "state_hash",
+            "num_ticks",
+            "initial_tick",
+            "pvm_status",
+            "previous_commitment_hash",
+        ] {
+            assert_eq!(b[field], served[field], "{field}: {b}");
+        }
+        assert!(
+            b.get("commitment_hash").is_some() && b.get("messages").is_none(),
+            "{b}"
+        );
+    }
 }
 
 /// A running `soru sandbox` (blocks every 0.2 s) with the example echo kernel originated as a

@@ -10,6 +10,12 @@
 //! go out by `order` (lowest first, messages without one last), then in arrival order. An
 //! injected batch a block has not included within [`REINJECT_AFTER`] levels goes back to the
 //! queue. The queue holds at most [`MAX_QUEUED`] messages, so memory stays bounded.
+//!
+//! Statuses are kept for a bounded history, as octez's injector and batcher do: an included
+//! message's status is forgotten [`RETENTION_LEVELS`] levels after the block that included it
+//! (octez's default `injector.retention_period`), and at most [`MAX_INCLUDED`] included
+//! statuses are kept (octez's batched-message queue of 100,000), the oldest forgotten first.
+//! A forgotten message's status is `unknown`; with `drop_duplicate` it may be queued again.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,6 +33,12 @@ pub const MAX_BATCH_BYTES: usize = 32 * 1024 - 1024;
 pub const MAX_QUEUED: usize = 100_000;
 /// L1 levels after which an injected batch no block included is queued again.
 pub const REINJECT_AFTER: u32 = 5;
+
+/// Levels an included message's status is kept after its block (octez's default
+/// `injector.retention_period`).
+pub const RETENTION_LEVELS: u32 = 2048;
+/// Most included messages whose status is kept.
+pub const MAX_INCLUDED: usize = 100_000;
 
 /// An L2 message id.
 pub type MessageId = [u8; 32];
@@ -122,15 +134,36 @@ pub enum Status {
 }
 
 /// The queue and every message's status.
-#[derive(Default)]
 pub struct Batcher {
     /// Queued messages by (order, counter): `u64::MAX` for messages without an order.
     queue: BTreeMap<(u64, u64), Queued>,
     status: HashMap<MessageId, (Status, Vec<u8>)>,
     counter: u64,
+    /// Included messages, oldest inclusion first, with the including level.
+    included: std::collections::VecDeque<(u32, MessageId)>,
+    /// Most included statuses kept.
+    max_included: usize,
+}
+
+impl Default for Batcher {
+    fn default() -> Batcher {
+        Batcher::with_max_included(MAX_INCLUDED)
+    }
 }
 
 impl Batcher {
+    /// An empty batcher keeping at most `max_included` included statuses (the default is
+    /// [`MAX_INCLUDED`]).
+    pub fn with_max_included(max_included: usize) -> Batcher {
+        Batcher {
+            queue: BTreeMap::new(),
+            status: HashMap::new(),
+            counter: 0,
+            included: std::collections::VecDeque::new(),
+            max_included,
+        }
+    }
+
     /// Queues `messages` (all or none); returns their ids.
     pub fn inject(
         &mut self,
@@ -240,7 +273,7 @@ impl Batcher {
             .flatten()
             .filter_map(|op| op.get("hash").and_then(Value::as_str))
             .collect();
-        for (status, _) in self.status.values_mut() {
+        for (id, (status, _)) in self.status.iter_mut() {
             if let Status::Injected {
                 operation,
                 index,
@@ -249,6 +282,7 @@ impl Batcher {
             } = status
             {
                 if included.contains(operation.as_str()) {
+                    self.included.push_back((level, *id));
                     *status = Status::Included {
                         index: *index,
                         operation: std::mem::take(operation),
@@ -259,6 +293,29 @@ impl Batcher {
                 }
             }
         }
+    }
+
+    /// Forgets the statuses of messages included more than [`RETENTION_LEVELS`] levels before
+    /// `head`, and the oldest ones beyond the bound ([`MAX_INCLUDED`]); returns how many.
+    pub fn forget_old(&mut self, head: u32) -> usize {
+        let mut forgotten = 0;
+        while let Some(&(level, id)) = self.included.front() {
+            let expired = u64::from(level) + u64::from(RETENTION_LEVELS) < u64::from(head);
+            if !expired && self.included.len() <= self.max_included {
+                break;
+            }
+            self.included.pop_front();
+            if matches!(self.status.get(&id), Some((Status::Included { .. }, _))) {
+                self.status.remove(&id);
+                forgotten += 1;
+            }
+        }
+        forgotten
+    }
+
+    /// How many statuses the batcher holds (queued, injected and included messages).
+    pub fn statuses(&self) -> usize {
+        self.status.len()
     }
 
     /// Queues again the messages of batches injected before `head - REINJECT_AFTER` and still
@@ -417,5 +474,47 @@ mod tests {
         b.injected(&batch, "oLost", 0, 20);
         assert_eq!(b.reinject_stale(20 + REINJECT_AFTER), 1);
         assert_eq!(b.queue().next().unwrap().id, more[0]);
+    }
+
+    #[test]
+    fn included_statuses_are_kept_for_a_bounded_history() {
+        let mut b = Batcher::default();
+        let ids = b.inject(&[b"a".to_vec()], None, false).unwrap();
+        let batch = b.next_batch();
+        b.injected(&batch, "oA", 0, 10);
+        b.observe_block(
+            &json!({"hash": "BL1", "operations": [[], [], [], [{"hash": "oA"}]]}),
+            11,
+        );
+        assert_eq!(
+            b.forget_old(11 + RETENTION_LEVELS),
+            0,
+            "kept up to the retention period"
+        );
+        assert_eq!(
+            status_json(b.status(&ids[0]), |_| true, |_| true)["status"],
+            "included"
+        );
+        assert_eq!(b.forget_old(12 + RETENTION_LEVELS), 1);
+        assert_eq!(
+            status_json(b.status(&ids[0]), |_| true, |_| true)["status"],
+            "unknown"
+        );
+        assert_eq!(b.statuses(), 0);
+        // More included messages than the bound: the oldest inclusions are forgotten first.
+        let mut b = Batcher::with_max_included(3);
+        let mut ids = Vec::new();
+        for (n, content) in [b"1", b"2", b"3", b"4", b"5"].iter().enumerate() {
+            ids.extend(b.inject(&[content.to_vec()], None, false).unwrap());
+            let batch = b.next_batch();
+            let op = format!("o{n}");
+            b.injected(&batch, &op, 0, 1);
+            let block = json!({"hash": "B", "operations": [[], [], [], [{"hash": op}]]});
+            b.observe_block(&block, 2 + n as u32);
+        }
+        assert_eq!(b.forget_old(10), 2);
+        assert_eq!(b.statuses(), 3);
+        assert!(b.status(&ids[0]).is_none() && b.status(&ids[1]).is_none());
+        assert!(b.status(&ids[2]).is_some() && b.status(&ids[4]).is_some());
     }
 }

@@ -381,12 +381,14 @@ fn run(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let ctx = Arc::new(Ctx {
-        config: config.clone(),
+    let ctx = Arc::new(Ctx::new(
+        config.clone(),
+        dir.to_path_buf(),
         store,
         shared,
         batcher,
-    });
+        stop.clone(),
+    ));
     let stop_signal = stop.clone();
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.rpc_addr)
@@ -399,7 +401,8 @@ fn run(
             .with_graceful_shutdown(async move {
                 loop {
                     tokio::select! {
-                        _ = tokio::signal::ctrl_c() => break,
+                        // Streams (monitor_blocks) end once `stop` is set.
+                        _ = tokio::signal::ctrl_c() => { stop_signal.store(true, Ordering::Relaxed); break }
                         _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
                             if follower_done(&stop_signal) { break; }
                         }

@@ -743,12 +743,17 @@ impl Follower {
             outbox: report.outbox.clone(),
             commitment: commitment.as_ref().map(|c| c.hash.clone()),
         };
-        self.store.put_level(
+        let executed =
+            super::outbox::executions_in_block(block, &info.address.to_b58check(), &|c| {
+                super::outbox::compressed_state(&self.store.commitment(c).ok()??)
+            });
+        self.store.put_level_executing(
             &record,
             commitment
                 .as_ref()
                 .map(|c| (c.hash.as_str(), &c.commitment)),
             &tree,
+            &executed,
         )?;
         if let Some(operator) = &self.operator {
             operator.observe_block(block, level);

@@ -9,11 +9,13 @@
 //! | [`inbox`] | a level's inbox messages from an L1 block (pure) |
 //! | [`follower`] | the thread that follows the L1 and runs the PVM |
 //! | [`operator`] | wallet, injector, publishing and cementing commitments, batches |
+//! | [`outbox`] | executed outbox messages and the pending lists (`/local/outbox/pending`) |
 //! | [`outbox_filter`] | which outbox messages the `executing_outbox` purpose executes |
 //! | [`batcher`] | the batcher's queue of L2 messages and their statuses (pure) |
 //! | [`store`] | the redb database |
 //! | [`dump`] | `dump durable storage`: a level's durable storage as an installer config |
 //! | [`snapshot`] | octez snapshots: export, import with octez's checks, info |
+//! | [`simulate`] | `POST /global/block/<id>/simulate`: the PVM on a copy of a state, bounded |
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
 //!
@@ -28,7 +30,9 @@ pub mod follower;
 pub mod inbox;
 pub mod l1;
 pub mod operator;
+pub mod outbox;
 pub mod outbox_filter;
 pub mod rpc;
+pub mod simulate;
 pub mod snapshot;
 pub mod store;

@@ -387,7 +387,9 @@ impl Operator {
     /// Follows the batcher's injected operations into an L1 block the node processed.
     pub fn observe_block(&self, block: &Value, level: u32) {
         if let Some((_, b)) = &self.batcher {
-            b.lock().expect("lock").observe_block(block, level);
+            let mut b = b.lock().expect("lock");
+            b.observe_block(block, level);
+            b.forget_old(level);
         }
     }
 

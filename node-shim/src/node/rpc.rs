@@ -8,7 +8,10 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -27,18 +30,104 @@ use soru_core::tree::Tree;
 use super::batcher::{self, Batcher};
 use super::config::{HistoryMode, NodeConfig};
 use super::follower::Shared;
+use super::outbox;
+use super::simulate;
 use super::store::{LevelRecord, Store};
 
 /// What every handler reads.
 pub struct Ctx {
     /// The node's configuration.
     pub config: NodeConfig,
+    /// The data directory (preimages under `wasm_2_0_0`, `simulation_kernel_logs`).
+    pub data_dir: PathBuf,
     /// The store.
     pub store: Arc<Store>,
     /// What the follower publishes.
     pub shared: Arc<RwLock<Shared>>,
     /// The batcher's queue, when the node has the batching purpose.
     pub batcher: Option<Arc<Mutex<Batcher>>>,
+    /// Set when the node stops: streams (`/global/monitor_blocks`) end.
+    pub stop: Arc<AtomicBool>,
+    /// One simulation runs at a time; the others wait.
+    simulations: tokio::sync::Semaphore,
+    /// The states last loaded from the store (archive mode, levels not held in memory).
+    cache: Mutex<StateCache>,
+}
+
+impl Ctx {
+    /// The context of a node's RPC server.
+    pub fn new(
+        config: NodeConfig,
+        data_dir: PathBuf,
+        store: Arc<Store>,
+        shared: Arc<RwLock<Shared>>,
+        batcher: Option<Arc<Mutex<Batcher>>>,
+        stop: Arc<AtomicBool>,
+    ) -> Ctx {
+        Ctx {
+            config,
+            data_dir,
+            store,
+            shared,
+            batcher,
+            stop,
+            simulations: tokio::sync::Semaphore::new(1),
+            cache: Mutex::new(StateCache::new(STATE_CACHE_SIZE)),
+        }
+    }
+}
+
+/// How many states loaded from the store [`Ctx`] keeps (each shares most of its nodes with
+/// the others, so a few cost little more than one).
+pub const STATE_CACHE_SIZE: usize = 4;
+
+/// The last few state trees loaded from the store, by level and state hash (a reorganised
+/// level has another hash, so it is never served from the cache), least recently used first
+/// out.
+pub struct StateCache {
+    capacity: usize,
+    entries: std::collections::VecDeque<(u32, String, Tree)>,
+    /// How many lookups missed (each one a load from the store).
+    pub misses: u64,
+}
+
+impl StateCache {
+    /// An empty cache of `capacity` states.
+    pub fn new(capacity: usize) -> StateCache {
+        StateCache {
+            capacity,
+            entries: std::collections::VecDeque::with_capacity(capacity),
+            misses: 0,
+        }
+    }
+
+    /// The state of `level` with hash `state_hash`, if cached (it becomes the most recent).
+    pub fn get(&mut self, level: u32, state_hash: &str) -> Option<Tree> {
+        let Some(i) = self
+            .entries
+            .iter()
+            .position(|(l, h, _)| *l == level && h == state_hash)
+        else {
+            self.misses += 1;
+            return None;
+        };
+        let entry = self.entries.remove(i)?;
+        let tree = entry.2.clone();
+        self.entries.push_back(entry);
+        Some(tree)
+    }
+
+    /// Adds a loaded state, dropping the least recently used one when full.
+    pub fn put(&mut self, level: u32, state_hash: &str, tree: Tree) {
+        self.entries.retain(|(l, _, _)| *l != level);
+        if self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+        }
+        if self.capacity > 0 {
+            self.entries
+                .push_back((level, state_hash.to_string(), tree));
+        }
+    }
 }
 
 type Ctxt = State<Arc<Ctx>>;
@@ -162,11 +251,16 @@ routes! {
     get "/global/last_cemented_commitment" => last_cemented_commitment: "The L1's last cemented commitment, as the node last saw it.";
     get "/global/block/{id}" => block: "The L2 block of head, finalized, cemented, a level or an L1 block hash: octez's full block with its inbox.";
     get "/global/block/{id}/{field}" => block_field: "One field of an L2 block: hash, level, num_messages, state_hash, ticks, total_ticks, status, state_current_level or committed_status.";
+    post "/global/block/{id}/simulate" => simulate_messages: "Run the PVM on a copy of the block's state with {messages: [hex], reveal_pages?, insight_requests?, log_kernel_debug_file?} as the next level (?fuel=): octez's {state_hash, status, output, inbox_level, num_ticks, insights}. The node's state does not change.";
+    get "/global/monitor_blocks" => monitor_blocks: "A stream (chunked JSON, one block per chunk) of the L2 blocks the node processes, from its head on: octez's block header with initial_tick, num_ticks, state_hash and pvm_status.";
     get "/global/block/{id}/durable/wasm_2_0_0/{what}" => durable: "The durable storage after the block: value, length, subkeys or values of ?key=/path.";
     get "/global/block/{id}/outbox/{level}/messages" => outbox_messages: "The outbox messages of an outbox level, decoded.";
     get "/global/block/{id}/helpers/proofs/outbox/{level}/messages" => outbox_proof: "The output proof of message ?index=i of an outbox level, against the last cemented commitment: {commitment, proof}.";
     get "/local/commitments/{hash}" => local_commitment: "A commitment the node computed, by hash.";
     get "/local/last_published_commitment" => last_published_commitment: "The last commitment the node's operator published.";
+    get "/local/outbox/pending" => outbox_pending: "Outbox messages not executed yet, each level with its status: executable, pending (not cemented) or lost (out of the window); ?outbox_level=.";
+    get "/local/outbox/pending/executable" => outbox_pending_executable: "Outbox messages not executed yet that can be: cemented and within max_active_outbox_levels of the last cemented commitment; ?outbox_level=.";
+    get "/local/outbox/pending/unexecutable" => outbox_pending_unexecutable: "Outbox messages that cannot be executed yet: above the last cemented commitment; ?outbox_level=.";
     get "/local/gc_info" => gc_info: "Garbage collection: the first level whose state is kept.";
     post "/local/batcher/injection" => batcher_injection: "Queue L2 messages (a JSON array of hex) in the batcher; ?order=n&drop_duplicate=bool. Loopback clients only.";
     get "/local/batcher/queue" => batcher_queue: "The batcher's queued messages.";
@@ -436,6 +530,59 @@ async fn batcher_message(State(ctx): Ctxt, Path(id): Path<String>) -> Answer {
     )))
 }
 
+/// `GET /local/outbox/pending...?outbox_level=`: octez's pending outbox lists, from the stored
+/// outbox messages, the executions the follower saw on L1 and the last cemented commitment.
+fn pending(ctx: &Ctx, q: &HashMap<String, String>, which: outbox::Which) -> Answer {
+    let outbox_level = match q.get("outbox_level") {
+        None => None,
+        Some(l) => Some(l.parse::<u32>().ok().filter(|&l| l <= i32::MAX as u32).ok_or_else(
+            || {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "soru.node.invalid_query",
+                    json!({"msg": format!("outbox_level `{l}` is not a level (a natural int32)")}),
+                )
+            },
+        )?),
+    };
+    let window = {
+        let s = ctx.shared.read().expect("lock");
+        let (Some(head), Some(info)) = (s.head, s.rollup.as_ref()) else {
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "soru.node.not_bootstrapped",
+                json!({"msg": "the node has not bootstrapped the rollup yet (no L2 head)"}),
+            ));
+        };
+        outbox::Window {
+            lcc: s.lcc.as_ref().map_or(info.origination_level, |l| l.1),
+            head,
+            max_active: info.outbox_validity_period,
+        }
+    };
+    Ok(Reply::live(
+        outbox::pending_json(&ctx.store, window, which, outbox_level).map_err(internal)?,
+    ))
+}
+
+async fn outbox_pending(State(ctx): Ctxt, Query(q): Query<HashMap<String, String>>) -> Answer {
+    pending(&ctx, &q, outbox::Which::All)
+}
+
+async fn outbox_pending_executable(
+    State(ctx): Ctxt,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    pending(&ctx, &q, outbox::Which::Executable)
+}
+
+async fn outbox_pending_unexecutable(
+    State(ctx): Ctxt,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    pending(&ctx, &q, outbox::Which::Unexecutable)
+}
+
 async fn gc_info(State(ctx): Ctxt) -> Answer {
     let s = ctx.shared.read().expect("lock");
     Ok(Reply::live(json!({
@@ -524,16 +671,32 @@ fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
         .level(level)
         .map_err(internal)?
         .ok_or_else(unavailable)?;
-    ctx.store.state(&record.state_hash).map_err(internal)
+    if let Some(t) = ctx
+        .cache
+        .lock()
+        .expect("lock")
+        .get(level, &record.state_hash)
+    {
+        return Ok(t);
+    }
+    let tree = ctx.store.state(&record.state_hash).map_err(internal)?;
+    ctx.cache
+        .lock()
+        .expect("lock")
+        .put(level, &record.state_hash, tree.clone());
+    Ok(tree)
 }
 
-fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
+/// octez's L2 block header (`Sc_rollup_block.t`, what `/global/monitor_blocks` streams):
+/// hashes, level, commitments, ticks, state hash and PVM status.
+fn l2_header(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
     let s = ctx.shared.read().expect("lock");
     let period = s.rollup.as_ref().map_or(1, |i| i.commitment_period.max(1));
     let origination = s.rollup.as_ref().map_or(0, |i| i.origination_level);
     drop(s);
+    // The commitment before this block's: the last commitment level below it.
     let last_commitment_level =
-        origination + (r.level.saturating_sub(origination) / period) * period;
+        origination + (r.level.saturating_sub(origination + 1) / period) * period;
     let previous = if last_commitment_level == origination {
         ctx.shared
             .read()
@@ -547,23 +710,29 @@ fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
             .map_err(internal)?
             .and_then(|l| l.commitment)
     };
-    let messages: Vec<Value> = full_inbox(ctx, r)?
-        .iter()
-        .map(|m| Value::String(hex::encode(m)))
-        .collect();
-    let mut b = json!({
+    Ok(json!({
         "block_hash": r.hash,
         "level": r.level,
         "predecessor": r.predecessor,
+        "commitment_hash": r.commitment,
         "previous_commitment_hash": previous,
-        "messages": messages,
         "initial_tick": (r.total_ticks - r.ticks).to_string(),
         "num_ticks": r.ticks.to_string(),
         "state_hash": r.state_hash,
         "pvm_status": r.status,
-    });
+    }))
+}
+
+/// octez's full L2 block (`Sc_rollup_block.full`): the header with the level's messages and
+/// commitment.
+fn l2_block(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
+    let mut b = l2_header(ctx, r)?;
+    let messages: Vec<Value> = full_inbox(ctx, r)?
+        .iter()
+        .map(|m| Value::String(hex::encode(m)))
+        .collect();
+    b["messages"] = Value::Array(messages);
     if let Some(c) = &r.commitment {
-        b["commitment_hash"] = json!(c);
         if let Some(stored) = ctx.store.commitment(c).map_err(internal)? {
             if let Some(commitment) = stored.get("commitment") {
                 b["commitment"] = commitment.clone();
@@ -750,20 +919,25 @@ async fn outbox_messages(State(ctx): Ctxt, Path((id, level)): Path<(String, u32)
             immutable,
         });
     };
-    let mut out = Vec::new();
-    for (i, m) in r.outbox.iter().enumerate() {
-        let message = match OutboxMessage::decode(m) {
-            Ok(m) => Value::from(m.to_json()),
-            Err(e) => json!({"undecodable": hex::encode(m), "error": e.to_string()}),
-        };
-        out.push(
-            json!({"outbox_level": level, "message_index": i.to_string(), "message": message}),
-        );
-    }
+    let out = r
+        .outbox
+        .iter()
+        .enumerate()
+        .map(|(i, m)| output_json(level, i, m))
+        .collect();
     Ok(Reply {
         body: Value::Array(out),
         immutable,
     })
+}
+
+/// octez's `Sc_rollup.output` JSON of message `index` of outbox `level`.
+pub(crate) fn output_json(level: u32, index: usize, bytes: &[u8]) -> Value {
+    let message = match OutboxMessage::decode(bytes) {
+        Ok(m) => Value::from(m.to_json()),
+        Err(e) => json!({"undecodable": hex::encode(bytes), "error": e.to_string()}),
+    };
+    json!({"outbox_level": level, "message_index": index.to_string(), "message": message})
 }
 
 async fn outbox_proof(
@@ -811,6 +985,157 @@ async fn outbox_proof(
     })
 }
 
+fn sim_error(e: simulate::SimError) -> RpcError {
+    let status = match e.id {
+        "soru.node.body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "soru.node.simulation_failed" | "soru.node.simulation_unavailable" => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(status, e.id, json!({"msg": e.msg}))
+}
+
+/// `POST /global/block/<id>/simulate?fuel=`: see [`simulate`]. The PVM runs on a blocking
+/// thread, one simulation at a time; `log_kernel_debug_file` (a file of
+/// `<data-dir>/simulation_kernel_logs/`) only for loopback clients.
+async fn simulate_messages(
+    State(ctx): Ctxt,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Body,
+) -> Answer {
+    let body = axum::body::to_bytes(body, simulate::MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "soru.node.body_too_large",
+                json!({"msg": format!("the body could not be read within {} bytes: {e}", simulate::MAX_BODY_BYTES)}),
+            )
+        })?;
+    let fuel = simulate::fuel(&q).map_err(sim_error)?;
+    let request = simulate::Request::parse(&body).map_err(sim_error)?;
+    if request.log_kernel_debug_file.is_some() && !peer.ip().is_loopback() {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "soru.node.admin_only",
+            json!({"msg": format!("log_kernel_debug_file writes in the data directory: loopback clients only, not {peer}")}),
+        ));
+    }
+    let (level, _) = resolve(&ctx, &id)?;
+    let (config, block) = {
+        let s = ctx.shared.read().expect("lock");
+        let info = s.rollup.as_ref().ok_or_else(|| internal("no rollup"))?;
+        let origination = (info.origination_hash.clone(), info.origination_timestamp);
+        (
+            info.pvm_config(),
+            (level == info.origination_level).then_some(origination),
+        )
+    };
+    let (hash, timestamp) = match block {
+        Some(b) => b,
+        None => {
+            let r = record(&ctx, level, &id)?;
+            (r.hash, r.timestamp)
+        }
+    };
+    let hash = BlockHash::from_b58check(&hash)
+        .map_err(|e| internal(format!("stored hash {hash} of level {level}: {e}")))?;
+    let tree = state(&ctx, level)?;
+    let _turn = ctx.simulations.acquire().await.map_err(internal)?;
+    let preimages = ctx.data_dir.join("wasm_2_0_0");
+    let log = request
+        .log_kernel_debug_file
+        .as_ref()
+        .map(|f| ctx.data_dir.join("simulation_kernel_logs").join(f));
+    let outcome = tokio::task::spawn_blocking(move || {
+        let after = simulate::After {
+            state: tree,
+            config,
+            level,
+            hash,
+            timestamp,
+        };
+        simulate::simulate(after, &request, fuel, &preimages)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(sim_error)?;
+    if let Some(file) = log {
+        let mut text = String::new();
+        for m in &outcome.debug {
+            text.push_str(&String::from_utf8_lossy(m));
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&file, text));
+        written.map_err(|e| internal(format!("{}: {e}", file.display())))?;
+    }
+    Ok(Reply::live(outcome.result))
+}
+
+/// What `/global/monitor_blocks` sends next: the L2 block headers of the levels processed
+/// since the last one sent (the head first), in order; after a reorganisation, the new head.
+fn next_blocks(ctx: &Ctx, last: Option<u32>) -> Result<(Vec<Value>, Option<u32>), RpcError> {
+    let Some(head) = ctx.shared.read().expect("lock").head else {
+        return Ok((Vec::new(), last));
+    };
+    let from = match last {
+        Some(l) if l < head => l + 1,
+        Some(l) if l == head => return Ok((Vec::new(), last)),
+        _ => head,
+    };
+    let mut out = Vec::new();
+    for level in from..=head {
+        if let Some(r) = ctx.store.level(level).map_err(internal)? {
+            out.push(l2_header(ctx, &r)?);
+        }
+    }
+    Ok((out, Some(head)))
+}
+
+/// `GET /global/monitor_blocks`: octez's streamed RPC, a chunked response with one JSON block
+/// per chunk (each followed by a newline), from the node's head on. New levels are noticed
+/// within 100 ms; the stream ends when the node stops.
+async fn monitor_blocks(State(ctx): Ctxt) -> Response {
+    let start = (ctx, None::<u32>, std::collections::VecDeque::<Value>::new());
+    let stream = futures_util::stream::unfold(start, |(ctx, mut last, mut queue)| async move {
+        loop {
+            if let Some(b) = queue.pop_front() {
+                let chunk = axum::body::Bytes::from(format!("{b}\n"));
+                return Some((Ok::<_, std::convert::Infallible>(chunk), (ctx, last, queue)));
+            }
+            if ctx.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match next_blocks(&ctx, last) {
+                Ok((blocks, head)) => {
+                    queue.extend(blocks);
+                    last = head;
+                }
+                Err(e) => {
+                    tracing::warn!("monitor_blocks: {}", e.body);
+                    return None;
+                }
+            }
+            if queue.is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -835,5 +1160,29 @@ mod tests {
             "level"
         );
         assert!(doc["paths"]["/local/batcher/injection"]["post"]["requestBody"].is_object());
+        assert!(doc["paths"]["/global/block/{id}/simulate"]["post"]["requestBody"].is_object());
+        assert!(doc["paths"]["/local/outbox/pending/executable"]["get"].is_object());
+        assert!(doc["paths"]["/global/monitor_blocks"]["get"].is_object());
+    }
+
+    #[test]
+    fn the_state_cache_keeps_the_most_recently_used_states() {
+        let tree = |v: &[u8]| {
+            let mut t = Tree::empty();
+            t.set_value(&[b"x".as_slice()], v).unwrap();
+            t
+        };
+        let mut c = StateCache::new(2);
+        assert!(c.get(1, "a").is_none());
+        c.put(1, "a", tree(b"1"));
+        c.put(2, "b", tree(b"2"));
+        assert_eq!(c.get(1, "a").unwrap().hash(), tree(b"1").hash());
+        // 2 is now the least recently used: a third state drops it.
+        c.put(3, "c", tree(b"3"));
+        assert!(c.get(2, "b").is_none());
+        assert!(c.get(1, "a").is_some() && c.get(3, "c").is_some());
+        // Another state hash at a level (after a reorganisation) is a miss.
+        assert!(c.get(3, "other").is_none());
+        assert_eq!(c.misses, 3);
     }
 }

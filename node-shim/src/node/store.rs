@@ -8,7 +8,12 @@
 //! - `commitments` (commitment hash → JSON): every commitment the node computed;
 //! - `tree_nodes` (33-byte key → record): the state trees after each level, as content-addressed
 //!   records shared by every level ([`soru_core::tree::store`]): a level adds the nodes it
-//!   changed. `meta/tree_format` says which record format they use.
+//!   changed. `meta/tree_format` says which record format they use;
+//! - `outbox_levels` (`u32` → `u32`): the levels whose outbox holds messages, with how many
+//!   (an index of `levels`, so `/local/outbox/pending` does not read every level);
+//! - `executed_outputs` (outbox level → JSON `[[index, l1_level], ...]`): the outbox messages an
+//!   applied `smart_rollup_execute_outbox_message` of an L1 block executed, and at which level
+//!   (octez's `outbox_messages.executed_messages`).
 //!
 //! A level is stored in one write transaction with its commitment and its state's new nodes, so
 //! a `kill -9` at any point leaves either the whole level or none of it. On restart the node
@@ -28,6 +33,11 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const LEVELS: TableDefinition<u32, &[u8]> = TableDefinition::new("levels");
 const COMMITMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("commitments");
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
+const OUTBOX_LEVELS: TableDefinition<u32, u32> = TableDefinition::new("outbox_levels");
+const EXECUTED: TableDefinition<u32, &[u8]> = TableDefinition::new("executed_outputs");
+
+/// The `meta` key set once `outbox_levels` indexes every stored level.
+const OUTBOX_INDEX: &str = "outbox_index";
 
 /// The `meta` key holding the format of `tree_nodes`.
 const TREE_FORMAT: &str = "tree_format";
@@ -195,6 +205,12 @@ fn save_tree(nodes: &mut redb::Table<&[u8], &[u8]>, state: &Tree) -> Result<Save
     })
 }
 
+/// An `executed_outputs` record: (message index, L1 level of the execution) pairs.
+fn executions_of(bytes: &[u8], level: u32) -> Result<Vec<(u64, u32)>, StoreError> {
+    let what = format!("executed_outputs/{level}");
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Record(what, e.to_string()))
+}
+
 fn json_of(bytes: &[u8], what: &str) -> Result<Value, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Record(what.to_string(), e.to_string()))
 }
@@ -213,11 +229,29 @@ impl Store {
         tx.open_table(LEVELS)?;
         tx.open_table(COMMITMENTS)?;
         tx.open_table(NODES)?;
+        tx.open_table(EXECUTED)?;
         let fresh = tx.open_table(LEVELS)?.is_empty()?;
         if fresh {
             let mut meta = tx.open_table(META)?;
             let format = json!(soru_core::tree::store::FORMAT_VERSION).to_string();
             meta.insert(TREE_FORMAT, format.as_bytes())?;
+        }
+        // A store from before `outbox_levels`: index its levels once.
+        let indexed = tx.open_table(META)?.get(OUTBOX_INDEX)?.is_some();
+        if !indexed {
+            let levels = tx.open_table(LEVELS)?;
+            let mut index = tx.open_table(OUTBOX_LEVELS)?;
+            for entry in levels.iter()? {
+                let (k, v) = entry?;
+                let what = format!("levels/{}", k.value());
+                let r = LevelRecord::from_json(&json_of(v.value(), &what)?)
+                    .map_err(|m| StoreError::Record(what, m))?;
+                if !r.outbox.is_empty() {
+                    index.insert(r.level, r.outbox.len() as u32)?;
+                }
+            }
+            tx.open_table(META)?
+                .insert(OUTBOX_INDEX, b"true".as_slice())?;
         }
         tx.commit()?;
         Ok(Store { db })
@@ -338,7 +372,38 @@ impl Store {
         commitment: Option<(&str, &Commitment)>,
         state: &Tree,
     ) -> Result<SaveStats, StoreError> {
+        self.put_level_executing(record, commitment, state, &[])
+    }
+
+    /// [`Store::put_level`], also recording the outbox messages (outbox level, index) the
+    /// level's L1 block executed, in the same transaction.
+    pub fn put_level_executing(
+        &self,
+        record: &LevelRecord,
+        commitment: Option<(&str, &Commitment)>,
+        state: &Tree,
+        executed: &[(u32, u64)],
+    ) -> Result<SaveStats, StoreError> {
         let tx = self.db.begin_write()?;
+        {
+            let mut index = tx.open_table(OUTBOX_LEVELS)?;
+            if record.outbox.is_empty() {
+                index.remove(record.level)?;
+            } else {
+                index.insert(record.level, record.outbox.len() as u32)?;
+            }
+            let mut t = tx.open_table(EXECUTED)?;
+            for &(outbox_level, message_index) in executed {
+                let mut list = match t.get(outbox_level)? {
+                    Some(v) => executions_of(v.value(), outbox_level)?,
+                    None => Vec::new(),
+                };
+                if !list.iter().any(|(i, _)| *i == message_index) {
+                    list.push((message_index, record.level));
+                }
+                t.insert(outbox_level, json!(list).to_string().as_bytes())?;
+            }
+        }
         let stats = {
             let mut nodes = tx.open_table(NODES)?;
             save_tree(&mut nodes, state)?
@@ -356,15 +421,64 @@ impl Store {
         Ok(stats)
     }
 
-    /// Removes every level from `from` on (after an L1 reorganisation), in one transaction.
+    /// Removes every level from `from` on (after an L1 reorganisation), with the executions
+    /// their blocks recorded, in one transaction.
     pub fn truncate_from(&self, from: u32) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut t = tx.open_table(LEVELS)?;
             t.retain(|level, _| level < from)?;
+            tx.open_table(OUTBOX_LEVELS)?
+                .retain(|level, _| level < from)?;
+            let mut t = tx.open_table(EXECUTED)?;
+            let mut changed = Vec::new();
+            for entry in t.iter()? {
+                let (k, v) = entry?;
+                let list = executions_of(v.value(), k.value())?;
+                if list.iter().any(|(_, at)| *at >= from) {
+                    let kept: Vec<(u64, u32)> =
+                        list.into_iter().filter(|(_, at)| *at < from).collect();
+                    changed.push((k.value(), kept));
+                }
+            }
+            for (level, kept) in changed {
+                if kept.is_empty() {
+                    t.remove(level)?;
+                } else {
+                    t.insert(level, json!(kept).to_string().as_bytes())?;
+                }
+            }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The levels in `range` whose outbox holds messages, with how many, in order.
+    pub fn outbox_levels(
+        &self,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Vec<(u32, u32)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(OUTBOX_LEVELS)?;
+        let mut out = Vec::new();
+        for entry in t.range(range)? {
+            let (k, v) = entry?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
+    }
+
+    /// The indexes of the messages of outbox level `level` an L1 block executed.
+    pub fn executed_outputs(&self, level: u32) -> Result<Vec<u64>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(EXECUTED)?;
+        let Some(v) = t.get(level)? else {
+            return Ok(Vec::new());
+        };
+        Ok(executions_of(v.value(), level)?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect())
     }
 
     /// The stored level `level`.
@@ -443,6 +557,40 @@ mod tests {
         assert_eq!(s.meta("rollup").unwrap(), Some(json!({"x": 1})));
         s.truncate_from(4).unwrap();
         assert_eq!(s.levels().unwrap(), vec![record(1), record(2), record(3)]);
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn outbox_index_and_executions_follow_levels_and_reorgs() {
+        let dir = std::env::temp_dir().join(format!("soru-store-exec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Store::open(&dir).unwrap();
+        let mut r = record(1);
+        r.outbox = vec![vec![1], vec![2], vec![3]];
+        s.put_level(&r, None, &Tree::empty()).unwrap();
+        let mut empty = record(2);
+        empty.outbox.clear();
+        s.put_level(&empty, None, &Tree::empty()).unwrap();
+        s.put_level_executing(&record(3), None, &Tree::empty(), &[(1, 2)])
+            .unwrap();
+        s.put_level_executing(&record(4), None, &Tree::empty(), &[(1, 0), (1, 2)])
+            .unwrap();
+        assert_eq!(
+            s.outbox_levels(0..=10).unwrap(),
+            vec![(1, 3), (3, 1), (4, 1)]
+        );
+        assert_eq!(s.outbox_levels(2..=3).unwrap(), vec![(3, 1)]);
+        assert_eq!(s.executed_outputs(1).unwrap(), vec![2, 0]);
+        // A reorganisation drops level 4, and the execution its block held.
+        s.truncate_from(4).unwrap();
+        assert_eq!(s.executed_outputs(1).unwrap(), vec![2]);
+        assert_eq!(s.outbox_levels(0..=10).unwrap(), vec![(1, 3), (3, 1)]);
+        drop(s);
+        // Reopening keeps the index (it is not rebuilt from an empty table).
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.outbox_levels(0..=10).unwrap(), vec![(1, 3), (3, 1)]);
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }
