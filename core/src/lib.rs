@@ -16,6 +16,7 @@
 //! | [`pvm`] | the level state machine: inputs, `kernel_run`, reboots, stuck state, upgrades |
 //! | [`reveal`] | the reveal channel the embedder implements (preimages, metadata) |
 //! | [`commitment`] | the 76-byte commitment, its hash and chain checks |
+//! | [`inbox`] | the Merkleized shared inbox (skip lists of message and level hashes, `srib1` inbox hash) |
 //! | [`output_proof`] | verifying octez output (withdrawal) proofs against a state hash |
 //! | [`inputs`] | the octez wasm debugger's JSON inputs format |
 //!
@@ -42,6 +43,7 @@ pub mod durable;
 pub mod encoding;
 #[cfg(feature = "pvm")]
 pub mod host;
+pub mod inbox;
 #[cfg(feature = "json")]
 pub mod inputs;
 pub mod installer_config;

@@ -1,0 +1,167 @@
+//! The Merkleized inbox against data octez produced: the inbox proofs inside the real
+//! refutation proofs of `shared/vectors/octez-pvm-regressions/refutation-proofs.tsv` (from
+//! octez's `src/proto_alpha/lib_sc_rollup_node/test/serialized_proofs.ml`, see that folder's
+//! README). Each carries level-history cells whose back pointers are octez's `srib1` inbox
+//! hashes of the cells that follow, payload cells whose back pointers are octez's `srib2`
+//! hashes, and a message whose `srib3` hash is the last payload cell's content. Soru must
+//! re-encode them byte for byte, find each recomputed hash where octez put it, and rebuild
+//! consecutive cells with its own skip-list step. A missing vectors folder skips locally and
+//! fails under `CI=true`.
+
+use std::path::PathBuf;
+
+use soru_core::encoding::binary::Reader;
+use soru_core::inbox::{back_pointer_count, Cell, InboxError, InboxProof};
+
+fn vectors() -> Option<PathBuf> {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/vectors/octez-pvm-regressions/refutation-proofs.tsv");
+    if file.is_file() {
+        return Some(file);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "octez refutation proof vectors missing at {}",
+        file.display()
+    );
+    println!(
+        "SKIP: octez refutation proofs not found at {}",
+        file.display()
+    );
+    None
+}
+
+/// `(row, level, message_counter, serialized inbox proof)` of every refutation proof whose
+/// input proof is an inbox proof (`Sc_rollup_proof_repr.encoding`: `pvm_step` as a
+/// uint30-prefixed string, then `input_proof` optional, tag 0 = inbox proof with level,
+/// message_counter and `serialized_proof`).
+fn inbox_proofs() -> Option<Vec<(usize, i32, u64, Vec<u8>)>> {
+    let text = std::fs::read_to_string(vectors()?).unwrap();
+    let mut out = Vec::new();
+    for (row, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let hex_text = line.split('\t').nth(3).expect("4 columns");
+        let bytes = hex::decode(hex_text).expect("hex proof");
+        let mut r = Reader::new(&bytes);
+        r.dynamic_bytes().expect("pvm_step");
+        if !r.bool().expect("input_proof option") {
+            continue;
+        }
+        if r.u8().expect("input proof tag") != 0 {
+            continue;
+        }
+        let level = r.i32().unwrap();
+        let counter = r.n_u64().unwrap();
+        let proof = r.dynamic_bytes().unwrap().to_vec();
+        r.finish().expect("proof fully read");
+        out.push((row + 1, level, counter, proof));
+    }
+    Some(out)
+}
+
+#[test]
+fn octez_inbox_proofs_decode_reencode_and_link_by_soru_hashes() {
+    let Some(proofs) = inbox_proofs() else { return };
+    // Rows 3, 4, 5, 6 and 8 (arith) and 14 (wasm) carry inbox proofs.
+    assert_eq!(proofs.len(), 6, "inbox proofs found: {proofs:?}");
+    let mut links = 0;
+    for (row, level, counter, bytes) in &proofs {
+        let proof = InboxProof::decode(bytes).unwrap_or_else(|e| panic!("row {row}: {e}"));
+        assert_eq!(&proof.encode(), bytes, "row {row}: byte-exact re-encoding");
+        let cell = proof
+            .check_hash_links()
+            .unwrap_or_else(|e| panic!("row {row}: {e}"));
+        // The proven level is the input's level; the message is the one after `counter`.
+        assert_eq!(cell.content.level, *level, "row {row}");
+        let target = proof.message_proof.last().unwrap();
+        if proof.payload.is_some() {
+            assert_eq!(target.index, counter + 1, "row {row}");
+        }
+        links += proof.inclusion_proof.len() + proof.message_proof.len() - 1;
+        // Every octez cell has the back pointers its index requires.
+        for c in &proof.inclusion_proof {
+            assert_eq!(
+                c.back_pointers.len(),
+                back_pointer_count(c.index),
+                "row {row}"
+            );
+        }
+        for c in &proof.message_proof {
+            assert_eq!(
+                c.back_pointers.len(),
+                back_pointer_count(c.index),
+                "row {row}"
+            );
+        }
+    }
+    assert_eq!(links, 37, "hash links checked");
+}
+
+/// Where octez's proofs hold two consecutive cells (index k and k+1), Soru's `Cell::next` of
+/// the first must give the second exactly (back pointers included).
+#[test]
+fn soru_skip_list_step_rebuilds_octez_cells() {
+    let Some(proofs) = inbox_proofs() else { return };
+    let mut rebuilt = 0;
+    for (row, _, _, bytes) in &proofs {
+        let proof = InboxProof::decode(bytes).unwrap();
+        for w in proof.inclusion_proof.windows(2) {
+            if w[1].index + 1 == w[0].index {
+                let next = Cell::next(&w[1], w[1].hash(), w[0].content, "level history").unwrap();
+                assert_eq!(next, w[0], "row {row}: history cell {}", w[0].index);
+                rebuilt += 1;
+            }
+        }
+        for w in proof.message_proof.windows(2) {
+            if w[1].index + 1 == w[0].index {
+                let next = Cell::next(&w[1], w[1].hash(), w[0].content, "payload hashes").unwrap();
+                assert_eq!(next, w[0], "row {row}: payload cell {}", w[0].index);
+                rebuilt += 1;
+            }
+        }
+    }
+    // Row 5: history 7<-6<-5<-4; row 8: history 7<-6, payload 3<-2; row 14: history 3<-2,
+    // payload 7<-6<-5<-4.
+    assert_eq!(rebuilt, 9);
+}
+
+#[test]
+fn corrupted_octez_proofs_are_rejected_naming_the_link() {
+    let Some(proofs) = inbox_proofs() else { return };
+    let (_, _, _, bytes) = proofs.iter().find(|p| p.0 == 14).expect("row 14");
+    let good = InboxProof::decode(bytes).unwrap();
+
+    let mut p = good.clone();
+    // Cell 11's back pointers change its hash, which cell 15 names.
+    p.inclusion_proof[2].back_pointers[0].0[5] ^= 1;
+    let e = p.check_hash_links().unwrap_err();
+    assert!(
+        matches!(&e, InboxError::Proof(m) if m.contains("history cell 11") && m.contains("of cell 15")),
+        "{e}"
+    );
+
+    let mut p = good.clone();
+    p.inclusion_proof.last_mut().unwrap().content.level += 1;
+    assert!(
+        p.check_hash_links().is_err(),
+        "a level changes the srib1 hash"
+    );
+
+    let mut p = good.clone();
+    p.payload.as_mut().unwrap()[1] ^= 1;
+    let e = p.check_hash_links().unwrap_err();
+    assert!(
+        matches!(&e, InboxError::Proof(m) if m.contains("payload hashes to")),
+        "{e}"
+    );
+
+    let mut p = good;
+    p.message_proof[0].content.0[0] ^= 1;
+    let e = p.check_hash_links().unwrap_err();
+    assert!(
+        matches!(&e, InboxError::Proof(m) if m.contains("message proof head")),
+        "{e}"
+    );
+}
