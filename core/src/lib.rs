@@ -19,11 +19,12 @@
 //! | [`inbox`] | the Merkleized shared inbox (skip lists of message and level hashes, `srib1` inbox hash) |
 //! | [`output_proof`] | verifying octez output (withdrawal) proofs against a state hash |
 //! | [`inputs`] | the octez wasm debugger's JSON inputs format |
+//! | [`witness`] | replay witnesses: re-running levels on the part of the state they read |
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | `std` conveniences |
-//! | `pvm` | yes | [`host`], [`pvm`] and [`debugger`]: running and profiling kernels on wasmi (pulls wasmi, wasmparser and wasm-encoder) |
+//! | `pvm` | yes | [`host`], [`pvm`], [`witness`] and [`debugger`]: running and profiling kernels on wasmi (pulls wasmi, wasmparser and wasm-encoder) |
 //! | `json` | yes | [`inputs`] and the JSON parsers (pulls serde_json) |
 //! | `keys` | no | Ed25519 signing and signature checks in [`encoding::keys`] (pulls ed25519-dalek) |
 //!
@@ -53,3 +54,5 @@ pub mod pvm;
 pub mod reveal;
 pub mod state;
 pub mod tree;
+#[cfg(feature = "pvm")]
+pub mod witness;

@@ -31,11 +31,14 @@ fn vectors() -> Option<PathBuf> {
     None
 }
 
-/// `(row, level, message_counter, serialized inbox proof)` of every refutation proof whose
+/// One row of the vectors: `(row, level, message_counter, serialized inbox proof)`.
+type InboxProofRow = (usize, i32, u64, Vec<u8>);
+
+/// Every refutation proof whose
 /// input proof is an inbox proof (`Sc_rollup_proof_repr.encoding`: `pvm_step` as a
 /// uint30-prefixed string, then `input_proof` optional, tag 0 = inbox proof with level,
 /// message_counter and `serialized_proof`).
-fn inbox_proofs() -> Option<Vec<(usize, i32, u64, Vec<u8>)>> {
+fn inbox_proofs() -> Option<Vec<InboxProofRow>> {
     let text = std::fs::read_to_string(vectors()?).unwrap();
     let mut out = Vec::new();
     for (row, line) in text.lines().enumerate() {

@@ -707,6 +707,11 @@ impl Pvm {
         Ok(pvm)
     }
 
+    /// The inbox level the next `Start_of_level` opens.
+    pub fn next_level(&self) -> u32 {
+        self.next_level
+    }
+
     /// The configuration.
     pub fn config(&self) -> &PvmConfig {
         &self.config

@@ -14,8 +14,9 @@
 //!   reading through one yields [`TreeError::Blinded`].
 //!
 //! Submodules: [`proof`] produces and verifies proofs of operations (octez's proof model),
-//! [`codec`] reads and writes them as `Merkle_proof_encoding.V2.Tree2` bytes, [`store`] keeps
-//! trees in a key-value store as content-addressed records shared across versions.
+//! [`codec`] reads and writes them as `Merkle_proof_encoding.V2.Tree2` bytes, [`record`]
+//! records which nodes a whole computation reads (replay witnesses), [`store`] keeps trees in
+//! a key-value store as content-addressed records shared across versions.
 //!
 //! Hashes (BLAKE2b-256): contents `H(be64 len | bytes)`; a directory with at most 2 entries in
 //! irmin's v1 "stable" node form; a larger directory as the hash of its root inode tree.
@@ -57,6 +58,7 @@ mod hash;
 mod inode;
 mod node;
 pub mod proof;
+pub mod record;
 pub mod store;
 
 use alloc::string::String;
@@ -67,7 +69,8 @@ pub use node::Tree;
 
 use bytes::ValueBytes;
 use inode::{Inode, Key, Miss};
-use node::{Ignore, NodeV, Observer};
+use node::{NodeV, Observer};
+use record::Ambient;
 
 /// What a path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -264,7 +267,8 @@ pub(crate) fn update_at<E: From<TreeError>>(
     };
     let here = &path[..i];
     match &node.0.v {
-        NodeV::Dir(_) => {}
+        // Recorded before `make_mut` may replace the node by a copy.
+        NodeV::Dir(_) => Ambient.node(node),
         NodeV::BlindedDir(h) => return Err(blinded_dir(here, *h).into()),
         NodeV::Value(_) | NodeV::BlindedValue(_) => {
             // A value on the way: the directory built below replaces it, unless it stays empty.
@@ -281,11 +285,11 @@ pub(crate) fn update_at<E: From<TreeError>>(
     };
     let mut key = Key::new(step);
     let err = |m| -> E { miss_at(m, here, BlindedKind::Inode).into() };
-    match inode.entry_mut(&mut key, &mut Ignore).map_err(err)? {
+    match inode.entry_mut(&mut key, &mut Ambient).map_err(err)? {
         Some(child) => {
             update_at(child, path, i + 1, f)?;
             if child.is_empty() {
-                if let Some(smaller) = inode.remove(&mut key, &mut Ignore).map_err(err)? {
+                if let Some(smaller) = inode.remove(&mut key, &mut Ambient).map_err(err)? {
                     *inode = smaller;
                 }
             }
@@ -295,7 +299,7 @@ pub(crate) fn update_at<E: From<TreeError>>(
             update_at(&mut child, path, i + 1, f)?;
             if !child.is_empty() {
                 inode
-                    .add_mut(0, &mut key, child, &mut Ignore)
+                    .add_mut(0, &mut key, child, &mut Ambient)
                     .map_err(err)?;
             }
         }
@@ -420,12 +424,12 @@ impl Tree {
 
     /// What `path` names: `None` if nothing. Blinded nodes still have a known kind.
     pub fn kind(&self, path: &[&[u8]]) -> Result<Option<Kind>, TreeError> {
-        Ok(find(self, path, &mut Ignore)?.map(kind_of))
+        Ok(find(self, path, &mut Ambient)?.map(kind_of))
     }
 
     /// The bytes of the value at `path`; `None` if missing or a directory.
     pub fn value(&self, path: &[&[u8]]) -> Result<Option<&[u8]>, TreeError> {
-        Ok(value_at(self, path, &mut Ignore)?.map(ValueBytes::full))
+        Ok(value_at(self, path, &mut Ambient)?.map(ValueBytes::full))
     }
 
     /// Copies the first `out.len()` bytes of the value at `path` (at most its length) into
@@ -436,7 +440,7 @@ impl Tree {
         path: &[&[u8]],
         out: &mut [u8],
     ) -> Result<Option<usize>, TreeError> {
-        Ok(value_at(self, path, &mut Ignore)?.map(|v| {
+        Ok(value_at(self, path, &mut Ambient)?.map(|v| {
             v.copy_prefix(out);
             v.len()
         }))
@@ -444,7 +448,7 @@ impl Tree {
 
     /// The subtree at `path` (O(1): it is shared, not copied).
     pub fn subtree(&self, path: &[&[u8]]) -> Result<Option<Tree>, TreeError> {
-        Ok(find(self, path, &mut Ignore)?.cloned())
+        Ok(find(self, path, &mut Ambient)?.cloned())
     }
 
     /// Stores `value` at `path`, creating directories and replacing whatever was there.
@@ -481,7 +485,7 @@ impl Tree {
             *self = Tree::empty();
             return Ok(removed);
         }
-        match remove_at(self, path, 0, &mut Ignore)? {
+        match remove_at(self, path, 0, &mut Ambient)? {
             Some(new) => {
                 *self = new;
                 Ok(true)
@@ -492,7 +496,7 @@ impl Tree {
 
     /// Number of entries of the directory at `path` (0 for values and missing paths).
     pub fn len(&self, path: &[&[u8]]) -> Result<usize, TreeError> {
-        len_at(self, path, &mut Ignore)
+        len_at(self, path, &mut Ambient)
     }
 
     /// Up to `length` entries (all if `None`) of the directory at `path`, skipping the first
@@ -503,7 +507,7 @@ impl Tree {
         offset: usize,
         length: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Kind)>, TreeError> {
-        list_at(self, path, offset, length, &mut Ignore)
+        list_at(self, path, offset, length, &mut Ambient)
     }
 
     /// The step of the `n`-th entry (irmin's order) of the directory at `path`, if any.

@@ -153,7 +153,8 @@ impl core::fmt::Debug for Tree {
 }
 
 /// Receives every node and inode whose content an operation reads. Proof production records
-/// them; ordinary operations use [`Ignore`], which compiles to nothing.
+/// them; public operations use [`super::record::Ambient`], which records only while a
+/// [`super::record::reads_of`] runs.
 pub(crate) trait Observer {
     /// `tree`'s own content is read: a value's bytes, or a directory's root inode.
     fn node(&mut self, _tree: &Tree) {}
@@ -161,7 +162,7 @@ pub(crate) trait Observer {
     fn inode(&mut self, _inode: &Inode) {}
 }
 
-/// The observer of ordinary (non-recording) operations.
+/// The observer that records nothing (building trees from proofs).
 pub(crate) struct Ignore;
 
 impl Observer for Ignore {}

@@ -614,7 +614,7 @@ fn check_kinded(tree: &Tree, claimed: &KindedHash, before: bool) -> Result<(), P
 }
 
 /// The proof tree of `t` revealing exactly the touched nodes and inodes.
-fn tree_proof(t: &Tree, touched: &BTreeSet<usize>) -> ProofTree {
+pub(crate) fn tree_proof(t: &Tree, touched: &BTreeSet<usize>) -> ProofTree {
     let seen = touched.contains(&t.addr());
     match &t.0.v {
         NodeV::Value(v) if seen => ProofTree::Value(v.to_vec()),
