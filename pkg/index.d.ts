@@ -125,7 +125,14 @@ export function fetchOutboxProof(
   options?: FetchOutboxProofOptions,
 ): Promise<{ commitment: string; proof: Uint8Array }>;
 
-export type { ReplayInputs, ReplayOptions, ReplayResult, ReplayLevel } from './replay.js';
+export type {
+  ReplayInputs,
+  ReplayOptions,
+  ReplayResult,
+  ReplayLevel,
+  WitnessOptions,
+  WitnessResult,
+} from './replay.js';
 
 /** Replays levels with the PVM (loads the replay module, with wasmi, on first use). */
 export function replay(
@@ -133,3 +140,9 @@ export function replay(
   inputs: import('./replay.js').ReplayInputs,
   options?: import('./replay.js').ReplayOptions,
 ): Promise<import('./replay.js').ReplayResult>;
+
+/** Replays a replay witness with the PVM (loads the replay module, with wasmi, on first use). */
+export function replayWitness(
+  witness: Uint8Array,
+  options?: import('./replay.js').WitnessOptions,
+): Promise<import('./replay.js').WitnessResult>;

@@ -11,3 +11,9 @@ export async function replay(kernel, inputs, options) {
   const m = await import('./replay-node.js');
   return m.replay(kernel, inputs, options);
 }
+
+/** Replays a replay witness with the PVM; loads the replay module (wasmi) on first use. */
+export async function replayWitness(witness, options) {
+  const m = await import('./replay-node.js');
+  return m.replayWitness(witness, options);
+}

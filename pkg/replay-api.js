@@ -45,7 +45,15 @@ export function replay(kernel, inputs, options = {}) {
   const j = JSON.parse(
     w.replay(kernel, levels, options.firstLevel ?? 0, options.rollupAddress ?? ''),
   );
-  const result = {
+  const result = runResult(j);
+  if (options.expectedStateHash !== undefined) {
+    result.matches = result.stateHash === options.expectedStateHash;
+  }
+  return result;
+}
+
+function runResult(j) {
+  return {
     stateHash: j.state_hash,
     ticks: BigInt(j.ticks),
     levels: j.levels.map((l) => ({
@@ -56,8 +64,17 @@ export function replay(kernel, inputs, options = {}) {
       status: l.status,
     })),
   };
-  if (options.expectedStateHash !== undefined) {
-    result.matches = result.stateHash === options.expectedStateHash;
+}
+
+/** Replays a replay witness on the part of the state it carries; see replay.d.ts. */
+export function replayWitness(witness, options = {}) {
+  if (!(witness instanceof Uint8Array)) throw new TypeError('witness: expected the witness bytes');
+  const j = JSON.parse(w.replay_witness(witness));
+  const result = { preStateHash: j.pre_state_hash, preTicks: BigInt(j.pre_ticks), ...runResult(j) };
+  if (options.expectedPreStateHash !== undefined || options.expectedStateHash !== undefined) {
+    result.matches =
+      (options.expectedPreStateHash ?? result.preStateHash) === result.preStateHash &&
+      (options.expectedStateHash ?? result.stateHash) === result.stateHash;
   }
   return result;
 }

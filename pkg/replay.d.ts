@@ -41,3 +41,24 @@ export function replay(
   inputs: ReplayInputs,
   options?: ReplayOptions,
 ): ReplayResult;
+
+export interface WitnessOptions {
+  /** The state the witness must start from, e.g. the predecessor commitment's (sets `matches`). */
+  expectedPreStateHash?: string;
+  /** The state the replay must end in, e.g. the commitment's (sets `matches`). */
+  expectedStateHash?: string;
+}
+
+export interface WitnessResult extends ReplayResult {
+  /** srs1... hash of the witness's pre-state (the whole state, not just the part it carries). */
+  preStateHash: string;
+  /** Total ticks of the pre-state. */
+  preTicks: bigint;
+}
+
+/**
+ * Re-runs the levels of a replay witness (`soru replay --witness-out`, format in
+ * `soru_core::witness`) on the part of the state it carries. Throws an Error naming the path
+ * of any node the levels read that the witness leaves out, a bad preimage or malformed bytes.
+ */
+export function replayWitness(witness: Uint8Array, options?: WitnessOptions): WitnessResult;

@@ -10,3 +10,9 @@ export async function replay(kernel, inputs, options) {
   const m = await import('./replay-web.js');
   return m.replay(kernel, inputs, options);
 }
+
+/** Replays a replay witness with the PVM; loads the replay module (wasmi) on first use. */
+export async function replayWitness(witness, options) {
+  const m = await import('./replay-web.js');
+  return m.replayWitness(witness, options);
+}

@@ -328,6 +328,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         c_block["previous_commitment_hash"],
         commitment["commitment"]["predecessor"]
     );
+    check_commitment_by_witness(&node, &commitment_hash);
     let verified = soru_verifier::verify_outbox_proof(&proof, &state).unwrap();
     assert_eq!(verified.outbox_level, outbox_level as u32);
     assert_eq!(verified.message, message);
@@ -459,6 +460,88 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         expected.as_str()
     );
     let _ = std::fs::remove_dir_all(&node_dir);
+}
+
+/// A light client checks a commitment without the rollup's state: the node's witness of the
+/// last commitment's period (from its predecessor's state, which a full node keeps while it is
+/// the last cemented one) replays to exactly the committed state and ticks; a forged commitment
+/// is refused with the reason; a witness from a state the node has collected (the period of the
+/// older commitment `cemented`) and bad queries are precise errors.
+fn check_commitment_by_witness(node: &Server, cemented: &str) {
+    let parse = |c: &Value| soru_verifier::Commitment {
+        compressed_state: StateHash::from_b58check(c["compressed_state"].as_str().unwrap())
+            .unwrap(),
+        inbox_level: c["inbox_level"].as_i64().unwrap() as i32,
+        predecessor: soru_verifier::CommitmentHash::from_b58check(
+            c["predecessor"].as_str().unwrap(),
+        )
+        .unwrap(),
+        number_of_ticks: c["number_of_ticks"].as_str().unwrap().parse().unwrap(),
+    };
+    // The last commitment's predecessor is cemented or about to be; the node may collect its
+    // state while the L1 moves on, so try again then.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (pred, c, answer) = loop {
+        let next = get_json(&node.addr, "/global/last_stored_commitment");
+        let pred_hash = next["commitment"]["predecessor"].as_str().unwrap();
+        let pred_json = get_json(&node.addr, &format!("/local/commitments/{pred_hash}"));
+        let pred = parse(&pred_json["commitment"]);
+        let c = parse(&next["commitment"]);
+        let path = format!("/global/block/{}/helpers/witness", c.inbox_level);
+        let (status, body) = http(&node.addr, "GET", &path, None);
+        if status == 200 {
+            break (pred, c, serde_json::from_str::<Value>(&body).unwrap());
+        }
+        assert!(
+            status == 404 && body.contains("state_not_available") && Instant::now() < deadline,
+            "{path}: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answer["first_level"], pred.inbox_level + 1, "{answer}");
+    assert_eq!(answer["last_level"], c.inbox_level);
+    assert_eq!(
+        answer["state_hash"],
+        c.compressed_state.to_b58check().as_str()
+    );
+    assert_eq!(answer["ticks"], c.number_of_ticks.to_string().as_str());
+    let bytes = hex::decode(answer["witness"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["size"], bytes.len());
+    let run = soru_verifier::replay::check_commitment_with_witness(&bytes, &pred, &c).unwrap();
+    assert_eq!(run.state_hash, c.compressed_state.0);
+    let mut forged = c;
+    forged.number_of_ticks += 1;
+    let err =
+        soru_verifier::replay::check_commitment_with_witness(&bytes, &pred, &forged).unwrap_err();
+    assert!(
+        err.to_string().contains("ticks but the commitment claims"),
+        "{err}"
+    );
+    // The period of the older commitment `cemented` starts from a state the node collected.
+    let old = get_json(&node.addr, &format!("/local/commitments/{cemented}"));
+    let (status, body) = http(
+        &node.addr,
+        "GET",
+        &format!(
+            "/global/block/{}/helpers/witness",
+            old["commitment"]["inbox_level"]
+        ),
+        None,
+    );
+    assert!(
+        status == 404 && body.contains("state_not_available"),
+        "{status} {body}"
+    );
+    let (status, body) = http(
+        &node.addr,
+        "GET",
+        &format!("/global/block/{}/helpers/witness?from=0", c.inbox_level),
+        None,
+    );
+    assert!(
+        status == 400 && body.contains("from must be in"),
+        "{status} {body}"
+    );
 }
 
 /// `POST /global/block/<level - 1>/simulate` with level `level`'s own messages gives the state

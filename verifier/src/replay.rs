@@ -1,6 +1,13 @@
 //! Replaying levels with the PVM (feature `replay`): re-run a kernel on an inbox and compare the
-//! resulting state hash with a commitment's. Full replay starts at origination, so it suits
-//! small rollups whose whole history the client can fetch.
+//! resulting state hash with a commitment's.
+//!
+//! * [`replay`] starts at origination, so it suits small rollups whose whole history the client
+//!   can fetch.
+//! * [`replay_witness`] and [`check_commitment_with_witness`] are *stateless*: they re-run the
+//!   levels of a [replay witness](soru_core::witness) (the part of the pre-state the levels
+//!   read, as a tree proof, plus the inbox), which a rollup node produces
+//!   (`soru replay --witness-out`), so a light client checks a commitment of a rollup whose state
+//!   it does not hold. The witness's inbox is taken as given: check it against the L1 separately.
 //!
 //! ```
 //! use soru_verifier::replay::{replay, ReplayConfig};
@@ -20,8 +27,11 @@ use alloc::vec::Vec;
 
 use soru_core::pvm::{Pvm, PvmConfig, PvmError};
 use soru_core::reveal::NoReveal;
+pub use soru_core::witness::{
+    Witness, WitnessError, WitnessLevel, WitnessLevelRun, WitnessRun, MAGIC as WITNESS_MAGIC,
+};
 
-use crate::{Json, StateHash};
+use crate::{Commitment, Json, StateHash};
 
 /// The parameters a replay needs from origination.
 pub type ReplayConfig = PvmConfig;
@@ -142,4 +152,155 @@ impl Replay {
             ),
         ])
     }
+}
+
+/// Decodes a witness ([`soru_core::witness::encode`]'s bytes) and replays it.
+pub fn replay_witness(witness: &[u8]) -> Result<WitnessRun, WitnessError> {
+    soru_core::witness::replay(&soru_core::witness::decode(witness)?)
+}
+
+/// Why a witness does not establish a commitment.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitmentReplayError {
+    /// The witness could not be decoded or replayed.
+    #[error("{0}")]
+    Witness(#[from] WitnessError),
+    /// The commitment's predecessor is not the commitment given as predecessor.
+    #[error("the commitment's predecessor is {claimed}, not the given predecessor {given}")]
+    NotSuccessor {
+        /// The commitment's `predecessor` (`src1...`).
+        claimed: String,
+        /// The hash of the commitment given as predecessor.
+        given: String,
+    },
+    /// The witness starts from another state than the predecessor's.
+    #[error(
+        "the witness starts from state {witness} but the predecessor commits to {predecessor}"
+    )]
+    PreState {
+        /// The witness's pre-state hash (`srs1...`).
+        witness: String,
+        /// The predecessor's state hash.
+        predecessor: String,
+    },
+    /// The witness's levels are not the ones the commitment covers.
+    #[error("the witness covers levels {first}..={last} but the commitment covers {expected_first}..={expected_last}")]
+    Levels {
+        /// The witness's first level.
+        first: i64,
+        /// The witness's last level.
+        last: i64,
+        /// The level after the predecessor's.
+        expected_first: i64,
+        /// The commitment's inbox level.
+        expected_last: i64,
+    },
+    /// The replay ends in another state.
+    #[error("the replay ends in state {computed} but the commitment claims {claimed}")]
+    StateHash {
+        /// The replay's final state hash.
+        computed: String,
+        /// The commitment's.
+        claimed: String,
+    },
+    /// The replay takes another number of ticks.
+    #[error("the replay takes {computed} ticks but the commitment claims {claimed}")]
+    Ticks {
+        /// Ticks the replay took.
+        computed: u128,
+        /// The commitment's `number_of_ticks`.
+        claimed: i64,
+    },
+}
+
+/// Checks `commitment` by replaying `witness` from the state of `predecessor` (the commitment
+/// it names as predecessor): the witness must start at that state and cover exactly the levels
+/// after the predecessor's up to the commitment's, and the replay must end in the committed state
+/// after the committed number of ticks. Returns the replay.
+pub fn check_commitment_with_witness(
+    witness: &[u8],
+    predecessor: &Commitment,
+    commitment: &Commitment,
+) -> Result<WitnessRun, CommitmentReplayError> {
+    let given = predecessor.hash();
+    if commitment.predecessor != given {
+        return Err(CommitmentReplayError::NotSuccessor {
+            claimed: commitment.predecessor.to_b58check(),
+            given: given.to_b58check(),
+        });
+    }
+    let w = soru_core::witness::decode(witness)?;
+    let first = w.levels.first().map_or(-1, |l| i64::from(l.level));
+    let last = w.levels.last().map_or(-1, |l| i64::from(l.level));
+    let expected_first = i64::from(predecessor.inbox_level) + 1;
+    let expected_last = i64::from(commitment.inbox_level);
+    if (first, last) != (expected_first, expected_last) {
+        return Err(CommitmentReplayError::Levels {
+            first,
+            last,
+            expected_first,
+            expected_last,
+        });
+    }
+    let pre = w
+        .pre_state
+        .to_tree()
+        .map_err(|e| WitnessError::PreState(e.to_string()))?
+        .hash();
+    if pre != predecessor.compressed_state.0 {
+        return Err(CommitmentReplayError::PreState {
+            witness: StateHash(pre).to_b58check(),
+            predecessor: predecessor.compressed_state.to_b58check(),
+        });
+    }
+    let run = soru_core::witness::replay(&w)?;
+    if run.state_hash != commitment.compressed_state.0 {
+        return Err(CommitmentReplayError::StateHash {
+            computed: StateHash(run.state_hash).to_b58check(),
+            claimed: commitment.compressed_state.to_b58check(),
+        });
+    }
+    let ticks = run.ticks - run.pre_ticks;
+    if i64::try_from(ticks).ok() != Some(commitment.number_of_ticks) {
+        return Err(CommitmentReplayError::Ticks {
+            computed: ticks,
+            claimed: commitment.number_of_ticks,
+        });
+    }
+    Ok(run)
+}
+
+/// `{"pre_state_hash", "pre_ticks", "state_hash", "ticks", "levels": [{"level", "state_hash",
+/// "ticks", "outbox": [hex..], "status"}]}` (ticks as decimal strings), the shape of
+/// [`Replay::to_json`] with the pre-state added.
+pub fn witness_run_json(run: &WitnessRun) -> Json {
+    let levels = Replay {
+        levels: run
+            .levels
+            .iter()
+            .map(|l| ReplayLevel {
+                level: l.level,
+                state_hash: StateHash(l.state_hash),
+                ticks: l.ticks,
+                outbox: l.outbox.clone(),
+                status: l.status.to_string(),
+            })
+            .collect(),
+        state_hash: StateHash(run.state_hash),
+        ticks: run.ticks,
+    }
+    .to_json();
+    let mut fields = match levels {
+        Json::Object(fields) => fields,
+        other => return other,
+    };
+    fields.insert(
+        String::from("pre_state_hash"),
+        Json::String(StateHash(run.pre_state_hash).to_b58check()),
+    );
+    fields.insert(
+        String::from("pre_ticks"),
+        Json::String(run.pre_ticks.to_string()),
+    );
+    Json::Object(fields)
 }

@@ -31,6 +31,7 @@ use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
 use soru_core::pvm::{LevelReport, Pvm, PvmConfig, Status};
 use soru_core::state::KERNEL_KEY;
+use soru_core::witness::{self, WitnessLevel};
 
 use crate::kernel;
 use crate::preimages::PreimageDir;
@@ -68,6 +69,14 @@ pub(super) struct ReplayArgs {
     /// Also print the state hash at tick T (repeatable), before the line of its level.
     #[arg(long = "hash-at-tick", value_name = "T")]
     hash_at_tick: Vec<u128>,
+    /// Also write a replay witness of the levels from `--witness-from` to the last one: the
+    /// part of the state they read and their inputs, which `soru-verify replay --witness`
+    /// re-runs without the rest of the state (format: `soru_core::witness`).
+    #[arg(long, value_name = "FILE")]
+    witness_out: Option<PathBuf>,
+    /// The first level the witness covers (default: the last level of the inputs).
+    #[arg(long, value_name = "LEVEL", requires = "witness_out")]
+    witness_from: Option<u32>,
 }
 
 /// The PVM versions `--pvm-version` accepts.
@@ -225,10 +234,33 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         .map(|level| level.iter().map(inputs::Input::to_bytes).collect())
         .collect();
     let mut preimages = PreimageDir::open(args.preimage_dir.as_deref())?;
-    let mut pvm =
-        Pvm::new(&kernel, config).map_err(|e| format!("kernel {}: {e}", args.kernel.display()))?;
+    let mut pvm = Pvm::new(&kernel, config.clone())
+        .map_err(|e| format!("kernel {}: {e}", args.kernel.display()))?;
+    let last_level = config.first_level + levels.len().saturating_sub(1) as u32;
+    let witness_from = args.witness_from.unwrap_or(last_level);
+    if args.witness_out.is_some() && !(config.first_level..=last_level).contains(&witness_from) {
+        return Err(format!(
+            "--witness-from {witness_from}: the inputs have levels {}..={last_level}",
+            config.first_level
+        ));
+    }
+    let mut witness: Option<(soru_core::tree::Tree, Vec<WitnessLevel>)> = None;
 
     for messages in &levels {
+        if args.witness_out.is_some() && pvm.next_level() == witness_from {
+            let pre = pvm
+                .state_tree()
+                .map_err(|e| format!("witness pre-state: {e}"))?;
+            witness = Some((pre, Vec::new()));
+        }
+        if let Some((_, ls)) = &mut witness {
+            ls.push(WitnessLevel {
+                level: pvm.next_level(),
+                timestamp: 0,
+                predecessor: [0; 32],
+                messages: messages.clone(),
+            });
+        }
         let report = pvm
             .run_level(messages, &mut preimages)
             .map_err(|e| format!("level {}: {e}", pvm_level_hint(&pvm)))?;
@@ -280,6 +312,43 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         durable.insert(path, hex::encode(value));
     }
     super::print_line(&durable_text(args.json, durable, truncated))?;
+    if let (Some(path), Some((pre, levels))) = (&args.witness_out, witness) {
+        write_witness(path, &pre, &config, levels, &mut preimages, &pvm)?;
+    }
+    Ok(())
+}
+
+/// Produces the witness of `levels` from `pre` (recording what they read), checks it ends where
+/// the replay did, and writes it to `path`.
+fn write_witness(
+    path: &std::path::Path,
+    pre: &soru_core::tree::Tree,
+    config: &PvmConfig,
+    levels: Vec<WitnessLevel>,
+    preimages: &mut PreimageDir,
+    pvm: &Pvm,
+) -> Result<(), String> {
+    let (first, last) = (levels[0].level, levels[levels.len() - 1].level);
+    let (w, run) = witness::produce(pre, config, levels, preimages)
+        .map_err(|e| format!("witness of levels {first}..={last}: {e}"))?;
+    let end = pvm.state_hash().map_err(|e| e.to_string())?;
+    if run.state_hash != end {
+        return Err(format!(
+            "witness of levels {first}..={last}: it ends in {} but the replay in {}",
+            StateHash(run.state_hash),
+            StateHash(end)
+        ));
+    }
+    let bytes = witness::encode(&w).map_err(|e| format!("witness: {e}"))?;
+    std::fs::write(path, &bytes)
+        .map_err(|e| format!("cannot write witness {}: {e}", path.display()))?;
+    eprintln!(
+        "soru replay: witness of levels {first}..={last} ({} bytes, from state {} to {}) written to {}",
+        bytes.len(),
+        StateHash(run.pre_state_hash),
+        StateHash(run.state_hash),
+        path.display()
+    );
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
-use soru_core::commitment::Commitment;
+use soru_core::commitment::{Commitment, StateHash};
 use soru_core::durable::{Durable, Key};
 use soru_core::encoding::inbox::BlockHash;
 use soru_core::encoding::outbox::OutboxMessage;
@@ -255,6 +255,7 @@ routes! {
     get "/global/monitor_blocks" => monitor_blocks: "A stream (chunked JSON, one block per chunk) of the L2 blocks the node processes, from its head on: octez's block header with initial_tick, num_ticks, state_hash and pvm_status.";
     get "/global/block/{id}/durable/wasm_2_0_0/{what}" => durable: "The durable storage after the block: value, length, subkeys or values of ?key=/path.";
     get "/global/block/{id}/outbox/{level}/messages" => outbox_messages: "The outbox messages of an outbox level, decoded.";
+    get "/global/block/{id}/helpers/witness" => witness: "A replay witness of the levels ?from= (default: the first of the block's commitment period) up to the block: {witness (hex, format soru_core::witness), first_level, last_level, pre_state_hash, state_hash, ticks, size}; soru-verify replay --witness and the npm package's replayWitness re-run it. At most 1000 levels.";
     get "/global/block/{id}/helpers/proofs/outbox/{level}/messages" => outbox_proof: "The output proof of message ?index=i of an outbox level, against the last cemented commitment: {commitment, proof}.";
     get "/local/commitments/{hash}" => local_commitment: "A commitment the node computed, by hash.";
     get "/local/last_published_commitment" => last_published_commitment: "The last commitment the node's operator published.";
@@ -982,6 +983,124 @@ async fn outbox_proof(
     Ok(Reply {
         body: json!({"commitment": lcc_hash, "proof": hex::encode(proof)}),
         immutable: true,
+    })
+}
+
+/// The most levels one witness covers (the node replays them to answer).
+pub const MAX_WITNESS_LEVELS: u32 = 1000;
+
+async fn witness(
+    State(ctx): Ctxt,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let (last, cemented) = resolve(&ctx, &id)?;
+    let (config, origination, period) = {
+        let s = ctx.shared.read().expect("lock");
+        let info = s.rollup.as_ref().ok_or_else(|| internal("no rollup"))?;
+        (
+            info.pvm_config(),
+            (
+                info.origination_level,
+                info.origination_hash.clone(),
+                info.origination_timestamp,
+            ),
+            info.commitment_period.max(1),
+        )
+    };
+    let bad = |msg: String| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "soru.node.invalid_query",
+            json!({"msg": msg}),
+        )
+    };
+    if last <= origination.0 {
+        return Err(bad(format!(
+            "level {last} is not after the origination level {}",
+            origination.0
+        )));
+    }
+    let from = match q.get("from") {
+        Some(f) => f
+            .parse::<u32>()
+            .map_err(|_| bad(format!("from must be a level, not {f:?}")))?,
+        None => origination.0 + 1 + (last - origination.0 - 1) / period * period,
+    };
+    if from <= origination.0 || from > last {
+        return Err(bad(format!(
+            "from must be in {}..={last}, not {from}",
+            origination.0 + 1
+        )));
+    }
+    if last - from + 1 > MAX_WITNESS_LEVELS {
+        return Err(bad(format!(
+            "{} levels asked for; a witness covers at most {MAX_WITNESS_LEVELS}",
+            last - from + 1
+        )));
+    }
+    let pre = state(&ctx, from - 1)?;
+    let mut levels = Vec::new();
+    let mut pred = if from - 1 == origination.0 {
+        (origination.1.clone(), origination.2)
+    } else {
+        let r = record(&ctx, from - 1, &id)?;
+        (r.hash, r.timestamp)
+    };
+    let mut end = None;
+    for level in from..=last {
+        let r = record(&ctx, level, &id)?;
+        let hash = BlockHash::from_b58check(&pred.0).map_err(|e| {
+            internal(format!(
+                "stored hash {} of level {}: {e}",
+                pred.0,
+                level - 1
+            ))
+        })?;
+        levels.push(soru_core::witness::WitnessLevel {
+            level,
+            timestamp: pred.1,
+            predecessor: hash.0,
+            messages: r.messages.clone(),
+        });
+        pred = (r.hash.clone(), r.timestamp);
+        end = Some(r.state_hash);
+    }
+    let end = end.unwrap_or_default();
+    // Producing a witness replays the levels; it takes its turn with the simulations.
+    let _turn = ctx.simulations.acquire().await.map_err(internal)?;
+    let preimages = ctx.data_dir.join("wasm_2_0_0");
+    let (w, run) = tokio::task::spawn_blocking(move || {
+        let mut reveal = crate::preimages::PreimageDir::new(Some(&preimages));
+        soru_core::witness::produce(&pre, &config, levels, &mut reveal)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "soru.node.witness_failed",
+            json!({"msg": e.to_string()}),
+        )
+    })?;
+    let state_hash = StateHash(run.state_hash).to_b58check();
+    if state_hash != end {
+        return Err(internal(format!(
+            "the witness replay of levels {from}..={last} ends in {state_hash}, the store says {end}"
+        )));
+    }
+    let bytes = soru_core::witness::encode(&w).map_err(internal)?;
+    Ok(Reply {
+        body: json!({
+            "witness": hex::encode(&bytes),
+            "first_level": from,
+            "last_level": last,
+            "pre_state_hash": StateHash(run.pre_state_hash).to_b58check(),
+            "state_hash": state_hash,
+            "ticks": (run.ticks - run.pre_ticks).to_string(),
+            "size": bytes.len(),
+        }),
+        immutable: cemented,
     })
 }
 

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadVectors, readmeExample, repoRoot } from './vectors.mjs';
+import { exampleWitness, loadVectors, readmeExample, repoRoot } from './vectors.mjs';
 
 const soru = await import(repoRoot + 'pkg/node.js');
 const vectors = loadVectors();
@@ -128,6 +128,33 @@ test('replay runs a kernel from origination (lazily loaded entry)', async () => 
   const again = direct.replay(new Uint8Array(echo), inputs, { expectedStateHash: r.stateHash });
   assert.equal(again.matches, true);
   assert.throws(() => direct.replay(new Uint8Array([0, 1, 2]), []), /kernel: invalid kernel/);
+});
+
+test('replayWitness re-runs levels from a witness and rejects damaged ones', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'soru-witness-'));
+  try {
+    const { bytes, levels } = exampleWitness(dir, 1);
+    const r = await soru.replayWitness(bytes);
+    assert.deepEqual(
+      r.levels.map((l) => [l.level, l.stateHash, l.ticks]),
+      levels.slice(1).map((l) => [l.level, l.state_hash, BigInt(l.ticks)]),
+    );
+    assert.equal(r.preStateHash, levels[0].state_hash);
+    assert.equal(r.preTicks, BigInt(levels[0].ticks));
+    assert.equal(r.stateHash, levels.at(-1).state_hash);
+    const checked = await soru.replayWitness(bytes, {
+      expectedPreStateHash: levels[0].state_hash,
+      expectedStateHash: r.stateHash,
+    });
+    assert.equal(checked.matches, true);
+    const wrong = await soru.replayWitness(bytes, { expectedStateHash: levels[0].state_hash });
+    assert.equal(wrong.matches, false);
+    await assert.rejects(soru.replayWitness(bytes.slice(0, 40)), /malformed witness/);
+    await assert.rejects(soru.replayWitness(new Uint8Array([1, 2, 3])), /soruwit/);
+    await assert.rejects(soru.replayWitness('nope'), /witness: expected the witness bytes/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the package packs, installs and runs the README Node example', () => {

@@ -1,6 +1,8 @@
 // The real octez output proofs in ../shared/vectors/tezos-output-proofs/ (beside the repository),
 // read at run time. Absent: the tests skip with a message, or fail when CI=true.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -46,4 +48,27 @@ export function readmeExample(name) {
   if (at < 0) throw new Error(`pkg/README.md has no example:${name}`);
   const m = readme.slice(at).match(/```\w*\n([\s\S]*?)```/);
   return m[1];
+}
+
+/**
+ * A replay witness of the example echo kernel's levels from `from` (default: the last), made by
+ * `target/debug/soru replay --witness-out` (built by `cargo test`): { bytes, levels }, `levels`
+ * being the replay's JSON level lines (state hash and ticks of every level).
+ */
+export function exampleWitness(dir, from) {
+  const out = join(dir, `echo-${from ?? 'last'}.witness`);
+  const args = [
+    'replay',
+    '--kernel', repoRoot + 'node-shim/examples/echo.wat',
+    '--inputs', repoRoot + 'node-shim/examples/inputs.json',
+    '--json',
+    '--witness-out', out,
+  ];
+  if (from !== undefined) args.push('--witness-from', String(from));
+  const stdout = execFileSync(repoRoot + 'target/debug/soru', args, { encoding: 'utf8' });
+  const levels = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{"level"'))
+    .map((l) => JSON.parse(l));
+  return { bytes: new Uint8Array(readFileSync(out)), levels };
 }

@@ -6,7 +6,7 @@ import { WASI } from 'node:wasi';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadVectors, repoRoot } from './vectors.mjs';
+import { exampleWitness, loadVectors, repoRoot } from './vectors.mjs';
 
 const wasmPath = repoRoot + 'target/wasm32-wasip1/release/soru-verify.wasm';
 const module = await WebAssembly.compile(readFileSync(wasmPath));
@@ -71,4 +71,28 @@ test('outbox-proof: the corrupted proof exits 1, unreadable input exits 2', asyn
   r = await run('frobnicate');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown subcommand "frobnicate"/);
+});
+
+test('replay --witness: exit 0 when it reproduces the hashes, 1 when not, 2 when unreadable', async () => {
+  const { bytes, levels } = exampleWitness(work);
+  writeFileSync(join(work, 'w.bin'), bytes);
+  const last = levels.at(-1);
+  const before = levels.at(-2);
+  let r = await run('replay', '--witness', '/work/w.bin', '--pre-state-hash', before.state_hash,
+    '--state-hash', last.state_hash);
+  assert.equal(r.code, 0, r.stderr);
+  let j = JSON.parse(r.stdout);
+  assert.equal(j.valid, true);
+  assert.equal(j.pre_state_hash, before.state_hash);
+  assert.equal(j.state_hash, last.state_hash);
+  assert.equal(j.ticks, String(last.ticks));
+  r = await run('replay', '--witness', '/work/w.bin', '--state-hash', before.state_hash);
+  assert.equal(r.code, 1);
+  j = JSON.parse(r.stdout);
+  assert.equal(j.valid, false);
+  assert.match(j.error, /^the replay ends in state srs1\w+ but the expected state hash is srs1/);
+  writeFileSync(join(work, 'short.bin'), bytes.slice(0, 30));
+  r = await run('replay', '--witness', '/work/short.bin');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--witness: malformed witness: at byte \d+/);
 });

@@ -3,7 +3,13 @@
 //! ```text
 //! soru-verify outbox-proof --proof FILE|HEX --state-hash srs1...|HEX
 //! soru-verify replay --kernel FILE.wasm --inputs FILE.json [--state-hash srs1...|HEX]
+//! soru-verify replay --witness FILE|HEX [--pre-state-hash srs1...|HEX] [--state-hash srs1...|HEX]
 //! ```
+//!
+//! `replay --witness` re-runs the levels of a replay witness (`soru replay --witness-out`, a
+//! rollup node's `helpers/witness`) on the part of the state it carries; it is valid when every
+//! node the levels read is in it and, if given, it starts at `--pre-state-hash` (a
+//! predecessor commitment's state) and ends at `--state-hash`. An undecodable witness exits 2.
 //!
 //! `replay` runs the kernel from origination on the inbox (the octez wasm debugger's inputs
 //! JSON) and prints the state hash, ticks and outbox of every level; with `--state-hash` it is
@@ -22,6 +28,7 @@ use soru_verifier::Json;
 const USAGE: &str = "usage:
   soru-verify outbox-proof --proof FILE|HEX --state-hash srs1...|HEX
   soru-verify replay --kernel FILE.wasm --inputs FILE.json [--state-hash srs1...|HEX]
+  soru-verify replay --witness FILE|HEX [--pre-state-hash srs1...|HEX] [--state-hash srs1...|HEX]
 
 exit codes: 0 valid, 1 invalid, 2 unreadable input";
 
@@ -44,6 +51,11 @@ fn run(args: &[String]) -> Result<ExitCode, BadInput> {
         Some("outbox-proof") => {
             outbox_proof(&flags(&args[1..], &["--proof", "--state-hash"], &[])?)
         }
+        Some("replay") if args.iter().any(|a| a == "--witness") => replay_witness(&flags(
+            &args[1..],
+            &["--witness"],
+            &["--pre-state-hash", "--state-hash"],
+        )?),
         Some("replay") => replay(&flags(
             &args[1..],
             &["--kernel", "--inputs"],
@@ -176,5 +188,33 @@ fn replay(flags: &[(&'static str, &str)]) -> Result<ExitCode, BadInput> {
             r.state_hash, e
         )),
         _ => Ok(r.to_json()),
+    }))
+}
+
+fn replay_witness(flags: &[(&'static str, &str)]) -> Result<ExitCode, BadInput> {
+    let witness = bytes_arg("--witness", flag(flags, "--witness"))?;
+    let hash = |name: &str| {
+        optional_flag(flags, name)
+            .map(parse_state_hash)
+            .transpose()
+            .map_err(|e| BadInput(format!("{name}: {e}")))
+    };
+    let pre = hash("--pre-state-hash")?;
+    let expected = hash("--state-hash")?;
+    let w =
+        soru_core::witness::decode(&witness).map_err(|e| BadInput(format!("--witness: {e}")))?;
+    Ok(verdict(match soru_core::witness::replay(&w) {
+        Err(e) => Err(e.to_string()),
+        Ok(r) if pre.is_some_and(|p| p.0 != r.pre_state_hash) => Err(format!(
+            "the witness starts from state {} but the expected pre-state hash is {}",
+            soru_verifier::StateHash(r.pre_state_hash),
+            pre.unwrap_or_default()
+        )),
+        Ok(r) if expected.is_some_and(|e| e.0 != r.state_hash) => Err(format!(
+            "the replay ends in state {} but the expected state hash is {}",
+            soru_verifier::StateHash(r.state_hash),
+            expected.unwrap_or_default()
+        )),
+        Ok(r) => Ok(soru_verifier::replay::witness_run_json(&r)),
     }))
 }

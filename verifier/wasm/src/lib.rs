@@ -156,6 +156,16 @@ pub fn replay(
     Ok(r.to_json().to_string())
 }
 
+/// Replays a replay witness (second entry point, feature `replay`): the bytes of
+/// `soru_core::witness::encode`. Returns the [`soru_verifier::replay::witness_run_json`] text;
+/// a malformed witness, a node it leaves out or a bad preimage is an error naming it.
+#[cfg(feature = "replay")]
+#[wasm_bindgen]
+pub fn replay_witness(witness: &[u8]) -> Result<String, JsError> {
+    let run = soru_verifier::replay::replay_witness(witness).map_err(js_error)?;
+    Ok(soru_verifier::replay::witness_run_json(&run).to_string())
+}
+
 /// Parses the octez wasm debugger's inputs JSON into the level encoding [`replay`] takes.
 #[cfg(feature = "replay")]
 #[wasm_bindgen]
