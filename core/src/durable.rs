@@ -75,12 +75,13 @@ pub enum DurableError {
     /// `store_get_nth_key` index beyond the number of children.
     #[error("subkey index {0} is out of range")]
     IndexTooLarge(i64),
-    /// The stored length of a value is not an 8-byte big-endian integer.
+    /// The stored length of a value is not an 8-byte big-endian integer, or is longer than
+    /// [`MAX_VALUE_LENGTH`].
     #[error("corrupt value length at {path}: {length} bytes")]
     CorruptLength {
         /// Key of the value.
         path: String,
-        /// Number of bytes found.
+        /// Number of bytes of the length found, or the length when it is too long.
         length: usize,
     },
     /// The underlying tree failed (e.g. a blinded node of a proof tree was read).
@@ -535,10 +536,22 @@ impl ChunkStep {
 }
 
 /// The length stored in a value's `@` subtree `v` (an 8-byte big-endian `int64`).
+/// The longest value host functions can write: `store_write` at offset `i32::MAX` with
+/// [`crate::abi::MAX_STORE_IO_SIZE`] bytes.
+pub const MAX_VALUE_LENGTH: u64 = i32::MAX as u64 + crate::abi::MAX_STORE_IO_SIZE as u64;
+
 fn length_of(v: &Tree, path: impl FnOnce() -> String) -> Result<u64, DurableError> {
     let mut buf = [0u8; 8];
     match v.read_value_prefix(&[LENGTH_STEP], &mut buf)? {
-        Some(8) => Ok(i64::from_be_bytes(buf).max(0) as u64),
+        // No host call writes past `i32::MAX` plus one write: a longer length is a forged
+        // tree (e.g. a hostile proof), which must not make readers allocate it.
+        Some(8) => match i64::from_be_bytes(buf).max(0) as u64 {
+            len if len <= MAX_VALUE_LENGTH => Ok(len),
+            len => Err(DurableError::CorruptLength {
+                path: path(),
+                length: usize::try_from(len).unwrap_or(usize::MAX),
+            }),
+        },
         // A value node without length decodes as length 0 in octez only if absent;
         // treat a missing length as corrupt.
         found => Err(DurableError::CorruptLength {
@@ -603,7 +616,8 @@ fn write_at(
 
 /// `len` bytes at `offset` of the value whose `@` subtree is `v`.
 fn load(v: &Tree, offset: u64, len: u64) -> Result<Vec<u8>, DurableError> {
-    let mut out = Vec::with_capacity(len as usize);
+    // Capacity grows with the chunks read, not with a length read from the tree.
+    let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
     let mut pos = offset;
     let end = offset + len;
     let mut chunk = [0u8; CHUNK_SIZE];

@@ -466,7 +466,8 @@ pub fn encode(witness: &Witness) -> Result<Vec<u8>, WitnessEncodeError> {
 /// Reads the bytes [`encode`] writes; every problem names its byte offset.
 pub fn decode(bytes: &[u8]) -> Result<Witness, WitnessError> {
     let mut r = Reader::new(bytes);
-    if r.bytes(MAGIC.len())? != MAGIC {
+    let head = &bytes[..bytes.len().min(MAGIC.len())];
+    if head != &MAGIC[..head.len()] {
         return Err(WitnessError::from(r.error_at(
             0,
             DecodeErrorKind::Invalid {
@@ -475,6 +476,7 @@ pub fn decode(bytes: &[u8]) -> Result<Witness, WitnessError> {
             },
         )));
     }
+    r.bytes(MAGIC.len())?;
     let at = r.position();
     let version = r.u8()?;
     if version != VERSION {
