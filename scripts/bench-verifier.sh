@@ -31,6 +31,10 @@ wasi=$(node --no-warnings scripts/bench-verifier.mjs wasi "$TARGET_DIR/wasm32-wa
   "$work/proof.hex" "$srs1" "$n" | field us_per_verify)
 r_native=$("$TARGET_DIR/release/examples/bench" replay "$kernel" "$levels" 3 | field ms_per_replay)
 r_node=$(node scripts/bench-verifier.mjs replay "$kernel" "$levels" 3 | field ms_per_replay)
+witness_line=$("$TARGET_DIR/release/examples/bench" witness "$kernel" "$levels" 3)
+w_produce=$(field ms_per_produce <<<"$witness_line")
+w_replay=$(field ms_per_witness_replay <<<"$witness_line")
+w_bytes=$(field witness_bytes <<<"$witness_line")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 echo "output proof verification (vector 05, $(wc -c <"$work/proof.hex") hex chars), best of 5 rounds of $n:"
@@ -45,6 +49,14 @@ printf '| %-40s | %12s | %8s |\n' "runtime" "ms/replay" "ratio"
 printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"
 printf '| %-40s | %12s | %8s |\n' "native ($(uname -m))" "$r_native" "1.00x"
 printf '| %-40s | %12s | %8s |\n' "npm package in node $(node --version)" "$r_node" "$(ratio "$r_node" "$r_native")"
+echo
+echo "checking the last of those $levels levels: full replay from origination vs the stateless replay of"
+echo "its witness ($w_bytes bytes), native, best of 5 rounds of 3:"
+printf '| %-40s | %12s | %8s |\n' "work" "ms" "ratio"
+printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"
+printf '| %-40s | %12s | %8s |\n' "full replay of $levels levels" "$r_native" "1.00x"
+printf '| %-40s | %12s | %8s |\n' "witness replay of the last level" "$w_replay" "$(ratio "$w_replay" "$r_native")"
+printf '| %-40s | %12s | %8s |\n' "producing that witness (full state)" "$w_produce" "$(ratio "$w_produce" "$r_native")"
 echo
 gz() { cat "$@" | gzip -9 | wc -c; }
 entry=$(gz pkg/dist/soru_verifier_bg.wasm pkg/dist/soru_verifier.js pkg/api.js pkg/web.js)

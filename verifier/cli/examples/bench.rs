@@ -4,6 +4,8 @@
 //! ```text
 //! bench verify PROOF_HEX_FILE SRS1 ITERATIONS   -> us_per_verify=..
 //! bench replay KERNEL.wasm LEVELS ITERATIONS    -> ms_per_replay=.. (LEVELS levels of one message)
+//! bench witness KERNEL.wasm LEVELS ITERATIONS   -> ms_per_produce=.. ms_per_witness_replay=..
+//!                                                  witness_bytes=.. (the last of LEVELS levels)
 //! ```
 //! Each prints the best of 5 rounds (the least distorted by a shared machine).
 
@@ -52,8 +54,50 @@ fn main() {
             });
             println!("ms_per_replay={:.2}", best * 1e3 / n as f64);
         }
+        (Some("witness"), 1..) => {
+            use soru_core::pvm::Pvm;
+            use soru_core::reveal::NoReveal;
+            use soru_core::witness::{self, WitnessLevel};
+            let kernel = std::fs::read(&args[1]).expect("kernel file");
+            let levels: usize = args[2].parse().expect("level count");
+            let message = |i: usize| format!("\x01message {i}").into_bytes();
+            let config = soru_verifier::replay::ReplayConfig::default();
+            let mut pvm = Pvm::new(&kernel, config.clone()).expect("kernel");
+            for i in 0..levels.saturating_sub(1) {
+                pvm.run_level(&[message(i)], &mut NoReveal).expect("level");
+            }
+            let pre = pvm.state_tree().expect("state");
+            let last = vec![WitnessLevel {
+                level: pvm.next_level(),
+                timestamp: 0,
+                predecessor: [0; 32],
+                messages: vec![message(levels.saturating_sub(1))],
+            }];
+            let produce = || witness::produce(&pre, &config, last.clone(), &mut NoReveal);
+            let (w, run) = produce().expect("witness");
+            let bytes = witness::encode(&w).expect("encode");
+            let best_produce = best_of_5(|| {
+                for _ in 0..n {
+                    produce().expect("witness");
+                }
+            });
+            let best_replay = best_of_5(|| {
+                for _ in 0..n {
+                    let again = soru_verifier::replay::replay_witness(&bytes).expect("replay");
+                    assert_eq!(again.state_hash, run.state_hash);
+                }
+            });
+            println!(
+                "ms_per_produce={:.2} ms_per_witness_replay={:.2} witness_bytes={}",
+                best_produce * 1e3 / n as f64,
+                best_replay * 1e3 / n as f64,
+                bytes.len()
+            );
+        }
         _ => {
-            eprintln!("usage: bench verify PROOF_HEX_FILE SRS1 N | bench replay KERNEL LEVELS N");
+            eprintln!(
+                "usage: bench verify PROOF_HEX_FILE SRS1 N | bench replay KERNEL LEVELS N | bench witness KERNEL LEVELS N"
+            );
             std::process::exit(2);
         }
     }
