@@ -36,27 +36,29 @@ w_produce=$(field ms_per_produce <<<"$witness_line")
 w_replay=$(field ms_per_witness_replay <<<"$witness_line")
 w_bytes=$(field witness_bytes <<<"$witness_line")
 
+rule() { printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"; }
+row() { printf '| %-40s | %12s | %8s |\n' "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 echo "output proof verification (vector 05, $(wc -c <"$work/proof.hex") hex chars), best of 5 rounds of $n:"
-printf '| %-40s | %12s | %8s |\n' "runtime" "us/verify" "ratio"
-printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"
-printf '| %-40s | %12s | %8s |\n' "native ($(uname -m))" "$native" "1.00x"
-printf '| %-40s | %12s | %8s |\n' "npm package in node $(node --version)" "$node_us" "$(ratio "$node_us" "$native")"
-printf '| %-40s | %12s | %8s |\n' "wasm32-wasip1 in node:wasi" "$wasi" "$(ratio "$wasi" "$native")"
+row "runtime" "us/verify" "ratio"
+rule
+row "native ($(uname -m))" "$native" "1.00x"
+row "npm package in node $(node --version)" "$node_us" "$(ratio "$node_us" "$native")"
+row "wasm32-wasip1 in node:wasi" "$wasi" "$(ratio "$wasi" "$native")"
 echo
 echo "replay of $levels echo levels (SDK echo kernel, one message per level), best of 5 rounds of 3:"
-printf '| %-40s | %12s | %8s |\n' "runtime" "ms/replay" "ratio"
-printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"
-printf '| %-40s | %12s | %8s |\n' "native ($(uname -m))" "$r_native" "1.00x"
-printf '| %-40s | %12s | %8s |\n' "npm package in node $(node --version)" "$r_node" "$(ratio "$r_node" "$r_native")"
+row "runtime" "ms/replay" "ratio"
+rule
+row "native ($(uname -m))" "$r_native" "1.00x"
+row "npm package in node $(node --version)" "$r_node" "$(ratio "$r_node" "$r_native")"
 echo
 echo "checking the last of those $levels levels: full replay from origination vs the stateless replay of"
 echo "its witness ($w_bytes bytes), native, best of 5 rounds of 3:"
-printf '| %-40s | %12s | %8s |\n' "work" "ms" "ratio"
-printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"
-printf '| %-40s | %12s | %8s |\n' "full replay of $levels levels" "$r_native" "1.00x"
-printf '| %-40s | %12s | %8s |\n' "witness replay of the last level" "$w_replay" "$(ratio "$w_replay" "$r_native")"
-printf '| %-40s | %12s | %8s |\n' "producing that witness (full state)" "$w_produce" "$(ratio "$w_produce" "$r_native")"
+row "work" "ms" "ratio"
+rule
+row "full replay of $levels levels" "$r_native" "1.00x"
+row "witness replay of the last level" "$w_replay" "$(ratio "$w_replay" "$r_native")"
+row "producing that witness (full state)" "$w_produce" "$(ratio "$w_produce" "$r_native")"
 echo
 gz() { cat "$@" | gzip -9 | wc -c; }
 entry=$(gz pkg/dist/soru_verifier_bg.wasm pkg/dist/soru_verifier.js pkg/api.js pkg/web.js)
@@ -64,8 +66,8 @@ replay_entry=$(gz pkg/dist/soru_replay_bg.wasm pkg/dist/soru_replay.js pkg/repla
 total=$( (cd pkg && npm pack --dry-run --json 2>/dev/null) | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s)[0].size));')
 echo "npm package sizes (gzip -9; budgets: proof entry 40 KB, whole package 300 KB; Helios 1.2 MB):"
-printf '| %-40s | %12s | %8s |\n' "part" "bytes" "budget"
-printf '|%s|%s|%s|\n' "------------------------------------------" "--------------" "----------"
-printf '| %-40s | %12s | %8s |\n' "proof/commitment entry (wasm + JS)" "$entry" "40960"
-printf '| %-40s | %12s | %8s |\n' "replay entry (wasm + JS, lazily loaded)" "$replay_entry" "-"
-printf '| %-40s | %12s | %8s |\n' "npm pack tarball (whole package)" "$total" "307200"
+row "part" "bytes" "budget"
+rule
+row "proof/commitment entry (wasm + JS)" "$entry" "40960"
+row "replay entry (wasm + JS, lazily loaded)" "$replay_entry" "-"
+row "npm pack tarball (whole package)" "$total" "307200"

@@ -281,10 +281,10 @@ fn run_levels(
     reveal: &mut dyn Reveal,
 ) -> Result<WitnessRun, WitnessError> {
     let first = levels.first().map_or(0, |l| l.level);
-    let pvm_error = |level, error| pvm_error(state, level, error);
+    let fail = |level, error| pvm_error(state, level, error);
     let mut pvm = Pvm::from_state(state, config.clone()).map_err(|error| match error {
         PvmError::NotResumable(m) => WitnessError::NotResumable(m),
-        error => pvm_error(first, error),
+        error => fail(first, error),
     })?;
     let pre_ticks = pvm.ticks();
     let mut out = Vec::with_capacity(levels.len());
@@ -296,7 +296,7 @@ fn run_levels(
                 found: l.level,
             });
         }
-        let at = |error| pvm_error(l.level, error);
+        let at = |error| fail(l.level, error);
         let status = pvm
             .step_level(l.level, l.timestamp, &l.predecessor, &l.messages, reveal)
             .map_err(at)?;
@@ -600,22 +600,5 @@ fn get_bytes<'a>(r: &mut Reader<'a>, max: usize) -> Result<&'a [u8], DecodeError
 impl From<DecodeError> for WitnessError {
     fn from(e: DecodeError) -> WitnessError {
         WitnessError::Malformed(e.to_string())
-    }
-}
-
-impl WitnessError {
-    /// A short machine-readable name of the error's kind (`missing`, `level_gap`, ...).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            WitnessError::Malformed(_) => "malformed",
-            WitnessError::PreState(_) => "pre_state",
-            WitnessError::NotResumable(_) => "not_resumable",
-            WitnessError::Missing { .. } => "missing",
-            WitnessError::LevelGap { .. } => "level_gap",
-            WitnessError::MissingReveal { .. } => "missing_reveal",
-            WitnessError::BadPreimage { .. } => "bad_preimage",
-            WitnessError::UncheckableReveal { .. } => "uncheckable_reveal",
-            WitnessError::Pvm { .. } => "pvm",
-        }
     }
 }

@@ -120,69 +120,22 @@ fn count_values(p: &ProofTree) -> usize {
     }
 }
 
-/// `p` with every entry named `step` blinded.
-fn blind(p: &ProofTree, step: &[u8]) -> ProofTree {
-    fn entries(es: &[(Vec<u8>, ProofTree)], step: &[u8]) -> Vec<(Vec<u8>, ProofTree)> {
+/// `p` with each entry `(step, tree)` for which `f` gives a replacement replaced, and the
+/// others rewritten below.
+fn rewrite(p: &ProofTree, f: &mut dyn FnMut(&[u8], &ProofTree) -> Option<ProofTree>) -> ProofTree {
+    type Rewrite<'a> = &'a mut dyn FnMut(&[u8], &ProofTree) -> Option<ProofTree>;
+    fn entries(es: &[(Vec<u8>, ProofTree)], f: Rewrite) -> Vec<(Vec<u8>, ProofTree)> {
         es.iter()
             .map(|(s, t)| {
-                let t = if s == step {
-                    let hash = t.to_tree().unwrap().hash();
-                    match t {
-                        ProofTree::Value(_) | ProofTree::BlindedValue(_) => {
-                            ProofTree::BlindedValue(hash)
-                        }
-                        _ => ProofTree::BlindedNode(hash),
-                    }
-                } else {
-                    blind(t, step)
+                let t = match f(s, t) {
+                    Some(new) => new,
+                    None => rewrite(t, f),
                 };
                 (s.clone(), t)
             })
             .collect()
     }
-    fn inode(i: &InodeTree, step: &[u8]) -> InodeTree {
-        match i {
-            InodeTree::Blinded(h) => InodeTree::Blinded(*h),
-            InodeTree::Values(vs) => InodeTree::Values(entries(vs, step)),
-            InodeTree::Tree(t) => {
-                let mut t = t.clone();
-                for c in t.children.iter_mut().flatten() {
-                    **c = inode(c, step);
-                }
-                InodeTree::Tree(t)
-            }
-            InodeTree::Extender(e) => {
-                let mut e = e.clone();
-                *e.proof = inode(&e.proof, step);
-                InodeTree::Extender(e)
-            }
-        }
-    }
-    match p {
-        ProofTree::Node(es) => ProofTree::Node(entries(es, step)),
-        ProofTree::Inode(i) => match inode(&InodeTree::Tree(i.clone()), step) {
-            InodeTree::Tree(i) => ProofTree::Inode(i),
-            _ => unreachable!(),
-        },
-        ProofTree::Extender(e) => match inode(&InodeTree::Extender(e.clone()), step) {
-            InodeTree::Extender(e) => ProofTree::Extender(e),
-            _ => unreachable!(),
-        },
-        other => other.clone(),
-    }
-}
-
-/// `p` with every revealed value replaced by `f(value)`.
-fn map_values(p: &ProofTree, f: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> ProofTree {
-    fn entries(
-        es: &[(Vec<u8>, ProofTree)],
-        f: &mut dyn FnMut(&[u8]) -> Vec<u8>,
-    ) -> Vec<(Vec<u8>, ProofTree)> {
-        es.iter()
-            .map(|(s, t)| (s.clone(), map_values(t, f)))
-            .collect()
-    }
-    fn inode(i: &InodeTree, f: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> InodeTree {
+    fn inode(i: &InodeTree, f: Rewrite) -> InodeTree {
         match i {
             InodeTree::Blinded(h) => InodeTree::Blinded(*h),
             InodeTree::Values(vs) => InodeTree::Values(entries(vs, f)),
@@ -201,7 +154,6 @@ fn map_values(p: &ProofTree, f: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> ProofTree {
         }
     }
     match p {
-        ProofTree::Value(v) => ProofTree::Value(f(v)),
         ProofTree::Node(es) => ProofTree::Node(entries(es, f)),
         ProofTree::Inode(i) => match inode(&InodeTree::Tree(i.clone()), f) {
             InodeTree::Tree(i) => ProofTree::Inode(i),
@@ -213,6 +165,27 @@ fn map_values(p: &ProofTree, f: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> ProofTree {
         },
         other => other.clone(),
     }
+}
+
+/// `p` with every entry named `step` blinded.
+fn blind(p: &ProofTree, step: &[u8]) -> ProofTree {
+    rewrite(p, &mut |s, t| {
+        (s == step).then(|| {
+            let hash = t.to_tree().unwrap().hash();
+            match t {
+                ProofTree::Value(_) | ProofTree::BlindedValue(_) => ProofTree::BlindedValue(hash),
+                _ => ProofTree::BlindedNode(hash),
+            }
+        })
+    })
+}
+
+/// `p` with every revealed value replaced by `f(value)`.
+fn map_values(p: &ProofTree, f: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> ProofTree {
+    rewrite(p, &mut |_, t| match t {
+        ProofTree::Value(v) => Some(ProofTree::Value(f(v))),
+        _ => None,
+    })
 }
 
 fn witness_of(pvm: &Pvm, levels: Vec<WitnessLevel>) -> Witness {

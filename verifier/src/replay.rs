@@ -126,32 +126,41 @@ impl Replay {
     /// `{"state_hash": "srs1..", "ticks": "..", "levels": [{"level", "state_hash", "ticks",
     /// "outbox": [hex..], "status"}]}` (ticks as decimal strings).
     pub fn to_json(&self) -> Json {
-        let level = |l: &ReplayLevel| {
-            Json::object([
-                ("level", Json::Int(i64::from(l.level))),
-                ("state_hash", Json::String(l.state_hash.to_b58check())),
-                ("ticks", Json::String(l.ticks.to_string())),
-                (
-                    "outbox",
-                    Json::Array(
-                        l.outbox
-                            .iter()
-                            .map(|m| Json::String(hex::encode(m)))
-                            .collect(),
-                    ),
-                ),
-                ("status", Json::String(l.status.clone())),
-            ])
-        };
+        let levels = self
+            .levels
+            .iter()
+            .map(|l| level_json(l.level, &l.state_hash, l.ticks, &l.outbox, &l.status));
         Json::object([
             ("state_hash", Json::String(self.state_hash.to_b58check())),
             ("ticks", Json::String(self.ticks.to_string())),
-            (
-                "levels",
-                Json::Array(self.levels.iter().map(level).collect()),
-            ),
+            ("levels", Json::Array(levels.collect())),
         ])
     }
+}
+
+/// One level of [`Replay::to_json`] and [`witness_run_json`].
+fn level_json(
+    level: u32,
+    state_hash: &StateHash,
+    ticks: u128,
+    outbox: &[Vec<u8>],
+    status: &str,
+) -> Json {
+    Json::object([
+        ("level", Json::Int(i64::from(level))),
+        ("state_hash", Json::String(state_hash.to_b58check())),
+        ("ticks", Json::String(ticks.to_string())),
+        (
+            "outbox",
+            Json::Array(
+                outbox
+                    .iter()
+                    .map(|m| Json::String(hex::encode(m)))
+                    .collect(),
+            ),
+        ),
+        ("status", Json::String(String::from(status))),
+    ])
 }
 
 /// Decodes a witness ([`soru_core::witness::encode`]'s bytes) and replays it.
@@ -274,33 +283,27 @@ pub fn check_commitment_with_witness(
 /// "ticks", "outbox": [hex..], "status"}]}` (ticks as decimal strings), the shape of
 /// [`Replay::to_json`] with the pre-state added.
 pub fn witness_run_json(run: &WitnessRun) -> Json {
-    let levels = Replay {
-        levels: run
-            .levels
-            .iter()
-            .map(|l| ReplayLevel {
-                level: l.level,
-                state_hash: StateHash(l.state_hash),
-                ticks: l.ticks,
-                outbox: l.outbox.clone(),
-                status: l.status.to_string(),
-            })
-            .collect(),
-        state_hash: StateHash(run.state_hash),
-        ticks: run.ticks,
-    }
-    .to_json();
-    let mut fields = match levels {
-        Json::Object(fields) => fields,
-        other => return other,
-    };
-    fields.insert(
-        String::from("pre_state_hash"),
-        Json::String(StateHash(run.pre_state_hash).to_b58check()),
-    );
-    fields.insert(
-        String::from("pre_ticks"),
-        Json::String(run.pre_ticks.to_string()),
-    );
-    Json::Object(fields)
+    let levels = run.levels.iter().map(|l| {
+        let status = l.status.to_string();
+        level_json(
+            l.level,
+            &StateHash(l.state_hash),
+            l.ticks,
+            &l.outbox,
+            &status,
+        )
+    });
+    Json::object([
+        (
+            "pre_state_hash",
+            Json::String(StateHash(run.pre_state_hash).to_b58check()),
+        ),
+        ("pre_ticks", Json::String(run.pre_ticks.to_string())),
+        (
+            "state_hash",
+            Json::String(StateHash(run.state_hash).to_b58check()),
+        ),
+        ("ticks", Json::String(run.ticks.to_string())),
+        ("levels", Json::Array(levels.collect())),
+    ])
 }
