@@ -58,6 +58,7 @@ mod hash;
 mod inode;
 mod node;
 pub mod proof;
+#[cfg(feature = "pvm")]
 pub mod record;
 pub mod store;
 
@@ -69,7 +70,10 @@ pub use node::Tree;
 
 use bytes::ValueBytes;
 use inode::{Inode, Key, Miss};
+#[cfg(not(feature = "pvm"))]
+use node::Ignore as Ambient;
 use node::{NodeV, Observer};
+#[cfg(feature = "pvm")]
 use record::Ambient;
 
 /// What a path names.

@@ -8,6 +8,13 @@
 //!
 //! Built without features this is the proof/commitment entry point; with `replay` it is the
 //! second, lazily loaded entry point that also runs kernels (see `pkg/README.md`).
+//!
+//! On `wasm32` the crate is `no_std`: the standard library's allocator and panic machinery are
+//! most of what a proof check does not need. [`heap`] is the allocator; a panic (a bug: every
+//! input error is a `JsError`) traps with `unreachable`, which JavaScript sees as a
+//! `WebAssembly.RuntimeError`.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -16,6 +23,18 @@ use soru_verifier::{Commitment, Json, COMMITMENT_SIZE};
 use wasm_bindgen::prelude::*;
 
 extern crate alloc;
+
+pub mod heap;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: heap::WasmHeap = heap::WasmHeap::new();
+
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 fn js_error(e: impl ToString) -> JsError {
     JsError::new(&e.to_string())
@@ -62,7 +81,7 @@ pub fn commitment_bytes(
     predecessor: &str,
     number_of_ticks: i64,
 ) -> Result<Vec<u8>, JsError> {
-    let level = if inbox_level.fract() == 0.0 && inbox_level.abs() < 1e15 {
+    let level = if inbox_level == (inbox_level as i64) as f64 && inbox_level.abs() < 1e15 {
         inbox_level as i64
     } else {
         -1
