@@ -1,6 +1,7 @@
-//! The sandbox node: the [`Ledger`] and blocks kept in a redb database, the mempool, and block
-//! production. Each block is written in one redb write transaction (its record, every ledger
-//! entry it changed and the head), so a crash leaves either the whole block or none of it.
+//! The sandbox node: the [`Ledger`], the blocks and the shared inbox after each block kept in a
+//! redb database, the mempool, and block production. Each block is written in one redb write
+//! transaction (its record, the inbox after it, every ledger entry it changed and the head), so
+//! a crash leaves either the whole block or none of it.
 
 use std::path::{Path, PathBuf};
 
@@ -11,13 +12,17 @@ use soru_core::encoding::base58;
 use soru_core::encoding::inbox::timestamp_to_json;
 use soru_core::encoding::keys::SecretKey;
 use soru_core::encoding::operation::{BlockHash, Operation, OperationHash};
+use soru_core::inbox::Inbox;
 
 use super::protocol::{
-    block_hash, chain_id_b58, Block, BlockContext, Constants, Ledger, Mode, Table, PROTOCOL_HASH,
+    block_hash, chain_id_b58, inbox as shared_inbox, Block, BlockContext, Constants, Ledger, Mode,
+    Table, PROTOCOL_HASH,
 };
 
 const BLOCKS: TableDefinition<u64, &str> = TableDefinition::new("blocks");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// The shared inbox after each block, by level, in its binary form ([`Inbox::encode`]).
+const INBOXES: TableDefinition<u64, &[u8]> = TableDefinition::new("inboxes");
 
 fn ledger_table(t: Table) -> TableDefinition<'static, &'static str, &'static str> {
     TableDefinition::new(t.name())
@@ -69,6 +74,9 @@ pub enum NodeError {
         /// What went wrong.
         message: String,
     },
+    /// The shared inbox could not be extended or rebuilt.
+    #[error(transparent)]
+    Inbox(#[from] shared_inbox::SharedInboxError),
 }
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> NodeError {
@@ -133,9 +141,10 @@ pub fn init(
         operations: vec![],
         inbox: vec![],
     };
+    let inbox = shared_inbox::genesis(&genesis)?;
     let db = Database::create(&db_path).map_err(|e| db_err(&db_path, e))?;
     let dirty = ledger.take_dirty();
-    commit(&db, &db_path, &ledger, &dirty, &genesis)?;
+    commit(&db, &db_path, &ledger, &dirty, &genesis, &inbox)?;
     Ok(wallet)
 }
 
@@ -158,13 +167,15 @@ fn db_err(path: &Path, e: impl std::fmt::Display) -> NodeError {
     }
 }
 
-/// Writes a block and the ledger entries it changed in one transaction.
+/// Writes a block, the shared inbox after it and the ledger entries it changed in one
+/// transaction.
 fn commit(
     db: &Database,
     path: &Path,
     ledger: &Ledger,
     dirty: &std::collections::BTreeSet<(Table, String)>,
     block: &Block,
+    inbox: &Inbox,
 ) -> Result<(), NodeError> {
     let e = |e: &dyn std::fmt::Display| db_err(path, e);
     let tx = db.begin_write().map_err(|x| e(&x))?;
@@ -186,6 +197,10 @@ fn commit(
         let json = serde_json::to_string(block).map_err(|x| e(&x))?;
         blocks
             .insert(u64::from(block.level), json.as_str())
+            .map_err(|x| e(&x))?;
+        let mut inboxes = tx.open_table(INBOXES).map_err(|x| e(&x))?;
+        inboxes
+            .insert(u64::from(block.level), inbox.encode().as_slice())
             .map_err(|x| e(&x))?;
         let mut meta = tx.open_table(META).map_err(|x| e(&x))?;
         let next = ledger.next_big_map.to_string();
@@ -220,6 +235,8 @@ pub struct Node {
     pub pending: Ledger,
     /// Every block, by level.
     pub blocks: Vec<Block>,
+    /// The shared inbox after each block, by level (`inboxes[l]` has level `l`).
+    pub inboxes: Vec<Inbox>,
     /// Operations waiting for the next block.
     pub mempool: Vec<Pending>,
     /// The chain id.
@@ -276,8 +293,48 @@ impl Node {
             return Err(e(&"no genesis block"));
         }
         drop(table);
+        // The stored inboxes must be the ones the blocks give; a database from before the
+        // table gets them written once.
+        let inboxes = shared_inbox::rebuild(&blocks)?;
+        let mut missing = Vec::new();
+        match tx.open_table(INBOXES) {
+            Ok(table) => {
+                for (level, inbox) in inboxes.iter().enumerate() {
+                    let Some(stored) = table.get(level as u64).map_err(|x| e(&x))? else {
+                        missing.push(level);
+                        continue;
+                    };
+                    let stored = Inbox::decode(stored.value()).map_err(|x| {
+                        e(&format!(
+                            "the stored inbox of level {level} does not decode: {x}"
+                        ))
+                    })?;
+                    if &stored != inbox {
+                        return Err(e(&format!(
+                            "the stored inbox of level {level} is {}, its blocks give {}",
+                            stored.hash(),
+                            inbox.hash()
+                        )));
+                    }
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => missing.extend(0..inboxes.len()),
+            Err(x) => return Err(e(&x)),
+        }
         drop(meta);
         drop(tx);
+        if !missing.is_empty() {
+            let tx = db.begin_write().map_err(|x| e(&x))?;
+            {
+                let mut table = tx.open_table(INBOXES).map_err(|x| e(&x))?;
+                for level in missing {
+                    table
+                        .insert(level as u64, inboxes[level].encode().as_slice())
+                        .map_err(|x| e(&x))?;
+                }
+            }
+            tx.commit().map_err(|x| e(&x))?;
+        }
         let chain_id = chain_id_of(&blocks[0].hash);
         Ok(Node {
             db,
@@ -285,9 +342,15 @@ impl Node {
             pending: ledger.clone(),
             ledger,
             blocks,
+            inboxes,
             mempool: Vec::new(),
             chain_id,
         })
+    }
+
+    /// The shared inbox after block `b` (octez's `context/smart_rollups/all/inbox` at `b`).
+    pub fn inbox_after(&self, b: &Block) -> Option<&Inbox> {
+        self.inboxes.get(b.level as usize)
     }
 
     /// The head block.
@@ -374,7 +437,14 @@ impl Node {
         }
         let head = self.head().clone();
         let pred = BlockHash::from_b58check(&head.hash).unwrap_or(BlockHash([0; 32]));
-        let inbox = l.close_level(&pred, head.timestamp);
+        let inbox = l.close_level(ctx.level, &pred, head.timestamp);
+        let shared = shared_inbox::next(
+            self.inboxes
+                .last()
+                .expect("open checks there is a genesis block"),
+            ctx.level,
+            &inbox,
+        )?;
         let dirty = l.take_dirty();
         let context = {
             use blake2::digest::consts::U32;
@@ -397,11 +467,12 @@ impl Node {
             operations: ops,
             inbox: inbox.iter().map(hex::encode).collect(),
         };
-        commit(&self.db, &self.db_path, &l, &dirty, &block)?;
-        tracing::info!(level = block.level, hash = %block.hash, operations = block.operations.len(), "baked");
+        commit(&self.db, &self.db_path, &l, &dirty, &block, &shared)?;
+        tracing::info!(level = block.level, hash = %block.hash, operations = block.operations.len(), inbox = %shared.hash(), "baked");
         self.ledger = l;
         self.pending = self.ledger.clone();
         self.blocks.push(block);
+        self.inboxes.push(shared);
         Ok(self.head())
     }
 

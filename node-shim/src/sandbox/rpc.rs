@@ -257,6 +257,10 @@ fn block_rpc(
                 None => not_found(format!("no key {key_hash} in big map {id}")),
             }
         }
+        (Method::GET, ["context", "smart_rollups", "all", "inbox"]) => match node.inbox_after(b) {
+            Some(inbox) => ok(inbox.to_json()),
+            None => not_found(format!("no inbox after block {}", b.level)),
+        },
         (Method::GET, ["context", "smart_rollups", "all"]) => ok(J::Array(
             node.ledger
                 .rollups

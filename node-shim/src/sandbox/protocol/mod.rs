@@ -11,6 +11,7 @@
 
 mod errors;
 mod gas;
+pub mod inbox;
 mod rollup;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1248,24 +1249,17 @@ impl Ledger {
             .collect()
     }
 
-    /// Builds the inbox of a level: Start_of_level, Info_per_level, the messages the level's
-    /// operations added, End_of_level (octez adds them to every level).
+    /// Builds the inbox of block `level`: Start_of_level, Info_per_level, Protocol_migration on
+    /// the protocol's first level, the messages the level's operations added, End_of_level
+    /// (see [`inbox::payloads`]).
     pub fn close_level(
         &mut self,
+        level: u32,
         predecessor: &BlockHash,
         predecessor_timestamp: i64,
     ) -> Vec<Vec<u8>> {
-        let mut inbox = vec![
-            InboxMessage::Internal(InternalInboxMessage::StartOfLevel).encode(),
-            InboxMessage::Internal(InternalInboxMessage::InfoPerLevel {
-                predecessor_timestamp,
-                predecessor: *predecessor,
-            })
-            .encode(),
-        ];
-        inbox.append(&mut self.level_messages);
-        inbox.push(InboxMessage::Internal(InternalInboxMessage::EndOfLevel).encode());
-        inbox
+        let messages = std::mem::take(&mut self.level_messages);
+        inbox::payloads(level, predecessor, predecessor_timestamp, &messages)
     }
 }
 
