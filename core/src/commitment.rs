@@ -25,8 +25,7 @@
 #[cfg(feature = "json")]
 use alloc::string::{String, ToString};
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
+use crate::digest::blake2b_256;
 use thiserror::Error;
 
 use crate::encoding::base58;
@@ -134,7 +133,7 @@ impl Commitment {
 
     /// BLAKE2b-256 of the binary form (`Sc_rollup_commitment_repr.hash_uncarbonated`).
     pub fn hash(&self) -> CommitmentHash {
-        let digest = Blake2b::<U32>::digest(self.encode());
+        let digest = blake2b_256(&self.encode());
         CommitmentHash(digest.into())
     }
 }

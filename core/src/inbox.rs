@@ -36,8 +36,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
+use crate::digest::Blake2b;
 use thiserror::Error;
 
 use crate::encoding::base58;
@@ -87,7 +86,7 @@ hash32!(
 );
 
 fn blake2b(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Blake2b::<U32>::new();
+    let mut h = Blake2b::<32>::new();
     for p in parts {
         h.update(p);
     }

@@ -40,6 +40,7 @@ pub mod abi;
 pub mod commitment;
 #[cfg(feature = "pvm")]
 pub mod debugger;
+pub mod digest;
 pub mod durable;
 pub mod encoding;
 #[cfg(feature = "pvm")]

@@ -15,8 +15,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
+use crate::digest::blake2b_256;
 
 /// Size of a reveal hash: a tag byte (`0` = BLAKE2b-256) followed by the 32-byte digest.
 pub const PREIMAGE_HASH_SIZE: usize = 33;
@@ -80,7 +79,7 @@ impl Reveal for NoReveal {
 
 /// BLAKE2b-256 reveal hash (33 bytes, tag 0) of `data`.
 pub fn preimage_hash(data: &[u8]) -> [u8; PREIMAGE_HASH_SIZE] {
-    let digest = Blake2b::<U32>::digest(data);
+    let digest = blake2b_256(data);
     let mut out = [0u8; PREIMAGE_HASH_SIZE];
     out[0] = BLAKE2B_HASH_TAG;
     out[1..].copy_from_slice(&digest);

@@ -7,7 +7,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use sha2::{Digest, Sha256};
+use crate::digest::sha256;
 use thiserror::Error;
 
 const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -250,8 +250,8 @@ pub enum Base58Error {
 }
 
 fn checksum(data: &[u8]) -> [u8; 4] {
-    let first = Sha256::digest(data);
-    let second = Sha256::digest(first);
+    let first = sha256(data);
+    let second = sha256(&first);
     [second[0], second[1], second[2], second[3]]
 }
 

@@ -11,7 +11,6 @@
 //! assert_eq!(v.to_string(), r#"{"a":[7],"b":"x\"y"}"#);
 //! ```
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -30,15 +29,57 @@ pub enum Json {
     /// An array.
     Array(Vec<Json>),
     /// An object, keys sorted.
-    Object(BTreeMap<String, Json>),
+    Object(Object),
+}
+
+/// The fields of a JSON object, kept sorted by key (a sorted vector: objects here have a few
+/// fields, and a B-tree costs the light client kilobytes of WebAssembly).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Object(Vec<(String, Json)>);
+
+impl Object {
+    /// No fields.
+    pub fn new() -> Object {
+        Object(Vec::new())
+    }
+
+    /// Sets `key` to `value`; returns the value it replaces.
+    pub fn insert(&mut self, key: String, value: Json) -> Option<Json> {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => Some(core::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    /// The fields in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Json)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl IntoIterator for Object {
+    type Item = (String, Json);
+    type IntoIter = alloc::vec::IntoIter<(String, Json)>;
+
+    /// The fields in key order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 impl Json {
     /// An object from `(key, value)` pairs.
     pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Json)>) -> Json {
-        // Inserting one by one, not `collect()`: `BTreeMap::from_iter` sorts with the stable
-        // sort, a few kilobytes of WebAssembly per instance in the light client.
-        let mut m = BTreeMap::new();
+        let mut m = Object::new();
         for (k, v) in fields {
             m.insert(String::from(k), v);
         }

@@ -15,8 +15,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use blake2::digest::consts::{U20, U32};
-use blake2::{Blake2b, Digest};
+use crate::digest::Blake2b;
 use thiserror::Error;
 
 use super::address::{KeyKind, PublicKeyHash};
@@ -28,8 +27,8 @@ pub const GENERIC_OPERATION_WATERMARK: u8 = 0x03;
 
 /// What a signer signs for an operation: `blake2b_256(0x03 || bytes)`.
 pub fn operation_digest(unsigned_bytes: &[u8]) -> [u8; 32] {
-    let mut h = Blake2b::<U32>::new();
-    h.update([GENERIC_OPERATION_WATERMARK]);
+    let mut h = Blake2b::<32>::new();
+    h.update(&[GENERIC_OPERATION_WATERMARK]);
     h.update(unsigned_bytes);
     h.finalize().into()
 }
@@ -78,7 +77,11 @@ impl PublicKey {
 
     /// The account this key controls: `blake2b_160` of the key bytes.
     pub fn hash(&self) -> PublicKeyHash {
-        let digest = Blake2b::<U20>::digest(self.key_bytes());
+        let digest = {
+            let mut h = Blake2b::<20>::new();
+            h.update(self.key_bytes());
+            h.finalize()
+        };
         PublicKeyHash {
             kind: self.kind(),
             hash: digest.into(),

@@ -17,12 +17,11 @@
 //! A primitive is one byte: its index in the table below. Annotations are one `uint30`-prefixed
 //! string, joined with spaces. The bytes carry no `0x05` (`PACK`) prefix.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::json::Json;
+use super::json::{self, Json};
 
 use super::binary::{
     put_dynamic, put_dynamic_bytes, put_u8, put_z, DecodeError, DecodeErrorKind, Reader, Zarith,
@@ -540,7 +539,7 @@ impl Expr {
             Expr::Bytes(b) => Json::object([("bytes", Json::String(hex::encode(b)))]),
             Expr::Seq(items) => Json::Array(items.iter().map(Expr::to_json).collect()),
             Expr::Prim { prim, args, annots } => {
-                let mut m = BTreeMap::new();
+                let mut m = json::Object::new();
                 m.insert("prim".into(), Json::from(prim.name()));
                 if !args.is_empty() {
                     m.insert(

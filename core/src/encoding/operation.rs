@@ -26,8 +26,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
+use crate::digest::blake2b_256;
 
 use super::address::{Contract, PublicKeyHash, SmartRollupAddress};
 use super::base58;
@@ -49,7 +48,7 @@ base58::base58_newtype!(OperationHash, base58::OPERATION_HASH);
 
 /// `blake2b_256` of the signed operation bytes: the `o…` hash clients and blocks show.
 pub fn operation_hash(signed_bytes: &[u8]) -> OperationHash {
-    OperationHash(Blake2b::<U32>::digest(signed_bytes).into())
+    OperationHash(blake2b_256(signed_bytes))
 }
 
 /// A signed (or, for simulation, unsigned) operation.

@@ -10,7 +10,6 @@
 //! ```
 //! A whole message is at most [`MAX_INPUT_OUTPUT_SIZE`] bytes.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -19,7 +18,7 @@ use crate::abi::MAX_INPUT_OUTPUT_SIZE;
 
 use super::address::{ContractHash, PublicKeyHash};
 use super::binary::{put_dynamic, put_dynamic_bytes, put_u8, DecodeError, DecodeErrorKind, Reader};
-use super::json::Json;
+use super::json::{self, Json};
 use super::micheline::Expr;
 
 /// Rejects a serialized inbox or outbox message longer than [`MAX_INPUT_OUTPUT_SIZE`].
@@ -265,7 +264,7 @@ impl OutboxMessage {
             destination: &ContractHash,
             entrypoint: &Entrypoint,
         ) -> Json {
-            let mut m = BTreeMap::new();
+            let mut m = json::Object::new();
             m.insert("parameters".into(), parameters.to_json());
             if let Some(ty) = ty {
                 m.insert("parameters_ty".into(), ty.to_json());
@@ -276,7 +275,7 @@ impl OutboxMessage {
             }
             Json::Object(m)
         }
-        let mut m = BTreeMap::new();
+        let mut m = json::Object::new();
         let kind = match self {
             OutboxMessage::AtomicTransactionBatch(txs) => {
                 let list = txs

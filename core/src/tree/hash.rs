@@ -5,14 +5,13 @@
 //! node pre-hash with 8-byte kind, length-prefixed step and `Hash.V1`), irmin-pack
 //! `src/irmin-pack/inode.ml` (`Bin.v` pre-hash: `Values` / `Tree` variants, LEB128 ints).
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
+use crate::digest::Blake2b;
 use spin::Once;
 
 /// A BLAKE2b-256 digest: the hash of a tree node, contents or inode.
 pub type Hash = [u8; 32];
 
-type Hasher = Blake2b<U32>;
+type Hasher = Blake2b<32>;
 
 /// Kind prefix of a contents entry in a v1 node pre-image (`Some ()` metadata).
 const V1_KIND_CONTENTS: [u8; 8] = [0xff, 0, 0, 0, 0, 0, 0, 0];
