@@ -134,7 +134,7 @@ impl Commitment {
     /// BLAKE2b-256 of the binary form (`Sc_rollup_commitment_repr.hash_uncarbonated`).
     pub fn hash(&self) -> CommitmentHash {
         let digest = blake2b_256(&self.encode());
-        CommitmentHash(digest.into())
+        CommitmentHash(digest)
     }
 }
 

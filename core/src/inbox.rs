@@ -90,7 +90,7 @@ fn blake2b(parts: &[&[u8]]) -> [u8; 32] {
     for p in parts {
         h.update(p);
     }
-    h.finalize().into()
+    h.finalize()
 }
 
 /// [`MessageHash`] of a serialized message (`hash_serialized_message`).

@@ -30,7 +30,7 @@ pub fn operation_digest(unsigned_bytes: &[u8]) -> [u8; 32] {
     let mut h = Blake2b::<32>::new();
     h.update(&[GENERIC_OPERATION_WATERMARK]);
     h.update(unsigned_bytes);
-    h.finalize().into()
+    h.finalize()
 }
 
 /// A public key.
@@ -84,7 +84,7 @@ impl PublicKey {
         };
         PublicKeyHash {
             kind: self.kind(),
-            hash: digest.into(),
+            hash: digest,
         }
     }
 

@@ -31,7 +31,7 @@ pub(crate) enum EntryKind {
 pub(crate) fn blake2b(bytes: &[u8]) -> Hash {
     let mut h = Hasher::new();
     h.update(bytes);
-    h.finalize().into()
+    h.finalize()
 }
 
 /// Steps the state layout names over and over (octez's `wasm_2_0_0` tree and durable storage):
@@ -160,7 +160,7 @@ impl Stream {
     }
     fn finish(mut self) -> Hash {
         self.flush();
-        self.h.finalize().into()
+        self.h.finalize()
     }
 }
 
