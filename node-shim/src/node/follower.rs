@@ -5,8 +5,10 @@
 //! Order of work for level `L` (the first is the origination level + 1): fetch block `L` with
 //! receipts, check its predecessor is the stored block `L-1` (otherwise the L1 reorganised: the
 //! stored level is dropped and the PVM rebuilt), feed `Start_of_level`, `Info_per_level` (the
-//! predecessor's timestamp and hash), the block's messages and `End_of_level`, run the kernel,
-//! compute the commitment on commitment levels, and store it all in one transaction.
+//! predecessor's timestamp and hash), `Protocol_migration` if `L` is a protocol's first level,
+//! the block's messages and `End_of_level`, run the kernel, add the level to the shared
+//! Merkleized inbox (which starts from the L1's inbox at the origination level, as octez's node
+//! does), compute the commitment on commitment levels, and store it all in one transaction.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,9 +23,11 @@ use soru_core::encoding::inbox::BlockHash;
 use soru_core::pvm::{Pvm, PvmConfig, Status};
 use soru_core::tree::Tree;
 
+use soru_core::inbox::Inbox;
+
 use super::inbox;
 use super::l1::{parse_rfc3339, L1Error, Layer1};
-use super::operator::Operator;
+use super::operator::{InconsistentInbox, Operator};
 use super::store::{LevelRecord, Store, StoreError};
 use crate::preimages::PreimageDir;
 
@@ -47,6 +51,9 @@ pub enum FollowError {
     /// A block's inbox could not be rebuilt.
     #[error(transparent)]
     Inbox(#[from] inbox::InboxError),
+    /// The shared Merkleized inbox could not be extended.
+    #[error(transparent)]
+    SharedInbox(#[from] inbox::SharedInboxError),
     /// The PVM failed (a bug or a broken state, never a kernel failure).
     #[error("PVM at level {level}: {message}")]
     Pvm {
@@ -186,6 +193,36 @@ pub struct Shared {
     pub last_gc_level: Option<u32>,
     /// The last error the follower hit, if it is retrying.
     pub last_error: Option<String>,
+    /// The inbox mismatch that keeps the operator from publishing, if any.
+    pub inconsistent_inbox: Option<InconsistentInbox>,
+}
+
+/// The shared inbox after the origination level, as the L1 answered it (the node's
+/// rebuilt inbox starts there), with the origination block's protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginationInbox {
+    /// The L1's inbox after the origination block.
+    pub inbox: Inbox,
+    /// The origination block's protocol, when the block names it.
+    pub protocol: Option<String>,
+}
+
+impl OriginationInbox {
+    fn to_json(&self) -> Value {
+        json!({"inbox": self.inbox.to_json(), "protocol": self.protocol})
+    }
+
+    fn from_json(v: &Value) -> Result<OriginationInbox, String> {
+        let inbox =
+            Inbox::from_json(v.get("inbox").unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        Ok(OriginationInbox {
+            inbox,
+            protocol: v
+                .get("protocol")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
 }
 
 /// What the follower needs to run.
@@ -321,10 +358,101 @@ impl Follower {
         Ok(info)
     }
 
+    /// The L1's shared inbox after the origination level (stored as `meta/origination_inbox`
+    /// the first time): where the node's rebuilt inbox starts, as in octez's node.
+    fn origination_inbox(&self, info: &RollupInfo) -> Result<OriginationInbox, FollowError> {
+        const KEY: &str = "origination_inbox";
+        if let Some(v) = self.store.meta(KEY)? {
+            return OriginationInbox::from_json(&v).map_err(|e| {
+                self.rollup_err(format!("the stored `meta/{KEY}` is malformed: {e}"))
+            });
+        }
+        let level = info.origination_level;
+        let inbox = self.l1.shared_inbox(&level.to_string())?;
+        if i64::from(inbox.level) != i64::from(level) {
+            return Err(self.rollup_err(format!(
+                "the L1's inbox at the origination level {level} has level {}",
+                inbox.level
+            )));
+        }
+        let block = self.l1.block(level)?;
+        let origin = OriginationInbox {
+            inbox,
+            protocol: inbox::block_protocol(&block).map(str::to_string),
+        };
+        self.store.set_meta(KEY, &origin.to_json())?;
+        tracing::info!(
+            "the shared inbox at the origination level {level} is {}",
+            origin.inbox.hash()
+        );
+        Ok(origin)
+    }
+
+    /// Fills in the shared inbox of stored levels from before it (rebuilt from the stored
+    /// messages, from the origination inbox on), rewriting them in one transaction.
+    fn fill_inboxes(
+        &self,
+        info: &RollupInfo,
+        origin: &OriginationInbox,
+        records: &mut [LevelRecord],
+    ) -> Result<(), FollowError> {
+        if records.iter().all(|r| r.inbox.is_some()) {
+            return Ok(());
+        }
+        let mut previous = (origin.inbox.clone(), info.origination_timestamp);
+        let mut changed = Vec::new();
+        for r in records.iter_mut() {
+            if r.inbox.is_none() {
+                let pred = BlockHash::from_b58check(&r.predecessor).map_err(|e| {
+                    self.rollup_err(format!(
+                        "stored level {}: predecessor {}: {e}",
+                        r.level, r.predecessor
+                    ))
+                })?;
+                let full = inbox::full_inbox(previous.1, pred, &r.messages);
+                r.inbox = Some(inbox::next_shared_inbox(&previous.0, r.level, &full)?);
+                changed.push(r.clone());
+            }
+            previous = (r.inbox.clone().expect("filled"), r.timestamp);
+        }
+        self.store.rewrite_levels(&changed)?;
+        tracing::info!(
+            "rebuilt the shared inbox of {} stored levels from before it",
+            changed.len()
+        );
+        Ok(())
+    }
+
+    /// The shared inbox after level `level - 1` and that block's protocol: the origination
+    /// inbox or the stored level's.
+    fn previous_inbox(
+        &self,
+        level: u32,
+        info: &RollupInfo,
+        origin: &OriginationInbox,
+    ) -> Result<(Inbox, Option<String>), FollowError> {
+        if level == info.origination_level + 1 {
+            return Ok((origin.inbox.clone(), origin.protocol.clone()));
+        }
+        let r = self.store.level(level - 1)?.ok_or_else(|| {
+            self.rollup_err(format!(
+                "the store has no level {} before level {level}",
+                level - 1
+            ))
+        })?;
+        let inbox = r.inbox.ok_or_else(|| {
+            self.rollup_err(format!(
+                "the stored level {} has no shared inbox",
+                level - 1
+            ))
+        })?;
+        Ok((inbox, r.protocol))
+    }
+
     /// Originates the PVM (checking the genesis commitment against the L1's), then continues
     /// from the store: from the last stored level's state tree when the store keeps states,
     /// otherwise by re-running every stored level and checking the stored state hashes.
-    fn rebuild(&self, info: &RollupInfo) -> Result<Pvm, FollowError> {
+    fn rebuild(&self, info: &RollupInfo, origin: &OriginationInbox) -> Result<Pvm, FollowError> {
         let pvm = Pvm::new(&info.kernel, info.pvm_config())
             .map_err(|e| self.rollup_err(format!("kernel rejected: {e}")))?;
         let genesis_state = StateHash(pvm.state_hash().map_err(pvm_err(info.origination_level))?);
@@ -341,7 +469,8 @@ impl Follower {
             info.origination_level,
             pvm.state_tree().map_err(pvm_err(info.origination_level))?,
         );
-        let records = self.store.levels()?;
+        let mut records = self.store.levels()?;
+        self.fill_inboxes(info, origin, &mut records)?;
         let lcc = self.store.meta("lcc")?.as_ref().and_then(lcc_of);
         let started = Instant::now();
         let resumed = match records.last() {
@@ -499,7 +628,10 @@ impl Follower {
             info.commitment_period,
             info.challenge_window
         );
-        let mut pvm = self.rebuild(&info)?;
+        let Some(origin) = self.retry(|| self.origination_inbox(&info))? else {
+            return Ok(());
+        };
+        let mut pvm = self.rebuild(&info, &origin)?;
         let mut reveal = PreimageDir::new(Some(&self.preimages))
             .with_endpoint(self.preimages_endpoint.as_deref());
         let mut progress = Progress::new();
@@ -543,30 +675,22 @@ impl Follower {
                     pred.0
                 );
                 self.store.truncate_from(level - 1)?;
-                pvm = self.rebuild(&info)?;
+                pvm = self.rebuild(&info, &origin)?;
                 continue;
             }
-            let record = self.process(&info, &mut pvm, level, &block, &pred, &mut reveal)?;
+            let record =
+                self.process(&info, &origin, &mut pvm, level, &block, &pred, &mut reveal)?;
             progress.tick(record.level, head.level);
         }
         Ok(())
     }
 
-    /// Compares the inbox rebuilt from receipts with the L1's own, when the L1 publishes it.
-    fn check_inbox(
-        &self,
-        level: u32,
-        pred: &(String, i64),
-        messages: &[Vec<u8>],
-    ) -> Result<(), FollowError> {
+    /// Compares the level's whole inbox rebuilt from receipts (`ours`) with the L1's own list
+    /// of messages, when the L1 publishes it.
+    fn check_inbox(&self, level: u32, ours: &[Vec<u8>]) -> Result<(), FollowError> {
         let Some(theirs) = self.l1.inbox(level)? else {
             return Ok(());
         };
-        let pred_hash = BlockHash::from_b58check(&pred.0).map_err(|e| FollowError::Pvm {
-            level,
-            message: format!("predecessor hash {}: {e}", pred.0),
-        })?;
-        let ours = inbox::full_inbox(pred.1, pred_hash, messages);
         let n = ours.len().max(theirs.len());
         if let Some(index) = (0..n).find(|&i| ours.get(i) != theirs.get(i)) {
             let show = |m: Option<&Vec<u8>>| m.map_or_else(|| "none".to_string(), hex::encode);
@@ -590,8 +714,18 @@ impl Follower {
             let s = self.shared.read().expect("lock");
             (s.commitments.clone(), s.lcc.as_ref().map(|l| l.1))
         };
-        if let Err(e) = operator.on_head(self.l1.as_ref(), head_level, &commitments, lcc) {
+        let store = &self.store;
+        let inbox_at = |level: u32| store.level(level).ok().flatten().and_then(|r| r.inbox);
+        if let Err(e) = operator.on_head(self.l1.as_ref(), head_level, &commitments, lcc, &inbox_at)
+        {
             tracing::warn!("operator: {e}");
+        }
+        let inconsistent = operator.inconsistent_inbox().cloned();
+        {
+            let mut s = self.shared.write().expect("lock");
+            if s.inconsistent_inbox != inconsistent {
+                s.inconsistent_inbox = inconsistent;
+            }
         }
         // executing_outbox: the cemented outboxes still valid, against the LCC's state.
         let (lcc, state, oldest) = {
@@ -688,9 +822,11 @@ impl Follower {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn process(
         &self,
         info: &RollupInfo,
+        origin: &OriginationInbox,
         pvm: &mut Pvm,
         level: u32,
         block: &Value,
@@ -700,8 +836,21 @@ impl Follower {
         let (hash, timestamp) = block_hash_and_time(block).ok_or_else(|| {
             self.rollup_err(format!("L1 block {level} has no hash or header.timestamp"))
         })?;
-        let messages = inbox::block_messages(block)?;
-        self.check_inbox(level, pred, &messages)?;
+        let protocol = inbox::block_protocol(block).map(str::to_string);
+        let (previous_inbox, previous_protocol) = self.previous_inbox(level, info, origin)?;
+        let mut messages = inbox::block_messages(block)?;
+        if let (Some(p), Some(previous)) = (&protocol, &previous_protocol) {
+            if p != previous {
+                messages.insert(0, inbox::protocol_migration(level, p)?);
+            }
+        }
+        let pred_hash = BlockHash::from_b58check(&pred.0).map_err(|e| FollowError::Pvm {
+            level,
+            message: format!("predecessor hash {}: {e}", pred.0),
+        })?;
+        let full = inbox::full_inbox(pred.1, pred_hash, &messages);
+        self.check_inbox(level, &full)?;
+        let shared_inbox = inbox::next_shared_inbox(&previous_inbox, level, &full)?;
         let before = pvm.ticks();
         run_level(pvm, level, pred, &messages, reveal)?;
         let report = pvm.report().map_err(pvm_err(level))?;
@@ -742,6 +891,8 @@ impl Follower {
             status: status_words(report.status).to_string(),
             outbox: report.outbox.clone(),
             commitment: commitment.as_ref().map(|c| c.hash.clone()),
+            protocol,
+            inbox: Some(shared_inbox),
         };
         let executed =
             super::outbox::executions_in_block(block, &info.address.to_b58check(), &|c| {

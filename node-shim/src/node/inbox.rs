@@ -1,16 +1,100 @@
 //! Rebuilding a level's inbox from an L1 block with receipts (pure: JSON in, messages out).
 //!
 //! Octez's inbox is shared by every rollup: each level holds `Start_of_level`,
-//! `Info_per_level`, then, in block order, the messages of every *applied*
-//! `smart_rollup_add_messages` (as external messages) and every applied internal transaction
-//! whose destination is a smart rollup (as `Transfer` messages), then `End_of_level`. The PVM
-//! adds the three protocol messages itself ([`soru_core::pvm::Pvm::step_level`]); this module
-//! finds the others in `operations[3]` (the manager operations) of the block's JSON.
+//! `Info_per_level`, on the first level of a protocol its `Protocol_migration`, then, in block
+//! order, the messages of every *applied* `smart_rollup_add_messages` (as external messages)
+//! and every applied internal transaction whose destination is a smart rollup (as `Transfer`
+//! messages), then `End_of_level`. The PVM adds `Start_of_level`, `Info_per_level` and
+//! `End_of_level` itself ([`soru_core::pvm::Pvm::step_level`]); this module finds the others in
+//! `operations[3]` (the manager operations) of the block's JSON.
+//!
+//! The node also rebuilds the shared Merkleized inbox ([`soru_core::inbox::Inbox`]) as octez's
+//! rollup node does: it takes the L1's inbox at the origination level, then adds each level it
+//! processes ([`next_shared_inbox`]); before publishing a commitment it compares its inbox at
+//! the commitment's level with the L1's (octez's `Inbox.same_as_layer_1`).
 
 use serde_json::Value;
 use soru_core::encoding::address::{ContractHash, PublicKeyHash, SmartRollupAddress};
 use soru_core::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage, Transfer};
 use soru_core::encoding::micheline::Expr;
+use soru_core::inbox::{Inbox, PROTOCOL_025_VERSION};
+
+/// Protocol 025 (Ushuaia), the protocol whose encodings the node speaks.
+pub const PROTOCOL_025: &str = "PsUshuai9QapM5TGj1JpuVGkdxz5GykdnEvS6Rh8SUVrARvZLCY";
+
+/// The shared inbox could not be extended (names the level).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SharedInboxError {
+    /// The inbox to extend is not the one after the previous level.
+    #[error("shared inbox of level {level}: the inbox before it has level {previous}, expected {}", i64::from(*level) - 1)]
+    NotConsecutive {
+        /// The level being added.
+        level: u32,
+        /// The level of the inbox it was to be added to.
+        previous: i32,
+    },
+    /// The inbox refused the level's messages.
+    #[error("shared inbox of level {level}: {source}")]
+    Inbox {
+        /// The level.
+        level: u32,
+        /// Why.
+        source: soru_core::inbox::InboxError,
+    },
+    /// A block's protocol changed to one whose `Protocol_migration` message the node does not
+    /// know.
+    #[error("level {level} is the first of protocol {protocol}, whose Protocol_migration message this node does not know (it speaks {PROTOCOL_025})")]
+    UnknownProtocol {
+        /// The level.
+        level: u32,
+        /// The new protocol.
+        protocol: String,
+    },
+}
+
+/// The protocol that applied `block` (its `protocol` field, else `metadata.protocol`).
+pub fn block_protocol(block: &Value) -> Option<&str> {
+    block
+        .get("protocol")
+        .or_else(|| block.pointer("/metadata/protocol"))
+        .and_then(Value::as_str)
+}
+
+/// The serialized `Protocol_migration` message that starts (after `Info_per_level`) level
+/// `level`, the first level of `protocol`.
+pub fn protocol_migration(level: u32, protocol: &str) -> Result<Vec<u8>, SharedInboxError> {
+    if protocol != PROTOCOL_025 {
+        return Err(SharedInboxError::UnknownProtocol {
+            level,
+            protocol: protocol.to_string(),
+        });
+    }
+    Ok(
+        InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(
+            PROTOCOL_025_VERSION.into(),
+        ))
+        .encode(),
+    )
+}
+
+/// The shared inbox after level `level`, whose whole inbox is `full` (see [`full_inbox`]),
+/// added to `previous`, the inbox after level `level - 1` (octez's `Inbox.add_all_messages`
+/// then `finalize_inbox_level`).
+pub fn next_shared_inbox(
+    previous: &Inbox,
+    level: u32,
+    full: &[Vec<u8>],
+) -> Result<Inbox, SharedInboxError> {
+    if i64::from(previous.level) + 1 != i64::from(level) {
+        return Err(SharedInboxError::NotConsecutive {
+            level,
+            previous: previous.level,
+        });
+    }
+    previous
+        .next_level(full)
+        .map_err(|source| SharedInboxError::Inbox { level, source })
+}
 
 /// A block whose operations do not have octez's shape; names where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,7 +220,8 @@ fn content_messages(content: &Value, at: &str, out: &mut Vec<Vec<u8>>) -> Result
 }
 
 /// The whole inbox of a level: `Start_of_level`, `Info_per_level` (the predecessor's timestamp
-/// and hash), `messages`, `End_of_level`, serialized as the PVM reads them.
+/// and hash), `messages` (a `Protocol_migration` first on a protocol's first level),
+/// `End_of_level`, serialized as the PVM reads them.
 pub fn full_inbox(
     predecessor_timestamp: i64,
     predecessor: BlockHash,
@@ -208,6 +293,58 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_shared_inbox_grows_one_level_at_a_time() {
+        let pred = BlockHash([3; 32]);
+        let genesis = Inbox::genesis(
+            7,
+            &soru_core::inbox::level_payloads(1, &pred, Some(PROTOCOL_025_VERSION), &[]),
+        )
+        .unwrap();
+        let full = full_inbox(2, pred, &[vec![1, 0xaa]]);
+        let next = next_shared_inbox(&genesis, 8, &full).unwrap();
+        assert_eq!(next.level, 8);
+        assert_eq!(next.old_levels_messages.index, 1);
+        assert_eq!(next.old_levels_messages.back_pointers, vec![genesis.hash()]);
+        // The same level as octez's core builds it.
+        assert_eq!(
+            next,
+            genesis
+                .next_level(&soru_core::inbox::level_payloads(
+                    2,
+                    &pred,
+                    None,
+                    &[vec![1, 0xaa]]
+                ))
+                .unwrap()
+        );
+        assert_eq!(
+            next_shared_inbox(&genesis, 9, &full),
+            Err(SharedInboxError::NotConsecutive {
+                level: 9,
+                previous: 7
+            })
+        );
+        let e = next_shared_inbox(&genesis, 8, &full[..1]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("shared inbox of level 8: "),
+            "{e}"
+        );
+        // A protocol's first level starts with its migration message; an unknown protocol's
+        // is an error naming it.
+        let m = protocol_migration(8, PROTOCOL_025).unwrap();
+        assert_eq!(
+            InboxMessage::decode(&m).unwrap(),
+            InboxMessage::Internal(InternalInboxMessage::ProtocolMigration("u025_025".into()))
+        );
+        let e = protocol_migration(8, "PtFuture").unwrap_err().to_string();
+        assert!(e.contains("level 8") && e.contains("PtFuture"), "{e}");
+        assert_eq!(
+            block_protocol(&json!({"metadata": {"protocol": "Px"}})),
+            Some("Px")
+        );
     }
 
     #[test]

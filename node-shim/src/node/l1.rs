@@ -9,6 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
+use soru_core::inbox::Inbox;
+
+/// Where, under a block, octez serves the shared Merkleized inbox.
+pub const SHARED_INBOX_PATH: &str = "context/smart_rollups/all/inbox";
 
 /// Why an L1 request failed; names the URL.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +95,16 @@ pub trait Layer1: Send {
     fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error>;
     /// Waits until a head newer than `level` may exist (a head arrived or `timeout` passed).
     fn wait_for_head(&self, level: u32, timeout: Duration);
+    /// The shared Merkleized inbox after `block` (a level, a hash or `head`): octez's
+    /// `context/smart_rollups/all/inbox`. An answer [`Inbox::from_json`] refuses is an
+    /// [`L1Error::Shape`] naming the field.
+    fn shared_inbox(&self, block: &str) -> Result<Inbox, L1Error> {
+        let v = self.block_rpc(block, SHARED_INBOX_PATH)?;
+        Inbox::from_json(&v).map_err(|e| L1Error::Shape {
+            url: format!("/chains/main/blocks/{block}/{SHARED_INBOX_PATH}"),
+            message: e.to_string(),
+        })
+    }
 }
 
 /// An octez-RPC L1 over HTTP.

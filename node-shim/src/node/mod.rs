@@ -19,8 +19,12 @@
 //! | [`rpc`] | the octez RPC server |
 //! | [`cli`] | the `soru-node` command line |
 //!
-//! What it does not do yet (each says so when asked): recovering bonds, refutation (accuser and bailout
-//! modes follow the chain only), and the Merkleized inbox (`/global/block/<id>/inbox`).
+//! It rebuilds octez's shared Merkleized inbox from the L1's at the origination level on, serves
+//! it (`/global/block/<id>/inbox`) and publishes a commitment only once its inbox at the
+//! commitment's level equals the L1's ([`operator`]).
+//!
+//! What it does not do yet (each says so when asked): recovering bonds, refutation (accuser and
+//! bailout modes follow the chain only).
 
 pub mod batcher;
 pub mod cli;

@@ -4,7 +4,10 @@
 //! Each new L1 head the follower calls [`Operator::on_head`]:
 //! - **operating**: publish, in order, every commitment the node computed above the one its key
 //!   is staked on (read from the L1: `staker/<pkh>/staked_on_commitment`), as long as its inbox
-//!   level is below the head (octez's `commitment_from_future` rule);
+//!   level is below the head (octez's `commitment_from_future` rule), and only once the shared
+//!   inbox the node rebuilt for the commitment's inbox level equals the L1's
+//!   (`context/smart_rollups/all/inbox` at that level; octez's `Inbox.same_as_layer_1`): on a
+//!   mismatch nothing is published and [`Operator::inconsistent_inbox`] names both inboxes;
 //! - **cementing**: when the L1's last cemented commitment is older than the node's staked one,
 //!   inject `smart_rollup_cement`; an answer such as `commitment_too_recent` means "later";
 //! - **executing_outbox**: execute, against the last cemented commitment, the cemented outbox
@@ -26,6 +29,7 @@ use soru_core::encoding::inbox::BlockHash;
 use soru_core::encoding::keys::SecretKey;
 use soru_core::encoding::operation::{ManagerOperation, Operation, OperationKind};
 use soru_core::encoding::outbox::OutboxMessage;
+use soru_core::inbox::{Inbox, InboxHash};
 use soru_core::output_proof::{produce_output_proof, Layout};
 use soru_core::tree::Tree;
 
@@ -169,6 +173,68 @@ impl Injector {
     }
 }
 
+/// The node's rebuilt inbox differs from the L1's at a commitment's inbox level (octez's
+/// `internal.inconsistent_inbox`): the commitment is not published.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("inconsistent inbox at level {level} (octez's internal.inconsistent_inbox): the rollup node's inbox is {node_inbox} (level {node_level}), the L1's is {layer1_inbox} (level {layer1_level}); commitment {commitment} is not published")]
+pub struct InconsistentInbox {
+    /// The commitment's inbox level, where the inboxes were compared.
+    pub level: i32,
+    /// The hash (`srib1...`) of the inbox the node rebuilt.
+    pub node_inbox: String,
+    /// Its `level` field.
+    pub node_level: i32,
+    /// The hash of the inbox the L1 answered.
+    pub layer1_inbox: String,
+    /// Its `level` field.
+    pub layer1_level: i32,
+    /// The commitment that is not published (`src1...`).
+    pub commitment: String,
+}
+
+impl InconsistentInbox {
+    /// The error as `/health` shows it: octez's id, the fields and the message.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": "internal.inconsistent_inbox",
+            "level": self.level,
+            "inbox": self.node_inbox,
+            "inbox_level": self.node_level,
+            "layer1_inbox": self.layer1_inbox,
+            "layer1_inbox_level": self.layer1_level,
+            "commitment": self.commitment,
+            "message": self.to_string(),
+        })
+    }
+}
+
+/// Compares the node's inbox after `level` with the L1's (octez's `Inbox.same_as_layer_1`):
+/// `Ok(Ok(hash))` when they are equal, `Ok(Err(..))` naming both when they differ, `Err` when
+/// the L1 could not be asked or the node has no inbox for the level.
+pub fn same_as_layer_1(
+    l1: &dyn Layer1,
+    level: i32,
+    node_inbox: Option<&Inbox>,
+    commitment: &str,
+) -> Result<Result<InboxHash, InconsistentInbox>, String> {
+    let ours =
+        node_inbox.ok_or_else(|| format!("the node has no rebuilt inbox for level {level}"))?;
+    let theirs = l1
+        .shared_inbox(&level.to_string())
+        .map_err(|e| e.to_string())?;
+    if &theirs == ours {
+        return Ok(Ok(ours.hash()));
+    }
+    Ok(Err(InconsistentInbox {
+        level,
+        node_inbox: ours.hash().to_b58check(),
+        node_level: ours.level,
+        layer1_inbox: theirs.hash().to_b58check(),
+        layer1_level: theirs.level,
+        commitment: commitment.to_string(),
+    }))
+}
+
 /// The operator duties of a node (see the module documentation).
 pub struct Operator {
     rollup: SmartRollupAddress,
@@ -183,6 +249,10 @@ pub struct Operator {
     batcher: Option<(Injector, Arc<Mutex<Batcher>>)>,
     /// The executing_outbox purpose.
     executor: Option<Executor>,
+    /// Commitment levels whose L1 inbox was found equal to the node's, with the inbox hash.
+    inbox_checked: BTreeMap<i32, InboxHash>,
+    /// The last inbox check that failed, until a check succeeds.
+    inconsistent: Option<InconsistentInbox>,
 }
 
 /// Executions of one message whose effect the L1 never showed before the executor gives up.
@@ -236,7 +306,55 @@ impl Operator {
                 scanned: None,
                 pending: BTreeMap::new(),
             }),
+            inbox_checked: BTreeMap::new(),
+            inconsistent: None,
         })
+    }
+
+    /// The inbox mismatch that keeps the node from publishing, if any (shown by `/health`).
+    pub fn inconsistent_inbox(&self) -> Option<&InconsistentInbox> {
+        self.inconsistent.as_ref()
+    }
+
+    /// Whether the node may publish `commitment` (hash `hash`) of `inbox_level`: its inbox
+    /// there equals the L1's. Checked once per level and inbox; failures are logged.
+    fn inbox_agrees(
+        &mut self,
+        l1: &dyn Layer1,
+        inbox_level: i32,
+        hash: &str,
+        inbox_at: &dyn Fn(u32) -> Option<Inbox>,
+    ) -> bool {
+        let ours = u32::try_from(inbox_level).ok().and_then(inbox_at);
+        if let (Some(ours), Some(checked)) = (&ours, self.inbox_checked.get(&inbox_level)) {
+            if ours.hash() == *checked {
+                return true;
+            }
+        }
+        match same_as_layer_1(l1, inbox_level, ours.as_ref(), hash) {
+            Ok(Ok(inbox)) => {
+                if self.inconsistent.take().is_some() {
+                    tracing::info!(
+                        "the inbox at level {inbox_level} ({inbox}) now equals the L1's"
+                    );
+                }
+                tracing::debug!("inbox at level {inbox_level} ({inbox}) equals the L1's");
+                self.inbox_checked = self.inbox_checked.split_off(&inbox_level);
+                self.inbox_checked.insert(inbox_level, inbox);
+                true
+            }
+            Ok(Err(mismatch)) => {
+                if self.inconsistent.as_ref() != Some(&mismatch) {
+                    tracing::error!("{mismatch}");
+                }
+                self.inconsistent = Some(mismatch);
+                false
+            }
+            Err(e) => {
+                tracing::warn!("publishing commitment {hash}: cannot check the inbox: {e}");
+                false
+            }
+        }
     }
 
     /// Whether this operator has anything to do.
@@ -426,21 +544,22 @@ impl Operator {
     }
 
     /// The duties of one L1 head: `commitments` are the node's, by inbox level; `lcc_level` the
-    /// L1's last cemented commitment's level.
+    /// L1's last cemented commitment's level; `inbox_at` the node's rebuilt shared inbox after
+    /// a level, which must equal the L1's before a commitment of that level is published.
     pub fn on_head(
         &mut self,
         l1: &dyn Layer1,
         head_level: u32,
         commitments: &BTreeMap<i32, Commitment>,
         lcc_level: Option<u32>,
+        inbox_at: &dyn Fn(u32) -> Option<Inbox>,
     ) -> Result<(), L1Error> {
         self.batch(l1, head_level);
         let sr1 = self.rollup.to_b58check();
         let mut staked_level = None;
-        if let Some(publisher) = &self.publisher {
+        if let Some(source) = self.publisher.as_ref().map(|p| p.source().to_b58check()) {
             let path = format!(
-                "context/smart_rollups/smart_rollup/{sr1}/staker/{}/staked_on_commitment",
-                publisher.source().to_b58check()
+                "context/smart_rollups/smart_rollup/{sr1}/staker/{source}/staked_on_commitment"
             );
             let staked = l1.block_rpc("head", &path)?;
             let level = staked
@@ -460,8 +579,9 @@ impl Operator {
                     Some((l, at)) => l != inbox_level || head_level >= at + 3,
                     None => true,
                 };
-                if again {
-                    let hash = commitment.hash().to_b58check();
+                let hash = commitment.hash().to_b58check();
+                if again && self.inbox_agrees(l1, inbox_level, &hash, inbox_at) {
+                    let publisher = self.publisher.as_ref().expect("a publisher's source");
                     match publisher.inject(
                         l1,
                         OperationKind::SmartRollupPublish {
@@ -500,5 +620,159 @@ impl Operator {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::l1::{Header, SHARED_INBOX_PATH};
+    use soru_core::commitment::StateHash;
+    use soru_core::inbox::level_payloads;
+
+    /// An L1 test double: answers what publishing asks, with `inbox` as its shared inbox, and
+    /// records the inbox requests and the injected operations.
+    struct FakeL1 {
+        inbox: Mutex<Value>,
+        asked: Mutex<Vec<String>>,
+        posted: Mutex<Vec<Value>>,
+    }
+
+    impl Layer1 for FakeL1 {
+        fn head(&self) -> Result<Header, L1Error> {
+            unreachable!("the operator does not ask for the head header")
+        }
+        fn block(&self, _: u32) -> Result<Value, L1Error> {
+            unreachable!("the operator does not read blocks")
+        }
+        fn block_rpc(&self, block: &str, path: &str) -> Result<Value, L1Error> {
+            Ok(match path {
+                "hash" => json!(BlockHash([5; 32]).to_b58check()),
+                SHARED_INBOX_PATH => {
+                    self.asked.lock().unwrap().push(block.to_string());
+                    self.inbox.lock().unwrap().clone()
+                }
+                p if p.ends_with("/counter") => json!("7"),
+                p if p.ends_with("/manager_key") => json!("edpk-revealed"),
+                p if p.ends_with("/staked_on_commitment") => Value::Null,
+                p => {
+                    return Err(L1Error::Http {
+                        url: p.into(),
+                        message: "HTTP 404".into(),
+                    })
+                }
+            })
+        }
+        fn post(&self, _: &str, body: &Value) -> Result<Value, L1Error> {
+            self.posted.lock().unwrap().push(body.clone());
+            Ok(json!("ooFake"))
+        }
+        fn inbox(&self, _: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
+            Ok(None)
+        }
+        fn wait_for_head(&self, _: u32, _: std::time::Duration) {}
+    }
+
+    const SR1: &str = "sr163Lv22CdE8QagCwf48PWDTquk6isQwv57";
+
+    fn operator() -> Operator {
+        let key = SecretKey::from_seed(&[1; 32]);
+        let pkh = key.public_key().hash();
+        let wallet = Wallet(BTreeMap::from([(pkh.to_b58check(), key)]));
+        let operators = BTreeMap::from([(Purpose::Operating, pkh)]);
+        let rollup = SmartRollupAddress::from_b58check(SR1).unwrap();
+        Operator::new(rollup, &operators, &wallet, &[]).unwrap()
+    }
+
+    /// The node's inbox after level 5 (a chain from level 3).
+    fn inbox_at_5() -> Inbox {
+        let p = |n: u8| level_payloads(i64::from(n), &BlockHash([n; 32]), None, &[vec![1, n]]);
+        let g = Inbox::genesis(3, &p(3)).unwrap();
+        g.next_level(&p(4)).unwrap().next_level(&p(5)).unwrap()
+    }
+
+    fn commitments() -> BTreeMap<i32, Commitment> {
+        BTreeMap::from([(
+            5,
+            Commitment {
+                compressed_state: StateHash([2; 32]),
+                inbox_level: 5,
+                predecessor: CommitmentHash([3; 32]),
+                number_of_ticks: 11,
+            },
+        )])
+    }
+
+    #[test]
+    fn a_commitment_is_published_only_when_the_l1_inbox_is_the_node_s() {
+        let ours = inbox_at_5();
+        let inbox_at = |level: u32| (level == 5).then(|| ours.clone());
+        let l1 = FakeL1 {
+            inbox: Mutex::new(ours.to_json()),
+            asked: Mutex::default(),
+            posted: Mutex::default(),
+        };
+        let mut op = operator();
+        op.on_head(&l1, 7, &commitments(), None, &inbox_at).unwrap();
+        assert_eq!(
+            *l1.asked.lock().unwrap(),
+            ["5"],
+            "asked at the commitment level"
+        );
+        assert_eq!(l1.posted.lock().unwrap().len(), 1, "published");
+        assert!(op.inconsistent_inbox().is_none());
+        // Publishing again (not included after 3 heads) reuses the check.
+        op.on_head(&l1, 10, &commitments(), None, &inbox_at)
+            .unwrap();
+        assert_eq!(l1.posted.lock().unwrap().len(), 2);
+        assert_eq!(l1.asked.lock().unwrap().len(), 1);
+
+        // An L1 whose inbox differs: nothing is published, the error names both inboxes.
+        let mut forged = ours.to_json();
+        forged["old_levels_messages"]["content"]["hash"] =
+            json!(soru_core::inbox::MerkelizedPayloadsHash([9; 32]).to_b58check());
+        let theirs = Inbox::from_json(&forged).unwrap();
+        *l1.inbox.lock().unwrap() = forged;
+        l1.posted.lock().unwrap().clear();
+        let mut op = operator();
+        for head in [7, 8, 11] {
+            op.on_head(&l1, head, &commitments(), None, &inbox_at)
+                .unwrap();
+        }
+        assert!(l1.posted.lock().unwrap().is_empty(), "nothing published");
+        let e = op.inconsistent_inbox().expect("a mismatch").clone();
+        assert_eq!(e.level, 5);
+        assert_eq!(e.node_inbox, ours.hash().to_b58check());
+        assert_eq!(e.layer1_inbox, theirs.hash().to_b58check());
+        assert_eq!(e.commitment, commitments()[&5].hash().to_b58check());
+        let text = e.to_string();
+        assert!(
+            text.contains("level 5")
+                && text.contains(&e.node_inbox)
+                && text.contains(&e.layer1_inbox),
+            "{text}"
+        );
+        assert_eq!(e.to_json()["id"], "internal.inconsistent_inbox");
+
+        // A malformed answer is no mismatch, but nothing is published either (no panic).
+        *l1.inbox.lock().unwrap() = json!({"level": 5});
+        let mut fresh = operator();
+        fresh
+            .on_head(&l1, 7, &commitments(), None, &inbox_at)
+            .unwrap();
+        assert!(l1.posted.lock().unwrap().is_empty());
+        assert!(fresh.inconsistent_inbox().is_none());
+        // No rebuilt inbox for the level: not published.
+        *l1.inbox.lock().unwrap() = ours.to_json();
+        fresh
+            .on_head(&l1, 7, &commitments(), None, &|_| None)
+            .unwrap();
+        assert!(l1.posted.lock().unwrap().is_empty());
+
+        // Once the L1 agrees, the node publishes and the mismatch is cleared.
+        op.on_head(&l1, 12, &commitments(), None, &inbox_at)
+            .unwrap();
+        assert_eq!(l1.posted.lock().unwrap().len(), 1);
+        assert!(op.inconsistent_inbox().is_none());
     }
 }

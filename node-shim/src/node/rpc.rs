@@ -240,7 +240,7 @@ macro_rules! routes {
 }
 
 routes! {
-    get "/health" => health: "Whether the node follows its L1 and rollup, with its last error.";
+    get "/health" => health: "Whether the node follows its L1 and rollup, with its last error and, when its rebuilt inbox differs from the L1's at a commitment level (so it does not publish), the inconsistent_inbox naming both.";
     get "/version" => version: "The node's version.";
     get "/config" => config: "The node's configuration.";
     get "/openapi" => openapi: "This description (OpenAPI 3.0), generated from the route list.";
@@ -250,7 +250,7 @@ routes! {
     get "/global/last_stored_commitment" => last_stored_commitment: "The last commitment the node computed.";
     get "/global/last_cemented_commitment" => last_cemented_commitment: "The L1's last cemented commitment, as the node last saw it.";
     get "/global/block/{id}" => block: "The L2 block of head, finalized, cemented, a level or an L1 block hash: octez's full block with its inbox.";
-    get "/global/block/{id}/{field}" => block_field: "One field of an L2 block: hash, level, num_messages, state_hash, ticks, total_ticks, status, state_current_level or committed_status.";
+    get "/global/block/{id}/{field}" => block_field: "One field of an L2 block: hash, level, inbox (the shared Merkleized inbox after the block, octez's JSON), num_messages, state_hash, ticks, total_ticks, status, state_current_level or committed_status.";
     post "/global/block/{id}/simulate" => simulate_messages: "Run the PVM on a copy of the block's state with {messages: [hex], reveal_pages?, insight_requests?, log_kernel_debug_file?} as the next level (?fuel=): octez's {state_hash, status, output, inbox_level, num_ticks, insights}. The node's state does not change.";
     get "/global/monitor_blocks" => monitor_blocks: "A stream (chunked JSON, one block per chunk) of the L2 blocks the node processes, from its head on: octez's block header with initial_tick, num_ticks, state_hash and pvm_status.";
     get "/global/block/{id}/durable/wasm_2_0_0/{what}" => durable: "The durable storage after the block: value, length, subkeys or values of ?key=/path.";
@@ -346,11 +346,13 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
 
 async fn health(State(ctx): Ctxt) -> Answer {
     let s = ctx.shared.read().expect("lock");
+    let inconsistent = s.inconsistent_inbox.as_ref();
     Ok(Reply::live(json!({
-        "healthy": s.last_error.is_none() && s.rollup.is_some(),
+        "healthy": s.last_error.is_none() && s.rollup.is_some() && inconsistent.is_none(),
         "l1": {"connected": s.last_error.is_none(), "head": s.l1_head.as_ref().map(|h| h.1)},
         "synchronized": s.synchronized,
         "last_error": s.last_error,
+        "inconsistent_inbox": inconsistent.map(|i| i.to_json()),
     })))
 }
 
@@ -689,7 +691,8 @@ fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
 }
 
 /// octez's L2 block header (`Sc_rollup_block.t`, what `/global/monitor_blocks` streams):
-/// hashes, level, commitments, ticks, state hash and PVM status.
+/// hashes, level, commitments, ticks, state hash, PVM status, and the level's inbox witness
+/// (`srib2`) and shared inbox hash (`srib1`).
 fn l2_header(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
     let s = ctx.shared.read().expect("lock");
     let period = s.rollup.as_ref().map_or(1, |i| i.commitment_period.max(1));
@@ -721,6 +724,8 @@ fn l2_header(ctx: &Ctx, r: &LevelRecord) -> Result<Value, RpcError> {
         "num_ticks": r.ticks.to_string(),
         "state_hash": r.state_hash,
         "pvm_status": r.status,
+        "inbox_witness": r.inbox.as_ref().map(|i| i.old_levels_messages.content.hash.to_b58check()),
+        "inbox_hash": r.inbox.as_ref().map(|i| i.hash().to_b58check()),
     }))
 }
 
@@ -792,6 +797,16 @@ async fn block_field(State(ctx): Ctxt, Path((id, field)): Path<(String, String)>
     let body = match field.as_str() {
         "hash" => json!(r.hash),
         "level" => json!(r.level),
+        "inbox" => match &r.inbox {
+            Some(inbox) => inbox.to_json(),
+            None => {
+                return Err(error(
+                    StatusCode::NOT_FOUND,
+                    "soru.node.no_inbox",
+                    json!({"level": r.level, "msg": "the store holds no shared inbox for this level yet"}),
+                ))
+            }
+        },
         "num_messages" => json!((r.messages.len() + 3).to_string()),
         "state_hash" => json!(r.state_hash),
         "ticks" => json!(r.ticks.to_string()),
@@ -803,7 +818,7 @@ async fn block_field(State(ctx): Ctxt, Path((id, field)): Path<(String, String)>
             return Err(error(
                 StatusCode::NOT_FOUND,
                 "soru.node.unknown_rpc",
-                json!({"path": format!("/global/block/{id}/{field}"), "msg": "known fields: hash, level, num_messages, state_hash, ticks, total_ticks, status, state_current_level, committed_status"}),
+                json!({"path": format!("/global/block/{id}/{field}"), "msg": "known fields: hash, level, inbox, num_messages, state_hash, ticks, total_ticks, status, state_current_level, committed_status"}),
             ))
         }
     };

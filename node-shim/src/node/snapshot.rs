@@ -746,6 +746,8 @@ mod tests {
                 status: "Waiting for input message".into(),
                 outbox: vec![],
                 commitment: hash.clone(),
+                protocol: None,
+                inbox: None,
             };
             store
                 .put_level(&record, hash.as_deref().zip(commitment.as_ref()), &tree)

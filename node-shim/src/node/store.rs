@@ -4,7 +4,9 @@
 //! - `meta` (`&str` → JSON): `rollup` (the origination facts the node bootstrapped from) and
 //!   `lcc` (the last cemented commitment seen on L1);
 //! - `levels` (`u32` → JSON): one record per processed L1 level ([`LevelRecord`]): its L1 hash,
-//!   predecessor and timestamp, the inbox messages it added, and the PVM's results;
+//!   predecessor, timestamp and protocol, the inbox messages it added, the shared Merkleized
+//!   inbox after it (octez's `Inbox.t`, checked against the L1's before publishing) and the
+//!   PVM's results;
 //! - `commitments` (commitment hash → JSON): every commitment the node computed;
 //! - `tree_nodes` (33-byte key → record): the state trees after each level, as content-addressed
 //!   records shared by every level ([`soru_core::tree::store`]): a level adds the nodes it
@@ -26,6 +28,7 @@ use std::path::Path;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{json, Value};
 use soru_core::commitment::{Commitment, StateHash};
+use soru_core::inbox::Inbox;
 use soru_core::tree::store::{children, node_key, save, Loader, RecordKey, SaveError, SaveStats};
 use soru_core::tree::Tree;
 
@@ -98,7 +101,8 @@ pub struct LevelRecord {
     pub predecessor: String,
     /// The L1 block's timestamp (seconds).
     pub timestamp: i64,
-    /// The serialized inbox messages the block added (without the protocol's three).
+    /// The serialized inbox messages between `Info_per_level` and `End_of_level`: on the
+    /// first level of a protocol its `Protocol_migration`, then the block's messages.
     pub messages: Vec<Vec<u8>>,
     /// The state hash after the level (`srs1...`).
     pub state_hash: String,
@@ -112,6 +116,11 @@ pub struct LevelRecord {
     pub outbox: Vec<Vec<u8>>,
     /// The commitment computed at this level, if it is a commitment level.
     pub commitment: Option<String>,
+    /// The protocol of the L1 block (`P...`), when known (not in stores from before it).
+    pub protocol: Option<String>,
+    /// The shared inbox after the level as the node rebuilt it (`None` only in a store from
+    /// before it, until the follower fills it in on start).
+    pub inbox: Option<Inbox>,
 }
 
 fn hexes(v: &[Vec<u8>]) -> Value {
@@ -133,6 +142,8 @@ impl LevelRecord {
             "status": self.status,
             "outbox": hexes(&self.outbox),
             "commitment": self.commitment,
+            "protocol": self.protocol,
+            "inbox": self.inbox.as_ref().map(Inbox::to_json),
         })
     }
 
@@ -179,6 +190,14 @@ impl LevelRecord {
                 .get("commitment")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            protocol: v
+                .get("protocol")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            inbox: match v.get("inbox") {
+                None | Some(Value::Null) => None,
+                Some(i) => Some(Inbox::from_json(i).map_err(|e| format!("field `inbox`: {e}"))?),
+            },
         })
     }
 }
@@ -421,6 +440,20 @@ impl Store {
         Ok(stats)
     }
 
+    /// Rewrites stored level records in one transaction (the follower fills in the inboxes of a
+    /// store from before them).
+    pub fn rewrite_levels(&self, records: &[LevelRecord]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(LEVELS)?;
+            for r in records {
+                t.insert(r.level, r.to_json().to_string().as_bytes())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Removes every level from `from` on (after an L1 reorganisation), with the executions
     /// their blocks recorded, in one transaction.
     pub fn truncate_from(&self, from: u32) -> Result<(), StoreError> {
@@ -537,6 +570,16 @@ mod tests {
             status: "Waiting for input message".into(),
             outbox: vec![vec![0xff]],
             commitment: None,
+            protocol: (level % 2 == 0).then(|| "PsUshuai".into()),
+            inbox: (level % 2 == 0).then(|| {
+                let payloads = soru_core::inbox::level_payloads(
+                    0,
+                    &soru_core::encoding::inbox::BlockHash([level as u8; 32]),
+                    None,
+                    &[],
+                );
+                Inbox::genesis(level as i32, &payloads).unwrap()
+            }),
         }
     }
 
@@ -557,6 +600,18 @@ mod tests {
         assert_eq!(s.meta("rollup").unwrap(), Some(json!({"x": 1})));
         s.truncate_from(4).unwrap();
         assert_eq!(s.levels().unwrap(), vec![record(1), record(2), record(3)]);
+        // A record's inbox is rewritten in place; a malformed one names the field.
+        let mut filled = record(3);
+        filled.inbox = record(2).inbox;
+        s.rewrite_levels(std::slice::from_ref(&filled)).unwrap();
+        assert_eq!(s.level(3).unwrap(), Some(filled));
+        let mut v = record(2).to_json();
+        v["inbox"]["old_levels_messages"]["content"]["hash"] = json!("srib2nope");
+        let e = LevelRecord::from_json(&v).unwrap_err();
+        assert!(
+            e.starts_with("field `inbox`: inbox JSON, field old_levels_messages.content.hash"),
+            "{e}"
+        );
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }
