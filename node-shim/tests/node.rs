@@ -12,7 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    get_json, http, http_full, js_dir, node_script, py_script, repo, scratch_dir, Server,
+    get_json, http, http_full, js_dir, node_script, py_script, repo, scratch_dir, ForgingProxy,
+    Server,
 };
 use serde_json::Value;
 use soru_core::commitment::StateHash;
@@ -690,9 +691,19 @@ fn check_monitor_blocks(node: &Server) {
             "initial_tick",
             "pvm_status",
             "previous_commitment_hash",
+            "inbox_witness",
+            "inbox_hash",
         ] {
             assert_eq!(b[field], served[field], "{field}: {b}");
         }
+        let inbox = get_json(&node.addr, &format!("/global/block/{level}/inbox"));
+        let inbox = soru_core::inbox::Inbox::from_json(&inbox).unwrap();
+        assert_eq!(b["inbox_hash"], inbox.hash().to_b58check(), "{b}");
+        assert_eq!(
+            b["inbox_witness"],
+            inbox.old_levels_messages.content.hash.to_b58check(),
+            "{b}"
+        );
         assert!(
             b.get("commitment_hash").is_some() && b.get("messages").is_none(),
             "{b}"
@@ -1181,6 +1192,154 @@ fn the_operator_executes_cemented_outbox_messages_its_filter_accepts() {
     }
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Before publishing, an operator compares its rebuilt shared inbox with the L1's
+/// (`context/smart_rollups/all/inbox` at the commitment's inbox level, octez's
+/// `Inbox.same_as_layer_1`): an honest operator publishes, its inbox equal to the sandbox's at
+/// every level; an operator whose L1 (a forging proxy in front of the same sandbox) answers
+/// another inbox above the origination level publishes nothing and reports, in `/health` and
+/// its log, the level and both inbox hashes.
+#[test]
+fn the_operator_publishes_only_when_its_inbox_is_the_l1_s() {
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-inbox-l1") else {
+        return;
+    };
+    let origination = sandbox.origination_level;
+    let forged_witness = soru_core::inbox::MerkelizedPayloadsHash([7; 32]).to_b58check();
+    let forged_witness_ = forged_witness.clone();
+    let proxy = ForgingProxy::start(
+        &sandbox.l1.addr,
+        "/context/smart_rollups/all/inbox",
+        move |path, body| {
+            let block = path.split('/').nth(4).unwrap_or("");
+            if block.parse::<u64>().is_ok_and(|l| l <= origination) {
+                return body.to_string();
+            }
+            let mut v: Value = serde_json::from_str(body).unwrap();
+            v["old_levels_messages"]["content"]["hash"] = Value::from(forged_witness_.clone());
+            v.to_string()
+        },
+    );
+    let wallet_file = sandbox.l1_dir.join("wallet.json");
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(&wallet_file).unwrap()).unwrap();
+    let start_operator = |name: &str, key: &str, endpoint: &str| {
+        let dir = scratch_dir(name);
+        let mut init = soru_node();
+        init.args(["init", "operator", "config", "for", &sandbox.rollup])
+            .args(["with", "operators", key])
+            .args(["--data-dir", dir.to_str().unwrap()])
+            .args(["--endpoint", endpoint, "--rpc-addr", "127.0.0.1:0"]);
+        run_ok(init);
+        (start_node(&dir, &wallet_file), dir)
+    };
+    let honest_key = wallet[3]["address"].as_str().unwrap();
+    let lied_to_key = wallet[4]["address"].as_str().unwrap();
+    let (honest, honest_dir) = start_operator("node-inbox-honest", honest_key, &sandbox.l1.url());
+    let (lied_to, lied_to_dir) = start_operator("node-inbox-lied-to", lied_to_key, &proxy.url());
+    sandbox.send(&["6869"]);
+    let staked = |key: &str| {
+        get_json(
+            &sandbox.l1.addr,
+            &format!(
+                "/chains/main/blocks/head/context/smart_rollups/smart_rollup/{}/staker/{key}/staked_on_commitment",
+                sandbox.rollup
+            ),
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let published = loop {
+        let s = staked(honest_key);
+        if !s.is_null() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the honest operator did not publish"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let level = published["inbox_level"].as_u64().unwrap();
+    for l in origination + 1..=level {
+        let l1_inbox = get_json(
+            &sandbox.l1.addr,
+            &format!("/chains/main/blocks/{l}/context/smart_rollups/all/inbox"),
+        );
+        assert_eq!(
+            get_json(&honest.addr, &format!("/global/block/{l}/inbox")),
+            l1_inbox,
+            "level {l}"
+        );
+    }
+    assert!(get_json(&honest.addr, "/health")["inconsistent_inbox"].is_null());
+
+    // The node lied to: the mismatch at the first commitment level, named, and no publication.
+    let health = wait_for_inconsistent_inbox(&lied_to);
+    let e = &health["inconsistent_inbox"];
+    assert_eq!(e["id"], "internal.inconsistent_inbox");
+    assert_eq!(e["level"].as_u64(), Some(level), "{health}");
+    let ours = soru_core::inbox::Inbox::from_json(&get_json(
+        &lied_to.addr,
+        &format!("/global/block/{level}/inbox"),
+    ))
+    .unwrap();
+    let l1_inbox = soru_core::inbox::Inbox::from_json(&get_json(
+        &sandbox.l1.addr,
+        &format!("/chains/main/blocks/{level}/context/smart_rollups/all/inbox"),
+    ))
+    .unwrap();
+    assert_eq!(ours, l1_inbox, "the node's rebuilt inbox is the real one");
+    let mut forged = l1_inbox.clone();
+    forged.old_levels_messages.content.hash =
+        soru_core::inbox::MerkelizedPayloadsHash::from_b58check(&forged_witness).unwrap();
+    assert_eq!(e["inbox"], ours.hash().to_b58check());
+    assert_eq!(e["layer1_inbox"], forged.hash().to_b58check());
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("inconsistent inbox at level {level}"))
+            && message.contains(&ours.hash().to_b58check())
+            && message.contains(&forged.hash().to_b58check()),
+        "{message}"
+    );
+    assert_eq!(health["healthy"], false);
+    // Several heads later it still has not published.
+    let seen = get_json(&lied_to.addr, "/global/tezos_level")
+        .as_u64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get_json(&lied_to.addr, "/global/tezos_level")
+        .as_u64()
+        .unwrap()
+        < seen + 5
+    {
+        assert!(Instant::now() < deadline, "the L1 stopped");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        staked(lied_to_key).is_null(),
+        "the lied-to operator published"
+    );
+    drop(lied_to);
+    drop(honest);
+    let _ = std::fs::remove_dir_all(&honest_dir);
+    let _ = std::fs::remove_dir_all(&lied_to_dir);
+}
+
+/// Waits until the node's `/health` reports an inconsistent inbox; returns it.
+fn wait_for_inconsistent_inbox(node: &Server) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let health = get_json(&node.addr, "/health");
+        if !health["inconsistent_inbox"].is_null() {
+            return health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no inconsistent inbox reported: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -9,6 +9,13 @@ use std::process::Command;
 
 use common::{get_json, http, js_dir, scratch_dir, Server};
 use serde_json::Value;
+use soru_core::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
+use soru_core::encoding::keys::SecretKey;
+use soru_core::encoding::operation::OperationKind;
+use soru_core::inbox::{Inbox, LevelWitness};
+use soru_node::node::inbox::{block_messages, full_inbox, next_shared_inbox};
+use soru_node::node::l1::{parse_rfc3339, HttpLayer1};
+use soru_node::node::operator::Injector;
 
 fn soru() -> Command {
     Command::new(env!("CARGO_BIN_EXE_soru"))
@@ -218,5 +225,138 @@ fn kill_9_while_baking_loses_no_answered_block() {
         predecessor = get_json(&sandbox.addr, &format!("/chains/main/blocks/{level}/hash"));
     }
     drop(sandbox);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `context/smart_rollups/all/inbox`: octez's shared Merkleized inbox after every block
+/// (`head`, `head~N`, levels and hashes), whose JSON `Inbox::from_json` reads back exactly;
+/// rebuilt by the rollup node's own code from the blocks' receipts it has the same hash at
+/// every level; a `kill -9` and restart serves the same inboxes and the next block extends them.
+#[test]
+fn the_shared_inbox_is_served_per_block_and_the_node_rebuilds_it() {
+    let dir = scratch_dir("sandbox-inbox");
+    init(&dir);
+    let sb = run(&dir, &["--manual"]);
+    let bake = |addr: &str| {
+        let (status, body) = http(addr, "POST", "/sandbox/bake", Some(""));
+        assert_eq!(status, 200, "{body}");
+    };
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("wallet.json")).unwrap()).unwrap();
+    let key = SecretKey::from_b58check(wallet[0]["secret_key"].as_str().unwrap()).unwrap();
+    let l1 = HttpLayer1::new(&sb.url());
+    let injector = Injector::new(key, Default::default());
+    let send = |messages: Vec<Vec<u8>>| {
+        injector
+            .inject(&l1, OperationKind::SmartRollupAddMessages { messages })
+            .unwrap();
+    };
+    bake(&sb.addr);
+    bake(&sb.addr);
+    send(vec![b"hello".to_vec(), vec![]]);
+    bake(&sb.addr); // level 3: a reveal and two messages
+    send(vec![vec![0xff; 10]]);
+    bake(&sb.addr); // level 4
+    bake(&sb.addr); // level 5: none
+    let head = 5u32;
+    let inbox_json = |addr: &str, block: &str| {
+        get_json(
+            addr,
+            &format!("/chains/main/blocks/{block}/context/smart_rollups/all/inbox"),
+        )
+    };
+    let mut served = Vec::new();
+    for level in 0..=head {
+        let v = inbox_json(&sb.addr, &level.to_string());
+        let inbox = Inbox::from_json(&v).unwrap_or_else(|e| panic!("level {level}: {e}: {v}"));
+        assert_eq!(inbox.to_json(), v, "level {level}: the JSON round-trips");
+        assert_eq!(inbox.level, level as i32);
+        assert_eq!(inbox.old_levels_messages.index, u64::from(level));
+        assert_eq!(inbox.old_levels_messages.content.level, level as i32);
+        if level > 0 {
+            assert_eq!(
+                inbox.old_levels_messages.back_pointers[0],
+                served.last().map(Inbox::hash).unwrap()
+            );
+        }
+        served.push(inbox);
+    }
+    assert_eq!(inbox_json(&sb.addr, "head"), served[5].to_json());
+    assert_eq!(inbox_json(&sb.addr, "head~2"), served[3].to_json());
+    let hash3 = get_json(&sb.addr, "/chains/main/blocks/3/hash");
+    assert_eq!(
+        inbox_json(&sb.addr, hash3.as_str().unwrap()),
+        served[3].to_json()
+    );
+
+    // The rollup node's rebuild, from the L1's inbox at level 1 on (as from a rollup's
+    // origination level), equals the sandbox's inbox at every level.
+    let mut ours = served[1].clone();
+    for level in 2..=head {
+        let block = get_json(
+            &sb.addr,
+            &format!("/chains/main/blocks/{level}?metadata=always"),
+        );
+        let pred = get_json(
+            &sb.addr,
+            &format!("/chains/main/blocks/{}/header", level - 1),
+        );
+        let messages = block_messages(&block).unwrap();
+        let full = full_inbox(
+            parse_rfc3339(pred["timestamp"].as_str().unwrap()).unwrap(),
+            BlockHash::from_b58check(pred["hash"].as_str().unwrap()).unwrap(),
+            &messages,
+        );
+        ours = next_shared_inbox(&ours, level, &full).unwrap();
+        assert_eq!(ours, served[level as usize], "level {level}");
+    }
+    // Level 3's witness commits to its listed messages, the external ones included; level 1,
+    // the protocol's first after the genesis block, holds Protocol_migration after
+    // Info_per_level.
+    let listed = |level: u32| -> Vec<Vec<u8>> {
+        get_json(
+            &sb.addr,
+            &format!("/chains/main/blocks/{level}/sandbox/inbox"),
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| hex::decode(m.as_str().unwrap()).unwrap())
+        .collect()
+    };
+    let level3 = listed(3);
+    assert!(level3.contains(&InboxMessage::External(b"hello".to_vec()).encode()));
+    assert_eq!(
+        LevelWitness::of_level(&level3).unwrap().hash(),
+        served[3].old_levels_messages.content.hash
+    );
+    assert_eq!(
+        InboxMessage::decode(&listed(1)[2]).unwrap(),
+        InboxMessage::Internal(InternalInboxMessage::ProtocolMigration("u025_025".into()))
+    );
+    assert_eq!(listed(2).len(), 3, "no migration message on level 2");
+
+    // kill -9 and restart: the same inboxes, and the next block extends them.
+    sb.kill();
+    let sb = run(&dir, &["--manual"]);
+    for level in 0..=head {
+        assert_eq!(
+            inbox_json(&sb.addr, &level.to_string()),
+            served[level as usize].to_json(),
+            "level {level} after the restart"
+        );
+    }
+    bake(&sb.addr);
+    let next = Inbox::from_json(&inbox_json(&sb.addr, "head")).unwrap();
+    assert_eq!(next.level, 6);
+    assert_eq!(next.old_levels_messages.back_pointers[0], served[5].hash());
+    let (status, body) = http(
+        &sb.addr,
+        "GET",
+        "/chains/main/blocks/99/context/smart_rollups/all/inbox",
+        None,
+    );
+    assert_eq!(status, 404, "{body}");
+    drop(sb);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -214,3 +214,97 @@ pub fn get_json(addr: &str, path: &str) -> Value {
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
+
+/// An HTTP proxy on a free loopback port in front of `upstream` (`host:port`): it forwards
+/// every request as it is (one request per connection, streams included), except those whose
+/// path contains `pattern`, whose upstream answer (status 200) it passes through `rewrite(path,
+/// body)` first: a test double for an L1 that lies about one RPC. Stops with the test process.
+pub struct ForgingProxy {
+    /// `host:port` it serves on.
+    pub addr: String,
+}
+
+impl ForgingProxy {
+    /// Starts the proxy.
+    pub fn start(
+        upstream: &str,
+        pattern: &'static str,
+        rewrite: impl Fn(&str, &str) -> String + Send + Sync + 'static,
+    ) -> ForgingProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let upstream = upstream.to_string();
+        let rewrite = std::sync::Arc::new(rewrite);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                let rewrite = rewrite.clone();
+                std::thread::spawn(move || {
+                    let _ = proxy_one(client, &upstream, pattern, &*rewrite);
+                });
+            }
+        });
+        ForgingProxy { addr }
+    }
+
+    /// `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Serves one request of `client` (see [`ForgingProxy`]).
+fn proxy_one(
+    client: TcpStream,
+    upstream: &str,
+    pattern: &str,
+    rewrite: &(dyn Fn(&str, &str) -> String + Send + Sync),
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if !lower.starts_with("connection:") {
+            headers.push(line);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut client = client;
+    if path.contains(pattern) {
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let (status, answer) = http(upstream, method, path, Some(&body));
+        let answer = if status == 200 {
+            rewrite(path, &answer)
+        } else {
+            answer
+        };
+        write!(
+            client,
+            "HTTP/1.1 {status} Forged\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            answer.len()
+        )?;
+        return client.flush();
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(request_line.as_bytes())?;
+    for h in &headers {
+        up.write_all(h.as_bytes())?;
+    }
+    up.write_all(b"Connection: close\r\n\r\n")?;
+    up.write_all(&body)?;
+    std::io::copy(&mut up, &mut client)?;
+    Ok(())
+}
