@@ -56,9 +56,11 @@ pub(crate) struct HostState {
     /// Fuel charged by host functions since the PVM started (the profiler's host frames).
     pub(crate) host_fuel: u64,
     /// The profiler of a [`crate::pvm::Pvm::profiling_copy`].
+    #[cfg(feature = "debugger")]
     pub(crate) profiler: Option<alloc::boxed::Box<crate::pvm::profile::Profiler>>,
 }
 
+#[cfg(feature = "debugger")]
 impl HostState {
     /// A copy of the state between two runs (no memory, fresh limits, no profiler).
     pub(crate) fn clone_between_runs(&self) -> HostState {
@@ -73,6 +75,7 @@ impl HostState {
             last_call: self.last_call,
             fuel_reserve: 0,
             host_fuel: self.host_fuel,
+            #[cfg(feature = "debugger")]
             profiler: None,
         }
     }

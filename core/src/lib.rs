@@ -38,7 +38,7 @@ extern crate std;
 
 pub mod abi;
 pub mod commitment;
-#[cfg(feature = "pvm")]
+#[cfg(feature = "debugger")]
 pub mod debugger;
 pub mod digest;
 pub mod durable;

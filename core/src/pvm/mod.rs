@@ -126,6 +126,7 @@
 //! ```
 
 pub mod kernel;
+#[cfg(feature = "debugger")]
 pub mod profile;
 mod step;
 
@@ -540,8 +541,10 @@ struct Wasm {
     linker: wasmi::Linker<HostState>,
     modules: BTreeMap<Hash, wasmi::Module>,
     /// Whether kernels run instrumented ([`Pvm::profiling_copy`]).
+    #[cfg(feature = "debugger")]
     profiling: bool,
     /// The instrumented modules, by hash of the kernel's bytes.
+    #[cfg(feature = "debugger")]
     profiled: BTreeMap<Hash, (wasmi::Module, alloc::sync::Arc<profile::Instrumentation>)>,
 }
 
@@ -554,7 +557,9 @@ impl Wasm {
             engine,
             linker,
             modules: BTreeMap::new(),
+            #[cfg(feature = "debugger")]
             profiling: false,
+            #[cfg(feature = "debugger")]
             profiled: BTreeMap::new(),
         })
     }
@@ -622,6 +627,7 @@ impl Pvm {
             last_call: None,
             fuel_reserve: 0,
             host_fuel: 0,
+            #[cfg(feature = "debugger")]
             profiler: None,
         };
         Ok(Pvm {
@@ -1169,6 +1175,7 @@ impl Pvm {
         let cached = self.wasm.modules.get(&hash).cloned();
         let compiled = match cached {
             Some(m) => Ok(m),
+            #[cfg(feature = "debugger")]
             None if self.wasm.profiling => {
                 let kernel_bytes = durable.read_all(&key(KERNEL_KEY))?.unwrap_or_default();
                 kernel::validate(&kernel_bytes, self.version)
@@ -1232,6 +1239,7 @@ impl Pvm {
         store
             .set_fuel(first)
             .map_err(|e| PvmError::Engine(e.to_string()))?;
+        #[cfg(feature = "debugger")]
         self.start_profiled_run(&mut store, hash, budget);
         let result = run.call_resumable(&mut store, &[], &mut []);
         self.handle_call(store, result, reveal)
@@ -1381,6 +1389,7 @@ impl Pvm {
         let used = given.saturating_sub(left);
         self.level_fuel = self.level_fuel.saturating_add(used);
         self.total_fuel = self.total_fuel.saturating_add(used);
+        #[cfg(feature = "debugger")]
         profile::close_run(store, used);
         used
     }
