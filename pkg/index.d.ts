@@ -132,6 +132,9 @@ export type {
   ReplayLevel,
   WitnessOptions,
   WitnessResult,
+  WitnessLevel,
+  CheckInboxOptions,
+  InboxLevel,
 } from './replay.js';
 
 /** Replays levels with the PVM (loads the replay module, with wasmi, on first use). */
@@ -146,3 +149,13 @@ export function replayWitness(
   witness: Uint8Array,
   options?: import('./replay.js').WitnessOptions,
 ): Promise<import('./replay.js').WitnessResult>;
+
+/**
+ * Checks a replay witness's inbox against the L1's shared inbox after each level (an L1 node URL
+ * or its `all/inbox` answers); loads the replay module (wasmi) on first use.
+ */
+export function checkWitnessInbox(
+  witness: Uint8Array,
+  l1: string | ReadonlyArray<unknown>,
+  options?: import('./replay.js').CheckInboxOptions,
+): Promise<import('./replay.js').InboxLevel[]>;

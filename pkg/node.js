@@ -17,3 +17,9 @@ export async function replayWitness(witness, options) {
   const m = await import('./replay-node.js');
   return m.replayWitness(witness, options);
 }
+
+/** Checks a replay witness's inbox against the L1's; loads the replay module (wasmi) on first use. */
+export async function checkWitnessInbox(witness, l1, options) {
+  const m = await import('./replay-node.js');
+  return m.checkWitnessInbox(witness, l1, options);
+}

@@ -71,10 +71,44 @@ export function replayWitness(witness, options = {}) {
   if (!(witness instanceof Uint8Array)) throw new TypeError('witness: expected the witness bytes');
   const j = JSON.parse(w.replay_witness(witness));
   const result = { preStateHash: j.pre_state_hash, preTicks: BigInt(j.pre_ticks), ...runResult(j) };
+  result.levels.forEach((l, i) => {
+    l.inboxWitness = j.levels[i].inbox_witness;
+  });
   if (options.expectedPreStateHash !== undefined || options.expectedStateHash !== undefined) {
     result.matches =
       (options.expectedPreStateHash ?? result.preStateHash) === result.preStateHash &&
       (options.expectedStateHash ?? result.stateHash) === result.stateHash;
   }
   return result;
+}
+
+/**
+ * Checks a replay witness's inbox against the L1's shared inbox after each witnessed level;
+ * see replay.d.ts. `l1` is an L1 node URL (its inboxes are fetched) or the `all/inbox` answers.
+ */
+export async function checkWitnessInbox(witness, l1, options = {}) {
+  if (!(witness instanceof Uint8Array)) throw new TypeError('witness: expected the witness bytes');
+  let inboxes = l1;
+  if (typeof l1 === 'string') {
+    const get = options.fetch ?? globalThis.fetch;
+    const base = l1.replace(/\/+$/, '');
+    inboxes = [];
+    for (const level of w.witness_levels(witness)) {
+      const url = `${base}/chains/main/blocks/${level}/context/smart_rollups/all/inbox`;
+      let response;
+      try {
+        response = await get(url);
+      } catch (e) {
+        throw new Error(`GET ${url}: ${e.message}`);
+      }
+      if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+      inboxes.push(await response.json());
+    }
+  } else if (!Array.isArray(l1)) {
+    throw new TypeError('l1: expected an L1 node URL or an array of all/inbox answers');
+  }
+  return JSON.parse(w.check_witness_inbox(witness, JSON.stringify(inboxes))).map((l) => ({
+    level: l.level,
+    inboxWitness: l.inbox_witness,
+  }));
 }

@@ -4,4 +4,4 @@ import { initSync } from './dist/soru_replay.js';
 
 initSync({ module: readFileSync(new URL('./dist/soru_replay_bg.wasm', import.meta.url)) });
 
-export { replay, replayWitness } from './replay-api.js';
+export { replay, replayWitness, checkWitnessInbox } from './replay-api.js';

@@ -3,4 +3,4 @@ import init from './dist/soru_replay.js';
 
 await init({ module_or_path: new URL('./dist/soru_replay_bg.wasm', import.meta.url) });
 
-export { replay, replayWitness } from './replay-api.js';
+export { replay, replayWitness, checkWitnessInbox } from './replay-api.js';

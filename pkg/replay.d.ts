@@ -49,7 +49,13 @@ export interface WitnessOptions {
   expectedStateHash?: string;
 }
 
+export interface WitnessLevel extends ReplayLevel {
+  /** srib2... hash of the level's messages: the L1's shared inbox after the level must hold it. */
+  inboxWitness: string;
+}
+
 export interface WitnessResult extends ReplayResult {
+  levels: WitnessLevel[];
   /** srs1... hash of the witness's pre-state (the whole state, not just the part it carries). */
   preStateHash: string;
   /** Total ticks of the pre-state. */
@@ -62,3 +68,27 @@ export interface WitnessResult extends ReplayResult {
  * of any node the levels read that the witness leaves out, a bad preimage or malformed bytes.
  */
 export function replayWitness(witness: Uint8Array, options?: WitnessOptions): WitnessResult;
+
+export interface CheckInboxOptions {
+  /** The fetch to use when `l1` is a URL (default: globalThis.fetch). */
+  fetch?: (url: string) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+}
+
+export interface InboxLevel {
+  level: number;
+  /** srib2... hash of the level's messages, as the L1's shared inbox holds it. */
+  inboxWitness: string;
+}
+
+/**
+ * Checks that a replay witness's inbox is the L1's: for each witnessed level, its messages must
+ * hash to the level witness of the L1's shared inbox after that level
+ * (`/chains/main/blocks/<level>/context/smart_rollups/all/inbox`). `l1` is an L1 node URL (one
+ * request per level) or those answers. Rejects with an Error naming the first level whose
+ * messages differ, a missing or malformed inbox, or the URL and HTTP status of a failed request.
+ */
+export function checkWitnessInbox(
+  witness: Uint8Array,
+  l1: string | ReadonlyArray<unknown>,
+  options?: CheckInboxOptions,
+): Promise<InboxLevel[]>;

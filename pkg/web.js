@@ -16,3 +16,9 @@ export async function replayWitness(witness, options) {
   const m = await import('./replay-web.js');
   return m.replayWitness(witness, options);
 }
+
+/** Checks a replay witness's inbox against the L1's; loads the replay module (wasmi) on first use. */
+export async function checkWitnessInbox(witness, l1, options) {
+  const m = await import('./replay-web.js');
+  return m.checkWitnessInbox(witness, l1, options);
+}

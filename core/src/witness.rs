@@ -68,6 +68,8 @@ use alloc::vec::Vec;
 use crate::abi::{PvmVersion, MAX_INPUT_OUTPUT_SIZE};
 use crate::durable::DurableError;
 use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader};
+use crate::encoding::inbox::BlockHash;
+use crate::inbox::{level_payloads, InboxError, LevelWitness, MerkelizedPayloadsHash};
 use crate::pvm::{Pvm, PvmConfig, PvmError, Status};
 use crate::reveal::{preimage_hash, Reveal, RevealRequest, BLAKE2B_HASH_TAG, PREIMAGE_HASH_SIZE};
 use crate::state::input_buffer::InputBufferError;
@@ -91,6 +93,23 @@ pub struct WitnessLevel {
     pub predecessor: [u8; 32],
     /// The serialized inbox messages between `Info_per_level` and `End_of_level`.
     pub messages: Vec<Vec<u8>>,
+}
+
+impl WitnessLevel {
+    /// The level's witness in the L1's shared inbox (`srib2`): the hash of the payload-hashes
+    /// list of `Start_of_level`, `Info_per_level`, the messages and `End_of_level`. The L1's
+    /// `context/smart_rollups/all/inbox` after this level holds it in
+    /// `old_levels_messages.content.hash`, so comparing the two ties the witness's inbox to
+    /// the L1's (see [`crate::inbox`]).
+    pub fn inbox_witness(&self) -> Result<MerkelizedPayloadsHash, InboxError> {
+        let payloads = level_payloads(
+            self.timestamp,
+            &BlockHash(self.predecessor),
+            None,
+            &self.messages,
+        );
+        Ok(LevelWitness::of_level(&payloads)?.hash())
+    }
 }
 
 /// A replay witness (see the module docs).
@@ -119,6 +138,8 @@ pub struct WitnessLevelRun {
     pub outbox: Vec<Vec<u8>>,
     /// The status at the end of the level.
     pub status: Status,
+    /// The level's witness in the L1's shared inbox ([`WitnessLevel::inbox_witness`]).
+    pub inbox_witness: MerkelizedPayloadsHash,
 }
 
 /// The outcome of a witnessed run ([`produce`] and [`replay`] agree on it exactly).
@@ -161,6 +182,14 @@ pub enum WitnessError {
         path: String,
         /// Its hash, hex.
         hash: String,
+    },
+    /// A level's messages do not form an L1 inbox level (more than the protocol allows).
+    #[error("level {level}: {reason}")]
+    Inbox {
+        /// The level.
+        level: u32,
+        /// What is wrong.
+        reason: String,
     },
     /// The levels are not consecutive after the pre-state.
     #[error("witness level {index} is level {found}, expected level {expected}")]
@@ -308,12 +337,17 @@ fn run_levels(
             });
         }
         let report = pvm.report().map_err(at)?;
+        let inbox_witness = l.inbox_witness().map_err(|e| WitnessError::Inbox {
+            level: l.level,
+            reason: e.to_string(),
+        })?;
         out.push(WitnessLevelRun {
             level: l.level,
             state_hash: report.state_hash,
             ticks: report.ticks,
             outbox: report.outbox,
             status: report.status,
+            inbox_witness,
         });
     }
     let (state_hash, ticks) = match out.last() {

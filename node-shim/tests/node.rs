@@ -329,7 +329,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         c_block["previous_commitment_hash"],
         commitment["commitment"]["predecessor"]
     );
-    check_commitment_by_witness(&node, &commitment_hash);
+    check_commitment_by_witness(&node, l1, &commitment_hash);
     let verified = soru_verifier::verify_outbox_proof(&proof, &state).unwrap();
     assert_eq!(verified.outbox_level, outbox_level as u32);
     assert_eq!(verified.message, message);
@@ -468,7 +468,7 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
 /// the last cemented one) replays to exactly the committed state and ticks; a forged commitment
 /// is refused with the reason; a witness from a state the node has collected (the period of the
 /// older commitment `cemented`) and bad queries are precise errors.
-fn check_commitment_by_witness(node: &Server, cemented: &str) {
+fn check_commitment_by_witness(node: &Server, l1: &Server, cemented: &str) {
     let parse = |c: &Value| soru_verifier::Commitment {
         compressed_state: StateHash::from_b58check(c["compressed_state"].as_str().unwrap())
             .unwrap(),
@@ -510,6 +510,33 @@ fn check_commitment_by_witness(node: &Server, cemented: &str) {
     assert_eq!(answer["size"], bytes.len());
     let run = soru_verifier::replay::check_commitment_with_witness(&bytes, &pred, &c).unwrap();
     assert_eq!(run.state_hash, c.compressed_state.0);
+    // The witness's inbox is the L1's: each level's messages hash to the level witness the
+    // sandbox's shared inbox after that level holds; one changed message byte breaks it.
+    let inboxes: Vec<soru_core::inbox::Inbox> = (pred.inbox_level + 1..=c.inbox_level)
+        .map(|l| {
+            let path = format!("/chains/main/blocks/{l}/context/smart_rollups/all/inbox");
+            soru_core::inbox::Inbox::from_json(&get_json(&l1.addr, &path)).unwrap()
+        })
+        .collect();
+    let checked = soru_verifier::replay::check_witness_inbox(&bytes, &inboxes).unwrap();
+    assert_eq!(checked.len(), inboxes.len());
+    let mut w = soru_core::witness::decode(&bytes).unwrap();
+    let last = w.levels.len() - 1;
+    w.levels[last].messages.push(b"\x01forged".to_vec());
+    let forged_witness = soru_core::witness::encode(&w).unwrap();
+    let err = soru_verifier::replay::check_witness_inbox(&forged_witness, &inboxes).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "level {}: the witness's messages hash to",
+            c.inbox_level
+        )),
+        "{err}"
+    );
+    let err = soru_verifier::replay::check_witness_inbox(&bytes, &inboxes[1..]).unwrap_err();
+    assert!(
+        err.to_string().contains("no L1 inbox after this level"),
+        "{err}"
+    );
     let mut forged = c;
     forged.number_of_ticks += 1;
     let err =

@@ -7,7 +7,8 @@
 //!   levels of a [replay witness](soru_core::witness) (the part of the pre-state the levels
 //!   read, as a tree proof, plus the inbox), which a rollup node produces
 //!   (`soru replay --witness-out`), so a light client checks a commitment of a rollup whose state
-//!   it does not hold. The witness's inbox is taken as given: check it against the L1 separately.
+//!   it does not hold. [`check_witness_inbox`] checks the witness's inbox against the L1's
+//!   shared inbox (`all/inbox` after each level), so the node's word is needed for nothing.
 //!
 //! ```
 //! use soru_verifier::replay::{replay, ReplayConfig};
@@ -25,6 +26,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use soru_core::inbox::{Inbox, MerkelizedPayloadsHash};
 use soru_core::pvm::{Pvm, PvmConfig, PvmError};
 use soru_core::reveal::NoReveal;
 pub use soru_core::witness::{
@@ -279,19 +281,94 @@ pub fn check_commitment_with_witness(
     Ok(run)
 }
 
+/// Why a witness's inbox is not the L1's ([`check_witness_inbox`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InboxCheckError {
+    /// The witness could not be decoded.
+    #[error("{0}")]
+    Witness(#[from] WitnessError),
+    /// A witnessed level's messages do not form an inbox level.
+    #[error("level {level}: {reason}")]
+    Level {
+        /// The inbox level.
+        level: u32,
+        /// What is wrong with its messages.
+        reason: String,
+    },
+    /// No L1 inbox after a witnessed level was given.
+    #[error("level {level}: no L1 inbox after this level was given")]
+    Missing {
+        /// The inbox level.
+        level: u32,
+    },
+    /// The L1's inbox holds another level witness: the witness's messages are not the L1's.
+    #[error("level {level}: the witness's messages hash to {witness}, the L1's inbox after level {level} holds {l1}")]
+    Mismatch {
+        /// The inbox level.
+        level: u32,
+        /// The `srib2` hash of the witness's messages.
+        witness: String,
+        /// The `srib2` hash in the L1's inbox.
+        l1: String,
+    },
+}
+
+/// Checks the inbox of a witness against the L1: for every witnessed level, the L1's shared
+/// inbox after that level (`GET /chains/main/blocks/<level>/context/smart_rollups/all/inbox`,
+/// parsed with [`Inbox::from_json`](soru_core::inbox::Inbox), given in any order) must hold in
+/// `old_levels_messages` the level witness the witness's messages hash to
+/// ([`WitnessLevel::inbox_witness`]). Together with [`check_commitment_with_witness`] this
+/// checks a commitment from the L1's inbox and the predecessor's state alone. Returns each
+/// level with its witness.
+pub fn check_witness_inbox(
+    witness: &[u8],
+    inboxes: &[Inbox],
+) -> Result<Vec<(u32, MerkelizedPayloadsHash)>, InboxCheckError> {
+    let w = soru_core::witness::decode(witness)?;
+    w.levels
+        .iter()
+        .map(|l| {
+            let ours = l.inbox_witness().map_err(|e| InboxCheckError::Level {
+                level: l.level,
+                reason: e.to_string(),
+            })?;
+            let cell = inboxes
+                .iter()
+                .map(|i| &i.old_levels_messages.content)
+                .find(|c| i64::from(c.level) == i64::from(l.level))
+                .ok_or(InboxCheckError::Missing { level: l.level })?;
+            if cell.hash != ours {
+                return Err(InboxCheckError::Mismatch {
+                    level: l.level,
+                    witness: ours.to_b58check(),
+                    l1: cell.hash.to_b58check(),
+                });
+            }
+            Ok((l.level, ours))
+        })
+        .collect()
+}
+
 /// `{"pre_state_hash", "pre_ticks", "state_hash", "ticks", "levels": [{"level", "state_hash",
-/// "ticks", "outbox": [hex..], "status"}]}` (ticks as decimal strings), the shape of
-/// [`Replay::to_json`] with the pre-state added.
+/// "ticks", "outbox": [hex..], "status", "inbox_witness"}]}` (ticks as decimal strings), the
+/// shape of [`Replay::to_json`] with the pre-state and each level's `srib2` inbox witness added.
 pub fn witness_run_json(run: &WitnessRun) -> Json {
     let levels = run.levels.iter().map(|l| {
         let status = l.status.to_string();
-        level_json(
+        let mut json = level_json(
             l.level,
             &StateHash(l.state_hash),
             l.ticks,
             &l.outbox,
             &status,
-        )
+        );
+        if let Json::Object(fields) = &mut json {
+            fields.insert(
+                "inbox_witness".into(),
+                Json::String(l.inbox_witness.to_b58check()),
+            );
+        }
+        json
     });
     Json::object([
         (

@@ -157,6 +157,56 @@ test('replayWitness re-runs levels from a witness and rejects damaged ones', asy
   }
 });
 
+test('checkWitnessInbox ties a witness to the L1 inbox, from answers or an L1 URL', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'soru-witness-inbox-'));
+  const { bytes } = exampleWitness(dir, 1);
+  rmSync(dir, { recursive: true, force: true });
+  const run = await soru.replayWitness(bytes);
+  // The L1's all/inbox after each level holds the level's witness (a first-cell history here;
+  // the sandbox's real answers are checked against node witnesses in node-shim/tests/node.rs).
+  const inbox = (level, hash) => ({
+    level,
+    old_levels_messages: { index: '0', content: { hash, level }, back_pointers: [] },
+  });
+  const honest = run.levels.map((l) => inbox(l.level, l.inboxWitness));
+  assert.match(run.levels[0].inboxWitness, /^srib2/);
+  const checked = await soru.checkWitnessInbox(bytes, honest);
+  assert.deepEqual(checked, run.levels.map((l) => ({ level: l.level, inboxWitness: l.inboxWitness })));
+  // Another level's witness in one answer: that level is named.
+  const forged = honest.map((x, i) => (i === 1 ? inbox(x.level, run.levels[0].inboxWitness) : x));
+  await assert.rejects(
+    soru.checkWitnessInbox(bytes, forged),
+    new RegExp(`^Error: level ${run.levels[1].level}: the witness's messages hash to ${run.levels[1].inboxWitness}, the L1's inbox after level ${run.levels[1].level} holds ${run.levels[0].inboxWitness}$`),
+  );
+  await assert.rejects(soru.checkWitnessInbox(bytes, honest.slice(1)), /level \d+: no L1 inbox after this level was given/);
+  await assert.rejects(soru.checkWitnessInbox(bytes, [{ level: 1 }]), /L1 inbox 0: inbox JSON, field old_levels_messages/);
+  // From an L1 node URL: one GET per level, HTTP errors name the URL.
+  const seen = [];
+  const server = createServer((req, res) => {
+    seen.push(req.url);
+    const m = req.url.match(/^\/chains\/main\/blocks\/(\d+)\/context\/smart_rollups\/all\/inbox$/);
+    const found = m && honest.find((x) => x.level === Number(m[1]));
+    if (!found || (req.headers['x-fail'] ?? '') !== '') {
+      res.writeHead(404).end('{}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(found));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  try {
+    assert.deepEqual(await soru.checkWitnessInbox(bytes, url + '/'), checked);
+    assert.deepEqual(seen, run.levels.map((l) => `/chains/main/blocks/${l.level}/context/smart_rollups/all/inbox`));
+    const failing = (u) => fetch(u, { headers: { 'x-fail': '1' } });
+    await assert.rejects(
+      soru.checkWitnessInbox(bytes, url, { fetch: failing }),
+      new RegExp(`^Error: GET ${url}/chains/main/blocks/${run.levels[0].level}/context/smart_rollups/all/inbox: HTTP 404$`),
+    );
+  } finally {
+    server.close();
+  }
+});
+
 test('the package packs, installs and runs the README Node example', () => {
   const v = vectors.find((x) => x.srs1 === 'srs11iwwp7NxF7sgADntfpt4hPUoFYEMRJbDm7dpjUHnsEzRbXxg1X');
   if (!v) return;

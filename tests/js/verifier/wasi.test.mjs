@@ -95,4 +95,24 @@ test('replay --witness: exit 0 when it reproduces the hashes, 1 when not, 2 when
   r = await run('replay', '--witness', '/work/short.bin');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--witness: malformed witness: at byte \d+/);
+  // --l1-inboxes: each level's messages against the L1's inbox after it (first-cell answers
+  // holding the witnesses the replay printed; node-shim/tests/node.rs uses real sandbox ones).
+  const inbox = (level, hash) => ({
+    level,
+    old_levels_messages: { index: '0', content: { hash, level }, back_pointers: [] },
+  });
+  const run0 = JSON.parse((await run('replay', '--witness', '/work/w.bin')).stdout);
+  const honest = run0.levels.map((l) => inbox(l.level, l.inbox_witness));
+  writeFileSync(join(work, 'inboxes.json'), JSON.stringify(honest));
+  r = await run('replay', '--witness', '/work/w.bin', '--l1-inboxes', '/work/inboxes.json');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const lvl = run0.levels[0].level;
+  writeFileSync(join(work, 'other.json'), JSON.stringify([inbox(lvl, 'srib2' + run0.levels[0].inbox_witness.slice(5).split('').reverse().join(''))]));
+  r = await run('replay', '--witness', '/work/w.bin', '--l1-inboxes', '/work/other.json');
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /--l1-inboxes \/work\/other.json: item 0: inbox JSON, field old_levels_messages.content.hash/);
+  writeFileSync(join(work, 'none.json'), '[]');
+  r = await run('replay', '--witness', '/work/w.bin', '--l1-inboxes', '/work/none.json');
+  assert.equal(r.code, 1);
+  assert.match(JSON.parse(r.stdout).error, new RegExp(`^the witness's inbox is not the L1's: level ${lvl}: no L1 inbox after this level was given$`));
 });

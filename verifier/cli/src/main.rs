@@ -4,12 +4,16 @@
 //! soru-verify outbox-proof --proof FILE|HEX --state-hash srs1...|HEX
 //! soru-verify replay --kernel FILE.wasm --inputs FILE.json [--state-hash srs1...|HEX]
 //! soru-verify replay --witness FILE|HEX [--pre-state-hash srs1...|HEX] [--state-hash srs1...|HEX]
+//!                    [--l1-inboxes FILE.json]
 //! ```
 //!
 //! `replay --witness` re-runs the levels of a replay witness (`soru replay --witness-out`, a
 //! rollup node's `helpers/witness`) on the part of the state it carries; it is valid when every
 //! node the levels read is in it and, if given, it starts at `--pre-state-hash` (a
-//! predecessor commitment's state) and ends at `--state-hash`. An undecodable witness exits 2.
+//! predecessor commitment's state) and ends at `--state-hash`. With `--l1-inboxes` (a JSON array
+//! of the L1's `/chains/main/blocks/<level>/context/smart_rollups/all/inbox` answers, one per
+//! witnessed level) it is valid only when each level's messages are the L1's. An undecodable
+//! witness exits 2.
 //!
 //! `replay` runs the kernel from origination on the inbox (the octez wasm debugger's inputs
 //! JSON) and prints the state hash, ticks and outbox of every level; with `--state-hash` it is
@@ -29,6 +33,7 @@ const USAGE: &str = "usage:
   soru-verify outbox-proof --proof FILE|HEX --state-hash srs1...|HEX
   soru-verify replay --kernel FILE.wasm --inputs FILE.json [--state-hash srs1...|HEX]
   soru-verify replay --witness FILE|HEX [--pre-state-hash srs1...|HEX] [--state-hash srs1...|HEX]
+                     [--l1-inboxes FILE.json]
 
 exit codes: 0 valid, 1 invalid, 2 unreadable input";
 
@@ -54,7 +59,7 @@ fn run(args: &[String]) -> Result<ExitCode, BadInput> {
         Some("replay") if args.iter().any(|a| a == "--witness") => replay_witness(&flags(
             &args[1..],
             &["--witness"],
-            &["--pre-state-hash", "--state-hash"],
+            &["--pre-state-hash", "--state-hash", "--l1-inboxes"],
         )?),
         Some("replay") => replay(&flags(
             &args[1..],
@@ -191,6 +196,23 @@ fn replay(flags: &[(&'static str, &str)]) -> Result<ExitCode, BadInput> {
     }))
 }
 
+/// The `--l1-inboxes` file: a JSON array of the L1's `all/inbox` answers.
+fn l1_inboxes(path: &str) -> Result<Vec<soru_core::inbox::Inbox>, BadInput> {
+    let bad = |m: String| BadInput(format!("--l1-inboxes {path}: {m}"));
+    let text = read_file("--l1-inboxes", path)?;
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| bad("expected a JSON array of all/inbox answers".into()))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            soru_core::inbox::Inbox::from_json(v).map_err(|e| bad(format!("item {i}: {e}")))
+        })
+        .collect()
+}
+
 fn replay_witness(flags: &[(&'static str, &str)]) -> Result<ExitCode, BadInput> {
     let witness = bytes_arg("--witness", flag(flags, "--witness"))?;
     let hash = |name: &str| {
@@ -203,6 +225,18 @@ fn replay_witness(flags: &[(&'static str, &str)]) -> Result<ExitCode, BadInput> 
     let expected = hash("--state-hash")?;
     let w =
         soru_core::witness::decode(&witness).map_err(|e| BadInput(format!("--witness: {e}")))?;
+    let inboxes = optional_flag(flags, "--l1-inboxes")
+        .map(l1_inboxes)
+        .transpose()?;
+    // The inbox check needs no replay: a witness whose inbox is not the L1's is invalid first.
+    if let Some(Err(e)) = inboxes
+        .as_ref()
+        .map(|i| soru_verifier::replay::check_witness_inbox(&witness, i))
+    {
+        return Ok(verdict(Err(format!(
+            "the witness's inbox is not the L1's: {e}"
+        ))));
+    }
     Ok(verdict(match soru_core::witness::replay(&w) {
         Err(e) => Err(e.to_string()),
         Ok(r) if pre.is_some_and(|p| p.0 != r.pre_state_hash) => Err(format!(

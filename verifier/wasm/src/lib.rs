@@ -185,6 +185,46 @@ pub fn replay_witness(witness: &[u8]) -> Result<String, JsError> {
     Ok(soru_verifier::replay::witness_run_json(&run).to_string())
 }
 
+/// The inbox levels a replay witness covers, in order (second entry point, feature `replay`):
+/// the levels whose L1 inboxes [`check_witness_inbox`] needs.
+#[cfg(feature = "replay")]
+#[wasm_bindgen]
+pub fn witness_levels(witness: &[u8]) -> Result<Vec<u32>, JsError> {
+    let w = soru_core::witness::decode(witness).map_err(js_error)?;
+    Ok(w.levels.iter().map(|l| l.level).collect())
+}
+
+/// Checks a replay witness's inbox against the L1 (second entry point, feature `replay`):
+/// `inboxes` is a JSON array of the L1's `context/smart_rollups/all/inbox` answers after each
+/// witnessed level. Returns `[{"level", "inbox_witness": "srib2..."}]`; an error names the
+/// level whose messages are not the L1's, or the malformed inbox.
+#[cfg(feature = "replay")]
+#[wasm_bindgen]
+pub fn check_witness_inbox(witness: &[u8], inboxes: &str) -> Result<String, JsError> {
+    let value: serde_json::Value =
+        serde_json::from_str(inboxes).map_err(|e| js_error(alloc::format!("L1 inboxes: {e}")))?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| js_error("L1 inboxes: expected a JSON array"))?;
+    let inboxes = items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            soru_core::inbox::Inbox::from_json(v)
+                .map_err(|e| js_error(alloc::format!("L1 inbox {i}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let checked =
+        soru_verifier::replay::check_witness_inbox(witness, &inboxes).map_err(js_error)?;
+    let levels = checked.iter().map(|(level, hash)| {
+        Json::object([
+            ("level", Json::Int(i64::from(*level))),
+            ("inbox_witness", Json::String(hash.to_b58check())),
+        ])
+    });
+    Ok(Json::Array(levels.collect()).to_string())
+}
+
 /// Parses the octez wasm debugger's inputs JSON into the level encoding [`replay`] takes.
 #[cfg(feature = "replay")]
 #[wasm_bindgen]
