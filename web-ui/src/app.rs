@@ -5,10 +5,10 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::check::CheckRequest;
+use crate::check::{CheckRequest, CheckedCommitment, Evidence, Method, Verdict};
 use crate::engine::{self, Snapshot};
 use crate::protocol::{FromWorker, Progress, ToWorker};
-use crate::rpc::{self, CheckedCommitment};
+use crate::rpc;
 use crate::session::{self, Session};
 use crate::verify::{self, Outcome};
 use crate::view::{self, FlameNode, TreeNode, ValueView};
@@ -317,7 +317,7 @@ impl Playground {
                     self.hint.set(hint);
                 }
             }
-            FromWorker::Checked { .. } => {}
+            FromWorker::Checked { .. } | FromWorker::Commitment { .. } => {}
         }
     }
 
@@ -1003,8 +1003,13 @@ fn VerifyPage() -> impl IntoView {
     }
 }
 
-/// Levels the checker replays at most (a full replay from origination suits small rollups).
+/// Levels the checker replays from origination at most (where the node serves no witnesses;
+/// a full replay suits small rollups).
 const MAX_REPLAY_LEVELS: u32 = 5_000;
+/// Commitments the checker follows back to the genesis commitment at most.
+const MAX_COMMITMENTS: usize = 5_000;
+/// Witness bytes (hex digits / 2) the page holds for one check at most.
+const MAX_WITNESSES_TOTAL: usize = 256 << 20;
 
 /// The checker's state (all signals, so it is `Copy`).
 #[derive(Clone, Copy)]
@@ -1012,12 +1017,42 @@ struct Checker {
     rows: RwSignal<Vec<CheckedCommitment>>,
     status: RwSignal<String>,
     error: RwSignal<Option<String>>,
+    /// The worker request running, if any.
     running: RwSignal<Option<u32>>,
+    /// Whether the page is fetching from the node.
+    fetching: RwSignal<bool>,
     progress: RwSignal<Option<Progress>>,
     next_id: RwSignal<u32>,
+    /// Bumped by Stop: a fetch loop of an older generation gives up.
+    generation: RwSignal<u32>,
     started: RwSignal<f64>,
     /// The node being checked (named in the result).
     node: RwSignal<String>,
+    /// Commitments in the chain being checked.
+    total: RwSignal<usize>,
+}
+
+/// The status line after a check: counts, how each commitment was checked, the first failure.
+fn check_summary(node: &str, rows: &[CheckedCommitment], levels: usize, millis: f64) -> String {
+    let count = |f: &dyn Fn(&CheckedCommitment) -> bool| rows.iter().filter(|r| f(r)).count();
+    let valid = count(&|r| r.verdict.is_valid());
+    let invalid = count(&|r| matches!(r.verdict, Verdict::Invalid(_)));
+    let unestablished = rows.len() - valid - invalid;
+    let by_witness = count(&|r| matches!(r.method, Method::Witness { .. }));
+    let replayed = count(&|r| matches!(r.method, Method::Replay { .. }));
+    let mut text = format!(
+        "Checked {} commitments from {node}: {valid} valid, {invalid} invalid, {unestablished} not established (the genesis commitment by its kernel at origination, {by_witness} by the node's witness of their period, {replayed} by a replay of {levels} levels from origination where the node served no witness) in {millis:.0} ms.",
+        rows.len()
+    );
+    if let Some(r) = rows
+        .iter()
+        .find(|r| matches!(r.verdict, Verdict::Invalid(_)))
+    {
+        text.push_str(&format!(" First invalid: {}.", r.summary()));
+    } else if let Some(r) = rows.iter().find(|r| !r.verdict.is_valid()) {
+        text.push_str(&format!(" First not established: {}.", r.summary()));
+    }
+    text
 }
 
 impl Checker {
@@ -1027,13 +1062,24 @@ impl Checker {
             status: RwSignal::new("Point at a rollup node and press Check.".into()),
             error: RwSignal::new(None),
             running: RwSignal::new(None),
+            fetching: RwSignal::new(false),
             progress: RwSignal::new(None),
             next_id: RwSignal::new(1),
+            generation: RwSignal::new(0),
             started: RwSignal::new(0.0),
             node: RwSignal::new(String::new()),
+            total: RwSignal::new(0),
         };
         c.start_worker();
         c
+    }
+
+    fn busy(self) -> bool {
+        self.running.with(Option::is_some) || self.fetching.get()
+    }
+
+    fn busy_untracked(self) -> bool {
+        self.running.with_untracked(Option::is_some) || self.fetching.get_untracked()
     }
 
     fn start_worker(self) {
@@ -1047,17 +1093,23 @@ impl Checker {
         match m {
             FromWorker::Progress { id, progress } if Some(id) == current => {
                 self.status.set(format!(
-                    "Replaying in the worker: {} ({} of {} levels)...",
+                    "Checking in the worker: {} ({} of {})...",
                     progress.text, progress.done, progress.total
                 ));
                 self.progress.set(Some(progress));
+            }
+            FromWorker::Commitment { id, index, row } if Some(id) == current => {
+                self.rows.update(|rows| {
+                    rows.truncate(index);
+                    rows.push(row);
+                });
             }
             FromWorker::Checked {
                 id,
                 verdicts,
                 error,
                 levels,
-                millis,
+                millis: _,
             } if Some(id) == current => {
                 self.running.set(None);
                 self.progress.set(None);
@@ -1067,13 +1119,11 @@ impl Checker {
                         self.error.set(Some(e));
                     }
                     None => {
-                        let bad = verdicts.iter().filter(|c| c.verdict.is_err()).count();
-                        self.status.set(format!(
-                            "Checked {} commitments from {}: {} valid, {bad} invalid (replayed {levels} levels from origination in {millis:.0} ms; {:.0} ms in all).",
-                            verdicts.len(),
-                            self.node.get_untracked(),
-                            verdicts.len() - bad,
-                            web::millis() - self.started.get_untracked()
+                        self.status.set(check_summary(
+                            &self.node.get_untracked(),
+                            &verdicts,
+                            levels,
+                            web::millis() - self.started.get_untracked(),
                         ));
                         self.rows.set(verdicts);
                     }
@@ -1092,18 +1142,31 @@ impl Checker {
     }
 
     fn stop(self) {
-        if self.running.get_untracked().is_none() {
+        if !self.busy_untracked() {
             return;
         }
-        web::stop_worker(Slot::Checker);
+        self.generation.update(|g| *g += 1);
+        if self.running.get_untracked().is_some() {
+            web::stop_worker(Slot::Checker);
+            self.start_worker();
+        }
         self.running.set(None);
+        self.fetching.set(false);
         self.progress.set(None);
-        self.start_worker();
-        self.status.set("Stopped the replay.".into());
+        let done = self.rows.with_untracked(Vec::len);
+        self.status.set(format!(
+            "Stopped the check of {}: {done} of {} commitments decided.",
+            self.node.get_untracked(),
+            self.total.get_untracked()
+        ));
     }
 
-    /// Fetches the chain, the kernel and the inboxes from `node`, then replays in the worker.
+    /// Fetches the chain, the kernel, the witnesses (and where the node serves none, the
+    /// inboxes from origination) from `node`, then checks in the worker. `Ok` also when
+    /// stopped.
     async fn check(self, node: String) -> Result<(), String> {
+        let generation = self.generation.get_untracked();
+        let stopped = move || self.generation.get_untracked() != generation;
         let get = |url: String| async move { web::fetch_text(&url).await.map(|b| (url, b)) };
         let (url, body) = get(rpc::last_stored_url(&node))
             .await
@@ -1116,9 +1179,9 @@ impl Checker {
         let mut chain = vec![newest];
         while !rpc::is_genesis(&chain[chain.len() - 1].0) {
             let last = chain[chain.len() - 1].0;
-            if last.inbox_level < 0 || chain.len() as u32 > MAX_REPLAY_LEVELS {
+            if last.inbox_level < 0 || chain.len() >= MAX_COMMITMENTS {
                 return Err(format!(
-                    "the chain does not reach a genesis commitment within {MAX_REPLAY_LEVELS} commitments"
+                    "the chain does not reach a genesis commitment within {MAX_COMMITMENTS} commitments"
                 ));
             }
             self.status.set(format!(
@@ -1129,20 +1192,17 @@ impl Checker {
             let (url, body) = get(rpc::commitment_url(&node, &last.predecessor))
                 .await
                 .map_err(|e| e.to_string())?;
+            if stopped() {
+                return Ok(());
+            }
             match rpc::parse_commitment(&url, &body).map_err(|e| e.to_string())? {
                 Some(c) => chain.push(c),
                 None => return Err(format!("GET {url}: the node answered null")),
             }
         }
         chain.reverse();
+        self.total.set(chain.len());
         let origination = chain[0].0.inbox_level as u32;
-        let newest_level = chain[chain.len() - 1].0.inbox_level as u32;
-        let span = newest_level.saturating_sub(origination);
-        if span > MAX_REPLAY_LEVELS {
-            return Err(format!(
-                "the chain spans {span} levels since origination (level {origination}); this page replays at most {MAX_REPLAY_LEVELS}"
-            ));
-        }
         let (url, body) = get(rpc::rollup_address_url(&node))
             .await
             .map_err(|e| e.to_string())?;
@@ -1162,24 +1222,102 @@ impl Checker {
         let kernel_hex = rpc::parse_string(&url, &body)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("GET {url}: no /kernel/boot.wasm"))?;
-        let mut inboxes = Vec::with_capacity(span as usize);
-        for (i, level) in (origination + 1..=newest_level).enumerate() {
+
+        // Each period's witness; an answer that is not one (an HTTP error, a malformed body)
+        // leaves that commitment to the replay from origination.
+        let periods = chain.len() - 1;
+        let mut evidence = Vec::with_capacity(periods);
+        let mut held = 0;
+        for (i, pair) in chain.windows(2).enumerate() {
+            let (first, last) = (
+                i64::from(pair[0].0.inbox_level) + 1,
+                i64::from(pair[1].0.inbox_level),
+            );
             self.status.set(format!(
-                "Fetching inboxes: level {level} ({} of {span})...",
+                "Fetching witnesses: commitment {} of {periods} (levels {first}..={last})...",
                 i + 1
             ));
             self.progress.set(Some(Progress {
                 done: i,
-                total: span as usize,
-                text: format!("level {level}"),
+                total: periods,
+                text: format!("witness of levels {first}..={last}"),
             }));
-            let (url, body) = get(rpc::block_url(&node, level))
-                .await
-                .map_err(|e| e.to_string())?;
-            inboxes.push((
-                level,
-                rpc::parse_block_messages(&url, &body).map_err(|e| e.to_string())?,
-            ));
+            if held > MAX_WITNESSES_TOTAL {
+                evidence.push(Evidence::Unavailable(format!(
+                    "the page holds at most {MAX_WITNESSES_TOTAL} bytes of witnesses for one check"
+                )));
+                continue;
+            }
+            let url = rpc::witness_url(&node, first, last);
+            let answer = match get(url.clone()).await {
+                Ok((url, body)) => rpc::parse_witness(&url, &body, first, last),
+                // The node went away: stop here rather than replay without it.
+                Err(e @ rpc::RpcError::Network { .. }) => return Err(e.to_string()),
+                Err(e) => Err(e),
+            };
+            if stopped() {
+                return Ok(());
+            }
+            evidence.push(match answer {
+                Ok(w) => {
+                    held += w.size;
+                    Evidence::Witness(w.hex)
+                }
+                Err(e) => Evidence::Unavailable(e.to_string()),
+            });
+        }
+
+        // Where there is no witness, the inboxes from origination up to the newest such
+        // commitment, for a replay from origination.
+        let last_missing = evidence
+            .iter()
+            .rposition(|e| matches!(e, Evidence::Unavailable(_)))
+            .map(|i| chain[i + 1].0.inbox_level as u32);
+        let mut inboxes = Vec::new();
+        if let Some(until) = last_missing {
+            let span = until.saturating_sub(origination);
+            let skipped = if span > MAX_REPLAY_LEVELS {
+                Some(format!(
+                    "{span} levels from origination (level {origination}) to level {until}, more than the {MAX_REPLAY_LEVELS} this page replays"
+                ))
+            } else {
+                let mut skipped = None;
+                for (i, level) in (origination + 1..=until).enumerate() {
+                    self.status.set(format!(
+                        "The node serves no witness up to level {until}: fetching inboxes to replay from origination, level {level} ({} of {span})...",
+                        i + 1
+                    ));
+                    self.progress.set(Some(Progress {
+                        done: i,
+                        total: span as usize,
+                        text: format!("level {level}"),
+                    }));
+                    let fetched = match get(rpc::block_url(&node, level)).await {
+                        Ok((url, body)) => rpc::parse_block_messages(&url, &body),
+                        Err(e) => Err(e),
+                    };
+                    if stopped() {
+                        return Ok(());
+                    }
+                    match fetched {
+                        Ok(messages) => inboxes.push((level, messages)),
+                        Err(e @ rpc::RpcError::Network { .. }) => return Err(e.to_string()),
+                        Err(e) => {
+                            skipped = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                skipped
+            };
+            if let Some(why) = skipped {
+                inboxes.clear();
+                for e in &mut evidence {
+                    if let Evidence::Unavailable(reason) = e {
+                        reason.push_str(&format!("; no replay from origination: {why}"));
+                    }
+                }
+            }
         }
         let request = CheckRequest {
             kernel_hex,
@@ -1188,13 +1326,17 @@ impl Checker {
                 .iter()
                 .map(|(c, h)| (c.to_json().to_string(), h.to_b58check()))
                 .collect(),
+            evidence,
             inboxes,
         };
         let id = self.next_id.get_untracked();
         self.next_id.set(id + 1);
         self.running.set(Some(id));
+        self.fetching.set(false);
+        self.progress.set(None);
         self.status.set(format!(
-            "Replaying {span} levels from origination (level {origination}) in the worker..."
+            "Checking {} commitments in the worker...",
+            chain.len()
         ));
         web::send(
             Slot::Checker,
@@ -1210,20 +1352,27 @@ impl Checker {
 fn CheckPage() -> impl IntoView {
     let node = RwSignal::new(String::new());
     let checker = Checker::new();
-    let busy =
-        move || checker.running.with(Option::is_some) || checker.progress.with(Option::is_some);
+    let busy = move || checker.busy();
     let check = move |_| {
-        if busy() {
+        if checker.busy_untracked() {
             return;
         }
         let n = node.get_untracked();
         checker.rows.set(Vec::new());
         checker.error.set(None);
+        checker.total.set(0);
         checker.started.set(web::millis());
         checker.node.set(rpc::base(&n));
+        checker.fetching.set(true);
         checker.status.set(format!("Checking {}...", rpc::base(&n)));
+        let generation = checker.generation.get_untracked();
         spawn_local(async move {
-            if let Err(e) = checker.check(n).await {
+            let result = checker.check(n).await;
+            if checker.generation.get_untracked() != generation {
+                return;
+            }
+            checker.fetching.set(false);
+            if let Err(e) = result {
                 checker.progress.set(None);
                 checker.running.set(None);
                 checker.status.set("Check failed.".into());
@@ -1234,36 +1383,44 @@ fn CheckPage() -> impl IntoView {
     view! {
         <section aria-labelledby="check-title">
             <h2 id="check-title">"Check commitments"</h2>
-            <p class="lead">"Fetch a rollup node's commitment chain back to its genesis commitment, the kernel it originated with and the inbox of every level, then replay the rollup from origination in a Web Worker and mark each commitment valid (its hash, its link to the previous one, and the replayed state hash and ticks all agree) or invalid. Suits small rollups (up to 5,000 levels)."</p>
+            <p class="lead">"Fetch a rollup node's commitment chain back to its genesis commitment and check every commitment in a Web Worker: its hash and its link to the previous one; the genesis commitment's state against the node's kernel at origination; every later one by replaying the node's witness of its period (the part of the state the period reads, and its inboxes) from the previous commitment's state, so each commitment is established only if the one before it is. Where the node serves no witness (the first period, or a node without the witness RPC), the rollup is replayed from origination on its inboxes instead (up to 5,000 levels)."</p>
             <div class="card">
                 <TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/>
                 <div class="row wrap">
                     <button class="primary" on:click=check disabled=busy>"Check"</button>
-                    <button class="stop" on:click=move |_| checker.stop() disabled=move || checker.running.with(Option::is_none)>"Stop"</button>
+                    <button class="stop" on:click=move |_| checker.stop() disabled=move || !busy()>"Stop"</button>
                 </div>
                 {move || checker.progress.get().map(|p| view! {
                     <progress aria-label="Check progress" max=p.total.to_string() value=p.done.to_string()></progress>
                 })}
                 <p id="check-status" class="status" role="status" aria-live="polite">{move || checker.status.get()}</p>
                 {move || checker.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <p class="muted">"Uses GET /global/last_stored_commitment, /local/commitments/<hash>, /global/smart_rollup_address, /global/block/<level> (its messages) and the origination level's /kernel/boot.wasm. The inputs are the node's: they are not yet checked against the L1 inbox."</p>
+                <p class="muted">"Uses GET /global/last_stored_commitment, /local/commitments/<hash>, /global/smart_rollup_address, the origination level's /kernel/boot.wasm, and /global/block/<level>/helpers/witness?from=<level> for each period (soru-node); where that fails, /global/block/<level> (its messages) for every level from origination. The inboxes are the node's: they are not yet checked against the L1 inbox."</p>
             </div>
             {move || (!checker.rows.with(Vec::is_empty)).then(|| view! {
                 <div class="card scroll">
                     <table id="commitments">
                         <caption>"Commitments, oldest first"</caption>
-                        <thead><tr><th scope="col">"Inbox level"</th><th scope="col">"Commitment"</th><th scope="col">"State hash"</th><th scope="col">"Ticks"</th><th scope="col">"Verdict"</th></tr></thead>
-                        <tbody>{checker.rows.get().into_iter().map(|c| view! {
-                            <tr>
-                                <td data-label="Inbox level">{c.inbox_level}</td>
-                                <td data-label="Commitment" class="mono small break">{c.hash}</td>
-                                <td data-label="State hash" class="mono small break">{c.state_hash}</td>
-                                <td data-label="Ticks">{view::grouped(&c.number_of_ticks.to_string())}</td>
-                                <td data-label="Verdict" class="break">{match c.verdict {
-                                    Ok(()) => view! { <span class="valid">"valid"</span> }.into_any(),
-                                    Err(e) => view! { <span class="invalid">{format!("invalid: {e}")}</span> }.into_any(),
-                                }}</td>
-                            </tr>
+                        <thead><tr><th scope="col">"Inbox level"</th><th scope="col">"Commitment"</th><th scope="col">"State hash"</th><th scope="col">"Ticks"</th><th scope="col">"Checked by"</th><th scope="col">"Verdict"</th></tr></thead>
+                        <tbody>{checker.rows.get().into_iter().map(|c| {
+                            let no_witness = match &c.method {
+                                Method::Replay { no_witness } | Method::NotReplayed { no_witness } => Some(format!("no witness: {no_witness}")),
+                                _ => None,
+                            };
+                            view! {
+                                <tr>
+                                    <td data-label="Inbox level">{c.inbox_level}</td>
+                                    <td data-label="Commitment" class="mono small break">{c.hash.clone()}</td>
+                                    <td data-label="State hash" class="mono small break">{c.state_hash.clone()}</td>
+                                    <td data-label="Ticks">{view::grouped(&c.number_of_ticks.to_string())}</td>
+                                    <td data-label="Checked by" class="method"><span>{c.method.describe()}{no_witness.map(|w| view! { <span class="muted small break">" ("{w}")"</span> })}</span></td>
+                                    <td data-label="Verdict" class="break">{match c.verdict {
+                                        Verdict::Valid => view! { <span class="valid">"valid"</span> }.into_any(),
+                                        Verdict::Invalid(e) => view! { <span class="invalid">{format!("invalid: {e}")}</span> }.into_any(),
+                                        Verdict::Unestablished(e) => view! { <span class="unestablished">{format!("not established: {e}")}</span> }.into_any(),
+                                    }}</td>
+                                </tr>
+                            }
                         }).collect_view()}</tbody>
                     </table>
                 </div>

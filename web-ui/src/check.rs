@@ -1,18 +1,37 @@
-//! The commitment checker's replay: run the rollup's kernel from its origination on the full
-//! inboxes a rollup node serves, and compare every commitment of the chain with the replay
-//! (state hash after its last level, ticks since its predecessor), on top of the hash and link
-//! checks of [`rpc::check_fetched_chain`].
+//! The commitment checker: given a rollup node's commitment chain (back to the genesis
+//! commitment) and its evidence, decide for every commitment whether it holds, and how that was
+//! established.
 //!
-//! It runs in the checker's Web Worker (and natively in tests). A full replay from origination
-//! suits small rollups, whose whole history the page can fetch; the inputs are the node's
-//! word (a light client that also checks them against the L1 inbox is future work).
+//! * Every commitment must hash to the `src1` the node served it under, and extend the previous
+//!   one (its `predecessor` is the previous commitment's hash and its level is one commitment
+//!   period later), link by link with [`soru_verifier::check_commitment_chain`].
+//! * The **genesis** commitment's state must be the state of the node's kernel at origination
+//!   ([`Method::Origination`]).
+//! * Every later commitment is checked from the node's **replay witness** of its period
+//!   (`/global/block/<level>/helpers/witness`) with
+//!   [`soru_verifier::replay::check_commitment_with_witness`] ([`Method::Witness`]): the witness
+//!   must start from the previous commitment's `compressed_state`, cover the levels after it up
+//!   to the commitment's, and replay to the committed state in the committed number of ticks.
+//!   A witness check only establishes a commitment whose predecessor is established, so trust
+//!   runs from the genesis commitment link by link.
+//! * Where the node serves no witness (a node without the RPC, or one that pruned the state a
+//!   period starts from), the rollup is replayed from origination on the full inboxes the node
+//!   serves, when the page fetched them ([`Method::Replay`]); otherwise the commitment is not
+//!   established ([`Method::NotReplayed`]).
+//!
+//! It runs in the checker's Web Worker (and natively in tests). The inputs are the node's word:
+//! checking the witnesses' inboxes against the L1 inbox is future work.
 
 use serde::{Deserialize, Serialize};
+use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::pvm::{Pvm, PvmConfig, Status};
 use soru_core::reveal::NoReveal;
-use soru_verifier::{Commitment, CommitmentHash, StateHash};
+use soru_verifier::replay::{check_commitment_with_witness, CommitmentReplayError};
+use soru_verifier::{ChainError, Commitment, CommitmentHash, StateHash};
 
-use crate::rpc::{self, CheckedCommitment};
+/// The largest witness the checker takes (bytes, decoded): a witness covers at most 1000
+/// levels, so anything bigger is not one the node meant to serve.
+pub const MAX_WITNESS_BYTES: usize = 32 << 20;
 
 /// What the page fetched for a check, sent to the worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,10 +45,24 @@ pub struct CheckRequest {
     /// (`compressed_state`, `inbox_level`, `predecessor`, `number_of_ticks`) and the hash the
     /// node served it under.
     pub chain: Vec<(String, String)>,
-    /// The full inbox of every level after origination up to the newest commitment, in order:
-    /// octez's `messages` of `/global/block/<level>` (`Start_of_level`, `Info_per_level`, the
-    /// level's messages, `End_of_level`), hex.
+    /// The evidence for each commitment after the genesis commitment (`chain[1..]`), in order;
+    /// a missing entry counts as [`Evidence::Unavailable`].
+    pub evidence: Vec<Evidence>,
+    /// For a replay from origination: the full inbox of every level after origination up to
+    /// the newest commitment without a witness, in order (octez's `messages` of
+    /// `/global/block/<level>`: `Start_of_level`, `Info_per_level`, the level's messages,
+    /// `End_of_level`, hex). Empty when no replay from origination is wanted.
     pub inboxes: Vec<(u32, Vec<String>)>,
+}
+
+/// The node's evidence for one commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Evidence {
+    /// The replay witness of the commitment's period: the hex of
+    /// [`soru_core::witness::encode`]'s bytes (the `witness` field of the node's answer).
+    Witness(String),
+    /// The node served no witness, and why (the URL and HTTP status, or the node's error).
+    Unavailable(String),
 }
 
 /// Why a check could not run at all (individual commitments get their own verdicts).
@@ -46,7 +79,103 @@ pub enum CheckError {
     Kernel(String),
 }
 
-/// How far a replay is, for the progress bar.
+/// How a commitment was checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    /// The genesis commitment: its state is the node's kernel's at origination.
+    Origination,
+    /// Replayed from the previous commitment's state with the node's witness of levels
+    /// `first_level..=last_level`.
+    Witness {
+        /// The first level the witness should cover (the previous commitment's plus one).
+        first_level: i64,
+        /// The commitment's inbox level.
+        last_level: i64,
+        /// The witness's size in bytes.
+        size: usize,
+    },
+    /// Replayed from origination on the node's inboxes, because the node served no witness.
+    Replay {
+        /// Why there is no witness.
+        no_witness: String,
+    },
+    /// Not replayed: no witness, and no replay from origination.
+    NotReplayed {
+        /// Why there is no witness.
+        no_witness: String,
+    },
+}
+
+impl Method {
+    /// A short description for the page ("by witness of levels 11..=15, 4,084 bytes").
+    pub fn describe(&self) -> String {
+        match self {
+            Method::Origination => "kernel at origination".into(),
+            Method::Witness {
+                first_level,
+                last_level,
+                size,
+            } => format!(
+                "witness of levels {first_level}..={last_level} ({} bytes)",
+                crate::view::grouped(&size.to_string())
+            ),
+            Method::Replay { .. } => "replay from origination".into(),
+            Method::NotReplayed { .. } => "not replayed".into(),
+        }
+    }
+}
+
+/// What the checker concludes about a commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Its hash and link hold, and its state follows from an established state.
+    Valid,
+    /// The evidence contradicts it (the reason).
+    Invalid(String),
+    /// Neither: it could not be replayed, or it builds on a commitment that is not valid.
+    Unestablished(String),
+}
+
+impl Verdict {
+    /// Whether it is [`Verdict::Valid`].
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verdict::Valid)
+    }
+}
+
+/// One commitment of the chain, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedCommitment {
+    /// The hash the node gave for it.
+    pub hash: String,
+    /// Its inbox level.
+    pub inbox_level: i32,
+    /// Its state hash.
+    pub state_hash: String,
+    /// Its tick count.
+    pub number_of_ticks: i64,
+    /// How its state was checked.
+    pub method: Method,
+    /// The conclusion.
+    pub verdict: Verdict,
+}
+
+impl CheckedCommitment {
+    /// `commitment src1... at level L: <verdict>`, as the page announces it.
+    pub fn summary(&self) -> String {
+        let what = match &self.verdict {
+            Verdict::Valid => format!("valid ({})", self.method.describe()),
+            Verdict::Invalid(why) => why.clone(),
+            Verdict::Unestablished(why) => format!("not established: {why}"),
+        };
+        format!(
+            "commitment {} at level {}: {what}",
+            self.hash, self.inbox_level
+        )
+    }
+}
+
+/// How far a replay from origination is, for the progress bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayProgress {
     /// Levels replayed.
@@ -55,6 +184,22 @@ pub struct ReplayProgress {
     pub total: usize,
     /// The level just replayed.
     pub level: u32,
+}
+
+/// What the checker reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckEvent<'a> {
+    /// A level of the replay from origination was replayed.
+    Level(&'a ReplayProgress),
+    /// A commitment was decided (`index` of `total`, oldest first).
+    Commitment {
+        /// Its index in the chain.
+        index: usize,
+        /// Commitments in the chain.
+        total: usize,
+        /// The verdict.
+        row: &'a CheckedCommitment,
+    },
 }
 
 fn decode_chain(
@@ -74,11 +219,139 @@ fn decode_chain(
         .collect()
 }
 
-/// Replays the rollup from origination and returns each commitment's verdict, oldest first.
-/// `progress` is called after every replayed level.
+/// The commitment period the chain is checked with: the distance between its two newest
+/// commitments (every other link must agree).
+fn period(chain: &[(Commitment, CommitmentHash)]) -> Option<i32> {
+    match chain {
+        [.., a, b] => Some(b.0.inbox_level.saturating_sub(a.0.inbox_level)),
+        _ => None,
+    }
+}
+
+/// The hash and link checks of `chain[index]`: it hashes to the hash it was served under and
+/// extends `chain[index - 1]` by one period ([`soru_verifier::check_commitment_chain`] on the
+/// pair).
+fn link_check(
+    chain: &[(Commitment, CommitmentHash)],
+    index: usize,
+    period: Option<i32>,
+) -> Result<(), String> {
+    let (c, served) = &chain[index];
+    let computed = c.hash();
+    if computed != *served {
+        return Err(format!(
+            "it hashes to {}, not to the {} it was served as",
+            computed.to_b58check(),
+            served.to_b58check()
+        ));
+    }
+    let (Some(period), Some(prev)) = (period, index.checked_sub(1).map(|i| &chain[i].0)) else {
+        return Ok(());
+    };
+    match soru_verifier::check_commitment_chain(&[*prev, *c], period) {
+        Ok(_) => Ok(()),
+        Err(ChainError::PredecessorMismatch {
+            expected, found, ..
+        }) => Err(format!(
+            "its predecessor is {}, but the previous commitment (level {}) hashes to {}",
+            found.to_b58check(),
+            prev.inbox_level,
+            expected.to_b58check()
+        )),
+        Err(ChainError::LevelMismatch {
+            expected, found, ..
+        }) => Err(format!(
+            "its inbox level is {found}, not {expected} (the previous commitment's level {} + the commitment period {period})",
+            prev.inbox_level
+        )),
+        Err(ChainError::InvalidPeriod(p)) => Err(format!(
+            "the newest two commitments are {p} levels apart, which is no commitment period"
+        )),
+    }
+}
+
+/// A witness check's failure, in the page's words.
+fn witness_error(
+    e: &CommitmentReplayError,
+    prev: &Commitment,
+    prev_hash: &CommitmentHash,
+) -> String {
+    match e {
+        CommitmentReplayError::Witness(w) => format!("the witness does not replay: {w}"),
+        CommitmentReplayError::NotSuccessor { claimed, given } => {
+            format!("its predecessor is {claimed}, not the previous commitment {given}")
+        }
+        CommitmentReplayError::PreState {
+            witness,
+            predecessor,
+        } => format!(
+            "the witness starts from state {witness}, but the previous commitment {} (level {}) says {predecessor}",
+            prev_hash.to_b58check(),
+            prev.inbox_level
+        ),
+        CommitmentReplayError::Levels {
+            first,
+            last,
+            expected_first,
+            expected_last,
+        } => format!(
+            "the witness covers levels {first}..={last}, the commitment covers {expected_first}..={expected_last}"
+        ),
+        CommitmentReplayError::StateHash { computed, claimed } => {
+            format!("state hash after replay is {computed}, the commitment says {claimed}")
+        }
+        CommitmentReplayError::Ticks { computed, claimed } => {
+            format!("the replay takes {computed} ticks, the commitment says {claimed}")
+        }
+    }
+}
+
+/// Checks `c` against a witness (hex) from the state of `prev`: `Ok(size)` or why not.
+fn check_witness(
+    hex_text: &str,
+    prev: &(Commitment, CommitmentHash),
+    c: &Commitment,
+    config: &PvmConfig,
+) -> Result<usize, (usize, String)> {
+    if hex_text.len() / 2 > MAX_WITNESS_BYTES {
+        return Err((
+            hex_text.len() / 2,
+            format!(
+                "the witness is {} bytes, more than the {MAX_WITNESS_BYTES} this page takes",
+                hex_text.len() / 2
+            ),
+        ));
+    }
+    let bytes = hex::decode(hex_text).map_err(|e| (0, format!("the witness is not hex: {e}")))?;
+    let size = bytes.len();
+    // The origination parameters are the witness's own: they must be this rollup's.
+    let w = soru_core::witness::decode(&bytes)
+        .map_err(|e| (size, format!("the witness does not replay: {e}")))?;
+    if w.config.rollup_address != config.rollup_address
+        || w.config.origination_level != config.origination_level
+    {
+        return Err((
+            size,
+            format!(
+                "the witness is for rollup {} originated at level {}, not {} originated at level {}",
+                SmartRollupAddress(w.config.rollup_address).to_b58check(),
+                w.config.origination_level,
+                SmartRollupAddress(config.rollup_address).to_b58check(),
+                config.origination_level
+            ),
+        ));
+    }
+    drop(w);
+    check_commitment_with_witness(&bytes, &prev.0, c)
+        .map(|_| size)
+        .map_err(|e| (size, witness_error(&e, &prev.0, &prev.1)))
+}
+
+/// Checks every commitment of `request` and returns the verdicts, oldest first. `events` hears
+/// of every replayed level (replay from origination) and every decided commitment.
 pub fn check(
     request: &CheckRequest,
-    progress: &mut dyn FnMut(&ReplayProgress),
+    events: &mut dyn FnMut(CheckEvent),
 ) -> Result<Vec<CheckedCommitment>, CheckError> {
     let chain = decode_chain(&request.chain)?;
     let Some((genesis, _)) = chain.first() else {
@@ -89,10 +362,8 @@ pub fn check(
     }
     let kernel = hex::decode(&request.kernel_hex)
         .map_err(|e| CheckError::Request(format!("kernel: {e}")))?;
-    let rollup = soru_core::encoding::address::SmartRollupAddress::from_b58check(&request.rollup)
-        .map_err(|e| {
-        CheckError::Request(format!("rollup address {:?}: {e}", request.rollup))
-    })?;
+    let rollup = SmartRollupAddress::from_b58check(&request.rollup)
+        .map_err(|e| CheckError::Request(format!("rollup address {:?}: {e}", request.rollup)))?;
     let origination = u32::try_from(genesis.inbox_level)
         .map_err(|_| CheckError::Request("negative genesis inbox level".into()))?;
     let config = PvmConfig {
@@ -101,43 +372,131 @@ pub fn check(
         first_level: origination + 1,
         ..PvmConfig::default()
     };
-    let pvm = Pvm::new(&kernel, config).map_err(|e| CheckError::Kernel(e.to_string()))?;
+    let pvm = Pvm::new(&kernel, config.clone()).map_err(|e| CheckError::Kernel(e.to_string()))?;
+    let period = period(&chain);
 
-    // Hash and link checks first; a commitment that fails them keeps that verdict.
-    let newest_first: Vec<_> = chain.iter().rev().copied().collect();
-    let mut verdicts = rpc::check_fetched_chain(&newest_first);
-    let ticks_before = pvm.ticks();
-    let mut replayer = Replayer {
+    // The newest commitment the replay from origination must reach: the newest without a
+    // witness, when the page fetched inboxes.
+    let unavailable = |i: usize| match request.evidence.get(i.wrapping_sub(1)) {
+        Some(Evidence::Witness(_)) => None,
+        Some(Evidence::Unavailable(why)) => Some(why.clone()),
+        None => Some("no witness was fetched".to_string()),
+    };
+    let replay_until = if request.inboxes.is_empty() {
+        None
+    } else {
+        (1..chain.len()).rev().find(|&i| unavailable(i).is_some())
+    };
+    let genesis_state = StateHash(
+        pvm.state_hash()
+            .map_err(|e| CheckError::Kernel(e.to_string()))?,
+    );
+    let mut replayer = replay_until.map(|_| Replayer {
+        ticks_before: pvm.ticks(),
         pvm,
         next_level: origination + 1,
-        ticks_before,
         done: 0,
         total: request.inboxes.len(),
         inboxes: request.inboxes.iter(),
-    };
-    // Once the replay itself fails, later commitments cannot be checked against it.
-    let mut broken: Option<String> = None;
-    for (i, (c, _)) in chain.iter().enumerate() {
-        let replayed = match &broken {
-            Some(why) => Err(format!("cannot replay: {why}")),
-            None => match replayer.run_to(c, progress) {
-                Ok(compared) => compared,
-                Err(why) => {
-                    broken = Some(why.clone());
-                    Err(why)
-                }
-            },
-        };
-        if let Some(v) = verdicts.get_mut(i) {
-            if v.verdict.is_ok() {
-                v.verdict = replayed;
+        broken: None,
+    });
+
+    let mut rows: Vec<CheckedCommitment> = Vec::with_capacity(chain.len());
+    for (i, (c, served)) in chain.iter().enumerate() {
+        // The replay from origination passes every commitment up to the last one it is for, to
+        // count ticks between commitments.
+        let replayed = match (&mut replayer, replay_until) {
+            (Some(r), Some(until)) if i > 0 && i <= until => {
+                Some(r.run_to(c, &mut |p| events(CheckEvent::Level(p))))
             }
-        }
+            _ => None,
+        };
+        let link = link_check(&chain, i, period);
+        let (method, verdict) = if i == 0 {
+            let verdict = match link {
+                Err(why) => Verdict::Invalid(why),
+                Ok(()) if genesis_state != c.compressed_state => Verdict::Invalid(format!(
+                    "the node's kernel at origination has state hash {genesis_state}, the commitment says {}",
+                    c.compressed_state
+                )),
+                Ok(()) => Verdict::Valid,
+            };
+            (Method::Origination, verdict)
+        } else {
+            let prev = &chain[i - 1];
+            let prev_row = &rows[i - 1];
+            match (unavailable(i), &request.evidence.get(i - 1)) {
+                (None, Some(Evidence::Witness(hex_text))) => {
+                    // A commitment whose hash or link fails is not worth a replay.
+                    let checked = match &link {
+                        Ok(()) => check_witness(hex_text, prev, c, &config),
+                        Err(_) => Ok(hex_text.len() / 2),
+                    };
+                    let size = match &checked {
+                        Ok(size) | Err((size, _)) => *size,
+                    };
+                    let method = Method::Witness {
+                        first_level: i64::from(prev.0.inbox_level) + 1,
+                        last_level: i64::from(c.inbox_level),
+                        size,
+                    };
+                    let verdict = match (link, checked) {
+                        (Err(why), _) | (_, Err((_, why))) => Verdict::Invalid(why),
+                        (Ok(()), Ok(_)) if !prev_row.verdict.is_valid() => {
+                            Verdict::Unestablished(format!(
+                                "its witness replays to its state from the state of the previous commitment {} (level {}), which is not valid",
+                                prev_row.hash, prev_row.inbox_level
+                            ))
+                        }
+                        (Ok(()), Ok(_)) => Verdict::Valid,
+                    };
+                    (method, verdict)
+                }
+                (why, _) => {
+                    let no_witness = why.unwrap_or_default();
+                    match replayed {
+                        Some(replayed) => {
+                            let verdict = match (link, replayed) {
+                                (Err(why), _) => Verdict::Invalid(why),
+                                (Ok(()), Err(why)) => Verdict::Unestablished(format!(
+                                    "cannot replay from origination: {why}"
+                                )),
+                                (Ok(()), Ok(Err(why))) => Verdict::Invalid(why),
+                                (Ok(()), Ok(Ok(()))) => Verdict::Valid,
+                            };
+                            (Method::Replay { no_witness }, verdict)
+                        }
+                        None => {
+                            let verdict = match link {
+                                Err(why) => Verdict::Invalid(why),
+                                Ok(()) => Verdict::Unestablished(format!(
+                                    "the node served no witness ({no_witness}) and the page did not replay from origination"
+                                )),
+                            };
+                            (Method::NotReplayed { no_witness }, verdict)
+                        }
+                    }
+                }
+            }
+        };
+        rows.push(CheckedCommitment {
+            hash: served.to_b58check(),
+            inbox_level: c.inbox_level,
+            state_hash: c.compressed_state.to_b58check(),
+            number_of_ticks: c.number_of_ticks,
+            method,
+            verdict,
+        });
+        events(CheckEvent::Commitment {
+            index: i,
+            total: chain.len(),
+            row: &rows[i],
+        });
     }
-    Ok(verdicts)
+    Ok(rows)
 }
 
-/// A replay in progress.
+/// A replay from origination in progress.
 struct Replayer<'a> {
     pvm: Pvm,
     next_level: u32,
@@ -145,12 +504,29 @@ struct Replayer<'a> {
     done: usize,
     total: usize,
     inboxes: core::slice::Iter<'a, (u32, Vec<String>)>,
+    /// Why the replay cannot go on, once it cannot.
+    broken: Option<String>,
 }
 
 impl Replayer<'_> {
-    /// Replays up to `c`'s inbox level and compares: `Err` when the replay cannot go on,
-    /// `Ok(verdict)` otherwise.
+    /// Replays up to `c`'s inbox level and compares: `Err` when the replay cannot go on (then
+    /// and for every later commitment), `Ok(verdict)` otherwise.
     fn run_to(
+        &mut self,
+        c: &Commitment,
+        progress: &mut dyn FnMut(&ReplayProgress),
+    ) -> Result<Result<(), String>, String> {
+        if let Some(why) = &self.broken {
+            return Err(why.clone());
+        }
+        let compared = self.run(c, progress);
+        if let Err(why) = &compared {
+            self.broken = Some(why.clone());
+        }
+        compared
+    }
+
+    fn run(
         &mut self,
         c: &Commitment,
         progress: &mut dyn FnMut(&ReplayProgress),
@@ -217,51 +593,92 @@ fn replay_level(pvm: &mut Pvm, level: u32, messages: &[String]) -> Result<(), St
 mod tests {
     use super::*;
     use soru_core::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
+    use soru_core::witness::WitnessLevel;
 
     const ECHO: &str = include_str!("../../node-shim/examples/echo.wat");
+    const TIMESTAMP: i64 = 1_700_000_000;
+    const PREDECESSOR: [u8; 32] = [7; 32];
+    /// What soru-node answers for the first period (a witness cannot start at origination).
+    const NO_FIRST_WITNESS: &str = "GET u: HTTP 500: witness level 0 is level 11, expected level 0";
 
-    fn full_inbox(external: &[&[u8]]) -> Vec<String> {
-        let internal = |m| InboxMessage::Internal(m).encode();
-        let mut all = vec![
-            internal(InternalInboxMessage::StartOfLevel),
-            internal(InternalInboxMessage::InfoPerLevel {
-                predecessor_timestamp: 1_700_000_000,
-                predecessor: BlockHash([7; 32]),
-            }),
-        ];
-        all.extend(
-            external
-                .iter()
-                .map(|e| InboxMessage::External(e.to_vec()).encode()),
-        );
-        all.push(internal(InternalInboxMessage::EndOfLevel));
-        all.iter().map(hex::encode).collect()
+    fn external(level: u32) -> Vec<u8> {
+        InboxMessage::External(format!("m{level}").into_bytes()).encode()
     }
 
-    /// What an honest node serves: a chain computed by replaying the same inboxes, with a
-    /// commitment every `period` levels.
-    fn honest(period: u32, levels: u32) -> CheckRequest {
+    fn full_inbox(level: u32) -> Vec<String> {
+        let internal = |m| InboxMessage::Internal(m).encode();
+        [
+            internal(InternalInboxMessage::StartOfLevel),
+            internal(InternalInboxMessage::InfoPerLevel {
+                predecessor_timestamp: TIMESTAMP,
+                predecessor: BlockHash(PREDECESSOR),
+            }),
+            external(level),
+            internal(InternalInboxMessage::EndOfLevel),
+        ]
+        .iter()
+        .map(hex::encode)
+        .collect()
+    }
+
+    struct Honest {
+        /// What the page sends: witnesses from the second period on, the first period's
+        /// inboxes for its replay from origination.
+        request: CheckRequest,
+        commitments: Vec<Commitment>,
+        /// The witness of every commitment after the first one (`witnesses[i]` is commitment
+        /// `i + 1`'s; `witnesses[0]` is the first period's, which a node cannot serve).
+        witnesses: Vec<Vec<u8>>,
+        /// Every level's inbox.
+        inboxes: Vec<(u32, Vec<String>)>,
+    }
+
+    /// What an honest node serves: a chain computed by replaying the same inboxes with a
+    /// commitment every `period` levels, with each period's witness and every level's inbox.
+    fn honest(period: u32, levels: u32) -> Honest {
         let kernel = wat::parse_str(ECHO).unwrap();
         let origination = 10;
-        let rollup = soru_core::encoding::address::SmartRollupAddress([3; 20]);
+        let rollup = SmartRollupAddress([3; 20]);
         let config = PvmConfig {
             rollup_address: rollup.0,
             origination_level: origination,
             first_level: origination + 1,
             ..PvmConfig::default()
         };
-        let mut pvm = Pvm::new(&kernel, config).unwrap();
+        let mut pvm = Pvm::new(&kernel, config.clone()).unwrap();
         let genesis = Commitment::genesis(origination as i32, StateHash(pvm.state_hash().unwrap()));
-        let mut chain = vec![genesis];
+        let mut commitments = vec![genesis];
+        let mut witnesses = Vec::new();
         let mut inboxes = Vec::new();
         let mut ticks = 0;
+        let mut pre = None;
+        let mut period_levels = Vec::new();
         for level in origination + 1..=origination + levels {
-            let inbox = full_inbox(&[format!("m{level}").as_bytes()]);
+            let inbox = full_inbox(level);
             replay_level(&mut pvm, level, &inbox).unwrap();
             inboxes.push((level, inbox));
+            period_levels.push(WitnessLevel {
+                level,
+                timestamp: TIMESTAMP,
+                predecessor: PREDECESSOR,
+                messages: vec![external(level)],
+            });
             if (level - origination) % period == 0 {
-                let prev = chain.last().unwrap();
-                chain.push(Commitment {
+                let levels = core::mem::take(&mut period_levels);
+                witnesses.push(match &pre {
+                    None => Vec::new(),
+                    Some(pre) => {
+                        let (w, run) =
+                            soru_core::witness::produce(pre, &config, levels, &mut NoReveal)
+                                .unwrap();
+                        // The witness agrees with the replay from origination.
+                        assert_eq!(run.state_hash, pvm.state_hash().unwrap());
+                        soru_core::witness::encode(&w).unwrap()
+                    }
+                });
+                pre = Some(pvm.state_tree().unwrap());
+                let prev = commitments.last().unwrap();
+                commitments.push(Commitment {
                     compressed_state: StateHash(pvm.state_hash().unwrap()),
                     inbox_level: level as i32,
                     predecessor: prev.hash(),
@@ -270,72 +687,354 @@ mod tests {
                 ticks = pvm.ticks();
             }
         }
-        CheckRequest {
-            kernel_hex: hex::encode(kernel),
-            rollup: rollup.to_b58check(),
-            chain: chain
+        let mut evidence: Vec<Evidence> = witnesses
+            .iter()
+            .map(|w| Evidence::Witness(hex::encode(w)))
+            .collect();
+        evidence[0] = Evidence::Unavailable(NO_FIRST_WITNESS.into());
+        let mut h = Honest {
+            request: CheckRequest {
+                kernel_hex: hex::encode(kernel),
+                rollup: rollup.to_b58check(),
+                chain: Vec::new(),
+                evidence,
+                inboxes: inboxes[..period as usize].to_vec(),
+            },
+            commitments,
+            witnesses,
+            inboxes,
+        };
+        h.serve();
+        h
+    }
+
+    impl Honest {
+        /// Serves `commitments` as the chain (each under its own hash).
+        fn serve(&mut self) {
+            self.request.chain = self
+                .commitments
                 .iter()
                 .map(|c| (c.to_json().to_string(), c.hash().to_b58check()))
-                .collect(),
-            inboxes,
+                .collect();
+        }
+
+        /// Replaces commitment `index` and re-links the ones after it, as a forger would.
+        fn forge(&mut self, index: usize, f: impl FnOnce(&mut Commitment)) {
+            f(&mut self.commitments[index]);
+            for i in index + 1..self.commitments.len() {
+                self.commitments[i].predecessor = self.commitments[i - 1].hash();
+            }
+            self.serve();
+        }
+
+        fn rows(&self) -> Vec<CheckedCommitment> {
+            check(&self.request, &mut |_| {}).unwrap()
+        }
+
+        fn witness(&mut self, commitment: usize, bytes: &[u8]) {
+            self.request.evidence[commitment - 1] = Evidence::Witness(hex::encode(bytes));
+        }
+    }
+
+    fn invalid(row: &CheckedCommitment) -> &str {
+        match &row.verdict {
+            Verdict::Invalid(why) => why,
+            other => panic!("{} is {other:?}", row.hash),
         }
     }
 
     #[test]
-    fn an_honest_chain_replays_valid() {
-        let request = honest(3, 6);
-        let mut seen = Vec::new();
-        let verdicts = check(&request, &mut |p| seen.push((p.done, p.level))).unwrap();
-        assert_eq!(verdicts.len(), 3);
-        assert!(verdicts.iter().all(|v| v.verdict.is_ok()), "{verdicts:?}");
-        assert_eq!(seen.len(), 6);
-        assert_eq!(seen.last(), Some(&(6, 16)));
-    }
-
-    #[test]
-    fn a_tampered_inbox_invalidates_its_commitment_and_the_ones_after() {
-        let mut request = honest(3, 6);
-        // Level 15 (the second period) gets another external message.
-        request.inboxes[4].1[2] = hex::encode(InboxMessage::External(b"forged".to_vec()).encode());
-        let verdicts = check(&request, &mut |_| {}).unwrap();
-        assert!(verdicts[0].verdict.is_ok());
-        assert!(verdicts[1].verdict.is_ok());
-        let e = verdicts[2].verdict.as_ref().unwrap_err();
+    fn an_honest_chain_checks_valid_by_witness() {
+        let h = honest(3, 9);
+        let mut events = Vec::new();
+        let rows = check(&h.request, &mut |e| {
+            events.push(match e {
+                CheckEvent::Level(p) => format!("level {}", p.level),
+                CheckEvent::Commitment { index, total, row } => {
+                    format!("{index}/{total} {}", row.summary())
+                }
+            })
+        })
+        .unwrap();
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|r| r.verdict.is_valid()), "{rows:?}");
+        assert_eq!(rows[0].method, Method::Origination);
+        assert_eq!(
+            rows[1].method,
+            Method::Replay {
+                no_witness: NO_FIRST_WITNESS.into()
+            }
+        );
+        assert_eq!(
+            rows[2].method,
+            Method::Witness {
+                first_level: 14,
+                last_level: 16,
+                size: h.witnesses[1].len()
+            }
+        );
+        // The first period is replayed from origination, level by level; the rest by witness.
+        assert_eq!(
+            events[..5],
+            [
+                format!(
+                    "0/4 commitment {} at level 10: valid (kernel at origination)",
+                    h.commitments[0].hash().to_b58check()
+                ),
+                "level 11".into(),
+                "level 12".into(),
+                "level 13".into(),
+                format!(
+                    "1/4 commitment {} at level 13: valid (replay from origination)",
+                    h.commitments[1].hash().to_b58check()
+                ),
+            ],
+        );
+        assert_eq!(events.len(), 7, "{events:?}");
         assert!(
-            e.starts_with("the replay of levels up to 16 ends in state srs1"),
-            "{e}"
+            events[6].starts_with(&format!(
+                "3/4 commitment {} at level 19: valid (witness of levels 17..=19 (",
+                h.commitments[3].hash().to_b58check()
+            )),
+            "{events:?}"
         );
     }
 
     #[test]
-    fn a_wrong_kernel_fails_the_genesis_commitment() {
-        let mut request = honest(3, 3);
+    fn a_tampered_witness_invalidates_its_commitment_and_leaves_the_next_unestablished() {
+        let mut h = honest(3, 9);
+        // The second period's witness with the last level's message changed ("m16" -> "m17").
+        let mut w = soru_core::witness::decode(&h.witnesses[1]).unwrap();
+        w.levels[2].messages[0] = external(17);
+        h.witness(2, &soru_core::witness::encode(&w).unwrap());
+        let rows = h.rows();
+        assert!(rows[1].verdict.is_valid());
+        let e = invalid(&rows[2]);
+        assert!(
+            e.starts_with("state hash after replay is srs1")
+                && e.ends_with(&format!(
+                    ", the commitment says {}",
+                    h.commitments[2].compressed_state
+                )),
+            "{e}"
+        );
+        assert!(rows[2].summary().starts_with(&format!(
+            "commitment {} at level 16: state hash after replay is srs1",
+            h.commitments[2].hash().to_b58check()
+        )));
+        // The next one replays fine, but from a state nothing established.
+        assert!(
+            matches!(&rows[3].verdict, Verdict::Unestablished(why) if why.contains("which is not valid")),
+            "{:?}",
+            rows[3]
+        );
+        // Garbage, a truncated witness and a witness of another rollup are errors too.
+        for (evidence, expected) in [
+            ("zz".to_string(), "the witness is not hex"),
+            (
+                hex::encode(&h.witnesses[1][..100]),
+                "the witness does not replay: malformed witness",
+            ),
+        ] {
+            h.request.evidence[1] = Evidence::Witness(evidence);
+            let rows = h.rows();
+            assert!(invalid(&rows[2]).starts_with(expected), "{:?}", rows[2]);
+        }
+        let mut w = soru_core::witness::decode(&h.witnesses[1]).unwrap();
+        w.config.rollup_address = [4; 20];
+        h.witness(2, &soru_core::witness::encode(&w).unwrap());
+        assert!(invalid(&h.rows()[2]).starts_with("the witness is for rollup sr1"));
+        // A witness of the wrong levels (the third period's for the second commitment).
+        let third = h.witnesses[2].clone();
+        h.witness(2, &third);
+        assert_eq!(
+            invalid(&h.rows()[2]),
+            "the witness covers levels 17..=19, the commitment covers 14..=16"
+        );
+    }
+
+    #[test]
+    fn a_tampered_state_hash_or_tick_count_is_named() {
+        let mut h = honest(3, 9);
+        let forged = StateHash([9; 32]);
+        h.forge(2, |c| c.compressed_state = forged);
+        let rows = h.rows();
+        assert!(rows[1].verdict.is_valid());
+        let replayed =
+            soru_core::witness::replay(&soru_core::witness::decode(&h.witnesses[1]).unwrap())
+                .unwrap();
+        assert_eq!(
+            invalid(&rows[2]),
+            format!(
+                "state hash after replay is {}, the commitment says {forged}",
+                StateHash(replayed.state_hash)
+            )
+        );
+        // The honest witness of the next period starts from the true state, not the forged one.
+        let e = invalid(&rows[3]);
+        assert!(
+            e.starts_with("the witness starts from state srs1")
+                && e.ends_with(&format!(
+                    "but the previous commitment {} (level 16) says {forged}",
+                    h.commitments[2].hash().to_b58check()
+                )),
+            "{e}"
+        );
+
+        let mut h = honest(3, 9);
+        let true_ticks = h.commitments[2].number_of_ticks;
+        h.forge(2, |c| c.number_of_ticks += 1);
+        let rows = h.rows();
+        assert_eq!(
+            invalid(&rows[2]),
+            format!(
+                "the replay takes {true_ticks} ticks, the commitment says {}",
+                true_ticks + 1
+            )
+        );
+    }
+
+    #[test]
+    fn a_broken_predecessor_link_is_named() {
+        let mut h = honest(3, 6);
+        let stranger = Commitment::genesis(1, StateHash([1; 32])).hash();
+        h.commitments[2].predecessor = stranger;
+        h.serve();
+        let rows = h.rows();
+        assert!(rows[1].verdict.is_valid());
+        assert_eq!(
+            invalid(&rows[2]),
+            format!(
+                "its predecessor is {}, but the previous commitment (level 13) hashes to {}",
+                stranger.to_b58check(),
+                h.commitments[1].hash().to_b58check()
+            )
+        );
+        // The witness check names it as well.
+        let config = PvmConfig {
+            rollup_address: [3; 20],
+            origination_level: 10,
+            ..PvmConfig::default()
+        };
+        let prev = (h.commitments[1], h.commitments[1].hash());
+        let witness = hex::encode(&h.witnesses[1]);
+        assert_eq!(
+            check_witness(&witness, &prev, &h.commitments[2], &config)
+                .unwrap_err()
+                .1,
+            format!(
+                "its predecessor is {}, not the previous commitment {}",
+                stranger.to_b58check(),
+                h.commitments[1].hash().to_b58check()
+            )
+        );
+        // A commitment served under another hash, and a level off the period.
+        let mut h = honest(3, 6);
+        h.request.chain[2].1 = h.commitments[0].hash().to_b58check();
+        assert!(invalid(&h.rows()[2]).starts_with("it hashes to src1"));
+        let mut h = honest(3, 9);
+        h.forge(1, |c| c.inbox_level += 1);
+        assert_eq!(
+            invalid(&h.rows()[1]),
+            "its inbox level is 14, not 13 (the previous commitment's level 10 + the commitment period 3)"
+        );
+    }
+
+    #[test]
+    fn without_witnesses_the_rollup_is_replayed_from_origination() {
+        let mut h = honest(3, 6);
+        h.request.evidence = vec![Evidence::Unavailable("GET u: HTTP 404: not found".into())];
+        h.request.inboxes = h.inboxes.clone();
+        let mut levels = Vec::new();
+        let rows = check(&h.request, &mut |e| {
+            if let CheckEvent::Level(p) = e {
+                levels.push((p.done, p.level));
+            }
+        })
+        .unwrap();
+        assert!(rows.iter().all(|r| r.verdict.is_valid()), "{rows:?}");
+        assert_eq!(
+            rows[1].method,
+            Method::Replay {
+                no_witness: "GET u: HTTP 404: not found".into()
+            }
+        );
+        assert_eq!(
+            rows[2].method,
+            Method::Replay {
+                no_witness: "no witness was fetched".into()
+            }
+        );
+        assert_eq!(levels.len(), 6);
+        assert_eq!(levels.last(), Some(&(6, 16)));
+
+        // A tampered inbox (level 15, in the second period) fails the commitment covering it.
+        let mut tampered = h.request.clone();
+        tampered.inboxes[4].1[2] = hex::encode(InboxMessage::External(b"forged".to_vec()).encode());
+        let rows = check(&tampered, &mut |_| {}).unwrap();
+        assert!(rows[1].verdict.is_valid());
+        assert!(
+            invalid(&rows[2]).starts_with("the replay of levels up to 16 ends in state srs1"),
+            "{rows:?}"
+        );
+
+        // Missing inboxes leave the commitments after them unestablished.
+        let mut short = h.request.clone();
+        short.inboxes.truncate(4);
+        let rows = check(&short, &mut |_| {}).unwrap();
+        assert!(rows[1].verdict.is_valid());
+        assert_eq!(
+            rows[2].verdict,
+            Verdict::Unestablished(
+                "cannot replay from origination: the node served no inbox for level 15".into()
+            )
+        );
+
+        // Without inboxes nothing is replayed, and nothing builds on what was not.
+        let mut none = honest(3, 6);
+        none.request.inboxes.clear();
+        let rows = none.rows();
+        assert!(matches!(&rows[1].method, Method::NotReplayed { .. }));
+        assert!(
+            matches!(&rows[1].verdict, Verdict::Unestablished(why) if why.starts_with("the node served no witness (GET u: HTTP 500")),
+            "{:?}",
+            rows[1]
+        );
+        assert!(matches!(&rows[2].method, Method::Witness { .. }));
+        assert!(matches!(&rows[2].verdict, Verdict::Unestablished(_)));
+    }
+
+    #[test]
+    fn a_wrong_kernel_fails_the_genesis_commitment_and_bad_requests_are_errors() {
+        let mut h = honest(3, 6);
         let other =
             wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "kernel_run")))"#)
                 .unwrap();
-        request.kernel_hex = hex::encode(other);
-        let verdicts = check(&request, &mut |_| {}).unwrap();
-        assert!(verdicts[0]
-            .verdict
-            .as_ref()
-            .unwrap_err()
-            .contains("ends in state"));
-    }
-
-    #[test]
-    fn missing_inboxes_and_chains_without_genesis_are_reported() {
-        let mut request = honest(3, 6);
-        request.inboxes.truncate(4);
-        let verdicts = check(&request, &mut |_| {}).unwrap();
-        assert!(verdicts[1].verdict.is_ok());
-        assert_eq!(
-            verdicts[2].verdict.as_ref().unwrap_err(),
-            "the node served no inbox for level 15"
+        h.request.kernel_hex = hex::encode(other);
+        let rows = h.rows();
+        assert!(
+            invalid(&rows[0]).starts_with("the node's kernel at origination has state hash srs1")
         );
-        let mut request = honest(3, 6);
-        request.chain.remove(0);
-        assert_eq!(check(&request, &mut |_| {}), Err(CheckError::NoGenesis(13)));
-        request.chain.clear();
-        assert_eq!(check(&request, &mut |_| {}), Ok(Vec::new()));
+        assert!(invalid(&rows[1]).starts_with("the replay of levels up to 13 ends in state"));
+        assert!(matches!(&rows[2].verdict, Verdict::Unestablished(_)));
+
+        let mut h = honest(3, 6);
+        h.request.chain.remove(0);
+        assert_eq!(
+            check(&h.request, &mut |_| {}),
+            Err(CheckError::NoGenesis(13))
+        );
+        h.request.chain.clear();
+        assert_eq!(check(&h.request, &mut |_| {}), Ok(Vec::new()));
+        let mut h = honest(3, 3);
+        h.request.kernel_hex = "0".into();
+        assert!(
+            matches!(check(&h.request, &mut |_| {}), Err(CheckError::Request(e)) if e.starts_with("kernel: "))
+        );
+        let mut h = honest(3, 3);
+        h.request.chain[1].0 = "{".into();
+        assert!(
+            matches!(check(&h.request, &mut |_| {}), Err(CheckError::Request(e)) if e.starts_with("commitment src1"))
+        );
     }
 }

@@ -2,15 +2,15 @@
 //!
 //! The page sends a [`ToWorker`]; the worker answers every request with one final message
 //! ([`FromWorker::Done`] or [`FromWorker::Checked`], carrying the same `id`), after any number
-//! of [`FromWorker::Progress`] messages. A request that runs too long is stopped by terminating
+//! of [`FromWorker::Progress`] messages (and, for a check, one [`FromWorker::Commitment`] per
+//! decided commitment). A request that runs too long is stopped by terminating
 //! the worker: the page starts a new one and, for the playground, replays the session's
 //! state-changing commands (the PVM is deterministic).
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::{self, CheckRequest};
+use crate::check::{self, CheckEvent, CheckRequest, CheckedCommitment};
 use crate::engine::{Playground, Snapshot};
-use crate::rpc::CheckedCommitment;
 
 /// A request to a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +43,8 @@ pub enum ToWorker {
         /// The line up to the cursor.
         line: String,
     },
-    /// Replay a rollup from origination and check its commitments.
+    /// Check a rollup's commitments: the genesis commitment by its kernel, the others by
+    /// their witnesses or by a replay from origination ([`check::check`]).
     Check {
         /// Request id.
         id: u32,
@@ -106,6 +107,15 @@ pub enum FromWorker {
         /// The words that can replace it.
         candidates: Vec<String>,
     },
+    /// A commitment of a running check was decided (oldest first, one message each).
+    Commitment {
+        /// Request id.
+        id: u32,
+        /// Its index in the chain.
+        index: usize,
+        /// The verdict.
+        row: CheckedCommitment,
+    },
     /// A commitment check finished.
     Checked {
         /// Request id.
@@ -114,7 +124,7 @@ pub enum FromWorker {
         verdicts: Vec<CheckedCommitment>,
         /// Why the check could not run, if it could not.
         error: Option<String>,
-        /// Levels replayed.
+        /// Levels replayed from origination.
         levels: usize,
         /// Milliseconds the request took in the worker.
         millis: f64,
@@ -178,16 +188,38 @@ impl Worker {
             }
             ToWorker::Check { id, request } => {
                 let mut levels = 0;
-                let result = check::check(&request, &mut |p| {
-                    levels = p.done;
-                    progress(FromWorker::Progress {
-                        id,
-                        progress: Progress {
-                            done: p.done,
-                            total: p.total,
-                            text: format!("replayed level {}", p.level),
-                        },
-                    })
+                let result = check::check(&request, &mut |e| match e {
+                    CheckEvent::Level(p) => {
+                        levels = p.done;
+                        progress(FromWorker::Progress {
+                            id,
+                            progress: Progress {
+                                done: p.done,
+                                total: p.total,
+                                text: format!("replayed level {} from origination", p.level),
+                            },
+                        })
+                    }
+                    CheckEvent::Commitment { index, total, row } => {
+                        progress(FromWorker::Progress {
+                            id,
+                            progress: Progress {
+                                done: index + 1,
+                                total,
+                                text: format!(
+                                    "checked commitment {} of {total} (level {}, {})",
+                                    index + 1,
+                                    row.inbox_level,
+                                    row.method.describe()
+                                ),
+                            },
+                        });
+                        progress(FromWorker::Commitment {
+                            id,
+                            index,
+                            row: row.clone(),
+                        })
+                    }
                 });
                 let (verdicts, error) = match result {
                     Ok(v) => (v, None),

@@ -84,6 +84,102 @@ pub fn kernel_url(node: &str, block: &str) -> String {
     )
 }
 
+/// `/global/block/<last>/helpers/witness?from=<first>`: the replay witness of levels
+/// `first..=last` (soru-node; a commitment's period when `first` is its predecessor's level + 1
+/// and `last` its own).
+pub fn witness_url(node: &str, first: i64, last: i64) -> String {
+    format!(
+        "{}/global/block/{last}/helpers/witness?from={first}",
+        base(node)
+    )
+}
+
+/// The witness part of the answer of [`witness_url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessAnswer {
+    /// The witness ([`soru_core::witness::encode`]'s bytes), hex.
+    pub hex: String,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
+/// Reads the answer of [`witness_url`] (`{witness, first_level, last_level, pre_state_hash,
+/// state_hash, ticks, size}`): the witness must be hex of at most
+/// [`crate::check::MAX_WITNESS_BYTES`] bytes, `size` its length, and the levels the ones asked
+/// for. The other fields are the node's claims; the replay decides.
+pub fn parse_witness(
+    url: &str,
+    body: &str,
+    first: i64,
+    last: i64,
+) -> Result<WitnessAnswer, RpcError> {
+    let max = crate::check::MAX_WITNESS_BYTES;
+    if body.len() > 2 * max + 4096 {
+        return Err(body_error(
+            url,
+            format!(
+                "the answer is {} bytes, more than a witness of {max} bytes needs",
+                body.len()
+            ),
+        ));
+    }
+    let v = json(url, body)?;
+    let hex_text = v
+        .get("witness")
+        .and_then(Value::as_str)
+        .ok_or_else(|| body_error(url, "no string field \"witness\""))?;
+    if hex_text.len() % 2 != 0 {
+        return Err(body_error(
+            url,
+            format!(
+                "field \"witness\" has an odd number of hex digits ({})",
+                hex_text.len()
+            ),
+        ));
+    }
+    if let Some(i) = hex_text.bytes().position(|b| !b.is_ascii_hexdigit()) {
+        return Err(body_error(
+            url,
+            format!("field \"witness\" is not hex (character {i})"),
+        ));
+    }
+    if hex_text.len() / 2 > max {
+        return Err(body_error(
+            url,
+            format!(
+                "the witness is {} bytes, more than the {max} this page takes",
+                hex_text.len() / 2
+            ),
+        ));
+    }
+    let int = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| body_error(url, format!("no integer field {k:?}")))
+    };
+    let (f, l) = (int("first_level")?, int("last_level")?);
+    if (f, l) != (first, last) {
+        return Err(body_error(
+            url,
+            format!("the witness is of levels {f}..={l}, not the {first}..={last} asked for"),
+        ));
+    }
+    let size = int("size")?;
+    if usize::try_from(size).ok() != Some(hex_text.len() / 2) {
+        return Err(body_error(
+            url,
+            format!(
+                "field \"size\" is {size}, but the witness is {} bytes",
+                hex_text.len() / 2
+            ),
+        ));
+    }
+    Ok(WitnessAnswer {
+        hex: hex_text.to_string(),
+        size: hex_text.len() / 2,
+    })
+}
+
 /// The L1's record of a commitment of `rollup` (octez-node, or `soru sandbox run`):
 /// `/chains/main/blocks/head/context/smart_rollups/smart_rollup/<sr1>/commitment/<src1>`.
 pub fn l1_commitment_url(l1: &str, rollup: &str, hash: &CommitmentHash) -> String {
@@ -218,69 +314,6 @@ pub fn parse_commitment(
     Ok(Some((c, hash)))
 }
 
-/// One commitment of the chain, checked.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CheckedCommitment {
-    /// The hash the node gave for it.
-    pub hash: String,
-    /// Its inbox level.
-    pub inbox_level: i32,
-    /// Its state hash.
-    pub state_hash: String,
-    /// Its tick count.
-    pub number_of_ticks: i64,
-    /// `Ok` when its hash and its link to the previous one hold, else why not.
-    pub verdict: Result<(), String>,
-}
-
-/// Checks a chain of commitments fetched newest first by following `predecessor`: each
-/// commitment must hash to the hash it was fetched under, and levels must step by one period
-/// (the period is taken from the two newest commitments). Returned oldest first.
-pub fn check_fetched_chain(
-    newest_first: &[(Commitment, CommitmentHash)],
-) -> Vec<CheckedCommitment> {
-    let period = match newest_first {
-        [a, b, ..] => Some(a.0.inbox_level - b.0.inbox_level),
-        _ => None,
-    };
-    let mut out: Vec<CheckedCommitment> = newest_first
-        .iter()
-        .enumerate()
-        .map(|(i, (c, claimed))| {
-            let computed = c.hash();
-            let verdict = if computed != *claimed {
-                Err(format!(
-                    "hashes to {}, not to the {} it was served as",
-                    computed.to_b58check(),
-                    claimed.to_b58check()
-                ))
-            } else if let (Some(p), Some((prev, _))) = (period, newest_first.get(i + 1)) {
-                if p <= 0 || c.inbox_level - prev.inbox_level != p {
-                    Err(format!(
-                        "inbox level {} is not {} + the commitment period {p}",
-                        c.inbox_level, prev.inbox_level
-                    ))
-                } else if c.predecessor != prev.hash() {
-                    Err("its predecessor is not the previous commitment".into())
-                } else {
-                    Ok(())
-                }
-            } else {
-                Ok(())
-            };
-            CheckedCommitment {
-                hash: claimed.to_b58check(),
-                inbox_level: c.inbox_level,
-                state_hash: c.compressed_state.to_b58check(),
-                number_of_ticks: c.number_of_ticks,
-                verdict,
-            }
-        })
-        .collect();
-    out.reverse();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,27 +415,45 @@ mod tests {
     }
 
     #[test]
-    fn checks_chains() {
-        let g = Commitment::genesis(10, StateHash([0; 32]));
-        let next = |prev: &Commitment, s: u8| Commitment {
-            compressed_state: StateHash([s; 32]),
-            inbox_level: prev.inbox_level + 20,
-            predecessor: prev.hash(),
-            number_of_ticks: 5,
+    fn reads_witnesses() {
+        assert_eq!(
+            witness_url("http://n/", 11, 15),
+            "http://n/global/block/15/helpers/witness?from=11"
+        );
+        let body = |w: &str, size: usize, first: i64| {
+            serde_json::json!({"witness": w, "first_level": first, "last_level": 15,
+                "pre_state_hash": "srs1", "state_hash": "srs1", "ticks": "3", "size": size})
+            .to_string()
         };
-        let c1 = next(&g, 1);
-        let c2 = next(&c1, 2);
-        let fetched = [(c2, c2.hash()), (c1, c1.hash()), (g, g.hash())];
-        let checked = check_fetched_chain(&fetched);
-        assert_eq!(checked.len(), 3);
-        assert!(checked.iter().all(|c| c.verdict.is_ok()), "{checked:?}");
-        assert_eq!(checked[0].inbox_level, 10);
-        let forged = [(c2, c2.hash()), (c1, g.hash()), (g, g.hash())];
-        let checked = check_fetched_chain(&forged);
-        assert!(checked[1]
-            .verdict
-            .as_ref()
-            .unwrap_err()
-            .starts_with("hashes to"));
+        assert_eq!(
+            parse_witness("u", &body("00aB", 2, 11), 11, 15).unwrap(),
+            WitnessAnswer {
+                hex: "00aB".into(),
+                size: 2
+            }
+        );
+        let e = |b: &str| {
+            parse_witness("http://n/w", b, 11, 15)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e(&body("0g", 1, 11)),
+            "GET http://n/w: unexpected answer: field \"witness\" is not hex (character 1)"
+        );
+        assert!(e(&body("000", 1, 11)).ends_with("odd number of hex digits (3)"));
+        assert!(
+            e(&body("0000", 3, 11)).ends_with("field \"size\" is 3, but the witness is 2 bytes")
+        );
+        assert!(e(&body("00", 1, 12))
+            .ends_with("the witness is of levels 12..=15, not the 11..=15 asked for"));
+        assert!(e("{\"witness\": 3}").ends_with("no string field \"witness\""));
+        assert!(e("<html>").contains("not JSON"));
+        let big = "0".repeat(2 * crate::check::MAX_WITNESS_BYTES + 2);
+        assert!(
+            e(&body(&big, big.len() / 2, 11)).contains("more than the 33554432 this page takes")
+        );
+        let bigger = " ".repeat(2 * crate::check::MAX_WITNESS_BYTES + 5000);
+        assert!(e(&bigger).contains("more than a witness of"));
     }
 }
