@@ -9,7 +9,9 @@
 // panel; draws a profile's flame graph; stops a runaway kernel; restores a session from local storage
 // and from a share link; reports a precise network error on the Check commitments page; checks
 // the commitments of a real `soru sandbox` + `soru-node` (echo kernel, originated with Taquito)
-// as valid, and through a proxy that tampers one level's inbox, as invalid; verifies an outbox
+// as valid by the node's witnesses, as invalid through a proxy that forges one period's witness,
+// and, through a proxy that serves no witnesses (as an octez node) and tampers one level's
+// inbox, by the replay from origination, as invalid; verifies an outbox
 // message's proof from the node against the commitment the L1 cemented. Needs
 // target/debug/{soru,soru-node} (cargo build -p soru-node --bins). Saves screenshots of each
 // page at 1280x800 and 390x844 under target/screenshots/.
@@ -299,6 +301,14 @@ await test("check commitments of a real sandbox and node (valid, and invalid thr
   execFileSync(path.join(BIN, "soru-node"), ["init", "operator", "config", "for", rollup, "with", "operators", operator,
     "--data-dir", nodeDir, "--endpoint", l1, "--rpc-addr", "127.0.0.1:0", "--history-mode", "archive"]);
   const node = await startServer("soru-node", ["run", "--data-dir", nodeDir, "--wallet", path.join(l1Dir, "wallet.json")]);
+  // The messages go in after the first commitment period, whose witness the node cannot serve
+  // (it starts at origination): the period holding them is checked by witness.
+  for (const until = Date.now() + 90_000; ;) {
+    const { status, body } = await getJson(`${node}/global/last_stored_commitment`);
+    if (status === 200 && body && body.commitment.inbox_level > origination) break;
+    assert.ok(Date.now() < until, `no first commitment: ${status} ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const { level: sent } = json("node", [script, l1, l1Dir, "send", "68656c6c6f", "776f726c64"]);
   // Two commitment periods (5 levels each in the sandbox) past the messages.
   const deadline = Date.now() + 90_000;
@@ -323,43 +333,108 @@ await test("check commitments of a real sandbox and node (valid, and invalid thr
   await field.fill(node);
   await check.click();
   const text = await verdict(node);
-  assert.match(text, /Checked (\d+) commitments from \S+: \1 valid, 0 invalid \(replayed \d+ levels from origination/, `${text} ${await page.locator("[role=alert]").allTextContents()}`);
+  const alerts = async () => (await page.locator("[role=alert]").allTextContents()).join(" ");
+  const valid = text.match(/Checked (\d+) commitments from \S+: \1 valid, 0 invalid, 0 not established \(the genesis commitment by its kernel at origination, (\d+) by the node's witness of their period, (\d+) by a replay of (\d+) levels from origination/);
+  assert.ok(valid, `${text} ${await alerts()}`);
+  const [, total, byWitness, replayed] = valid.map(Number);
+  assert.ok(total >= 4, `genesis and at least three commitments: ${text}`);
+  // Only the first period (from origination) has no witness.
+  assert.equal(replayed, 1, text);
+  assert.equal(byWitness, total - 2, text);
   const rows = page.locator("#commitments tbody tr");
-  assert.ok((await rows.count()) >= 3, "genesis and at least two commitments");
+  assert.equal(await rows.count(), total);
   assert.equal(await rows.first().locator("td").first().textContent(), String(origination));
+  const method = (i) => rows.nth(i).locator("td.method").textContent();
+  assert.equal(await method(0), "kernel at origination");
+  assert.match(await method(1), /^replay from origination \(no witness: GET http\S+\/helpers\/witness\?from=\d+: HTTP \d+/);
+  assert.match(await method(2), /^witness of levels \d+..=\d+ \([\d,]+ bytes\)$/);
   assert.equal(await page.locator("#commitments .invalid").count(), 0);
   await shoot("check", "#commitments");
 
-  // A proxy that serves the node's answers, but one level's inbox with a forged message.
-  const proxy = http.createServer(async (req, res) => {
-    const r = await fetch(node + req.url);
-    let body = await r.text();
-    if (req.url === `/global/block/${sent}`) {
-      const block = JSON.parse(body);
-      // Message 2 is the first external message ("hello"): flip its last hex digit.
-      const m = block.messages[2];
-      block.messages[2] = m.slice(0, -1) + (m.endsWith("0") ? "1" : "0");
-      body = JSON.stringify(block);
+  // The commitment whose period holds the messages.
+  const covering = origination + Math.ceil((sent - origination) / 5) * 5;
+  // A proxy that serves the node's answers, changed by `forge(url, body)`.
+  async function proxied(forge, fn) {
+    const proxy = http.createServer(async (req, res) => {
+      const r = await fetch(node + req.url);
+      const body = forge(req.url, await r.text());
+      const status = typeof body === "number" ? body : r.status;
+      res.writeHead(status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+      res.end(typeof body === "number" ? "Not found" : body);
+    });
+    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${proxy.address().port}`;
+      await field.fill(url);
+      await check.click();
+      await fn(await verdict(url));
+    } finally {
+      await new Promise((r) => proxy.close(r));
     }
-    res.writeHead(r.status, { "content-type": "application/json", "access-control-allow-origin": "*" });
-    res.end(body);
-  });
-  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
-  try {
-    const proxied = `http://127.0.0.1:${proxy.address().port}`;
-    await field.fill(proxied);
-    await check.click();
-    const tampered = await verdict(proxied);
-    assert.match(tampered, /Checked \d+ commitments from \S+: \d+ valid, [1-9]\d* invalid/, tampered);
-    // The commitment covering the tampered level is the first invalid one; those before hold.
-    const covering = origination + Math.ceil((sent - origination) / 5) * 5;
-    const firstBad = page.locator("#commitments tr", { has: page.locator(".invalid") }).first();
-    assert.equal(await firstBad.locator("td").first().textContent(), String(covering));
-    assert.match(await firstBad.locator(".invalid").textContent(), new RegExp(`invalid: the replay of levels up to ${covering} ends in state srs1\\w+, not srs1`));
-    assert.ok((await page.locator("#commitments .valid").count()) >= 1);
+  }
+  const firstBad = () => page.locator("#commitments tr", { has: page.locator(".invalid") }).first();
+
+  // 1. The witness of the messages' period with "hello" replaced by "hellp".
+  await proxied((url, body) => {
+    if (!url.startsWith(`/global/block/${covering}/helpers/witness`)) return body;
+    const answer = JSON.parse(body);
+    answer.witness = answer.witness.replace("68656c6c6f", "68656c6c70");
+    return JSON.stringify(answer);
+  }, async (tampered) => {
+    const n = Number(tampered.match(/Checked (\d+) commitments/)?.[1]);
+    assert.match(tampered, new RegExp(`: \\d+ valid, 1 invalid, \\d+ not established .* First invalid: commitment src1\\w+ at level ${covering}: state hash after replay is srs1\\w+, the commitment says srs1\\w+\\.$`), tampered);
+    assert.equal(await firstBad().locator("td").first().textContent(), String(covering));
+    assert.match(await firstBad().locator(".invalid").textContent(), /^invalid: state hash after replay is srs1\w+, the commitment says srs1\w+$/);
+    // Those before hold; those after build on it and are not established.
+    assert.ok((await page.locator("#commitments .valid").count()) >= 2);
+    const after = await page.locator("#commitments .unestablished").allTextContents();
+    assert.equal(after.length, n - 1 - (covering - origination) / 5, tampered);
+    for (const t of after) assert.match(t, /which is not valid$/);
     await shoot("check-invalid", "#commitments .invalid");
+  });
+
+  // 2. No witnesses (an octez node answers 404), and one level's inbox with a forged message:
+  // the replay from origination finds it.
+  await proxied((url, body) => {
+    if (url.includes("/helpers/witness")) return 404;
+    if (url !== `/global/block/${sent}`) return body;
+    const block = JSON.parse(body);
+    // Message 2 is the first external message ("hello"): flip its last hex digit.
+    const m = block.messages[2];
+    block.messages[2] = m.slice(0, -1) + (m.endsWith("0") ? "1" : "0");
+    return JSON.stringify(block);
+  }, async (tampered) => {
+    const n = Number(tampered.match(/Checked (\d+) commitments/)?.[1]);
+    assert.match(tampered, new RegExp(`: \\d+ valid, [1-9]\\d* invalid, 0 not established \\(the genesis commitment by its kernel at origination, 0 by the node's witness of their period, ${n - 1} by a replay of \\d+ levels from origination`), tampered);
+    assert.equal(await firstBad().locator("td").first().textContent(), String(covering));
+    assert.match(await firstBad().locator(".invalid").textContent(), new RegExp(`invalid: the replay of levels up to ${covering} ends in state srs1\\w+, not srs1`));
+    assert.match(await firstBad().locator("td.method").textContent(), /^replay from origination \(no witness: GET http\S+: HTTP 404: Not found\)$/);
+    assert.ok((await page.locator("#commitments .valid").count()) >= 1);
+    await shoot("check-replay-invalid", "#commitments .invalid");
+  });
+
+  // 3. Stop while the page waits for a slow node's witnesses: nothing of that check shows after.
+  const slow = http.createServer(async (req, res) => {
+    if (req.url.includes("/helpers/witness")) await new Promise((r) => setTimeout(r, 1000));
+    const r = await fetch(node + req.url);
+    res.writeHead(r.status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+    res.end(await r.text());
+  });
+  await new Promise((r) => slow.listen(0, "127.0.0.1", r));
+  try {
+    const url = `http://127.0.0.1:${slow.address().port}`;
+    await field.fill(url);
+    await check.click();
+    await page.waitForFunction(() => /^Fetching witnesses: commitment 2 of/.test(document.querySelector("#check-status")?.textContent ?? ""), null, { timeout: TIMEOUT });
+    await page.getByRole("button", { name: "Stop", exact: true }).click();
+    assert.match(await checkStatus.textContent(), new RegExp(`^Stopped the check of ${url}: 0 of \\d+ commitments decided\\.$`));
+    assert.equal(await check.isEnabled(), true);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.match(await checkStatus.textContent(), /^Stopped the check/);
+    assert.equal(await page.locator("#commitments").count(), 0);
   } finally {
-    await new Promise((r) => proxy.close(r));
+    slow.closeAllConnections?.();
+    await new Promise((r) => slow.close(r));
   }
 
   // The echo kernel's outbox message of level `sent`, once cemented: the proof from the rollup
