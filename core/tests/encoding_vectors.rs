@@ -207,6 +207,59 @@ mod taquito_operations {
                 Err(SignatureError::Mismatch)
             );
         }
+        // Secp256k1 (tz2) and P-256 (tz3) keys of Taquito's InMemorySigner: their ECDSA
+        // signatures check; a changed byte, a changed key or a high-S twin does not.
+        let others = v["ecdsa"].as_array().unwrap();
+        assert_eq!(others.len(), 2);
+        for signer in others {
+            let scheme = signer["scheme"].as_str().unwrap();
+            let pk = PublicKey::from_b58check(signer["public_key"].as_str().unwrap()).unwrap();
+            assert_eq!(pk.hash().to_b58check(), signer["source"].as_str().unwrap());
+            for case in signer["vectors"].as_array().unwrap() {
+                let signed = hex::decode(case["signed"].as_str().unwrap()).unwrap();
+                let op = Operation::decode_signed(&signed).unwrap();
+                assert_eq!(hex::encode(op.forge()), case["forged"].as_str().unwrap());
+                let sig = op.signature.clone().unwrap();
+                check_operation_signature(&pk, &op.forge(), &sig)
+                    .unwrap_or_else(|e| panic!("{scheme} {}: {e}", case["name"]));
+                let mut tampered = op.forge();
+                tampered[40] ^= 1;
+                assert_eq!(
+                    check_operation_signature(&pk, &tampered, &sig),
+                    Err(SignatureError::Mismatch),
+                    "{scheme}"
+                );
+                let mut other = sig.clone();
+                other.0[63] ^= 1;
+                assert_eq!(
+                    check_operation_signature(&pk, &op.forge(), &other),
+                    Err(SignatureError::Mismatch)
+                );
+                let short = Signature(sig.0[..63].to_vec());
+                assert!(matches!(
+                    check_operation_signature(&pk, &op.forge(), &short),
+                    Err(SignatureError::WrongLength { found: 63, .. })
+                ));
+                if scheme == "secp256k1" {
+                    // s -> n - s: the same signature in high-S form, which libsecp256k1 refuses.
+                    let n = hex::decode(
+                        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+                    )
+                    .unwrap();
+                    let mut high = sig.0.clone();
+                    let mut borrow = 0i16;
+                    for i in (0..32).rev() {
+                        let d = i16::from(n[i]) - i16::from(sig.0[32 + i]) - borrow;
+                        high[32 + i] = d.rem_euclid(256) as u8;
+                        borrow = i16::from(d < 0);
+                    }
+                    assert_eq!(
+                        check_operation_signature(&pk, &op.forge(), &Signature(high)),
+                        Err(SignatureError::Mismatch)
+                    );
+                }
+            }
+        }
         let b58 = Signature(vec![7; 64]).to_b58check(Some(pk.kind()));
         assert!(b58.starts_with("edsig"));
         assert_eq!(

@@ -8,9 +8,10 @@
 //!
 //! A manager operation is signed over `blake2b_256(0x03 || forged bytes)`
 //! ([`operation_digest`]); the key's hash (`tz1..`) is `blake2b_160` of the key bytes without
-//! the tag ([`PublicKey::hash`]). Checking signatures needs the `keys` feature (Ed25519 through
-//! `ed25519-dalek`); Secp256k1, P-256 and BLS keys are parsed and hashed, and their signatures
-//! are refused with [`SignatureError::Unsupported`].
+//! the tag ([`PublicKey::hash`]). Checking signatures needs the `keys` feature: Ed25519
+//! (`ed25519-dalek`, strict), Secp256k1 (`k256`, low-S only, as libsecp256k1 in octez) and P-256
+//! (`p256`), the ECDSA ones over the digest itself. BLS keys are parsed and hashed, and their
+//! signatures are refused with [`SignatureError::Unsupported`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -193,7 +194,9 @@ impl core::fmt::Debug for Signature {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SignatureError {
     /// The key's scheme is parsed but not checked by this build.
-    #[error("{0} signatures are not supported by the sandbox (only Ed25519 keys, tz1)")]
+    #[error(
+        "{0} signatures are not supported (Ed25519, Secp256k1 and P-256 keys are: tz1, tz2, tz3)"
+    )]
     Unsupported(&'static str),
     /// The signature has the wrong size for the key.
     #[error("a {scheme} signature has {expected} bytes, found {found}")]
@@ -247,9 +250,48 @@ pub fn check_signature(
             vk.verify_strict(digest, &ed25519_dalek::Signature::from_bytes(&sig))
                 .map_err(|_| SignatureError::Mismatch)
         }
-        PublicKey::Secp256k1(_) => Err(SignatureError::Unsupported("Secp256k1 (tz2)")),
-        PublicKey::P256(_) => Err(SignatureError::Unsupported("P-256 (tz3)")),
+        // Both sign the digest itself (no second hash), `r || s` big-endian; libsecp256k1, which
+        // octez uses for tz2, only accepts the low-S form, as k256's verifier does.
+        PublicKey::Secp256k1(k) => {
+            use k256::ecdsa::signature::hazmat::PrehashVerifier;
+            let scheme = "Secp256k1";
+            let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(k)
+                .map_err(|_| SignatureError::BadKey(scheme))?;
+            let sig = k256::ecdsa::Signature::from_slice(ecdsa_bytes(signature, scheme)?)
+                .map_err(|_| SignatureError::Mismatch)?;
+            if sig.normalize_s().is_some() {
+                return Err(SignatureError::Mismatch);
+            }
+            vk.verify_prehash(digest, &sig)
+                .map_err(|_| SignatureError::Mismatch)
+        }
+        PublicKey::P256(k) => {
+            use p256::ecdsa::signature::hazmat::PrehashVerifier;
+            let scheme = "P-256";
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(k)
+                .map_err(|_| SignatureError::BadKey(scheme))?;
+            let sig = p256::ecdsa::Signature::from_slice(ecdsa_bytes(signature, scheme)?)
+                .map_err(|_| SignatureError::Mismatch)?;
+            vk.verify_prehash(digest, &sig)
+                .map_err(|_| SignatureError::Mismatch)
+        }
         PublicKey::Bls(_) => Err(SignatureError::Unsupported("BLS (tz4)")),
+    }
+}
+
+/// The 64 bytes `r || s` of an ECDSA signature.
+#[cfg(feature = "keys")]
+fn ecdsa_bytes<'a>(
+    signature: &'a Signature,
+    scheme: &'static str,
+) -> Result<&'a [u8], SignatureError> {
+    match signature.0.len() {
+        64 => Ok(&signature.0),
+        found => Err(SignatureError::WrongLength {
+            scheme,
+            expected: 64,
+            found,
+        }),
     }
 }
 

@@ -53,6 +53,40 @@ assert.deepEqual(revealed.contents.map((c) => c.kind), ['reveal', 'transaction']
 assert.equal(await get(`/chains/main/blocks/head/context/contracts/${freshPkh}/manager_key`), await fresh.signer.publicKey());
 log('reveal', { hash: t2.hash, kinds: revealed.contents.map((c) => c.kind) });
 
+// 1b. Secp256k1 (tz2) and P-256 (tz3) accounts: funded, then revealing and spending with their
+// own ECDSA signatures; a signature by another key is refused at injection.
+for (const secretKey of [
+  'spsk1S2deD7ko5BuUx25Yc3JeguXrCW9y3WVU14uvWuZp5ZHQGK71f',
+  'p2sk2MhQDYpPiUnBfP1sgaCD1YPaMwiRxWhcvZCdPrgNdNZUEWBTUb',
+]) {
+  const account = toolkit(secretKey);
+  const pkh = await account.signer.publicKeyHash();
+  const fund = await boot.contract.transfer({ to: pkh, amount: 5 });
+  await fund.confirmation(1);
+  const spend = await account.contract.transfer({ to: wallet[1].address, amount: 1 });
+  await spend.confirmation(1);
+  assert.equal(spend.status, 'applied');
+  const op = await blockHas(spend.includedInBlock, spend.hash);
+  assert.deepEqual(op.contents.map((c) => c.kind), ['reveal', 'transaction']);
+  assert.equal(await get(`/chains/main/blocks/head/context/contracts/${pkh}/manager_key`), await account.signer.publicKey());
+  const balance = (await boot.tz.getBalance(pkh)).toNumber();
+  assert.ok(balance < 4_000_000 && balance > 3_900_000, `${pkh} balance ${balance}`);
+  // The same account's next transfer, signed by the Ed25519 key instead: refused.
+  const forger = new LocalForger();
+  const header = await get('/chains/main/blocks/head/header');
+  const counter = await get(`/chains/main/blocks/head/context/contracts/${pkh}/counter`);
+  const forged = await forger.forge({ branch: header.hash, contents: [{
+    kind: 'transaction', source: pkh, fee: '1000', counter: String(Number(counter) + 1),
+    gas_limit: '2000', storage_limit: '0', amount: '1', destination: wallet[1].address,
+  }] });
+  const { sbytes } = await fresh.signer.sign(forged, new Uint8Array([3]));
+  const bad = await fetch(rpc + '/injection/operation', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sbytes) });
+  const badText = await bad.text();
+  assert.notEqual(bad.status, 200, badText);
+  assert.match(badText, /signature/i);
+  log('ecdsa', { pkh, hash: spend.hash, balance });
+}
+
 // 2. Contracts: the example ticketer and receiver (Michelson text, as users write it).
 const ticketerCode = readFileSync(new URL('node-shim/contracts/ticketer.tz', repo), 'utf8');
 const receiverCode = readFileSync(new URL('node-shim/contracts/receiver.tz', repo), 'utf8');

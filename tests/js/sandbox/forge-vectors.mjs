@@ -4,7 +4,7 @@
 //   node tests/js/sandbox/forge-vectors.mjs > core/tests/data/taquito_operations.json
 import { LocalForger } from '@taquito/local-forging';
 import { InMemorySigner } from '@taquito/signer';
-import { encodeOpHash } from '@taquito/utils';
+import { b58Encode, encodeOpHash, PrefixV2 } from '@taquito/utils';
 
 const signer = new InMemorySigner('edsk3QoqBuvdamxouPhin7swCvkQNgq4jP5KZPbwWNnwdZpSpJiEbq');
 const source = await signer.publicKeyHash();
@@ -53,4 +53,23 @@ for (const [name, contents] of cases) {
   const { sbytes } = await signer.sign(forged, new Uint8Array([3]));
   out.push({ name, operation, forged, signed: sbytes, hash: encodeOpHash(sbytes) });
 }
-console.log(JSON.stringify({ source, public_key: publicKey, secret_key: 'edsk3QoqBuvdamxouPhin7swCvkQNgq4jP5KZPbwWNnwdZpSpJiEbq', vectors: out }, null, 1));
+// The same reveal and transaction signed by a Secp256k1 (tz2) and a P-256 (tz3) key, fixed
+// secret scalars: ECDSA signatures as Taquito makes them (`ecdsa`).
+const ecdsa = [];
+for (const [scheme, prefix, fill] of [['secp256k1', PrefixV2.Secp256k1SecretKey, 1], ['p256', PrefixV2.P256SecretKey, 2]]) {
+  const secretKey = b58Encode(new Uint8Array(32).map((_, i) => (i * 13 + fill) & 0xff), prefix);
+  const s = new InMemorySigner(secretKey);
+  const src = await s.publicKeyHash();
+  const pk = await s.publicKey();
+  const vectors = [];
+  for (const [name, contents] of [
+    ['reveal', [{ ...m('reveal', 1, { public_key: pk }), source: src }]],
+    ['transaction', [{ ...m('transaction', 2, { amount: '1000000', destination: source }), source: src }]],
+  ]) {
+    const forged = await forger.forge({ branch, contents });
+    const { sbytes } = await s.sign(forged, new Uint8Array([3]));
+    vectors.push({ name, forged, signed: sbytes, hash: encodeOpHash(sbytes) });
+  }
+  ecdsa.push({ scheme, source: src, public_key: pk, secret_key: secretKey, vectors });
+}
+console.log(JSON.stringify({ source, public_key: publicKey, secret_key: 'edsk3QoqBuvdamxouPhin7swCvkQNgq4jP5KZPbwWNnwdZpSpJiEbq', vectors: out, ecdsa }, null, 1));
