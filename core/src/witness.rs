@@ -311,7 +311,14 @@ fn run_levels(
 ) -> Result<WitnessRun, WitnessError> {
     let first = levels.first().map_or(0, |l| l.level);
     let fail = |level, error| pvm_error(state, level, error);
-    let mut pvm = Pvm::from_state(state, config.clone()).map_err(|error| match error {
+    // A state that has read no input yet (the origination state) does not say which level comes
+    // first: the witness's first level does (a commitment check binds it to the predecessor's
+    // level). A state that has read inputs fixes it, and a gap is an error below.
+    let config = PvmConfig {
+        first_level: first,
+        ..config.clone()
+    };
+    let mut pvm = Pvm::from_state(state, config).map_err(|error| match error {
         PvmError::NotResumable(m) => WitnessError::NotResumable(m),
         error => fail(first, error),
     })?;

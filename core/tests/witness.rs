@@ -101,6 +101,31 @@ fn a_replay_on_the_witness_gives_the_full_pvm_hashes_from_a_fraction_of_the_stat
     assert!(bytes.len() < 12_000, "witness of {} bytes", bytes.len());
 }
 
+#[test]
+fn a_witness_can_start_at_the_origination_state() {
+    // The first commitment period starts from the state before any input: the witness of its
+    // levels replays to the full PVM's hashes, from the rollup's first level on.
+    let mut pvm = Pvm::new(&kernel(), config()).unwrap();
+    let pre = pvm.state_tree().unwrap();
+    let levels = vec![level(&pvm, 0, &[b"a"]), level(&pvm, 1, &[b"b", b"c"])];
+    assert_eq!(levels[0].level, 11);
+    let (w, produced) =
+        witness::produce(&pre, pvm.config(), levels.clone(), &mut NoReveal).unwrap();
+    let full = run_full(&mut pvm, &levels, &mut PreimageMap::new());
+    let run = witness::replay(&witness::decode(&witness::encode(&w).unwrap()).unwrap()).unwrap();
+    assert_eq!(run, produced);
+    assert_eq!(
+        run.levels.iter().map(|l| l.state_hash).collect::<Vec<_>>(),
+        full
+    );
+    assert_eq!(run.ticks, pvm.ticks());
+    // After inputs were read, the state fixes the next level: a witness skipping one is refused.
+    let pre = pvm.state_tree().unwrap();
+    let skipping = vec![level(&pvm, 1, &[b"d"])];
+    let err = witness::produce(&pre, pvm.config(), skipping, &mut NoReveal).unwrap_err();
+    assert!(err.to_string().contains("expected level 13"), "{err}");
+}
+
 /// Number of values revealed in full in a proof tree.
 fn count_values(p: &ProofTree) -> usize {
     fn inode(i: &InodeTree) -> usize {

@@ -1383,7 +1383,7 @@ fn CheckPage() -> impl IntoView {
     view! {
         <section aria-labelledby="check-title">
             <h2 id="check-title">"Check commitments"</h2>
-            <p class="lead">"Fetch a rollup node's commitment chain back to its genesis commitment and check every commitment in a Web Worker: its hash and its link to the previous one; the genesis commitment's state against the node's kernel at origination; every later one by replaying the node's witness of its period (the part of the state the period reads, and its inboxes) from the previous commitment's state, so each commitment is established only if the one before it is. Where the node serves no witness (the first period, or a node without the witness RPC), the rollup is replayed from origination on its inboxes instead (up to 5,000 levels)."</p>
+            <p class="lead">"Fetch a rollup node's commitment chain back to its genesis commitment and check every commitment in a Web Worker: its hash and its link to the previous one; the genesis commitment's state against the node's kernel at origination; every later one by replaying the node's witness of its period (the part of the state the period reads, and its inboxes) from the previous commitment's state, so each commitment is established only if the one before it is. Where the node serves no witness (a node without the witness RPC, or an error), the rollup is replayed from origination on its inboxes instead (up to 5,000 levels)."</p>
             <div class="card">
                 <TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/>
                 <div class="row wrap">

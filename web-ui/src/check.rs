@@ -598,7 +598,7 @@ mod tests {
     const ECHO: &str = include_str!("../../node-shim/examples/echo.wat");
     const TIMESTAMP: i64 = 1_700_000_000;
     const PREDECESSOR: [u8; 32] = [7; 32];
-    /// What soru-node answers for the first period (a witness cannot start at origination).
+    /// A node that serves no witness for a period (as soru-node did for the first one).
     const NO_FIRST_WITNESS: &str = "GET u: HTTP 500: witness level 0 is level 11, expected level 0";
 
     fn external(level: u32) -> Vec<u8> {

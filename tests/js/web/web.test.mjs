@@ -301,8 +301,8 @@ await test("check commitments of a real sandbox and node (valid, and invalid thr
   execFileSync(path.join(BIN, "soru-node"), ["init", "operator", "config", "for", rollup, "with", "operators", operator,
     "--data-dir", nodeDir, "--endpoint", l1, "--rpc-addr", "127.0.0.1:0", "--history-mode", "archive"]);
   const node = await startServer("soru-node", ["run", "--data-dir", nodeDir, "--wallet", path.join(l1Dir, "wallet.json")]);
-  // The messages go in after the first commitment period, whose witness the node cannot serve
-  // (it starts at origination): the period holding them is checked by witness.
+  // The messages go in after the first commitment period (whose witness starts at the
+  // origination state): the period holding them is checked by witness too.
   for (const until = Date.now() + 90_000; ;) {
     const { status, body } = await getJson(`${node}/global/last_stored_commitment`);
     if (status === 200 && body && body.commitment.inbox_level > origination) break;
@@ -338,15 +338,15 @@ await test("check commitments of a real sandbox and node (valid, and invalid thr
   assert.ok(valid, `${text} ${await alerts()}`);
   const [, total, byWitness, replayed] = valid.map(Number);
   assert.ok(total >= 4, `genesis and at least three commitments: ${text}`);
-  // Only the first period (from origination) has no witness.
-  assert.equal(replayed, 1, text);
-  assert.equal(byWitness, total - 2, text);
+  // Every period has a witness, the first one (from the origination state) included.
+  assert.equal(replayed, 0, text);
+  assert.equal(byWitness, total - 1, text);
   const rows = page.locator("#commitments tbody tr");
   assert.equal(await rows.count(), total);
   assert.equal(await rows.first().locator("td").first().textContent(), String(origination));
   const method = (i) => rows.nth(i).locator("td.method").textContent();
   assert.equal(await method(0), "kernel at origination");
-  assert.match(await method(1), /^replay from origination \(no witness: GET http\S+\/helpers\/witness\?from=\d+: HTTP \d+/);
+  assert.match(await method(1), /^witness of levels \d+..=\d+ \([\d,]+ bytes\)$/);
   assert.match(await method(2), /^witness of levels \d+..=\d+ \([\d,]+ bytes\)$/);
   assert.equal(await page.locator("#commitments .invalid").count(), 0);
   await shoot("check", "#commitments");
