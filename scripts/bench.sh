@@ -11,7 +11,11 @@
 #      benchmark | soru (wasmi) | baseline (wasmtime) | ratio. Figures criterion does not keep
 #      (levels accumulated, the durable-keys run) pass through $TARGET_DIR/soru-bench-notes.
 #   4. verifies one proof natively and as wasm32 in Node (scripts/bench-verify-node.sh);
-#   5. measures the web app's budgets in headless Chromium (scripts/bench-web.sh).
+#   5. measures the web app's budgets in headless Chromium (scripts/bench-web.sh);
+#   6. the light client (scripts/bench-verifier.sh) and the rollup node against a real sandbox
+#      (`cargo bench -p soru-node --bench node`: catching up SORU_NODE_BENCH_LEVELS levels of 100
+#      messages, default 1000, against `soru replay` of the same messages; RPC requests/s; store
+#      size per level; peak RSS).
 #
 # Environment: SORU_TREE_BENCH_KEYS (tree size), SORU_DURABLE_BENCH_KEYS (keys written in one
 # run), SORU_BASELINE_SECONDS (time per wasmtime measurement, default 3), CARGO (cargo binary).
@@ -68,3 +72,7 @@ bash scripts/bench-web.sh
 echo
 echo "== the light client: proofs natively vs npm package vs WASI, replay, package sizes (scripts/bench-verifier.sh)"
 bash scripts/bench-verifier.sh
+
+echo
+echo "== the rollup node against a real sandbox (cargo bench -p soru-node --bench node, ${SORU_NODE_BENCH_LEVELS:-1000} levels)"
+SORU_NODE_BENCH_LEVELS="${SORU_NODE_BENCH_LEVELS:-1000}" "$CARGO" bench -p soru-node --bench node

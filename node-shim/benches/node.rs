@@ -246,7 +246,7 @@ fn main() {
     let out = Command::new(soru)
         .args(["replay", "--kernel", kernel_path.to_str().unwrap()])
         .args([
-            "--inbox",
+            "--inputs",
             inbox_file.to_str().unwrap(),
             "--rollup",
             &rollup,
