@@ -11,7 +11,7 @@
 //! worst case is twice the peak live size per class.
 //!
 //! The logic is [`Heap`], generic over where pages come from ([`Pages`]), so the native tests
-//! run it on an ordinary buffer; [`WasmHeap`] is the global allocator over `memory.grow`.
+//! run it on an ordinary buffer; `WasmHeap` (on `wasm32`) is the global allocator over `memory.grow`.
 
 use core::alloc::Layout;
 
