@@ -112,6 +112,14 @@ pub enum InboxError {
     /// The inbox level would overflow an int32.
     #[error("inbox level {0} has no successor")]
     LevelOverflow(i32),
+    /// Level `level` was to be added to an inbox that is not the one after level `level - 1`.
+    #[error("the inbox before it has level {previous}, expected {}", i64::from(*level) - 1)]
+    NotConsecutive {
+        /// The level being added.
+        level: u32,
+        /// The level of the inbox it was to be added to.
+        previous: i32,
+    },
     /// A skip-list cell does not have the back pointers its index requires.
     #[error("{list} cell {index} has {found} back pointer(s), its index requires {expected}")]
     MalformedCell {
@@ -457,6 +465,18 @@ impl Inbox {
             level,
             old_levels_messages: cell,
         })
+    }
+
+    /// The inbox after level `level`, whose messages are `payloads`, when this inbox is the one
+    /// after level `level - 1` ([`Inbox::next_level`] with that check).
+    pub fn after_level(&self, level: u32, payloads: &[Vec<u8>]) -> Result<Inbox, InboxError> {
+        if i64::from(self.level) + 1 != i64::from(level) {
+            return Err(InboxError::NotConsecutive {
+                level,
+                previous: self.level,
+            });
+        }
+        self.next_level(payloads)
     }
 
     /// The inbox hash (`srib1`): the hash of `old_levels_messages`.

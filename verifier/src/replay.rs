@@ -284,9 +284,6 @@ pub fn check_commitment_with_witness(
 /// Why a witness's inbox is not the L1's ([`check_witness_inbox`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InboxCheckError {
-    /// The witness could not be decoded.
-    #[error("{0}")]
-    Witness(#[from] WitnessError),
     /// A witnessed level's messages do not form an inbox level.
     #[error("level {level}: {reason}")]
     Level {
@@ -321,11 +318,11 @@ pub enum InboxCheckError {
 /// checks a commitment from the L1's inbox and the predecessor's state alone. Returns each
 /// level with its witness.
 pub fn check_witness_inbox(
-    witness: &[u8],
+    witness: &Witness,
     inboxes: &[Inbox],
 ) -> Result<Vec<(u32, MerkelizedPayloadsHash)>, InboxCheckError> {
-    let w = soru_core::witness::decode(witness)?;
-    w.levels
+    witness
+        .levels
         .iter()
         .map(|l| {
             let ours = l.inbox_witness().map_err(|e| InboxCheckError::Level {

@@ -25,15 +25,7 @@ pub const PROTOCOL_025: &str = "PsUshuai9QapM5TGj1JpuVGkdxz5GykdnEvS6Rh8SUVrARvZ
 /// The shared inbox could not be extended (names the level).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SharedInboxError {
-    /// The inbox to extend is not the one after the previous level.
-    #[error("shared inbox of level {level}: the inbox before it has level {previous}, expected {}", i64::from(*level) - 1)]
-    NotConsecutive {
-        /// The level being added.
-        level: u32,
-        /// The level of the inbox it was to be added to.
-        previous: i32,
-    },
-    /// The inbox refused the level's messages.
+    /// The inbox refused the level (not the one after the previous level, or its messages).
     #[error("shared inbox of level {level}: {source}")]
     Inbox {
         /// The level.
@@ -85,14 +77,8 @@ pub fn next_shared_inbox(
     level: u32,
     full: &[Vec<u8>],
 ) -> Result<Inbox, SharedInboxError> {
-    if i64::from(previous.level) + 1 != i64::from(level) {
-        return Err(SharedInboxError::NotConsecutive {
-            level,
-            previous: previous.level,
-        });
-    }
     previous
-        .next_level(full)
+        .after_level(level, full)
         .map_err(|source| SharedInboxError::Inbox { level, source })
 }
 
@@ -322,9 +308,12 @@ mod tests {
         );
         assert_eq!(
             next_shared_inbox(&genesis, 9, &full),
-            Err(SharedInboxError::NotConsecutive {
+            Err(SharedInboxError::Inbox {
                 level: 9,
-                previous: 7
+                source: soru_core::inbox::InboxError::NotConsecutive {
+                    level: 9,
+                    previous: 7
+                }
             })
         );
         let e = next_shared_inbox(&genesis, 8, &full[..1]).unwrap_err();

@@ -231,7 +231,7 @@ fn replay_witness(flags: &[(&'static str, &str)]) -> Result<ExitCode, BadInput> 
     // The inbox check needs no replay: a witness whose inbox is not the L1's is invalid first.
     if let Some(Err(e)) = inboxes
         .as_ref()
-        .map(|i| soru_verifier::replay::check_witness_inbox(&witness, i))
+        .map(|i| soru_verifier::replay::check_witness_inbox(&w, i))
     {
         return Ok(verdict(Err(format!(
             "the witness's inbox is not the L1's: {e}"

@@ -214,8 +214,9 @@ pub fn check_witness_inbox(witness: &[u8], inboxes: &str) -> Result<String, JsEr
                 .map_err(|e| js_error(alloc::format!("L1 inbox {i}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let witness = soru_core::witness::decode(witness).map_err(js_error)?;
     let checked =
-        soru_verifier::replay::check_witness_inbox(witness, &inboxes).map_err(js_error)?;
+        soru_verifier::replay::check_witness_inbox(&witness, &inboxes).map_err(js_error)?;
     let levels = checked.iter().map(|(level, hash)| {
         Json::object([
             ("level", Json::Int(i64::from(*level))),

@@ -29,14 +29,6 @@ pub const ACTIVATION_LEVEL: u32 = 0;
 /// Why the shared inbox of a level could not be built (names the level).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SharedInboxError {
-    /// The inbox before the level is not the previous level's.
-    #[error("inbox of level {level}: built on the inbox of level {previous}, expected level {}", level.saturating_sub(1))]
-    NotConsecutive {
-        /// The level being added.
-        level: u32,
-        /// The level of the inbox it was to be added to.
-        previous: i32,
-    },
     /// A stored message of the level is not hex.
     #[error("inbox of level {level}: message {index} is not hex: {reason}")]
     Hex {
@@ -106,14 +98,8 @@ pub fn next(
     level: u32,
     level_payloads: &[Vec<u8>],
 ) -> Result<Inbox, SharedInboxError> {
-    if i64::from(previous.level) + 1 != i64::from(level) {
-        return Err(SharedInboxError::NotConsecutive {
-            level,
-            previous: previous.level,
-        });
-    }
     previous
-        .next_level(level_payloads)
+        .after_level(level, level_payloads)
         .map_err(|source| SharedInboxError::Inbox { level, source })
 }
 
@@ -281,9 +267,12 @@ mod tests {
         let inboxes = rebuild(&blocks).unwrap();
         assert_eq!(
             next(&inboxes[2], 4, &block_payloads(&blocks[4]).unwrap()),
-            Err(SharedInboxError::NotConsecutive {
+            Err(SharedInboxError::Inbox {
                 level: 4,
-                previous: 2
+                source: InboxError::NotConsecutive {
+                    level: 4,
+                    previous: 2
+                }
             })
         );
         let mut bad = blocks.clone();
