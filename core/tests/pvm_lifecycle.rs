@@ -841,3 +841,63 @@ fn a_pvm_resumed_from_its_state_tree_goes_on_like_the_original() {
         .unwrap();
     assert!(e.to_string().contains("stuck"), "{e}");
 }
+
+/// Input ticks are recorded as the inputs, not as snapshots: `state_hash_at` rebuilds each
+/// input tick's state, which must be the one the PVM was in right after that input, through
+/// `Start_of_level`, a protocol migration, a durable write between two inputs, `End_of_level`
+/// and the inputs a stuck PVM counts without reading.
+#[test]
+fn state_hash_at_an_input_tick_is_the_state_right_after_that_input() {
+    let sol = InboxMessage::Internal(InternalInboxMessage::StartOfLevel).encode();
+    let eol = InboxMessage::Internal(InternalInboxMessage::EndOfLevel).encode();
+    let mut pvm = Pvm::new(&kernel("trap"), PvmConfig::default()).unwrap();
+    pvm.run_level(&[external(b"first level")], &mut NoReveal)
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut feed = |pvm: &mut Pvm, counter: u32, payload: &[u8]| {
+        pvm.step_input(1, counter, payload).unwrap();
+        seen.push((pvm.ticks(), pvm.state_hash().unwrap()));
+    };
+    feed(&mut pvm, 0, &sol);
+    feed(&mut pvm, 1, &external(b"a"));
+    feed(&mut pvm, 2, &migration("paris_019"));
+    pvm.set_durable_value("/between/inputs", b"x").unwrap();
+    feed(&mut pvm, 3, &external(&[7; 5000]));
+    feed(&mut pvm, 4, &eol);
+    for (tick, hash) in &seen {
+        assert_eq!(pvm.state_hash_at(*tick).unwrap(), *hash, "tick {tick}");
+    }
+    assert_eq!(
+        pvm.finish_level(&mut NoReveal).unwrap(),
+        Status::WaitingForInput
+    );
+    for (tick, hash) in &seen {
+        assert_eq!(
+            pvm.state_hash_at(*tick).unwrap(),
+            *hash,
+            "tick {tick} after the run"
+        );
+    }
+
+    // A stuck PVM's input ticks change only the tick and the last input.
+    let mut stuck = Pvm::new(&kernel("upgrade"), PvmConfig::default()).unwrap();
+    let no_entry =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "main")))"#).unwrap();
+    stuck
+        .run_level(&[external(&no_entry)], &mut NoReveal)
+        .unwrap();
+    assert_eq!(stuck.status(), Status::Stuck);
+    let mut seen = Vec::new();
+    for (counter, payload) in [sol, external(b"ignored"), eol].iter().enumerate() {
+        stuck.step_input(1, counter as u32, payload).unwrap();
+        seen.push((stuck.ticks(), stuck.state_hash().unwrap()));
+    }
+    assert_ne!(seen[0].1, seen[1].1);
+    for (tick, hash) in &seen {
+        assert_eq!(
+            stuck.state_hash_at(*tick).unwrap(),
+            *hash,
+            "stuck, tick {tick}"
+        );
+    }
+}

@@ -125,6 +125,7 @@
 //! assert_eq!(report.outbox[2], b"\x01hello");
 //! ```
 
+mod history;
 pub mod kernel;
 #[cfg(feature = "debugger")]
 pub mod profile;
@@ -145,7 +146,7 @@ use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
 use crate::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
 use crate::host::{self, HostState, HostTrap};
 use crate::reveal::{Reveal, RevealRequest};
-use crate::state::input_buffer::{self, Input, InputBufferError};
+use crate::state::input_buffer::{self, InputBufferError};
 use crate::state::output_buffer::{self, OutputBufferError, OutputBufferInfo};
 use crate::state::{
     Counters, FallbackCause, InterpreterError, Parameters, StuckError, TickState, DURABLE_PATH,
@@ -153,6 +154,8 @@ use crate::state::{
     TAG_SOME, TOO_MANY_REBOOT_FLAG_KEY, UPGRADE_ERROR_FLAG_KEY, VERSION_KEY,
 };
 use crate::tree::{Hash, Tree, TreeError};
+
+use history::{input_kind, InputEffect, InputKind, InputRun, RecordedInput, Segment};
 pub use kernel::KernelError;
 pub use step::{read_memory, MemoryError, Progress};
 
@@ -466,30 +469,6 @@ fn key(path: &str) -> Key {
     Key::from_path(path).expect("the PVM's own keys are valid constants")
 }
 
-/// The kind of an input, as octez's `Pvm_input_kind.from_raw_input` sees it.
-enum InputKind {
-    StartOfLevel,
-    EndOfLevel,
-    ProtocolMigration(String),
-    Other,
-}
-
-fn input_kind(payload: &[u8]) -> InputKind {
-    // Only internal messages with tags 1, 2 and 4 matter; decode only those (octez requires
-    // them to be exactly well-formed, as `InboxMessage::decode` does).
-    if !matches!(payload, [0, 1 | 2 | 4, ..]) {
-        return InputKind::Other;
-    }
-    match InboxMessage::decode(payload) {
-        Ok(InboxMessage::Internal(InternalInboxMessage::StartOfLevel)) => InputKind::StartOfLevel,
-        Ok(InboxMessage::Internal(InternalInboxMessage::EndOfLevel)) => InputKind::EndOfLevel,
-        Ok(InboxMessage::Internal(InternalInboxMessage::ProtocolMigration(name))) => {
-            InputKind::ProtocolMigration(name)
-        }
-        _ => InputKind::Other,
-    }
-}
-
 fn internal(message: InternalInboxMessage) -> Vec<u8> {
     InboxMessage::Internal(message).encode()
 }
@@ -512,26 +491,14 @@ pub struct Pvm {
     last_input: Option<(u32, u32)>,
     tick_state: TickState,
     history: Vec<Segment>,
+    /// Whether the next input may extend the [`Segment::Inputs`] at the end of `history`
+    /// (false once the state has been changed between two inputs).
+    inputs_open: bool,
     /// Index in `history` of the first segment of each level kept.
     level_starts: VecDeque<usize>,
     wasm: Wasm,
     /// The stepping API's settings for the run being started (see [`step`]).
     stepping: step::Stepping,
-}
-
-/// A range of ticks of the current level and the state at those ticks.
-#[derive(Clone)]
-enum Segment {
-    /// Every tick of the range is in the state `tree` (with its own `current_tick`).
-    State { first: u128, last: u128, tree: Tree },
-    /// The ticks of a `kernel_run`; `post` is its resulting (padding) state.
-    KernelRun {
-        first: u128,
-        last: u128,
-        level: u32,
-        run: u32,
-        post: Tree,
-    },
 }
 
 /// The wasmi engine of one PVM version, its host functions linked once, and the compiled
@@ -648,6 +615,7 @@ impl Pvm {
             last_input: None,
             tick_state: TickState::Collect,
             history: Vec::new(),
+            inputs_open: false,
             level_starts: VecDeque::new(),
             stepping: step::Stepping::default(),
         })
@@ -813,10 +781,7 @@ impl Pvm {
     /// input and output buffers, the origination parameters and the tick counters.
     pub fn state_tree(&self) -> Result<Tree, PvmError> {
         let host = self.host_ref();
-        let mut tree = host.buffers.clone();
-        tree.set_subtree(&DURABLE_PATH, host.durable.tree().clone())?;
-        crate::state::write_counters(&mut tree, &self.counters())?;
-        Ok(tree)
+        history::compose(&host.buffers, &host.durable, &self.counters())
     }
 
     fn counters(&self) -> Counters {
@@ -847,6 +812,7 @@ impl Pvm {
     pub fn state_hash_at(&self, tick: u128) -> Result<Hash, PvmError> {
         match self.segment(tick)? {
             Segment::State { tree, .. } => hash_with_tick(tree, tick),
+            Segment::Inputs(run) => Ok(run.tree_at(tick)?.hash()),
             Segment::KernelRun {
                 first,
                 last,
@@ -872,15 +838,12 @@ impl Pvm {
             Segment::State { tree, .. } | Segment::KernelRun { post: tree, .. } => {
                 hash_with_tick(tree, tick)
             }
+            Segment::Inputs(run) => Ok(run.tree_at(tick)?.hash()),
         }
     }
 
     fn segment(&self, tick: u128) -> Result<&Segment, PvmError> {
-        let range = |s: &Segment| match s {
-            Segment::State { first, last, .. } | Segment::KernelRun { first, last, .. } => {
-                (*first, *last)
-            }
-        };
+        let range = Segment::range;
         // Segments are in tick order and do not overlap.
         let i = self.history.partition_point(|s| range(s).1 < tick);
         let found = self.history.get(i).filter(|s| range(s).0 <= tick);
@@ -923,6 +886,8 @@ impl Pvm {
         }
         let k = Key::from_path(path)?;
         self.host_mut().durable.set_value(&k, value, true)?;
+        // The inputs recorded so far are replayed from the state before them.
+        self.inputs_open = false;
         Ok(())
     }
 
@@ -948,67 +913,67 @@ impl Pvm {
             host.debug_bytes = 0;
             host.debug_dropped = 0;
         }
-        if let Phase::Stuck(_) = self.phase {
-            return self.record(self.tick, self.tick);
-        }
-        self.apply_input(level, counter, payload, kind)?;
-        self.record(self.tick, self.tick)
-    }
-
-    fn apply_input(
-        &mut self,
-        level: u32,
-        counter: u32,
-        payload: &[u8],
-        kind: InputKind,
-    ) -> Result<(), PvmError> {
-        let version = self.version;
-        let host = self.host_mut();
-        input_buffer::push(
-            &mut host.buffers,
-            &Input {
-                level,
-                counter,
-                payload: payload.to_vec(),
-            },
-        )?;
-        match kind {
-            InputKind::StartOfLevel => {
-                // Octez initialises the outbox at the first level, then moves it forward by one
-                // level at every Start_of_level.
-                let info = output_buffer::read_info(&mut host.buffers)?;
-                let outbox_level = match info.last_level {
-                    Some(last) => u32::try_from(last).unwrap_or(0).wrapping_add(1),
-                    None => level,
-                };
-                output_buffer::start_level(&mut host.buffers, outbox_level)?;
-            }
-            InputKind::EndOfLevel => {
-                self.phase = Phase::Boundary;
-                self.tick_state = TickState::Padding;
-            }
-            InputKind::ProtocolMigration(name) => {
-                if let Some(v) = PvmVersion::for_protocol(name.as_bytes()) {
-                    host.durable
-                        .set_value(&key(VERSION_KEY), v.as_str().as_bytes(), true)?;
+        let input = RecordedInput {
+            level,
+            counter,
+            payload: payload.to_vec(),
+            applied: !matches!(self.phase, Phase::Stuck(_)),
+            tick_state: TickState::Collect,
+        };
+        self.open_input_run();
+        if input.applied {
+            let host = self.host_mut();
+            let effect = history::apply_input(&mut host.buffers, &mut host.durable, &input, &kind)?;
+            match effect {
+                InputEffect::None => {}
+                InputEffect::EndOfLevel => {
+                    self.phase = Phase::Boundary;
+                    self.tick_state = TickState::Padding;
+                }
+                InputEffect::Migration(v) => {
                     if v == PvmVersion::V4 {
                         // octez `apply_migration`: 2.0.0-r4 restores the protocol's
-                        // ticks_per_snapshot and outbox validity period.
+                        // ticks_per_snapshot (the outbox validity period is in the state).
                         self.config.ticks_per_snapshot = TICKS_PER_SNAPSHOT;
-                        let buffers = &mut self.host_mut().buffers;
-                        let mut info = output_buffer::read_info(buffers)?;
-                        info.validity_period =
-                            i32::try_from(OUTBOX_VALIDITY_PERIOD).unwrap_or(i32::MAX);
-                        output_buffer::write_info(buffers, &info)?;
                     }
-                    if v != version {
+                    if v != self.version {
                         self.set_version(v)?;
                     }
                 }
             }
-            InputKind::Other => {}
+        }
+        let tick_state = self.tick_state.clone();
+        if let Some(Segment::Inputs(run)) = self.history.last_mut() {
+            run.inputs.push(RecordedInput {
+                tick_state,
+                ..input
+            });
         }
         Ok(())
+    }
+
+    /// Makes sure the end of `history` is an input run the input at the current tick extends:
+    /// a new one starts from the state before this input.
+    fn open_input_run(&mut self) {
+        let tick = self.tick;
+        if self.inputs_open {
+            if let Some(Segment::Inputs(run)) = self.history.last() {
+                if run.continues_at(tick) {
+                    return;
+                }
+            }
+        }
+        let host = self.host_ref();
+        let run = InputRun {
+            first: tick,
+            buffers: host.buffers.clone(),
+            durable: host.durable.clone(),
+            last_top_level_call: self.last_top_level_call,
+            reboot_counter: self.reboot_counter,
+            inputs: Vec::new(),
+        };
+        self.history.push(Segment::Inputs(Box::new(run)));
+        self.inputs_open = true;
     }
 
     fn set_version(&mut self, version: PvmVersion) -> Result<(), PvmError> {

@@ -857,6 +857,7 @@ impl Pvm {
             last_input: self.last_input,
             tick_state: self.tick_state.clone(),
             history: self.history.clone(),
+            inputs_open: self.inputs_open,
             level_starts: self.level_starts.clone(),
             wasm,
             stepping: super::step::Stepping::default(),
