@@ -65,10 +65,15 @@ fn malformed(suffix: &[&[u8]], reason: impl Into<String>) -> InputBufferError {
     }
 }
 
-/// Reads the `Data_encoding.z` counter at `suffix`; an absent field reads as 0 (octez's empty
-/// vector before its first encoding).
-fn counter(tree: &Tree, suffix: &[&[u8]]) -> Result<u64, InputBufferError> {
-    let Some(bytes) = tree.value(&at(suffix))? else {
+/// Reads the `Data_encoding.z` counter `name` of the input buffer `buffer`; an absent field
+/// reads as 0 (octez's empty vector before its first encoding).
+fn counter(buffer: &Tree, name: &'static [u8]) -> Result<u64, InputBufferError> {
+    counter_at(buffer, &[name])
+}
+
+/// Like [`counter`], at `suffix` under the input buffer.
+fn counter_at(buffer: &Tree, suffix: &[&[u8]]) -> Result<u64, InputBufferError> {
+    let Some(bytes) = buffer.value(suffix)? else {
         return Ok(0);
     };
     let mut r = Reader::new(bytes);
@@ -80,82 +85,109 @@ fn counter(tree: &Tree, suffix: &[&[u8]]) -> Result<u64, InputBufferError> {
         .ok_or_else(|| malformed(suffix, "negative or above 2^64-1"))
 }
 
-fn set_counter(tree: &mut Tree, suffix: &[&[u8]], v: u64) -> Result<(), TreeError> {
-    tree.set_value(&at(suffix), &super::z_bytes(v))
+fn set_counter(buffer: &mut Tree, name: &'static [u8], v: u64) -> Result<(), TreeError> {
+    buffer.set_value(&[name], &super::z_bytes(v))
 }
 
 /// Writes the empty input buffer (`Input_buffer.alloc`, and `reset` when the kernel yields):
 /// `head` and `length` 0 and no messages.
 pub fn reset(tree: &mut Tree) -> Result<(), TreeError> {
-    tree.remove(&at(&[b"contents"]))?;
-    set_counter(tree, &[b"head"], 0)?;
-    set_counter(tree, &[b"length"], 0)
+    tree.update(&INPUT_BUFFER, |buffer| {
+        buffer.remove(&[b"contents"])?;
+        set_counter(buffer, b"head", 0)?;
+        set_counter(buffer, b"length", 0)
+    })
 }
 
 /// Number of unread inputs.
 pub fn len(tree: &Tree) -> Result<u64, InputBufferError> {
-    counter(tree, &[b"length"])
+    match tree.subtree(&INPUT_BUFFER)? {
+        Some(buffer) => counter(&buffer, b"length"),
+        None => Ok(0),
+    }
 }
 
-/// Appends an input (octez `Input_buffer.enqueue`).
+/// Appends an input (octez `Input_buffer.enqueue`). The buffer is reached once and the entry
+/// built apart, so the state's path to it is walked (and copied, if shared) once.
 pub fn push(tree: &mut Tree, input: &Input) -> Result<(), InputBufferError> {
-    let head = counter(tree, &[b"head"])?;
-    let length = counter(tree, &[b"length"])?;
-    let index = format!("{}", head + length);
-    let entry = at(&[b"contents", index.as_bytes()]);
-    let field = |name: &'static [u8]| {
-        let mut p = entry.clone();
-        p.push(name);
-        p
-    };
-    // The payload's chunked byte vector (`length`, `contents/<j>`) sits directly in the entry,
-    // beside the two fields; writing it first clears the entry.
-    write_chunked(tree, &entry, &input.payload).map_err(|e| match e {
-        DurableError::Tree(t) => InputBufferError::Tree(t),
-        other => malformed(&[b"contents", index.as_bytes()], format!("{other}")),
-    })?;
-    tree.set_value(&field(b"raw-level"), &(input.level as i32).to_be_bytes())?;
-    tree.set_value(
-        &field(b"message-counter"),
-        &super::z_bytes(u64::from(input.counter)),
-    )?;
-    set_counter(tree, &[b"length"], length + 1)?;
-    Ok(())
+    tree.update(&INPUT_BUFFER, |buffer| {
+        let head = counter(buffer, b"head")?;
+        let length = counter(buffer, b"length")?;
+        let index = format!("{}", head + length);
+        // The payload's chunked byte vector (`length`, `contents/<j>`) sits directly in the
+        // entry, beside the two fields.
+        let mut entry = Tree::empty();
+        write_chunked(&mut entry, &[], &input.payload).map_err(|e| match e {
+            DurableError::Tree(t) => InputBufferError::Tree(t),
+            other => malformed(&[b"contents", index.as_bytes()], format!("{other}")),
+        })?;
+        entry.set_value(&[b"raw-level"], &(input.level as i32).to_be_bytes())?;
+        entry.set_value(
+            &[b"message-counter"],
+            &super::z_bytes(u64::from(input.counter)),
+        )?;
+        buffer.set_subtree(&[b"contents", index.as_bytes()], entry)?;
+        set_counter(buffer, b"length", length + 1)?;
+        Ok(())
+    })
 }
 
 /// Removes and returns the first unread input (octez `Input_buffer.dequeue`), `None` when the
 /// buffer is empty.
 pub fn pop(tree: &mut Tree) -> Result<Option<Input>, InputBufferError> {
-    let length = counter(tree, &[b"length"])?;
+    if len(tree)? == 0 {
+        return Ok(None);
+    }
+    let mut popped = None;
+    tree.update(&INPUT_BUFFER, |buffer| {
+        popped = pop_from(buffer)?;
+        Ok::<(), InputBufferError>(())
+    })?;
+    Ok(popped)
+}
+
+/// [`pop`] on the input buffer itself.
+fn pop_from(buffer: &mut Tree) -> Result<Option<Input>, InputBufferError> {
+    let length = counter(buffer, b"length")?;
     if length == 0 {
         return Ok(None);
     }
-    let head = counter(tree, &[b"head"])?;
+    let head = counter(buffer, b"head")?;
     let index = format!("{head}");
-    let entry: [&[u8]; 2] = [b"contents", index.as_bytes()];
+    let entry_path: [&[u8]; 2] = [b"contents", index.as_bytes()];
     let level_path: [&[u8]; 3] = [b"contents", index.as_bytes(), b"raw-level"];
     let counter_path: [&[u8]; 3] = [b"contents", index.as_bytes(), b"message-counter"];
-    let level = match tree.value(&at(&level_path))? {
+    let Some(entry) = buffer.subtree(&entry_path)? else {
+        return Err(malformed(&level_path, "missing"));
+    };
+    let level = match entry.value(&[b"raw-level"])? {
         Some(b) => <[u8; 4]>::try_from(b)
             .map(|a| i32::from_be_bytes(a) as u32)
             .map_err(|_| malformed(&level_path, format!("{} bytes, not an int32", b.len())))?,
         None => return Err(malformed(&level_path, "missing")),
     };
-    if tree.value(&at(&counter_path))?.is_none() {
+    if entry.value(&[b"message-counter"])?.is_none() {
         return Err(malformed(&counter_path, "missing"));
     }
-    let message_counter = counter(tree, &counter_path)?;
+    let message_counter = counter_at(buffer, &counter_path)?;
     let message_counter =
         u32::try_from(message_counter).map_err(|_| malformed(&counter_path, "above 2^32-1"))?;
-    let payload = match read_chunked(tree, &at(&entry)) {
+    let payload = match read_chunked(&entry, &[]) {
         Ok(Some(p)) => p,
         Ok(None) => Vec::new(),
         Err(DurableError::Tree(e)) => return Err(e.into()),
-        Err(e) => return Err(malformed(&entry, format!("{e}"))),
+        // The entry was read on its own: name the field, not the entry's root.
+        Err(DurableError::CorruptLength { length, .. }) => {
+            return Err(malformed(
+                &entry_path,
+                format!("corrupt payload length: {length} bytes"),
+            ))
+        }
+        Err(e) => return Err(malformed(&entry_path, format!("{e}"))),
     };
-    tree.remove(&at(&entry))?;
-    set_counter(tree, &[b"head"], head + 1)?;
-    set_counter(tree, &[b"length"], length - 1)?;
+    buffer.remove(&entry_path)?;
+    set_counter(buffer, b"head", head + 1)?;
+    set_counter(buffer, b"length", length - 1)?;
     Ok(Some(Input {
         level,
         counter: message_counter,
@@ -193,7 +225,7 @@ mod tests {
             .value(&at(&[b"contents", b"1", b"raw-level"]))
             .unwrap()
             .is_some());
-        assert_eq!(counter(&t, &[b"head"]).unwrap(), 1);
+        assert_eq!(counter_at(&t, &at(&[b"head"])).unwrap(), 1);
         push(
             &mut t,
             &Input {

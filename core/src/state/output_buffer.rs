@@ -365,11 +365,11 @@ pub fn push_message<T: TreeAccess + ?Sized>(
     let level =
         u32::try_from(last).map_err(|_| malformed(&[b"2", b"last_level"], "negative level"))?;
     let lvl = format!("{level}");
-    // One descent to the outbox of the level; its fields are read and written apart, so the
-    // steps of the large `outboxes` directory are hashed twice per message, not five times.
+    // The outbox of the level is read, then edited in place in one more descent (a copy
+    // taken out would share its `contents` with the tree, and writing to it would copy that
+    // directory of up to `message_limit` entries for every message).
     let outbox_path = full_path(&[b"1", b"outboxes", lvl.as_bytes()]);
-    let outbox = tree.subtree(&outbox_path)?;
-    let (head, length) = match &outbox {
+    let (head, length) = match &tree.subtree(&outbox_path)? {
         Some(o) => outbox_bounds(o, &lvl)?,
         None => (0, 0),
     };
@@ -388,10 +388,11 @@ pub fn push_message<T: TreeAccess + ?Sized>(
     }
     let mut stored = Vec::with_capacity(message.len() + 4);
     binary::put_dynamic_bytes(&mut stored, message);
-    let mut outbox = outbox.unwrap_or_default();
-    outbox.set_value(&[b"contents", i.as_bytes()], &stored)?;
-    outbox.set_value(&[b"length"], &z_bytes(length + 1))?;
-    tree.set_subtree(&outbox_path, outbox)?;
+    let new_length = z_bytes(length + 1);
+    tree.update_subtree(&outbox_path, &mut |outbox| {
+        outbox.set_value(&[b"contents", i.as_bytes()], &stored)?;
+        outbox.set_value(&[b"length"], &new_length)
+    })?;
     Ok((level, length))
 }
 

@@ -441,6 +441,18 @@ pub trait TreeAccess {
         offset: usize,
         length: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Kind)>, TreeError>;
+    /// Edits the subtree at `path` (an empty directory if nothing is there) with `f`, as
+    /// [`Tree::update`]: by default a copy is taken out and put back; a [`Tree`] edits it in
+    /// place, copying only the nodes it shares with other versions.
+    fn update_subtree(
+        &mut self,
+        path: &[&[u8]],
+        f: &mut dyn FnMut(&mut Tree) -> Result<(), TreeError>,
+    ) -> Result<(), TreeError> {
+        let mut tree = self.subtree(path)?.unwrap_or_default();
+        f(&mut tree)?;
+        self.set_subtree(path, tree)
+    }
     /// See [`Tree::nth_step`].
     fn nth_step(&mut self, path: &[&[u8]], n: usize) -> Result<Option<Vec<u8>>, TreeError> {
         Ok(self
@@ -466,6 +478,13 @@ impl TreeAccess for Tree {
     }
     fn set_subtree(&mut self, path: &[&[u8]], tree: Tree) -> Result<(), TreeError> {
         Tree::set_subtree(self, path, tree)
+    }
+    fn update_subtree(
+        &mut self,
+        path: &[&[u8]],
+        f: &mut dyn FnMut(&mut Tree) -> Result<(), TreeError>,
+    ) -> Result<(), TreeError> {
+        Tree::update(self, path, f)
     }
     fn remove(&mut self, path: &[&[u8]]) -> Result<bool, TreeError> {
         Tree::remove(self, path)
