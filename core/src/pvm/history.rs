@@ -71,12 +71,8 @@ pub(super) struct InputRun {
 /// One input tick.
 #[derive(Clone)]
 pub(super) struct RecordedInput {
-    /// Inbox level of the input.
-    pub(super) level: u32,
-    /// Its index in the inbox.
-    pub(super) counter: u32,
-    /// The serialized inbox message.
-    pub(super) payload: Vec<u8>,
+    /// The input.
+    pub(super) input: Input,
     /// Whether it changed the state (a stuck PVM counts the tick and ignores the input).
     pub(super) applied: bool,
     /// The tick state after it.
@@ -105,7 +101,8 @@ impl InputRun {
         };
         let mut buffers = self.buffers.clone();
         let mut durable = self.durable.clone();
-        for input in self.inputs[..=n].iter().filter(|i| i.applied) {
+        for recorded in self.inputs[..=n].iter().filter(|i| i.applied) {
+            let input = &recorded.input;
             apply_input(
                 &mut buffers,
                 &mut durable,
@@ -120,7 +117,7 @@ impl InputRun {
                 current_tick: tick,
                 last_top_level_call: self.last_top_level_call,
                 reboot_counter: self.reboot_counter,
-                last_input: Some((last.level, last.counter)),
+                last_input: Some((last.input.level, last.input.counter)),
                 tick_state: last.tick_state.clone(),
             },
         )
@@ -181,17 +178,10 @@ pub(super) enum InputEffect {
 pub(super) fn apply_input(
     buffers: &mut Tree,
     durable: &mut Durable,
-    input: &RecordedInput,
+    input: &Input,
     kind: &InputKind,
 ) -> Result<InputEffect, PvmError> {
-    input_buffer::push(
-        buffers,
-        &Input {
-            level: input.level,
-            counter: input.counter,
-            payload: input.payload.clone(),
-        },
-    )?;
+    input_buffer::push(buffers, input)?;
     match kind {
         InputKind::StartOfLevel => {
             // Octez initialises the outbox at the first level, then moves it forward by one

@@ -146,7 +146,7 @@ use crate::durable::{Durable, DurableError, DurableValues, Key, Target};
 use crate::encoding::inbox::{BlockHash, InboxMessage, InternalInboxMessage};
 use crate::host::{self, HostState, HostTrap};
 use crate::reveal::{Reveal, RevealRequest};
-use crate::state::input_buffer::{self, InputBufferError};
+use crate::state::input_buffer::{self, Input, InputBufferError};
 use crate::state::output_buffer::{self, OutputBufferError, OutputBufferInfo};
 use crate::state::{
     Counters, FallbackCause, InterpreterError, Parameters, StuckError, TickState, DURABLE_PATH,
@@ -913,15 +913,14 @@ impl Pvm {
             host.debug_bytes = 0;
             host.debug_dropped = 0;
         }
-        let input = RecordedInput {
+        let input = Input {
             level,
             counter,
             payload: payload.to_vec(),
-            applied: !matches!(self.phase, Phase::Stuck(_)),
-            tick_state: TickState::Collect,
         };
+        let applied = !matches!(self.phase, Phase::Stuck(_));
         self.open_input_run();
-        if input.applied {
+        if applied {
             let host = self.host_mut();
             let effect = history::apply_input(&mut host.buffers, &mut host.durable, &input, &kind)?;
             match effect {
@@ -945,8 +944,9 @@ impl Pvm {
         let tick_state = self.tick_state.clone();
         if let Some(Segment::Inputs(run)) = self.history.last_mut() {
             run.inputs.push(RecordedInput {
+                input,
+                applied,
                 tick_state,
-                ..input
             });
         }
         Ok(())

@@ -135,23 +135,21 @@ pub fn push(tree: &mut Tree, input: &Input) -> Result<(), InputBufferError> {
 /// Removes and returns the first unread input (octez `Input_buffer.dequeue`), `None` when the
 /// buffer is empty.
 pub fn pop(tree: &mut Tree) -> Result<Option<Input>, InputBufferError> {
-    if len(tree)? == 0 {
+    // An empty buffer is left untouched (an edit would copy the path to it if shared).
+    let length = len(tree)?;
+    if length == 0 {
         return Ok(None);
     }
     let mut popped = None;
     tree.update(&INPUT_BUFFER, |buffer| {
-        popped = pop_from(buffer)?;
+        popped = Some(pop_from(buffer, length)?);
         Ok::<(), InputBufferError>(())
     })?;
     Ok(popped)
 }
 
-/// [`pop`] on the input buffer itself.
-fn pop_from(buffer: &mut Tree) -> Result<Option<Input>, InputBufferError> {
-    let length = counter(buffer, b"length")?;
-    if length == 0 {
-        return Ok(None);
-    }
+/// [`pop`] on the input buffer itself, which holds `length` (at least 1) unread inputs.
+fn pop_from(buffer: &mut Tree, length: u64) -> Result<Input, InputBufferError> {
     let head = counter(buffer, b"head")?;
     let index = format!("{head}");
     let entry_path: [&[u8]; 2] = [b"contents", index.as_bytes()];
@@ -188,11 +186,11 @@ fn pop_from(buffer: &mut Tree) -> Result<Option<Input>, InputBufferError> {
     buffer.remove(&entry_path)?;
     set_counter(buffer, b"head", head + 1)?;
     set_counter(buffer, b"length", length - 1)?;
-    Ok(Some(Input {
+    Ok(Input {
         level,
         counter: message_counter,
         payload,
-    }))
+    })
 }
 
 #[cfg(test)]
