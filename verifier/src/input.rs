@@ -7,12 +7,13 @@ use alloc::vec::Vec;
 use soru_core::commitment::{Commitment, CommitmentHash, StateHash};
 use soru_core::encoding::base58::Base58Error;
 use soru_core::encoding::hex_text::{self, HexTextError};
+use soru_core::encoding::quote::{QuotedChar, QuotedStr};
 
 /// Why a text input was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     /// A character that is neither a hex digit nor whitespace.
-    #[error("invalid hex character {found:?} at character {position}")]
+    #[error("invalid hex character {} at character {position}", QuotedChar(*.found))]
     InvalidHexCharacter {
         /// The offending character.
         found: char,
@@ -26,7 +27,7 @@ pub enum InputError {
         digits: usize,
     },
     /// An `srs1...` string that is not valid base58check.
-    #[error("{text:?} is not a valid srs1 state hash: {error}")]
+    #[error("{} is not a valid srs1 state hash: {error}", QuotedStr(.text))]
     StateHashBase58 {
         /// The text (shortened to 80 characters).
         text: String,

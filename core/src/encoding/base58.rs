@@ -215,7 +215,7 @@ pub const BLSIG: Prefix = Prefix {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Base58Error {
     /// A character outside the base58 alphabet.
-    #[error("invalid base58 character {found:?} at position {position}")]
+    #[error("invalid base58 character {} at position {position}", super::quote::QuotedChar(*.found))]
     InvalidCharacter {
         /// Character index in the input string.
         position: usize,

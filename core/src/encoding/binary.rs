@@ -473,7 +473,7 @@ pub enum ParseIntError {
     #[error("empty integer")]
     Empty,
     /// A character other than a decimal digit (after an optional leading `-`).
-    #[error("invalid digit {found:?} at index {index}")]
+    #[error("invalid digit {} at index {index}", super::quote::QuotedChar(*.found))]
     InvalidDigit {
         /// Byte index of the character.
         index: usize,

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum HexTextError {
     /// A character that is neither a hex digit nor whitespace.
-    #[error("invalid hex character {found:?} at character {position}")]
+    #[error("invalid hex character {} at character {position}", super::quote::QuotedChar(*.found))]
     InvalidCharacter {
         /// The offending character.
         found: char,
@@ -33,7 +33,9 @@ pub fn decode(text: &str) -> Result<Vec<u8>, HexTextError> {
         Some(rest) => (text.len() - rest.len(), rest),
         None => (0, text),
     };
-    let skipped_chars = text[..skipped].chars().count();
+    // `get`, not `[..]`: `skipped` is a char boundary, and a slice that cannot panic keeps
+    // `str`'s panic message (with `char`'s Unicode tables) out of the light client.
+    let skipped_chars = text.get(..skipped).map_or(0, |s| s.chars().count());
     let mut bytes = Vec::with_capacity(body.len() / 2);
     let mut high: Option<u8> = None;
     let mut digits = 0usize;

@@ -512,7 +512,7 @@ pub enum JsonError {
         reason: &'static str,
     },
     /// A primitive name outside the Michelson table.
-    #[error("at {path}: unknown primitive {name:?}")]
+    #[error("at {path}: unknown primitive {}", super::quote::QuotedStr(.name))]
     UnknownPrimitive {
         /// JSON path of the node.
         path: String,

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`binary`] | `Data_encoding` primitives: big-endian integers, zarith `n`/`z`, `uint30`-prefixed bytes |
 //! | [`hex_text`] | hex as people paste it (whitespace, `0x`), with the position of a bad digit |
+//! | [`quote`] | characters and strings quoted in error messages (`{:?}`'s form for ASCII) |
 //! | [`base58`] | base58check with Tezos prefixes (`tz1..tz5`, `KT1`, `sr1`, `src1`, `srs1`, `B`, ...) |
 //! | [`address`] | public key hashes, contract hashes, contracts, smart rollup addresses |
 //! | [`json`] | a small JSON value that prints the octez JSON forms without a JSON library |
@@ -42,3 +43,4 @@ pub mod micheline;
 pub mod michelson;
 pub mod operation;
 pub mod outbox;
+pub mod quote;
