@@ -82,7 +82,7 @@ use alloc::vec::Vec;
 pub use soru_core::commitment::{
     check_chain, ChainError, Commitment, CommitmentHash, StateHash, COMMITMENT_SIZE,
 };
-pub use soru_core::encoding::binary::DecodeError;
+pub use soru_core::encoding::binary::{DecodeError, Zarith};
 pub use soru_core::encoding::json::Json;
 pub use soru_core::encoding::outbox::OutboxMessage;
 pub use soru_core::output_proof::{verify_output_proof, Layout, OutputProofError, VerifiedOutput};

@@ -19,7 +19,7 @@
 //! `last_level - validity_period < level <= last_level` (`level_range`).
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader};
@@ -234,6 +234,17 @@ pub fn read_outbox_bounds<T: TreeAccess + ?Sized>(
     Ok((head, length))
 }
 
+/// The key of message `index` of an outbox whose first message is at `head`: `head + index` in
+/// decimal (octez's counters are unbounded, so the sum may pass `u64::MAX`). The overflow case
+/// goes through [`binary::Zarith`], not `u128`, whose formatter is 1.3 KB of the npm package's
+/// WebAssembly.
+fn message_key(head: u64, index: u64) -> String {
+    match head.checked_add(index) {
+        Some(key) => format!("{key}"),
+        None => binary::Zarith::from_i128(i128::from(head) + i128::from(index)).to_string(),
+    }
+}
+
 /// Message `index` of the outbox at `level` after the octez checks (state tag, validity
 /// window, index range): the raw message bytes (`Sc_rollup_outbox_message_repr` encoding).
 pub fn read_message<T: TreeAccess + ?Sized>(
@@ -253,7 +264,7 @@ pub fn read_message<T: TreeAccess + ?Sized>(
         });
     }
     let lvl = format!("{level}");
-    let i = format!("{}", u128::from(head) + u128::from(index));
+    let i = message_key(head, index);
     let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
     let stored = read(tree, &c)?;
     decode(&stored, &c, |r| r.dynamic_bytes().map(<[u8]>::to_vec))
@@ -345,7 +356,7 @@ pub fn read_outbox(tree: &Tree, level: u32) -> Result<Vec<Vec<u8>>, OutputBuffer
     }
     (0..length)
         .map(|index| {
-            let i = format!("{}", u128::from(head) + u128::from(index));
+            let i = message_key(head, index);
             let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
             let stored = outbox
                 .value(&[b"contents", i.as_bytes()])?
@@ -379,7 +390,7 @@ pub fn push_message<T: TreeAccess + ?Sized>(
             limit: info.message_limit,
         });
     }
-    let i = format!("{}", u128::from(head) + u128::from(length));
+    let i = message_key(head, length);
     if message.len() > binary::MAX_UINT30 as usize {
         return Err(malformed(
             &[b"1", b"outboxes"],
@@ -399,7 +410,22 @@ pub fn push_message<T: TreeAccess + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::string::ToString;
+
+    #[test]
+    fn message_keys_are_the_decimal_sum() {
+        for (head, index) in [
+            (0, 0),
+            (7, 129),
+            (u64::MAX, 0),
+            (u64::MAX, 1),
+            (u64::MAX, u64::MAX),
+        ] {
+            assert_eq!(
+                message_key(head, index),
+                (u128::from(head) + u128::from(index)).to_string()
+            );
+        }
+    }
 
     #[test]
     fn fields_use_octez_encodings_and_report_the_byte() {

@@ -19,7 +19,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use soru_verifier::input::{decode_hex as decode_hex_text, parse_commitment, parse_state_hash};
-use soru_verifier::{Commitment, Json, COMMITMENT_SIZE};
+use soru_verifier::{Commitment, Json, Zarith, COMMITMENT_SIZE};
 use wasm_bindgen::prelude::*;
 
 extern crate alloc;
@@ -127,7 +127,13 @@ pub fn check_commitment_chain(encoded: &[u8], commitment_period: i32) -> Result<
                         .collect(),
                 ),
             ),
-            ("ticks", Json::String(s.ticks.to_string())),
+            (
+                "ticks",
+                // soru-core's big-number formatter: `u128`'s own is 1.3 KB of WebAssembly.
+                Json::String(
+                    Zarith::from_sign_magnitude(false, &s.ticks.to_be_bytes()).to_string(),
+                ),
+            ),
         ]),
         Err(e) => {
             let index = match &e {
