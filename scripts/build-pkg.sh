@@ -6,7 +6,8 @@
 #      `replay` (the second, lazily loaded entry with the PVM);
 #   2. wasm-bindgen --target web for each (one ES-module glue serves browsers and Node: node.js
 #      passes the bytes to initSync, web.js lets init fetch them);
-#   (wasm-opt -Oz first, when installed).
+#   (wasm-opt -Oz first, when installed; the glue's JSDoc, copied from the Rust doc comments, is
+#   dropped: pkg/index.d.ts and replay.d.ts are the package's types).
 # Then `cd pkg && npm pack` makes the tarball.
 set -euo pipefail
 
@@ -31,7 +32,10 @@ build() { # name, cargo feature args...
   # wasm-opt runs before wasm-bindgen: older wasm-opt releases (Debian's binaryen 108) corrupt
   # the externref table wasm-bindgen adds.
   if command -v wasm-opt >/dev/null; then
-    wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory \
+    # --converge repeats -Oz while it still shrinks the module. --low-memory-unused lets it fold
+    # constant offsets into loads and stores: Rust's wasm32 code never forms an address by
+    # wrapping around 0 into the first 1024 bytes (the far end of its 1 MiB stack).
+    wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers --enable-bulk-memory \
       --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
       --enable-reference-types --enable-multivalue "$WASM" -o "$work/$name.wasm"
   else
@@ -39,7 +43,7 @@ build() { # name, cargo feature args...
   fi
   wasm-bindgen --target web --no-typescript --out-dir "$work/out" "$work/$name.wasm"
   cp "$work/out/${name}_bg.wasm" "$OUT/${name}_bg.wasm"
-  cp "$work/out/$name.js" "$OUT/$name.js"
+  perl -0pe 's{^ */\*\*\n.*?\*/\n}{}gms' "$work/out/$name.js" >"$OUT/$name.js"
 }
 
 build soru_verifier
