@@ -8,7 +8,12 @@
 //! predecessor's timestamp and hash), `Protocol_migration` if `L` is a protocol's first level,
 //! the block's messages and `End_of_level`, run the kernel, add the level to the shared
 //! Merkleized inbox (which starts from the L1's inbox at the origination level, as octez's node
-//! does), compute the commitment on commitment levels, and store it all in one transaction.
+//! does), compute the commitment on commitment levels, and store it. While the node catches
+//! up, processed levels are stored in batches (up to 64 levels or 0.5 s of work, each batch one
+//! transaction, [`Store::put_levels`]); at the L1 head every level is stored as it is
+//! processed. The RPC only ever sees stored levels: the head and states are published after
+//! their batch is written. The L1 head is asked for again only once the node has reached the
+//! one it knows.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,7 +33,7 @@ use soru_core::inbox::Inbox;
 use super::inbox;
 use super::l1::{parse_rfc3339, L1Error, Layer1};
 use super::operator::{InconsistentInbox, Operator};
-use super::store::{LevelRecord, Store, StoreError};
+use super::store::{LevelRecord, LevelWrite, Store, StoreError};
 use crate::preimages::PreimageDir;
 
 /// Why the follower stopped.
@@ -430,16 +435,20 @@ impl Follower {
         level: u32,
         info: &RollupInfo,
         origin: &OriginationInbox,
+        unwritten: &Unwritten,
     ) -> Result<(Inbox, Option<String>), FollowError> {
         if level == info.origination_level + 1 {
             return Ok((origin.inbox.clone(), origin.protocol.clone()));
         }
-        let r = self.store.level(level - 1)?.ok_or_else(|| {
-            self.rollup_err(format!(
-                "the store has no level {} before level {level}",
-                level - 1
-            ))
-        })?;
+        let r = match unwritten.record(level - 1) {
+            Some(r) => r.clone(),
+            None => self.store.level(level - 1)?.ok_or_else(|| {
+                self.rollup_err(format!(
+                    "the store has no level {} before level {level}",
+                    level - 1
+                ))
+            })?,
+        };
         let inbox = r.inbox.ok_or_else(|| {
             self.rollup_err(format!(
                 "the stored level {} has no shared inbox",
@@ -631,30 +640,55 @@ impl Follower {
         let Some(origin) = self.retry(|| self.origination_inbox(&info))? else {
             return Ok(());
         };
-        let mut pvm = self.rebuild(&info, &origin)?;
+        let mut unwritten = Unwritten::new();
+        let followed = self.follow(&info, &origin, &mut unwritten);
+        // What was processed before a stop or an error is stored all the same.
+        let written = self.write(&mut unwritten);
+        followed.and(written)
+    }
+
+    fn follow(
+        &mut self,
+        info: &RollupInfo,
+        origin: &OriginationInbox,
+        unwritten: &mut Unwritten,
+    ) -> Result<(), FollowError> {
+        let mut pvm = self.rebuild(info, origin)?;
         let mut reveal = PreimageDir::new(Some(&self.preimages))
             .with_endpoint(self.preimages_endpoint.as_deref());
         let mut progress = Progress::new();
+        // The L1 head is asked for again only once the node has reached the one it knows.
+        let mut known_head: Option<u32> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let Some(head) = self.retry(|| Ok(self.l1.head()?))? else {
-                break;
+            let last = match unwritten.last_level() {
+                Some(l) => l,
+                None => self
+                    .shared
+                    .read()
+                    .expect("lock")
+                    .head
+                    .unwrap_or(info.origination_level),
             };
-            let last = self
-                .shared
-                .read()
-                .expect("lock")
-                .head
-                .unwrap_or(info.origination_level);
-            {
-                let mut s = self.shared.write().expect("lock");
-                s.l1_head = Some((head.hash.clone(), head.level));
-                s.synchronized = last >= head.level;
-            }
-            if last >= head.level {
-                self.refresh_lcc(&info);
-                self.operate(head.level);
+            let head_level = match known_head {
+                Some(h) if last < h => h,
+                _ => {
+                    let Some(head) = self.retry(|| Ok(self.l1.head()?))? else {
+                        break;
+                    };
+                    let mut s = self.shared.write().expect("lock");
+                    s.l1_head = Some((head.hash.clone(), head.level));
+                    s.synchronized = last >= head.level;
+                    known_head = Some(head.level);
+                    head.level
+                }
+            };
+            if last >= head_level {
+                self.write(unwritten)?;
+                self.refresh_lcc(info);
+                self.operate(head_level);
                 progress.done(last);
-                self.l1.wait_for_head(head.level, Duration::from_secs(1));
+                self.l1.wait_for_head(head_level, Duration::from_secs(1));
+                known_head = None;
                 continue;
             }
             let level = last + 1;
@@ -662,7 +696,10 @@ impl Follower {
                 Some(b) => b,
                 None => break,
             };
-            let pred = self.predecessor(level, &info, &[])?;
+            let pred = match unwritten.record(level - 1) {
+                Some(r) => (r.hash.clone(), r.timestamp),
+                None => self.predecessor(level, info, &[])?,
+            };
             let predecessor = block
                 .pointer("/header/predecessor")
                 .and_then(Value::as_str)
@@ -674,14 +711,72 @@ impl Follower {
                     level - 1,
                     pred.0
                 );
+                self.write(unwritten)?;
+                unwritten.tip = None;
                 self.store.truncate_from(level - 1)?;
-                pvm = self.rebuild(&info, &origin)?;
+                pvm = self.rebuild(info, origin)?;
+                known_head = None;
                 continue;
             }
-            let record =
-                self.process(&info, &origin, &mut pvm, level, &block, &pred, &mut reveal)?;
-            progress.tick(record.level, head.level);
+            let processed = self.process(
+                info,
+                origin,
+                &mut pvm,
+                level,
+                &block,
+                &pred,
+                &mut reveal,
+                unwritten,
+            )?;
+            if let Some(operator) = &self.operator {
+                operator.observe_block(&block, level);
+            }
+            progress.tick(level, head_level);
+            unwritten.levels.push(processed);
+            if level >= head_level || unwritten.is_due() {
+                self.write(unwritten)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Stores the unwritten levels in one transaction, then publishes them to the RPC (head,
+    /// states, commitments): what the RPC serves is always in the store.
+    fn write(&self, unwritten: &mut Unwritten) -> Result<(), FollowError> {
+        if unwritten.levels.is_empty() {
+            return Ok(());
+        }
+        let writes: Vec<LevelWrite<'_>> = unwritten
+            .levels
+            .iter()
+            .map(|p| LevelWrite {
+                record: &p.record,
+                commitment: p
+                    .commitment
+                    .as_ref()
+                    .map(|c| (c.hash.as_str(), &c.commitment)),
+                state: &p.tree,
+                executed: &p.executed,
+            })
+            .collect();
+        self.store.put_levels(&writes)?;
+        let mut s = self.shared.write().expect("lock");
+        for p in unwritten.levels.drain(..) {
+            s.states.insert(p.record.level, p.tree);
+            s.head = Some(p.record.level);
+            if let Some(c) = p.commitment {
+                tracing::info!(
+                    "level {}: commitment {} (state {})",
+                    p.record.level,
+                    c.hash,
+                    p.record.state_hash
+                );
+                s.commitments.insert(c.commitment.inbox_level, c.commitment);
+                s.last_commitment = Some(c);
+            }
+            unwritten.tip = Some(p.record);
+        }
+        unwritten.since = Instant::now();
         Ok(())
     }
 
@@ -832,12 +927,14 @@ impl Follower {
         block: &Value,
         pred: &(String, i64),
         reveal: &mut PreimageDir,
-    ) -> Result<LevelRecord, FollowError> {
+        unwritten: &Unwritten,
+    ) -> Result<Processed, FollowError> {
         let (hash, timestamp) = block_hash_and_time(block).ok_or_else(|| {
             self.rollup_err(format!("L1 block {level} has no hash or header.timestamp"))
         })?;
         let protocol = inbox::block_protocol(block).map(str::to_string);
-        let (previous_inbox, previous_protocol) = self.previous_inbox(level, info, origin)?;
+        let (previous_inbox, previous_protocol) =
+            self.previous_inbox(level, info, origin, unwritten)?;
         let mut messages = inbox::block_messages(block)?;
         if let (Some(p), Some(previous)) = (&protocol, &previous_protocol) {
             if p != previous {
@@ -857,17 +954,23 @@ impl Follower {
         let state_hash = StateHash(report.state_hash);
         let tree = pvm.state_tree().map_err(pvm_err(level))?;
         let mut commitment = None;
-        let last = self
-            .shared
-            .read()
-            .expect("lock")
-            .last_commitment
-            .clone()
-            .expect("set by rebuild");
+        let last = match unwritten.last_commitment() {
+            Some(c) => c.clone(),
+            None => self
+                .shared
+                .read()
+                .expect("lock")
+                .last_commitment
+                .clone()
+                .expect("set by rebuild"),
+        };
         if (level - info.origination_level) % info.commitment_period.max(1) == 0 {
-            let since = report
-                .ticks
-                .saturating_sub(ticks_at(&self.store, last.commitment.inbox_level as u32)?);
+            let at = last.commitment.inbox_level as u32;
+            let ticks_then = match unwritten.record(at) {
+                Some(r) => r.total_ticks,
+                None => ticks_at(&self.store, at)?,
+            };
+            let since = report.ticks.saturating_sub(ticks_then);
             let c = Commitment {
                 compressed_state: state_hash,
                 inbox_level: level as i32,
@@ -896,32 +999,81 @@ impl Follower {
         };
         let executed =
             super::outbox::executions_in_block(block, &info.address.to_b58check(), &|c| {
-                super::outbox::compressed_state(&self.store.commitment(c).ok()??)
+                match unwritten.commitment(c) {
+                    Some(c) => Some(c.compressed_state.0),
+                    None => super::outbox::compressed_state(&self.store.commitment(c).ok()??),
+                }
             });
-        self.store.put_level_executing(
-            &record,
-            commitment
-                .as_ref()
-                .map(|c| (c.hash.as_str(), &c.commitment)),
-            &tree,
-            &executed,
-        )?;
-        if let Some(operator) = &self.operator {
-            operator.observe_block(block, level);
+        Ok(Processed {
+            record,
+            commitment,
+            tree,
+            executed,
+        })
+    }
+}
+
+/// A level the follower processed and has not stored yet.
+struct Processed {
+    record: LevelRecord,
+    commitment: Option<StoredCommitment>,
+    tree: Tree,
+    executed: Vec<(u32, u64)>,
+}
+
+/// Levels are stored in batches of at most this many while the node catches up...
+const WRITE_BATCH_LEVELS: usize = 64;
+/// ... and at least this often, so the RPC's head is never further behind.
+const WRITE_BATCH_PERIOD: Duration = Duration::from_millis(500);
+
+/// The levels the follower processed and has not stored yet (see [`Store::put_levels`]), and
+/// the last level it stored, so the next level's predecessor and inbox are not read back.
+struct Unwritten {
+    levels: Vec<Processed>,
+    tip: Option<LevelRecord>,
+    since: Instant,
+}
+
+impl Unwritten {
+    fn new() -> Unwritten {
+        Unwritten {
+            levels: Vec::new(),
+            tip: None,
+            since: Instant::now(),
         }
-        let mut s = self.shared.write().expect("lock");
-        s.states.insert(level, tree);
-        s.head = Some(level);
-        if let Some(c) = commitment {
-            tracing::info!(
-                "level {level}: commitment {} (state {})",
-                c.hash,
-                state_hash
-            );
-            s.commitments.insert(c.commitment.inbox_level, c.commitment);
-            s.last_commitment = Some(c);
-        }
-        Ok(record)
+    }
+
+    /// The record of `level` if it is unwritten or the last one written.
+    fn record(&self, level: u32) -> Option<&LevelRecord> {
+        self.levels
+            .iter()
+            .rev()
+            .map(|p| &p.record)
+            .chain(self.tip.as_ref())
+            .find(|r| r.level == level)
+    }
+
+    fn last_level(&self) -> Option<u32> {
+        self.levels.last().map(|p| p.record.level)
+    }
+
+    /// The last unwritten commitment.
+    fn last_commitment(&self) -> Option<&StoredCommitment> {
+        self.levels.iter().rev().find_map(|p| p.commitment.as_ref())
+    }
+
+    /// An unwritten commitment by hash (`src1...`).
+    fn commitment(&self, hash: &str) -> Option<&Commitment> {
+        self.levels
+            .iter()
+            .filter_map(|p| p.commitment.as_ref())
+            .find(|c| c.hash == hash)
+            .map(|c| &c.commitment)
+    }
+
+    /// Whether the batch is full or old enough to be stored.
+    fn is_due(&self) -> bool {
+        self.levels.len() >= WRITE_BATCH_LEVELS || self.since.elapsed() >= WRITE_BATCH_PERIOD
     }
 }
 
