@@ -10,18 +10,20 @@
 //! - `commitments` (commitment hash → JSON): every commitment the node computed;
 //! - `tree_nodes` (33-byte key → record): the state trees after each level, as content-addressed
 //!   records shared by every level ([`soru_core::tree::store`]): a level adds the nodes it
-//!   changed. `meta/tree_format` says which record format they use;
+//!   changed (small nodes inline in their parent's record). `meta/tree_format` says which
+//!   record format they use; records of another format are dropped on open;
 //! - `outbox_levels` (`u32` → `u32`): the levels whose outbox holds messages, with how many
 //!   (an index of `levels`, so `/local/outbox/pending` does not read every level);
 //! - `executed_outputs` (outbox level → JSON `[[index, l1_level], ...]`): the outbox messages an
 //!   applied `smart_rollup_execute_outbox_message` of an L1 block executed, and at which level
 //!   (octez's `outbox_messages.executed_messages`).
 //!
-//! A level is stored in one write transaction with its commitment and its state's new nodes, so
-//! a `kill -9` at any point leaves either the whole level or none of it. On restart the node
-//! loads the last level's state (every record checked against its hash, the root against the
-//! level's state hash) and goes on from there; a store without trees (older format) is rebuilt
-//! by re-running the stored inboxes.
+//! A level is stored in one write transaction with its commitment and its state's new nodes (a
+//! catching-up node writes a batch of levels per transaction, [`Store::put_levels`]), so a
+//! `kill -9` at any point leaves either the whole level (batch) or none of it. On restart the
+//! node loads the last level's state (every record checked against its hash, the root against
+//! the level's state hash) and goes on from there; a store without trees, or with trees in
+//! another record format, is rebuilt by re-running the stored inboxes.
 
 use std::path::Path;
 
@@ -263,9 +265,19 @@ impl Store {
         tx.open_table(NODES)?;
         tx.open_table(EXECUTED)?;
         let fresh = tx.open_table(LEVELS)?.is_empty()?;
+        let format = json!(soru_core::tree::store::FORMAT_VERSION).to_string();
+        let stored_format = tx
+            .open_table(META)?
+            .get(TREE_FORMAT)?
+            .map(|v| v.value().to_vec());
+        if stored_format.is_some_and(|f| f != format.as_bytes()) {
+            // Tree records of another format would be misread: drop them. `keeps_states` is
+            // false until the follower has re-run the stored levels and saved their states.
+            tx.delete_table(NODES)?;
+            tx.open_table(NODES)?;
+        }
         if fresh {
             let mut meta = tx.open_table(META)?;
-            let format = json!(soru_core::tree::store::FORMAT_VERSION).to_string();
             meta.insert(TREE_FORMAT, format.as_bytes())?;
         }
         // A store from before `outbox_levels`: index its levels once.
@@ -685,7 +697,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let s = Store::open(&dir).unwrap();
         let mut state = Tree::empty();
-        state.set_value(&[b"a"], b"shared").unwrap();
+        // Large enough to be a record of its own (small nodes are inline in their parent's).
+        let shared = vec![7u8; soru_core::tree::store::INLINE_MAX + 1];
+        state.set_value(&[b"a"], &shared).unwrap();
         let mut next = state.clone();
         next.set_value(&[b"b"], b"new").unwrap();
         let (r1, r2) = (record(1), record(2));
@@ -704,14 +718,14 @@ mod tests {
             },
         ];
         let stats = s.put_levels(&batch).unwrap();
-        // The second state adds only what the first lacks: `b`'s value, its root directory
-        // and that directory's inode; `a` is written once.
+        // The second state adds only its root record (with `b` inline): `a` is written once.
         let alone = {
             let dir2 = dir.join("alone");
             std::fs::create_dir_all(&dir2).unwrap();
             Store::open(&dir2).unwrap().put_state(&state).unwrap()
         };
-        assert_eq!(stats.records, alone.records + 3);
+        assert_eq!(alone.records, 2);
+        assert_eq!(stats.records, alone.records + 1);
         assert_eq!(s.levels().unwrap(), vec![r1, r2]);
         // The second level's executions extend the first's, each message once, at its level.
         assert_eq!(s.executed_outputs(1).unwrap(), vec![4, 7]);
@@ -721,6 +735,33 @@ mod tests {
                 .hash(),
             next.hash()
         );
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tree_records_of_another_format_are_dropped_on_open() {
+        let dir = std::env::temp_dir().join(format!("soru-store-format-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut state = Tree::empty();
+        state.set_value(&[b"a"], b"x").unwrap();
+        let hash = soru_core::commitment::StateHash(state.hash()).to_b58check();
+        {
+            let s = Store::open(&dir).unwrap();
+            s.put_level(&record(1), None, &state).unwrap();
+            assert!(s.keeps_states().unwrap());
+            // As written by a build with the previous record format.
+            s.set_meta(TREE_FORMAT, &json!(1)).unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        assert!(!s.keeps_states().unwrap());
+        assert!(s.state(&hash).is_err(), "old records are gone");
+        assert_eq!(s.levels().unwrap(), vec![record(1)], "levels are kept");
+        // What the follower does next: re-run the levels, save their states, mark the store.
+        s.put_state(&state).unwrap();
+        s.set_keeps_states().unwrap();
+        assert_eq!(s.state(&hash).unwrap().hash(), state.hash());
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }
