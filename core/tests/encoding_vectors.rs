@@ -121,7 +121,9 @@ fn real_rollup_addresses_and_hashes_round_trip() {
 /// Operations forged and signed by Taquito 25 (`tests/js/sandbox/forge-vectors.mjs` wrote
 /// `tests/data/taquito_operations.json`): JSON to bytes, bytes to JSON, hash and signature.
 mod taquito_operations {
-    use soru_core::encoding::keys::{PublicKey, Signature};
+    use soru_core::encoding::keys::PublicKey;
+    #[cfg(feature = "keys")]
+    use soru_core::encoding::keys::Signature;
     use soru_core::encoding::operation::{ManagerOperation, Operation};
 
     fn vectors() -> serde_json::Value {

@@ -644,9 +644,12 @@ fn Panels(s: Snapshot, pg: Playground) -> impl IntoView {
         }
         None => "kernel_run".into(),
     };
-    let trap = s.trapped.then_some(
-        "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level.",
-    );
+    let trap = s.trapped.then(|| match &s.trap {
+        Some(site) => format!(
+            "The last kernel_run trapped. {site}. /readonly/kernel/env/stuck is set; the PVM continues at the next level."
+        ),
+        None => "The last kernel_run trapped: /readonly/kernel/env/stuck is set; the PVM continues at the next level.".to_string(),
+    });
     let tree = view::durable_tree(s.durable.iter().map(|(k, _)| k.as_str()));
     let values = s.durable.clone();
     let lengths = s.durable_lengths.clone();

@@ -42,6 +42,9 @@ pub struct Snapshot {
     pub stuck_reason: Option<String>,
     /// Whether the last `kernel_run` trapped (the `/readonly/kernel/env/stuck` flag).
     pub trapped: bool,
+    /// Where the last `kernel_run` trapped: function, call stack and tick (the debugger's
+    /// `Trap in ...` line, [`soru_core::debugger::TrapSite`]).
+    pub trap: Option<String>,
     /// The level being loaded or run, or the last one.
     pub level: Option<u32>,
     /// The inbox being loaded input by input: `(level, inputs fed, inputs left)`.
@@ -202,6 +205,7 @@ impl Playground {
             status_text: self.session.status_text(),
             stuck_reason: pvm.stuck_reason().map(|r| r.to_string()),
             trapped,
+            trap: self.session.last_trap().map(|t| t.to_string()),
             level: self.current_level(),
             loading: position.loading,
             levels_total: self.session.inboxes().len(),

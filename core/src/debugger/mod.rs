@@ -44,6 +44,7 @@
 
 pub mod command;
 pub mod profile;
+pub mod trap;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
@@ -64,6 +65,7 @@ use crate::state::{output_buffer, TickState, KERNEL_KEY, REBOOT_FLAG_KEY};
 
 pub use command::{parse, Command, ParseError, StepKind, ValueKind, Watch};
 pub use profile::{ProfileOptions, ProfileReport};
+pub use trap::TrapSite;
 
 /// Settings of a session (the shell's command-line options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +186,11 @@ pub struct Session {
     debug_sink: Option<DebugSink>,
     /// Debug messages of the current level given to the sink.
     debug_sunk: usize,
+    /// The PVM at the start of the `kernel_run` in progress (see [`trap`]).
+    run_start: Option<Pvm>,
+    /// The last run's trap, located; and whether the step's output has not shown it yet.
+    trap: Option<TrapSite>,
+    trap_unprinted: bool,
 }
 
 impl core::fmt::Debug for Session {
@@ -235,6 +242,9 @@ impl Session {
             interrupt: None,
             debug_sink: None,
             debug_sunk: 0,
+            run_start: None,
+            trap: None,
+            trap_unprinted: false,
         }
     }
 
@@ -555,6 +565,11 @@ impl Session {
                 let _ = writeln!(out, "Interrupted at the end of a fuel slice");
             }
         }
+        if core::mem::take(&mut self.trap_unprinted) {
+            if let Some(trap) = &self.trap {
+                let _ = writeln!(out, "{trap}");
+            }
+        }
         let _ = writeln!(
             out,
             "Evaluation took {} ticks so far",
@@ -642,7 +657,7 @@ impl Session {
                 Status::Evaluating => {}
             }
             let watched = self.watch_state()?;
-            let progress = self.pvm.step_fuel(self.config.fuel_slice, reveal)?;
+            let progress = self.slice(self.config.fuel_slice, reveal)?;
             self.sink_debug();
             if let Some(hit) = self.check_breakpoints(&watched, progress)? {
                 return Ok(Stop::Breakpoint(hit));
@@ -668,7 +683,7 @@ impl Session {
             return Ok(self.try_reveal(reveal)?.unwrap_or(Stop::Reached));
         }
         let watched = self.watch_state()?;
-        let progress = self.pvm.step_fuel(slice, reveal)?;
+        let progress = self.slice(slice, reveal)?;
         if let Some(hit) = self.check_breakpoints(&watched, progress)? {
             return Ok(Stop::Breakpoint(hit));
         }

@@ -61,16 +61,22 @@ pub struct ProfileReport {
     pub ticks: u128,
 }
 
+/// The name of a frame: `kernel_run` for a run's root, else the function's name in `names`
+/// (without `;` and newlines, which the stack format uses), else `function[<index>]`.
+pub(super) fn frame_name(names: &BTreeMap<u32, String>, function: u32, root: bool) -> String {
+    if root {
+        return String::from(crate::pvm::kernel::KERNEL_ENTRYPOINT);
+    }
+    match names.get(&function) {
+        // `;` separates frames and a newline ends a line in the stack format.
+        Some(n) => n.replace([';', '\n'], ":"),
+        None => format!("function[{function}]"),
+    }
+}
+
 impl ProfileReport {
     fn name(&self, function: u32, root: bool) -> String {
-        if root {
-            return String::from(crate::pvm::kernel::KERNEL_ENTRYPOINT);
-        }
-        match self.names.get(&function) {
-            // `;` separates frames and a newline ends a line in the stack format.
-            Some(n) => n.replace([';', '\n'], ":"),
-            None => format!("function[{function}]"),
-        }
+        frame_name(&self.names, function, root)
     }
 
     /// The total fuel of the profiled runs.
@@ -315,7 +321,7 @@ impl Session {
     }
 
     /// Names of the current kernel's functions: its name section, else the import's name.
-    fn frame_names(&self) -> Result<BTreeMap<u32, String>, String> {
+    pub(super) fn frame_names(&self) -> Result<BTreeMap<u32, String>, String> {
         let kernel = self
             .pvm
             .durable()

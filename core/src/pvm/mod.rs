@@ -1513,9 +1513,20 @@ impl Pvm {
         self.report()
     }
 
+    /// The level being processed, or the next one between levels (as [`LevelReport::level`]).
+    pub fn level(&self) -> u32 {
+        self.current_level.unwrap_or(self.next_level)
+    }
+
+    /// The `kernel_run`s of the current level that did not return, so far (as in
+    /// [`LevelReport::failures`], without building a report).
+    pub fn failures(&self) -> &[RunFailure] {
+        &self.level_failures
+    }
+
     /// The report of the current level so far.
     pub fn report(&self) -> Result<LevelReport, PvmError> {
-        let level = self.current_level.unwrap_or(self.next_level);
+        let level = self.level();
         let host = self.host_ref();
         let mut buffers = host.buffers.clone();
         let outbox = match output_buffer::read_info(&mut buffers)?.last_level {

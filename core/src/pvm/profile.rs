@@ -135,6 +135,10 @@ pub struct RunProfile {
     pub tree: CallTree,
     /// The fuel the PVM accounted for the run.
     pub fuel: u64,
+    /// The functions whose frames were open when the run ended, outermost (the exported
+    /// `kernel_run`) first: just `kernel_run` when it returned; after a trap, the last one is
+    /// the function that trapped (or that called the host function that did).
+    pub open: Vec<u32>,
 }
 
 /// A section of a profile, between a kernel's `write_debug` of
@@ -250,6 +254,11 @@ enum Event {
 }
 
 impl Profiler {
+    /// A profiler with this one's clock and nothing recorded.
+    fn fresh(&self) -> Profiler {
+        Profiler::new(self.clock)
+    }
+
     pub(crate) fn new(clock: Option<fn() -> u64>) -> Profiler {
         Profiler {
             clock,
@@ -397,9 +406,15 @@ impl Run {
         let delta = used as i64 - self.used as i64;
         let top = self.top();
         self.tree.add(top, delta, time.saturating_sub(self.time));
+        let open = self
+            .stack
+            .iter()
+            .map(|&node| self.tree.nodes[node].function)
+            .collect();
         RunProfile {
             tree: self.tree,
             fuel,
+            open,
         }
     }
 }
@@ -819,6 +834,37 @@ impl Pvm {
     /// `clock` (nanoseconds, from any origin) times the calls too. Only possible between two
     /// runs (waiting for inputs, at a snapshot boundary or stuck), not inside one.
     pub fn profiling_copy(&self, clock: Option<fn() -> u64>) -> Result<Pvm, PvmError> {
+        let mut wasm = Wasm::new(self.version)?;
+        link(&mut wasm.linker).map_err(|e| PvmError::Engine(e.to_string()))?;
+        wasm.profiling = true;
+        let mut copy = self.copy_between_runs(wasm)?;
+        if let Some(host) = copy.host.as_mut() {
+            host.profiler = Some(Box::new(Profiler::new(clock)));
+        }
+        Ok(copy)
+    }
+
+    /// A copy of this PVM that runs on its own from here, sharing the compiled kernels (so it
+    /// costs the state's handles, not a compilation): the debugger keeps one at the start of
+    /// each `kernel_run` to find where a trap happened ([`Pvm::profiling_copy`] of it runs the
+    /// same run again). Only possible between two runs, like [`Pvm::profiling_copy`].
+    pub fn fork(&self) -> Result<Pvm, PvmError> {
+        let wasm = Wasm {
+            engine: self.wasm.engine.clone(),
+            linker: self.wasm.linker.clone(),
+            modules: self.wasm.modules.clone(),
+            profiling: self.wasm.profiling,
+            profiled: self.wasm.profiled.clone(),
+        };
+        let mut copy = self.copy_between_runs(wasm)?;
+        if let (Some(host), Some(ours)) = (copy.host.as_mut(), self.host.as_ref()) {
+            host.profiler = ours.profiler.as_ref().map(|p| Box::new(p.fresh()));
+        }
+        Ok(copy)
+    }
+
+    /// This PVM between two runs, on `wasm`, without a profiler.
+    fn copy_between_runs(&self, wasm: Wasm) -> Result<Pvm, PvmError> {
         let host = self
             .host
             .as_ref()
@@ -829,21 +875,16 @@ impl Pvm {
                 )
             })
             .ok_or(PvmError::NotEvaluating(self.status()))?;
-        let mut wasm = Wasm::new(self.version)?;
-        link(&mut wasm.linker).map_err(|e| PvmError::Engine(e.to_string()))?;
-        wasm.profiling = true;
         let phase = match &self.phase {
             super::Phase::Collect => super::Phase::Collect,
             super::Phase::Boundary => super::Phase::Boundary,
             super::Phase::Stuck(r) => super::Phase::Stuck(r.clone()),
             _ => return Err(PvmError::NotEvaluating(self.status())),
         };
-        let mut host = host.clone_between_runs();
-        host.profiler = Some(Box::new(Profiler::new(clock)));
         Ok(Pvm {
             config: self.config.clone(),
             version: self.version,
-            host: Some(host),
+            host: Some(host.clone_between_runs()),
             phase,
             tick: self.tick,
             last_top_level_call: self.last_top_level_call,

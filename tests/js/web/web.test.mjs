@@ -6,7 +6,7 @@
 // debugger commands and compares the transcript with `soru debug --commands` on the same kernel
 // and inputs; verifies a real octez output proof (valid) and its corrupted twin (invalid) by
 // typing into the labelled fields; completes commands with Tab and reads memory in the memory
-// panel; draws a profile's flame graph; stops a runaway kernel; restores a session from local storage
+// panel; draws a profile's flame graph; stops a runaway kernel; names a trap's function; restores a session from local storage
 // and from a share link; reports a precise network error on the Check commitments page; checks
 // the commitments of a real `soru sandbox` + `soru-node` (echo kernel, originated with Taquito)
 // as valid by the node's witnesses, as invalid through a proxy that forges one period's witness,
@@ -217,6 +217,23 @@ await test("a bad kernel gets a precise error", async () => {
   await page.waitForFunction(() => / failed: /.test(document.querySelector("#playground-status")?.textContent ?? ""));
   const text = await status.textContent();
   assert.match(text, /float/i, text);
+});
+
+await test("a trap names the function, its call stack and the tick", async () => {
+  await page.locator("#inputs").fill('[[{"external": "00"}]]');
+  await page.locator("#kernel-file").setInputFiles({
+    name: "trap.wat", mimeType: "text/plain",
+    buffer: Buffer.from('(module (memory (export "memory") 1) (func $fail unreachable) (func $middle call $fail) (func (export "kernel_run") call $middle))'),
+  });
+  await page.waitForFunction(() => /Loading trap\.wat(: done in | failed: )/.test(document.querySelector("#playground-status")?.textContent ?? ""));
+  assert.match(await status.textContent(), /Loading trap\.wat: done in /);
+  await page.getByRole("button", { name: "step inbox", exact: true }).click();
+  await waitDone("step inbox");
+  const error = page.locator(".error", { hasText: "trapped" });
+  await error.waitFor();
+  const text = await error.textContent();
+  assert.match(text, /Trap in `fail` \(at tick \d+, \d+ ticks into kernel_run 0 of level 0\): wasm trap: .*unreachable.*; call stack: kernel_run > middle > fail/, text);
+  assert.match(await page.locator("#transcript").textContent(), /> step inbox\n(.*\n)*Trap in `fail`/);
 });
 
 await test("verify a real octez output proof (valid) and the corrupted one (invalid)", async () => {
