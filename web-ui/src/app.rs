@@ -1047,6 +1047,12 @@ fn check_summary(node: &str, rows: &[CheckedCommitment], levels: usize, millis: 
         "Checked {} commitments from {node}: {valid} valid, {invalid} invalid, {unestablished} not established (the genesis commitment by its kernel at origination, {by_witness} by the node's witness of their period, {replayed} by a replay of {levels} levels from origination where the node served no witness) in {millis:.0} ms.",
         rows.len()
     );
+    let on_l1 = count(&|r| r.inboxes_on_l1);
+    if on_l1 > 0 {
+        text.push_str(&format!(
+            " The inboxes of {on_l1} of them were checked against the L1's."
+        ));
+    }
     if let Some(r) = rows
         .iter()
         .find(|r| matches!(r.verdict, Verdict::Invalid(_)))
@@ -1165,9 +1171,9 @@ impl Checker {
     }
 
     /// Fetches the chain, the kernel, the witnesses (and where the node serves none, the
-    /// inboxes from origination) from `node`, then checks in the worker. `Ok` also when
-    /// stopped.
-    async fn check(self, node: String) -> Result<(), String> {
+    /// inboxes from origination) from `node`, and with an `l1` node the L1's level witness of
+    /// every level the chain covers, then checks in the worker. `Ok` also when stopped.
+    async fn check(self, node: String, l1: String) -> Result<(), String> {
         let generation = self.generation.get_untracked();
         let stopped = move || self.generation.get_untracked() != generation;
         let get = |url: String| async move { web::fetch_text(&url).await.map(|b| (url, b)) };
@@ -1322,6 +1328,36 @@ impl Checker {
                 }
             }
         }
+        // The L1's word on every level the chain covers, when an L1 node was given.
+        let mut l1_inboxes = Vec::new();
+        if !l1.trim().is_empty() {
+            let newest = chain[chain.len() - 1].0.inbox_level as u32;
+            let span = newest.saturating_sub(origination);
+            if span > MAX_REPLAY_LEVELS {
+                return Err(format!(
+                    "checking the inboxes against the L1 means fetching {span} levels (origination level {origination} to level {newest}), more than the {MAX_REPLAY_LEVELS} this page fetches; leave the L1 field empty to check on the node's inboxes"
+                ));
+            }
+            for (i, level) in (origination + 1..=newest).enumerate() {
+                self.status.set(format!(
+                    "Fetching the L1's inbox of level {level} ({} of {span})...",
+                    i + 1
+                ));
+                self.progress.set(Some(Progress {
+                    done: i,
+                    total: span as usize,
+                    text: format!("L1 inbox of level {level}"),
+                }));
+                let (url, body) = get(rpc::l1_inbox_url(&l1, level))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if stopped() {
+                    return Ok(());
+                }
+                let witness = rpc::parse_l1_inbox(&url, &body, level).map_err(|e| e.to_string())?;
+                l1_inboxes.push((level, witness));
+            }
+        }
         let request = CheckRequest {
             kernel_hex,
             rollup,
@@ -1331,6 +1367,7 @@ impl Checker {
                 .collect(),
             evidence,
             inboxes,
+            l1_inboxes,
         };
         let id = self.next_id.get_untracked();
         self.next_id.set(id + 1);
@@ -1354,6 +1391,7 @@ impl Checker {
 #[component]
 fn CheckPage() -> impl IntoView {
     let node = RwSignal::new(String::new());
+    let l1 = RwSignal::new(String::new());
     let checker = Checker::new();
     let busy = move || checker.busy();
     let check = move |_| {
@@ -1361,6 +1399,7 @@ fn CheckPage() -> impl IntoView {
             return;
         }
         let n = node.get_untracked();
+        let l1_url = l1.get_untracked();
         checker.rows.set(Vec::new());
         checker.error.set(None);
         checker.total.set(0);
@@ -1370,7 +1409,7 @@ fn CheckPage() -> impl IntoView {
         checker.status.set(format!("Checking {}...", rpc::base(&n)));
         let generation = checker.generation.get_untracked();
         spawn_local(async move {
-            let result = checker.check(n).await;
+            let result = checker.check(n, l1_url).await;
             if checker.generation.get_untracked() != generation {
                 return;
             }
@@ -1389,6 +1428,7 @@ fn CheckPage() -> impl IntoView {
             <p class="lead">"Fetch a rollup node's commitment chain back to its genesis commitment and check every commitment in a Web Worker: its hash and its link to the previous one; the genesis commitment's state against the node's kernel at origination; every later one by replaying the node's witness of its period (the part of the state the period reads, and its inboxes) from the previous commitment's state, so each commitment is established only if the one before it is. Where the node serves no witness (a node without the witness RPC, or an error), the rollup is replayed from origination on its inboxes instead (up to 5,000 levels)."</p>
             <div class="card">
                 <TextField id="check-node" label="Rollup node URL" value=node placeholder=NODE_PLACEHOLDER/>
+                <TextField id="check-l1" label="L1 node URL (optional: check the inboxes against the L1)" value=l1 placeholder="http://127.0.0.1:8732"/>
                 <div class="row wrap">
                     <button class="primary" on:click=check disabled=busy>"Check"</button>
                     <button class="stop" on:click=move |_| checker.stop() disabled=move || !busy()>"Stop"</button>
@@ -1398,7 +1438,7 @@ fn CheckPage() -> impl IntoView {
                 })}
                 <p id="check-status" class="status" role="status" aria-live="polite">{move || checker.status.get()}</p>
                 {move || checker.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <p class="muted">"Uses GET /global/last_stored_commitment, /local/commitments/<hash>, /global/smart_rollup_address, the origination level's /kernel/boot.wasm, and /global/block/<level>/helpers/witness?from=<level> for each period (soru-node); where that fails, /global/block/<level> (its messages) for every level from origination. The inboxes are the node's: they are not yet checked against the L1 inbox."</p>
+                <p class="muted">"Uses GET /global/last_stored_commitment, /local/commitments/<hash>, /global/smart_rollup_address, the origination level's /kernel/boot.wasm, and /global/block/<level>/helpers/witness?from=<level> for each period (soru-node); where that fails, /global/block/<level> (its messages) for every level from origination. With an L1 node, every level's inbox is compared with /chains/main/blocks/<level>/context/smart_rollups/all/inbox (the level witness the L1 archived); without one, the inboxes are the rollup node's word."</p>
             </div>
             {move || (!checker.rows.with(Vec::is_empty)).then(|| view! {
                 <div class="card scroll">

@@ -19,11 +19,21 @@
 //!   serves, when the page fetched them ([`Method::Replay`]); otherwise the commitment is not
 //!   established ([`Method::NotReplayed`]).
 //!
-//! It runs in the checker's Web Worker (and natively in tests). The inputs are the node's word:
-//! checking the witnesses' inboxes against the L1 inbox is future work.
+//! * With an **L1** node ([`CheckRequest::l1_inboxes`]), the inboxes are not the rollup node's
+//!   word: every level a witness or the replay from origination feeds must hash to the level
+//!   witness (`srib2...`) the L1's shared inbox archived for that level
+//!   (`context/smart_rollups/all/inbox` after the level, octez's
+//!   `old_levels_messages.content.hash`), or the evidence establishes nothing
+//!   ([`Verdict::Unestablished`], naming the level and both hashes). Without one, the inboxes
+//!   are the node's word, and [`CheckedCommitment::inboxes_on_l1`] says so.
+//!
+//! It runs in the checker's Web Worker (and natively in tests).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use soru_core::encoding::address::SmartRollupAddress;
+use soru_core::inbox::{LevelWitness, MerkelizedPayloadsHash};
 use soru_core::pvm::{Pvm, PvmConfig, Status};
 use soru_core::reveal::NoReveal;
 use soru_verifier::replay::{check_commitment_with_witness, CommitmentReplayError};
@@ -53,6 +63,11 @@ pub struct CheckRequest {
     /// `/global/block/<level>`: `Start_of_level`, `Info_per_level`, the level's messages,
     /// `End_of_level`, hex). Empty when no replay from origination is wanted.
     pub inboxes: Vec<(u32, Vec<String>)>,
+    /// The L1's level witness (`srib2...`) of every level after origination up to the newest
+    /// commitment, when the page was given an L1 node; empty otherwise (then the inboxes are
+    /// the rollup node's word).
+    #[serde(default)]
+    pub l1_inboxes: Vec<(u32, String)>,
 }
 
 /// The node's evidence for one commitment.
@@ -156,6 +171,9 @@ pub struct CheckedCommitment {
     pub number_of_ticks: i64,
     /// How its state was checked.
     pub method: Method,
+    /// Whether the inboxes its check replayed (witness or replay from origination) were
+    /// compared with the L1's, level by level, and equal.
+    pub inboxes_on_l1: bool,
     /// The conclusion.
     pub verdict: Verdict,
 }
@@ -164,6 +182,9 @@ impl CheckedCommitment {
     /// `commitment src1... at level L: <verdict>`, as the page announces it.
     pub fn summary(&self) -> String {
         let what = match &self.verdict {
+            Verdict::Valid if self.inboxes_on_l1 => {
+                format!("valid ({}, inboxes as on the L1)", self.method.describe())
+            }
             Verdict::Valid => format!("valid ({})", self.method.describe()),
             Verdict::Invalid(why) => why.clone(),
             Verdict::Unestablished(why) => format!("not established: {why}"),
@@ -306,15 +327,50 @@ fn witness_error(
     }
 }
 
+/// Why a witness check failed: the evidence contradicts the commitment, or the witness's
+/// inboxes are not the L1's (then it proves nothing either way).
+#[derive(Debug, PartialEq, Eq)]
+enum WitnessFailure {
+    Invalid(String),
+    NotL1(String),
+}
+
+/// The L1's level witnesses, by level.
+type L1Inboxes = BTreeMap<u32, MerkelizedPayloadsHash>;
+
+/// Whether the inbox of `level`, whose level witness is `computed`, is the L1's (always, when
+/// no L1 was given).
+fn on_l1(
+    l1: &L1Inboxes,
+    level: u32,
+    computed: MerkelizedPayloadsHash,
+    whose: &str,
+) -> Result<(), String> {
+    if l1.is_empty() {
+        return Ok(());
+    }
+    match l1.get(&level) {
+        Some(expected) if *expected == computed => Ok(()),
+        Some(expected) => Err(format!(
+            "{whose} inbox of level {level} is not the L1's: its messages hash to {}, the L1's level witness is {}",
+            computed.to_b58check(),
+            expected.to_b58check()
+        )),
+        None => Err(format!("the page has no L1 inbox for level {level}")),
+    }
+}
+
 /// Checks `c` against a witness (hex) from the state of `prev`: `Ok(size)` or why not.
 fn check_witness(
     hex_text: &str,
     prev: &(Commitment, CommitmentHash),
     c: &Commitment,
     config: &PvmConfig,
-) -> Result<usize, (usize, String)> {
+    l1: &L1Inboxes,
+) -> Result<usize, (usize, WitnessFailure)> {
+    let invalid = |size: usize, why: String| (size, WitnessFailure::Invalid(why));
     if hex_text.len() / 2 > MAX_WITNESS_BYTES {
-        return Err((
+        return Err(invalid(
             hex_text.len() / 2,
             format!(
                 "the witness is {} bytes, more than the {MAX_WITNESS_BYTES} this page takes",
@@ -322,15 +378,16 @@ fn check_witness(
             ),
         ));
     }
-    let bytes = hex::decode(hex_text).map_err(|e| (0, format!("the witness is not hex: {e}")))?;
+    let bytes =
+        hex::decode(hex_text).map_err(|e| invalid(0, format!("the witness is not hex: {e}")))?;
     let size = bytes.len();
     // The origination parameters are the witness's own: they must be this rollup's.
     let w = soru_core::witness::decode(&bytes)
-        .map_err(|e| (size, format!("the witness does not replay: {e}")))?;
+        .map_err(|e| invalid(size, format!("the witness does not replay: {e}")))?;
     if w.config.rollup_address != config.rollup_address
         || w.config.origination_level != config.origination_level
     {
-        return Err((
+        return Err(invalid(
             size,
             format!(
                 "the witness is for rollup {} originated at level {}, not {} originated at level {}",
@@ -341,10 +398,17 @@ fn check_witness(
             ),
         ));
     }
+    for level in &w.levels {
+        let computed = level
+            .inbox_witness()
+            .map_err(|e| invalid(size, format!("the witness's level {}: {e}", level.level)))?;
+        on_l1(l1, level.level, computed, "the witness's")
+            .map_err(|why| (size, WitnessFailure::NotL1(why)))?;
+    }
     drop(w);
     check_commitment_with_witness(&bytes, &prev.0, c)
         .map(|_| size)
-        .map_err(|e| (size, witness_error(&e, &prev.0, &prev.1)))
+        .map_err(|e| invalid(size, witness_error(&e, &prev.0, &prev.1)))
 }
 
 /// Checks every commitment of `request` and returns the verdicts, oldest first. `events` hears
@@ -374,6 +438,17 @@ pub fn check(
     };
     let pvm = Pvm::new(&kernel, config.clone()).map_err(|e| CheckError::Kernel(e.to_string()))?;
     let period = period(&chain);
+    let l1: L1Inboxes = request
+        .l1_inboxes
+        .iter()
+        .map(|(level, hash)| {
+            MerkelizedPayloadsHash::from_b58check(hash)
+                .map(|h| (*level, h))
+                .map_err(|e| {
+                    CheckError::Request(format!("the L1's level witness of level {level}: {e}"))
+                })
+        })
+        .collect::<Result<_, _>>()?;
 
     // The newest commitment the replay from origination must reach: the newest without a
     // witness, when the page fetched inboxes.
@@ -398,6 +473,7 @@ pub fn check(
         done: 0,
         total: request.inboxes.len(),
         inboxes: request.inboxes.iter(),
+        l1: &l1,
         broken: None,
     });
 
@@ -429,7 +505,7 @@ pub fn check(
                 (None, Some(Evidence::Witness(hex_text))) => {
                     // A commitment whose hash or link fails is not worth a replay.
                     let checked = match &link {
-                        Ok(()) => check_witness(hex_text, prev, c, &config),
+                        Ok(()) => check_witness(hex_text, prev, c, &config, &l1),
                         Err(_) => Ok(hex_text.len() / 2),
                     };
                     let size = match &checked {
@@ -441,7 +517,12 @@ pub fn check(
                         size,
                     };
                     let verdict = match (link, checked) {
-                        (Err(why), _) | (_, Err((_, why))) => Verdict::Invalid(why),
+                        (Err(why), _) | (_, Err((_, WitnessFailure::Invalid(why)))) => {
+                            Verdict::Invalid(why)
+                        }
+                        (_, Err((_, WitnessFailure::NotL1(why)))) => Verdict::Unestablished(
+                            format!("its witness is not evidence: {why}"),
+                        ),
                         (Ok(()), Ok(_)) if !prev_row.verdict.is_valid() => {
                             Verdict::Unestablished(format!(
                                 "its witness replays to its state from the state of the previous commitment {} (level {}), which is not valid",
@@ -484,6 +565,10 @@ pub fn check(
             inbox_level: c.inbox_level,
             state_hash: c.compressed_state.to_b58check(),
             number_of_ticks: c.number_of_ticks,
+            inboxes_on_l1: !l1.is_empty()
+                && i > 0
+                && !matches!(method, Method::NotReplayed { .. })
+                && !matches!(verdict, Verdict::Unestablished(_)),
             method,
             verdict,
         });
@@ -504,6 +589,8 @@ struct Replayer<'a> {
     done: usize,
     total: usize,
     inboxes: core::slice::Iter<'a, (u32, Vec<String>)>,
+    /// The L1's level witnesses every replayed inbox must match (none: no L1).
+    l1: &'a L1Inboxes,
     /// Why the replay cannot go on, once it cannot.
     broken: Option<String>,
 }
@@ -543,6 +630,20 @@ impl Replayer<'_> {
                     "the inboxes skip from level {} to {level}",
                     expected - 1
                 ));
+            }
+            if !self.l1.is_empty() {
+                let payloads = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        hex::decode(m)
+                            .map_err(|e| format!("level {expected}: message {i} is not hex: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let computed = LevelWitness::of_level(&payloads)
+                    .map_err(|e| format!("level {expected}: {e}"))?
+                    .hash();
+                on_l1(self.l1, expected, computed, "the node's")?;
             }
             replay_level(&mut self.pvm, expected, messages)?;
             self.next_level += 1;
@@ -699,6 +800,7 @@ mod tests {
                 chain: Vec::new(),
                 evidence,
                 inboxes: inboxes[..period as usize].to_vec(),
+                l1_inboxes: Vec::new(),
             },
             commitments,
             witnesses,
@@ -734,6 +836,118 @@ mod tests {
         fn witness(&mut self, commitment: usize, bytes: &[u8]) {
             self.request.evidence[commitment - 1] = Evidence::Witness(hex::encode(bytes));
         }
+    }
+
+    /// What an L1 serves for these inboxes: each level's witness (`srib2...`).
+    fn l1_of(inboxes: &[(u32, Vec<String>)]) -> Vec<(u32, String)> {
+        inboxes
+            .iter()
+            .map(|(level, messages)| {
+                let payloads: Vec<Vec<u8>> =
+                    messages.iter().map(|m| hex::decode(m).unwrap()).collect();
+                let w = LevelWitness::of_level(&payloads).unwrap();
+                (*level, w.hash().to_b58check())
+            })
+            .collect()
+    }
+
+    fn unestablished(row: &CheckedCommitment) -> &str {
+        match &row.verdict {
+            Verdict::Unestablished(why) => why,
+            other => panic!("{} is {other:?}", row.hash),
+        }
+    }
+
+    #[test]
+    fn with_an_l1_the_inboxes_replayed_are_the_l1s() {
+        let mut h = honest(3, 9);
+        h.request.l1_inboxes = l1_of(&h.inboxes);
+        let rows = h.rows();
+        assert!(rows.iter().all(|r| r.verdict.is_valid()), "{rows:?}");
+        assert!(
+            !rows[0].inboxes_on_l1,
+            "the genesis commitment replays no inbox"
+        );
+        assert!(rows[1..].iter().all(|r| r.inboxes_on_l1), "{rows:?}");
+        assert!(
+            rows[2].summary().ends_with(", inboxes as on the L1)"),
+            "{}",
+            rows[2].summary()
+        );
+        // Without the L1 the same chain is valid on the node's word.
+        h.request.l1_inboxes.clear();
+        assert!(h
+            .rows()
+            .iter()
+            .all(|r| r.verdict.is_valid() && !r.inboxes_on_l1));
+    }
+
+    #[test]
+    fn a_witness_whose_inbox_is_not_the_l1s_establishes_nothing() {
+        let mut h = honest(3, 9);
+        h.request.l1_inboxes = l1_of(&h.inboxes);
+        let mut w = soru_core::witness::decode(&h.witnesses[1]).unwrap();
+        w.levels[2].messages[0] = external(17);
+        let forged = w.levels[2].inbox_witness().unwrap().to_b58check();
+        h.witness(2, &soru_core::witness::encode(&w).unwrap());
+        let rows = h.rows();
+        assert!(rows[1].verdict.is_valid());
+        let why = unestablished(&rows[2]);
+        let l1 = &h.request.l1_inboxes[5].1;
+        assert_eq!(
+            why,
+            format!("its witness is not evidence: the witness's inbox of level 16 is not the L1's: its messages hash to {forged}, the L1's level witness is {l1}")
+        );
+        assert!(!rows[2].inboxes_on_l1);
+        assert!(
+            matches!(rows[3].verdict, Verdict::Unestablished(_)),
+            "{:?}",
+            rows[3]
+        );
+        // An L1 that lacks a level the witness covers establishes nothing either.
+        let mut h = honest(3, 9);
+        h.request.l1_inboxes = l1_of(&h.inboxes);
+        h.request.l1_inboxes.retain(|(level, _)| *level != 14);
+        let rows = h.rows();
+        assert_eq!(
+            unestablished(&rows[2]),
+            "its witness is not evidence: the page has no L1 inbox for level 14"
+        );
+        // A level witness that is not `srib2` base58 is a bad request.
+        h.request.l1_inboxes[0].1 = "srib1xyz".into();
+        assert!(matches!(
+            check(&h.request, &mut |_| {}),
+            Err(CheckError::Request(why)) if why.starts_with("the L1's level witness of level 11: ")
+        ));
+    }
+
+    #[test]
+    fn a_replay_from_origination_stops_at_an_inbox_that_is_not_the_l1s() {
+        let mut h = honest(3, 6);
+        h.request.evidence = vec![Evidence::Unavailable("GET u: HTTP 404: not found".into())];
+        h.request.l1_inboxes = l1_of(&h.inboxes);
+        // The node serves a different message at level 15 (as a forging node would).
+        let mut inboxes = h.inboxes.clone();
+        inboxes[4].1[2] = hex::encode(external(99));
+        h.request.inboxes = inboxes;
+        let rows = h.rows();
+        assert!(
+            rows[1].verdict.is_valid() && rows[1].inboxes_on_l1,
+            "{:?}",
+            rows[1]
+        );
+        let why = unestablished(&rows[2]);
+        assert!(
+            why.starts_with("cannot replay from origination: the node's inbox of level 15 is not the L1's: its messages hash to srib2"),
+            "{why}"
+        );
+        assert!(
+            why.ends_with(&format!(
+                "the L1's level witness is {}",
+                h.request.l1_inboxes[4].1
+            )),
+            "{why}"
+        );
     }
 
     fn invalid(row: &CheckedCommitment) -> &str {
@@ -919,14 +1133,20 @@ mod tests {
         let prev = (h.commitments[1], h.commitments[1].hash());
         let witness = hex::encode(&h.witnesses[1]);
         assert_eq!(
-            check_witness(&witness, &prev, &h.commitments[2], &config)
-                .unwrap_err()
-                .1,
-            format!(
+            check_witness(
+                &witness,
+                &prev,
+                &h.commitments[2],
+                &config,
+                &L1Inboxes::new()
+            )
+            .unwrap_err()
+            .1,
+            WitnessFailure::Invalid(format!(
                 "its predecessor is {}, not the previous commitment {}",
                 stranger.to_b58check(),
                 h.commitments[1].hash().to_b58check()
-            )
+            ))
         );
         // A commitment served under another hash, and a level off the period.
         let mut h = honest(3, 6);

@@ -199,6 +199,36 @@ pub fn l1_lcc_url(l1: &str, rollup: &str) -> String {
     )
 }
 
+/// The L1's shared inbox after block `level` (octez-node, or `soru sandbox run`):
+/// `/chains/main/blocks/<level>/context/smart_rollups/all/inbox`.
+pub fn l1_inbox_url(l1: &str, level: u32) -> String {
+    format!(
+        "{}/chains/main/blocks/{level}/context/smart_rollups/all/inbox",
+        base(l1)
+    )
+}
+
+/// The answer of [`l1_inbox_url`]: the witness of `level`'s messages (`srib2...`, the
+/// `old_levels_messages.content.hash` of the inbox after that level), which must be the hash of
+/// the messages a rollup node replays for it
+/// ([`soru_core::inbox::LevelWitness::of_level`]).
+pub fn parse_l1_inbox(url: &str, body: &str, level: u32) -> Result<String, RpcError> {
+    let v = json(url, body)?;
+    let inbox =
+        soru_core::inbox::Inbox::from_json(&v).map_err(|e| body_error(url, e.to_string()))?;
+    let content = &inbox.old_levels_messages.content;
+    if i64::from(inbox.level) != i64::from(level) || i64::from(content.level) != i64::from(level) {
+        return Err(body_error(
+            url,
+            format!(
+                "the inbox is the one after level {} (its last level witness is level {}'s), not level {level}'s",
+                inbox.level, content.level
+            ),
+        ));
+    }
+    Ok(content.hash.to_b58check())
+}
+
 /// The answer of [`l1_lcc_url`]: the hash and inbox level of the last cemented commitment.
 pub fn parse_lcc(url: &str, body: &str) -> Result<(CommitmentHash, i32), RpcError> {
     let v = json(url, body)?;

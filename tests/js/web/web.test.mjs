@@ -454,6 +454,27 @@ await test("check commitments of a real sandbox and node (valid, and invalid thr
     await new Promise((r) => slow.close(r));
   }
 
+  // 4. With the L1 node: every level's inbox is checked against the L1's, and the forged
+  // witness of (1) now establishes nothing, naming the level and both level witnesses.
+  const l1Field = page.getByLabel(/^L1 node URL \(optional: check the inboxes/);
+  await l1Field.fill(l1);
+  await field.fill(node);
+  await check.click();
+  const onL1 = await verdict(node);
+  const honest = onL1.match(/Checked (\d+) commitments from \S+: \1 valid, 0 invalid, 0 not established .* The inboxes of (\d+) of them were checked against the L1's\.$/);
+  assert.ok(honest, `${onL1} ${await alerts()}`);
+  assert.equal(Number(honest[2]), Number(honest[1]) - 1, onL1);
+  await proxied((url, body) => {
+    if (!url.startsWith(`/global/block/${covering}/helpers/witness`)) return body;
+    const answer = JSON.parse(body);
+    answer.witness = answer.witness.replace("68656c6c6f", "68656c6c70");
+    return JSON.stringify(answer);
+  }, async (tampered) => {
+    assert.match(tampered, new RegExp(`: \\d+ valid, 0 invalid, [1-9]\\d* not established .* First not established: commitment src1\\w+ at level ${covering}: not established: its witness is not evidence: the witness's inbox of level ${sent} is not the L1's: its messages hash to srib2\\w+, the L1's level witness is srib2\\w+\\.`), tampered);
+    await shoot("check-not-l1", "#commitments");
+  });
+  await l1Field.fill("");
+
   // The echo kernel's outbox message of level `sent`, once cemented: the proof from the rollup
   // node, the commitment from the L1.
   const proofPath = `/global/block/head/helpers/proofs/outbox/${sent}/messages?index=0`;
@@ -465,7 +486,7 @@ await test("check commitments of a real sandbox and node (valid, and invalid thr
   await page.getByRole("textbox", { name: "Rollup node URL" }).fill(node);
   await page.getByLabel("Outbox level").fill(String(sent));
   await page.getByLabel("Message index").fill("0");
-  await page.getByLabel(/^L1 node URL/).fill(l1);
+  await page.getByLabel(/^L1 node URL \(optional: take/).fill(l1);
   await page.getByRole("button", { name: "Fetch proof and commitment" }).click();
   const result = page.locator("#verify-result");
   await page.waitForFunction((l) => {
