@@ -24,10 +24,13 @@
 //! | trie      | `0x03`, depth (u32 BE), entries below (u64 BE), children present (bit 0, bit 1), their references |
 //!
 //! A reference is `0x00` and a hash (the child is a record of its own) or `0x01`, a length
-//! (u32 BE) and the child's encoding inline. A child whose encoding takes at most
-//! [`INLINE_MAX`] bytes is written inline, unless the store already holds it: most of a
-//! state's nodes are small (an outbox message, a durable value's `@/length`, the buckets and
-//! low trie levels of a directory), so a level's changes are a few records, not one per node.
+//! (u32 BE) and the child's encoding inline. A child whose encoding with everything below it
+//! inline takes at most [`INLINE_MAX`] bytes is written inline, found without asking the store;
+//! a larger one is referenced by hash if the store holds it, otherwise encoded (its large parts
+//! as records) and written inline if that is small, as a record if not: most of a state's
+//! nodes are small (an outbox message, a durable value's `@/length`, the buckets and low trie
+//! levels of a directory), so a level's changes are a few records, not one per node, and
+//! saving them asks the store about the few large nodes only.
 //! An inline child is checked through its parent's hash, a record against its key.
 //!
 //! Proof trees (with blinded parts) cannot be saved.
@@ -193,16 +196,16 @@ impl<E> Saver<'_, E> {
         Ok(())
     }
 
-    /// Appends a reference to `child`: inline when small and not stored already, otherwise
-    /// by hash (the child saved as a record first if the store lacks it).
+    /// Appends a reference to `child`: inline when its encoding with everything below it
+    /// inline is small (found without asking the store: most of a level's changed nodes are
+    /// new, and a store lookup for each was most of the cost of saving), otherwise by hash
+    /// (the child saved as a record first if the store lacks it).
     fn node_ref(&mut self, child: &Tree, out: &mut Vec<u8>) -> Result<(), SaveError<E>> {
-        // A small value is inlined without asking the store.
-        let small_value = match &child.0.v {
-            NodeV::Value(bytes) => 9 + bytes.parts().0.len() <= INLINE_MAX,
-            _ => false,
-        };
+        if inline_node(child, out) {
+            return Ok(());
+        }
         let k = node_key(&child.hash());
-        if !small_value && self.has(&k)? {
+        if self.has(&k)? {
             out.push(0);
             out.extend_from_slice(&k[1..]);
             return Ok(());
@@ -213,6 +216,9 @@ impl<E> Saver<'_, E> {
     }
 
     fn inode_ref(&mut self, child: &Inode, out: &mut Vec<u8>) -> Result<(), SaveError<E>> {
+        if inline_inode(child, out) {
+            return Ok(());
+        }
         let k = inode_key(&child.hash());
         if self.has(&k)? {
             out.push(0);
@@ -241,6 +247,99 @@ impl<E> Saver<'_, E> {
             out.extend_from_slice(&k[1..]);
         }
         Ok(())
+    }
+}
+
+/// Appends an inline reference to `tree` with everything below it inline, if its encoding
+/// takes at most [`INLINE_MAX`] bytes; otherwise leaves `out` as it was and returns false.
+/// Stops as soon as the encoding is too large, so a large subtree costs about `INLINE_MAX`
+/// bytes of work; a blinded part is never inline (saving it fails later, by its hash).
+fn inline_node(tree: &Tree, out: &mut Vec<u8>) -> bool {
+    inline_node_within(tree, out, usize::MAX)
+}
+
+/// [`inline_node`] for an inode.
+fn inline_inode(inode: &Inode, out: &mut Vec<u8>) -> bool {
+    inline_inode_within(inode, out, usize::MAX)
+}
+
+/// [`inline_node`], with `out` also kept at most `end` bytes long (an enclosing inline
+/// encoding's bound).
+fn inline_node_within(tree: &Tree, out: &mut Vec<u8>, end: usize) -> bool {
+    inline_with(out, end, |enc, end| match &tree.0.v {
+        NodeV::Value(bytes) => {
+            let (head, len) = bytes.parts();
+            if enc.len() + 9 + head.len() > end {
+                return false;
+            }
+            enc.push(0);
+            enc.extend_from_slice(&(len as u64).to_be_bytes());
+            enc.extend_from_slice(head);
+            true
+        }
+        NodeV::Dir(inode) => {
+            enc.push(1);
+            inline_inode_within(inode, enc, end)
+        }
+        NodeV::BlindedValue(_) | NodeV::BlindedDir(_) => false,
+    })
+}
+
+fn inline_inode_within(inode: &Inode, out: &mut Vec<u8>, end: usize) -> bool {
+    inline_with(out, end, |enc, end| match inode.v() {
+        InodeV::Values(entries) => {
+            enc.push(2);
+            enc.push(entries.len() as u8);
+            entries.iter().all(|(step, child)| {
+                if enc.len() + 5 + step.len() > end {
+                    return false;
+                }
+                enc.extend_from_slice(&(step.len() as u32).to_be_bytes());
+                enc.extend_from_slice(step);
+                enc.push(match child.entry_kind() {
+                    EntryKind::Contents => 0,
+                    EntryKind::Node => 1,
+                });
+                inline_node_within(child, enc, end)
+            })
+        }
+        InodeV::Tree {
+            depth,
+            length,
+            children,
+        } => {
+            enc.push(3);
+            enc.extend_from_slice(&depth.to_be_bytes());
+            enc.extend_from_slice(&length.to_be_bytes());
+            enc.push(u8::from(children[0].is_some()) | u8::from(children[1].is_some()) << 1);
+            children
+                .iter()
+                .flatten()
+                .all(|child| inline_inode_within(child, enc, end))
+        }
+        InodeV::Blinded(_) => false,
+    })
+}
+
+/// Appends `0x01`, a length and what `encode` writes, if that encoding takes at most
+/// [`INLINE_MAX`] bytes and `out` stays within `end`; otherwise truncates `out` back and
+/// returns false. `encode` gets the bound it must keep `out` within.
+fn inline_with(
+    out: &mut Vec<u8>,
+    end: usize,
+    encode: impl FnOnce(&mut Vec<u8>, usize) -> bool,
+) -> bool {
+    let start = out.len();
+    let end = end.min(start + 5 + INLINE_MAX);
+    out.push(1);
+    out.extend_from_slice(&[0; 4]);
+    if encode(out, end) && out.len() <= end {
+        let len = (out.len() - start - 5) as u32;
+        out[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
+        true
+    } else {
+        out.truncate(start);
+        false
     }
 }
 
@@ -700,5 +799,49 @@ mod tests {
             back.value(&[b"durable", b"k299", b"@"]).unwrap().unwrap(),
             b"v299"
         );
+    }
+
+    /// Saves `t` into `db`, returning how many times the store was asked whether it holds a
+    /// record and the save's stats.
+    fn save_counting(db: &mut Db, t: &Tree) -> (usize, SaveStats) {
+        let cell = core::cell::RefCell::new(db);
+        let mut asked = 0;
+        let stats = save::<()>(
+            t,
+            &mut |k| {
+                asked += 1;
+                Ok(cell.borrow().contains_key(k))
+            },
+            &mut |k, v| {
+                cell.borrow_mut().insert(*k, v.to_vec());
+                Ok(())
+            },
+        )
+        .unwrap();
+        (asked, stats)
+    }
+
+    #[test]
+    fn only_children_too_large_to_be_inline_are_looked_up() {
+        // Everything of a small tree is inline in its root's record: one lookup, the root's.
+        let mut db = Db::new();
+        let small = sample(3);
+        let (asked, stats) = save_counting(&mut db, &small);
+        assert_eq!((asked, stats.records), (1, 1));
+        // A change deep in a large tree: lookups for the record-sized nodes on its path and
+        // their record-sized siblings, not for every node the new records hold inline.
+        let mut db = Db::new();
+        let t = sample(300);
+        save_into(&mut db, &t);
+        let mut t2 = t.clone();
+        t2.set_value(&[b"durable", b"k5", b"@"], b"changed")
+            .unwrap();
+        let (asked, stats) = save_counting(&mut db, &t2);
+        // (26 lookups for 3 records; one per node below the changed directories was 124.)
+        assert!(
+            asked <= 10 * stats.records as usize,
+            "{asked} lookups for {stats:?}"
+        );
+        assert_eq!(load_from(&db, &t2.hash()).unwrap().hash(), t2.hash());
     }
 }
