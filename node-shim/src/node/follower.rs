@@ -9,16 +9,19 @@
 //! the block's messages and `End_of_level`, run the kernel, add the level to the shared
 //! Merkleized inbox (which starts from the L1's inbox at the origination level, as octez's node
 //! does), compute the commitment on commitment levels, and store it. While the node catches
-//! up, processed levels are stored in batches (up to 64 levels or 0.5 s of work, each batch one
-//! transaction, [`Store::put_levels`]); at the L1 head every level is stored as it is
-//! processed. The RPC only ever sees stored levels: the head and states are published after
-//! their batch is written. The L1 head is asked for again only once the node has reached the
-//! one it knows.
+//! up, a thread (`l1-fetch`) fetches the next blocks and the L1's inboxes of them ahead of the
+//! PVM (at most [`AHEAD_LEVELS`]), and processed levels are stored in batches (up to 64 levels
+//! or 0.5 s of work, each batch one transaction, [`Store::put_levels`]) by another thread
+//! (`store-writer`) while the PVM runs the next levels; at the L1 head every level is stored
+//! before the node goes on (the operator's duties read the store). The RPC only ever sees
+//! stored levels: the head and states are published after their batch is written. A store
+//! failure stops the follower. The L1 head is asked for again only once the node has reached
+//! the one it knows.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -31,7 +34,7 @@ use soru_core::tree::Tree;
 use soru_core::inbox::Inbox;
 
 use super::inbox;
-use super::l1::{parse_rfc3339, L1Error, Layer1};
+use super::l1::{parse_rfc3339, BlockFetch, L1Error, Layer1};
 use super::operator::{InconsistentInbox, Operator};
 use super::store::{LevelRecord, LevelWrite, Store, StoreError};
 use crate::preimages::PreimageDir;
@@ -640,10 +643,10 @@ impl Follower {
         let Some(origin) = self.retry(|| self.origination_inbox(&info))? else {
             return Ok(());
         };
-        let mut unwritten = Unwritten::new();
+        let mut unwritten = Unwritten::new(self.store.clone(), self.shared.clone());
         let followed = self.follow(&info, &origin, &mut unwritten);
         // What was processed before a stop or an error is stored all the same.
-        let written = self.write(&mut unwritten);
+        let written = unwritten.flush();
         followed.and(written)
     }
 
@@ -659,7 +662,9 @@ impl Follower {
         let mut progress = Progress::new();
         // The L1 head is asked for again only once the node has reached the one it knows.
         let mut known_head: Option<u32> = None;
+        let mut ahead: Option<Ahead> = None;
         while !self.stop.load(Ordering::Relaxed) {
+            unwritten.prune()?;
             let last = match unwritten.last_level() {
                 Some(l) => l,
                 None => self
@@ -683,7 +688,7 @@ impl Follower {
                 }
             };
             if last >= head_level {
-                self.write(unwritten)?;
+                unwritten.flush()?;
                 self.refresh_lcc(info);
                 self.operate(head_level);
                 progress.done(last);
@@ -692,9 +697,8 @@ impl Follower {
                 continue;
             }
             let level = last + 1;
-            let block = match self.retry(|| Ok(self.l1.block(level)?))? {
-                Some(b) => b,
-                None => break,
+            let Some((block, theirs)) = self.fetch(level, head_level, &mut ahead)? else {
+                break;
             };
             let pred = match unwritten.record(level - 1) {
                 Some(r) => (r.hash.clone(), r.timestamp),
@@ -711,7 +715,8 @@ impl Follower {
                     level - 1,
                     pred.0
                 );
-                self.write(unwritten)?;
+                ahead = None;
+                unwritten.flush()?;
                 unwritten.tip = None;
                 self.store.truncate_from(level - 1)?;
                 pvm = self.rebuild(info, origin)?;
@@ -724,6 +729,7 @@ impl Follower {
                 &mut pvm,
                 level,
                 &block,
+                theirs,
                 &pred,
                 &mut reveal,
                 unwritten,
@@ -734,56 +740,54 @@ impl Follower {
             progress.tick(level, head_level);
             unwritten.levels.push(processed);
             if level >= head_level || unwritten.is_due() {
-                self.write(unwritten)?;
+                unwritten.write()?;
             }
         }
         Ok(())
     }
 
-    /// Stores the unwritten levels in one transaction, then publishes them to the RPC (head,
-    /// states, commitments): what the RPC serves is always in the store.
-    fn write(&self, unwritten: &mut Unwritten) -> Result<(), FollowError> {
-        if unwritten.levels.is_empty() {
-            return Ok(());
+    /// Block `level` with receipts and the L1's inbox of it: from the fetcher thread reading
+    /// ahead while the node is more than a level behind `head_level`, otherwise (or after the
+    /// fetcher failed) asked for here, retrying L1 errors. `None` when the node stops.
+    #[allow(clippy::type_complexity)]
+    fn fetch(
+        &self,
+        level: u32,
+        head_level: u32,
+        ahead: &mut Option<Ahead>,
+    ) -> Result<Option<(Value, Option<Vec<Vec<u8>>>)>, FollowError> {
+        if ahead
+            .as_ref()
+            .is_none_or(|a| a.next != level || level > a.last)
+        {
+            *ahead = match level < head_level {
+                true => self
+                    .l1
+                    .fetcher()
+                    .map(|f| Ahead::start(f, level, head_level)),
+                false => None,
+            };
         }
-        let writes: Vec<LevelWrite<'_>> = unwritten
-            .levels
-            .iter()
-            .map(|p| LevelWrite {
-                record: &p.record,
-                commitment: p
-                    .commitment
-                    .as_ref()
-                    .map(|c| (c.hash.as_str(), &c.commitment)),
-                state: &p.tree,
-                executed: &p.executed,
-            })
-            .collect();
-        self.store.put_levels(&writes)?;
-        let mut s = self.shared.write().expect("lock");
-        for p in unwritten.levels.drain(..) {
-            s.states.insert(p.record.level, p.tree);
-            s.head = Some(p.record.level);
-            if let Some(c) = p.commitment {
-                tracing::info!(
-                    "level {}: commitment {} (state {})",
-                    p.record.level,
-                    c.hash,
-                    p.record.state_hash
-                );
-                s.commitments.insert(c.commitment.inbox_level, c.commitment);
-                s.last_commitment = Some(c);
+        if let Some(a) = ahead.as_mut() {
+            match a.take(level) {
+                Some(Ok(fetched)) => return Ok(Some(fetched)),
+                Some(Err(e)) => tracing::warn!("{e}; asking again"),
+                None => {}
             }
-            unwritten.tip = Some(p.record);
+            *ahead = None;
         }
-        unwritten.since = Instant::now();
-        Ok(())
+        self.retry(|| Ok((self.l1.block(level)?, self.l1.inbox(level)?)))
     }
 
     /// Compares the level's whole inbox rebuilt from receipts (`ours`) with the L1's own list
-    /// of messages, when the L1 publishes it.
-    fn check_inbox(&self, level: u32, ours: &[Vec<u8>]) -> Result<(), FollowError> {
-        let Some(theirs) = self.l1.inbox(level)? else {
+    /// of messages (`theirs`), when the L1 publishes it.
+    fn check_inbox(
+        &self,
+        level: u32,
+        ours: &[Vec<u8>],
+        theirs: Option<Vec<Vec<u8>>>,
+    ) -> Result<(), FollowError> {
+        let Some(theirs) = theirs else {
             return Ok(());
         };
         let n = ours.len().max(theirs.len());
@@ -925,6 +929,7 @@ impl Follower {
         pvm: &mut Pvm,
         level: u32,
         block: &Value,
+        theirs: Option<Vec<Vec<u8>>>,
         pred: &(String, i64),
         reveal: &mut PreimageDir,
         unwritten: &Unwritten,
@@ -946,7 +951,7 @@ impl Follower {
             message: format!("predecessor hash {}: {e}", pred.0),
         })?;
         let full = inbox::full_inbox(pred.1, pred_hash, &messages);
-        self.check_inbox(level, &full)?;
+        self.check_inbox(level, &full, theirs)?;
         let shared_inbox = inbox::next_shared_inbox(&previous_inbox, level, &full)?;
         let before = pvm.ticks();
         run_level(pvm, level, pred, &messages, reveal)?;
@@ -1026,46 +1031,55 @@ const WRITE_BATCH_LEVELS: usize = 64;
 /// ... and at least this often, so the RPC's head is never further behind.
 const WRITE_BATCH_PERIOD: Duration = Duration::from_millis(500);
 
-/// The levels the follower processed and has not stored yet (see [`Store::put_levels`]), and
-/// the last level it stored, so the next level's predecessor and inbox are not read back.
+/// The levels the follower processed and the [`Writer`] has not stored yet (see
+/// [`Store::put_levels`]): the ones not sent to it (`levels`) and the ones it is writing
+/// (`inflight`), with the last level known stored (`tip`), so the next level's predecessor,
+/// inbox and last commitment are not read back from the store.
 struct Unwritten {
     levels: Vec<Processed>,
-    tip: Option<LevelRecord>,
+    inflight: Vec<Arc<Processed>>,
+    tip: Option<Arc<Processed>>,
     since: Instant,
+    writer: Writer,
 }
 
 impl Unwritten {
-    fn new() -> Unwritten {
+    fn new(store: Arc<Store>, shared: Arc<RwLock<Shared>>) -> Unwritten {
         Unwritten {
             levels: Vec::new(),
+            inflight: Vec::new(),
             tip: None,
             since: Instant::now(),
+            writer: Writer::start(store, shared),
         }
     }
 
-    /// The record of `level` if it is unwritten or the last one written.
+    /// Every level not known stored, oldest first.
+    fn pending(&self) -> impl DoubleEndedIterator<Item = &Processed> {
+        self.inflight.iter().map(|p| &**p).chain(self.levels.iter())
+    }
+
+    /// The record of `level` if it is not known stored or the last one stored.
     fn record(&self, level: u32) -> Option<&LevelRecord> {
-        self.levels
-            .iter()
+        self.pending()
             .rev()
+            .chain(self.tip.as_deref())
             .map(|p| &p.record)
-            .chain(self.tip.as_ref())
             .find(|r| r.level == level)
     }
 
     fn last_level(&self) -> Option<u32> {
-        self.levels.last().map(|p| p.record.level)
+        self.pending().next_back().map(|p| p.record.level)
     }
 
-    /// The last unwritten commitment.
+    /// The last commitment not known stored.
     fn last_commitment(&self) -> Option<&StoredCommitment> {
-        self.levels.iter().rev().find_map(|p| p.commitment.as_ref())
+        self.pending().rev().find_map(|p| p.commitment.as_ref())
     }
 
-    /// An unwritten commitment by hash (`src1...`).
+    /// A commitment not known stored, by hash (`src1...`).
     fn commitment(&self, hash: &str) -> Option<&Commitment> {
-        self.levels
-            .iter()
+        self.pending()
             .filter_map(|p| p.commitment.as_ref())
             .find(|c| c.hash == hash)
             .map(|c| &c.commitment)
@@ -1074,6 +1088,255 @@ impl Unwritten {
     /// Whether the batch is full or old enough to be stored.
     fn is_due(&self) -> bool {
         self.levels.len() >= WRITE_BATCH_LEVELS || self.since.elapsed() >= WRITE_BATCH_PERIOD
+    }
+
+    /// Hands the processed levels to the writer as one batch (one transaction); waits only
+    /// if it is still writing the batch before the last one.
+    fn write(&mut self) -> Result<(), FollowError> {
+        self.since = Instant::now();
+        if self.levels.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Arc<Processed>> = self.levels.drain(..).map(Arc::new).collect();
+        self.inflight.extend(batch.iter().cloned());
+        self.writer.send(batch)?;
+        self.prune()
+    }
+
+    /// Stores every processed level and waits until they are stored and published.
+    fn flush(&mut self) -> Result<(), FollowError> {
+        self.write()?;
+        self.writer.wait()?;
+        self.prune()
+    }
+
+    /// Forgets the in-flight levels the writer has stored (keeping the last as `tip`); the
+    /// writer's failure, if it failed.
+    fn prune(&mut self) -> Result<(), FollowError> {
+        let stored = self.writer.stored()?;
+        let n = self
+            .inflight
+            .iter()
+            .take_while(|p| Some(p.record.level) <= stored)
+            .count();
+        if n > 0 {
+            self.tip = self.inflight.drain(..n).next_back();
+        }
+        Ok(())
+    }
+}
+
+/// Stores the follower's batches of levels on a thread of its own (`store-writer`), so the
+/// PVM runs the next levels while a batch is written, then publishes each batch to the RPC
+/// (head, states, commitments): what the RPC serves is always in the store. At most one
+/// batch waits while another is written.
+struct Writer {
+    tx: Option<mpsc::SyncSender<Vec<Arc<Processed>>>>,
+    state: Arc<(Mutex<Written>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The last level sent.
+    sent: Option<u32>,
+}
+
+/// What the writer thread reports.
+#[derive(Default)]
+struct Written {
+    /// The last level stored and published.
+    level: Option<u32>,
+    /// Why it stopped, until the follower takes it.
+    error: Option<StoreError>,
+    /// Whether it stopped on an error.
+    failed: bool,
+}
+
+impl Writer {
+    fn start(store: Arc<Store>, shared: Arc<RwLock<Shared>>) -> Writer {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Arc<Processed>>>(1);
+        let state = Arc::new((Mutex::new(Written::default()), Condvar::new()));
+        let reports = state.clone();
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                for batch in rx {
+                    let result = store_batch(&store, &shared, &batch);
+                    let (lock, changed) = &*reports;
+                    let mut w = lock.lock().expect("lock");
+                    match result {
+                        Ok(()) => w.level = batch.last().map(|p| p.record.level),
+                        Err(e) => {
+                            w.error = Some(e);
+                            w.failed = true;
+                        }
+                    }
+                    changed.notify_all();
+                    if w.failed {
+                        return;
+                    }
+                }
+            })
+            .expect("spawning a thread");
+        Writer {
+            tx: Some(tx),
+            state,
+            thread: Some(thread),
+            sent: None,
+        }
+    }
+
+    /// The writer's error (once; later calls name the failure without it).
+    fn failure(w: &mut Written) -> FollowError {
+        match w.error.take() {
+            Some(e) => FollowError::Store(e),
+            None => FollowError::Store(StoreError::Record(
+                "a batch of levels".into(),
+                "the store writer failed earlier".into(),
+            )),
+        }
+    }
+
+    fn send(&mut self, batch: Vec<Arc<Processed>>) -> Result<(), FollowError> {
+        let last = batch.last().map(|p| p.record.level);
+        let sent = self.tx.as_ref().expect("open").send(batch);
+        let mut w = self.state.0.lock().expect("lock");
+        if w.failed || sent.is_err() {
+            return Err(Writer::failure(&mut w));
+        }
+        self.sent = last.or(self.sent);
+        Ok(())
+    }
+
+    /// The last level stored and published, or the writer's failure.
+    fn stored(&self) -> Result<Option<u32>, FollowError> {
+        let mut w = self.state.0.lock().expect("lock");
+        if w.failed {
+            return Err(Writer::failure(&mut w));
+        }
+        Ok(w.level)
+    }
+
+    /// Waits until every level sent is stored and published.
+    fn wait(&self) -> Result<(), FollowError> {
+        let (lock, changed) = &*self.state;
+        let mut w = lock.lock().expect("lock");
+        while !w.failed && w.level < self.sent {
+            w = changed.wait(w).expect("lock");
+        }
+        if w.failed {
+            return Err(Writer::failure(&mut w));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread once it has written what it was sent.
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Stores `batch` in one transaction, then publishes it to the RPC.
+fn store_batch(
+    store: &Store,
+    shared: &RwLock<Shared>,
+    batch: &[Arc<Processed>],
+) -> Result<(), StoreError> {
+    let writes: Vec<LevelWrite<'_>> = batch
+        .iter()
+        .map(|p| LevelWrite {
+            record: &p.record,
+            commitment: p
+                .commitment
+                .as_ref()
+                .map(|c| (c.hash.as_str(), &c.commitment)),
+            state: &p.tree,
+            executed: &p.executed,
+        })
+        .collect();
+    store.put_levels(&writes)?;
+    let mut s = shared.write().expect("lock");
+    for p in batch {
+        s.states.insert(p.record.level, p.tree.clone());
+        s.head = Some(p.record.level);
+        if let Some(c) = &p.commitment {
+            tracing::info!(
+                "level {}: commitment {} (state {})",
+                p.record.level,
+                c.hash,
+                p.record.state_hash
+            );
+            s.commitments.insert(c.commitment.inbox_level, c.commitment);
+            s.last_commitment = Some(c.clone());
+        }
+    }
+    Ok(())
+}
+
+/// How many levels the fetcher thread reads ahead of the PVM.
+const AHEAD_LEVELS: usize = 32;
+
+/// A fetched block with receipts and the L1's inbox of it.
+type Fetched = Result<(Value, Option<Vec<Vec<u8>>>), L1Error>;
+
+/// The blocks `next..=last` fetched in order by a thread of their own (`l1-fetch`), at most
+/// [`AHEAD_LEVELS`] ahead of the follower. The thread stops at its first error (handed over
+/// in order) or when this is dropped. Blocks fetched ahead are checked like the others: a
+/// reorganisation since shows as a predecessor that is not the stored level's hash.
+struct Ahead {
+    next: u32,
+    last: u32,
+    rx: mpsc::Receiver<Fetched>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Ahead {
+    fn start(fetch: Box<dyn BlockFetch>, first: u32, last: u32) -> Ahead {
+        let (tx, rx) = mpsc::sync_channel(AHEAD_LEVELS);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("l1-fetch".into())
+            .spawn(move || {
+                for level in first..=last {
+                    if stopped.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let fetched = fetch
+                        .block(level)
+                        .and_then(|b| Ok((b, fetch.inbox(level)?)));
+                    let failed = fetched.is_err();
+                    if tx.send(fetched).is_err() || failed {
+                        return;
+                    }
+                }
+            })
+            .expect("spawning a thread");
+        Ahead {
+            next: first,
+            last,
+            rx,
+            stop,
+        }
+    }
+
+    /// Block `level` if it is the next one this fetcher has (waiting for it); `None` if it is
+    /// not or the fetcher ended.
+    fn take(&mut self, level: u32) -> Option<Fetched> {
+        if level != self.next || level > self.last {
+            return None;
+        }
+        let fetched = self.rx.recv().ok()?;
+        self.next += 1;
+        Some(fetched)
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -1182,5 +1445,169 @@ impl Progress {
             tracing::info!("synchronized with the L1 at level {level}");
             self.announced_sync = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// Answers `{"level": n}` for every block, fails at `fail_at`, and counts the blocks asked.
+    struct FakeFetch {
+        fail_at: u32,
+        asked: Arc<AtomicU32>,
+    }
+
+    impl BlockFetch for FakeFetch {
+        fn block(&self, level: u32) -> Result<Value, L1Error> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            if level == self.fail_at {
+                return Err(L1Error::Http {
+                    url: format!("/chains/main/blocks/{level}"),
+                    message: "HTTP 500".into(),
+                });
+            }
+            Ok(json!({ "level": level }))
+        }
+        fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
+            Ok(Some(vec![vec![level as u8]]))
+        }
+    }
+
+    fn fake(fail_at: u32) -> (Box<dyn BlockFetch>, Arc<AtomicU32>) {
+        let asked = Arc::new(AtomicU32::new(0));
+        let f = FakeFetch {
+            fail_at,
+            asked: asked.clone(),
+        };
+        (Box::new(f), asked)
+    }
+
+    #[test]
+    fn the_fetcher_hands_over_levels_in_order_and_stops_at_its_first_error() {
+        let (f, asked) = fake(5);
+        let mut ahead = Ahead::start(f, 2, 8);
+        assert!(ahead.take(3).is_none(), "not the next level");
+        for level in 2..=4 {
+            let (block, inbox) = ahead.take(level).unwrap().unwrap();
+            assert_eq!(block["level"], level);
+            assert_eq!(inbox, Some(vec![vec![level as u8]]));
+        }
+        assert!(matches!(ahead.take(5), Some(Err(L1Error::Http { .. }))));
+        assert!(ahead.take(6).is_none(), "nothing after an error");
+        assert_eq!(asked.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn the_fetcher_reads_a_bounded_distance_ahead_and_stops_when_dropped() {
+        let (f, asked) = fake(u32::MAX);
+        let mut ahead = Ahead::start(f, 1, 10_000);
+        assert!(ahead.take(1).unwrap().is_ok());
+        std::thread::sleep(Duration::from_millis(200));
+        let n = asked.load(Ordering::SeqCst);
+        // One handed over, AHEAD_LEVELS queued, one waiting to be queued.
+        assert!(n as usize <= AHEAD_LEVELS + 2, "{n} blocks asked");
+        drop(ahead);
+        std::thread::sleep(Duration::from_millis(100));
+        let after = asked.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(asked.load(Ordering::SeqCst), after, "still fetching");
+        assert!(after <= n + 1);
+    }
+
+    fn scratch_store(name: &str) -> Arc<Store> {
+        let dir = std::env::temp_dir().join(format!("soru-follower-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Arc::new(Store::open(&dir).unwrap())
+    }
+
+    fn processed(level: u32, tree: Tree) -> Processed {
+        Processed {
+            record: LevelRecord {
+                level,
+                hash: format!("B{level}"),
+                predecessor: format!("B{}", level - 1),
+                timestamp: i64::from(level),
+                messages: vec![vec![level as u8]],
+                state_hash: StateHash(tree.hash()).to_b58check(),
+                ticks: 1,
+                total_ticks: u128::from(level),
+                status: "Waiting for input message".into(),
+                outbox: Vec::new(),
+                commitment: None,
+                protocol: None,
+                inbox: None,
+            },
+            commitment: None,
+            tree,
+            executed: Vec::new(),
+        }
+    }
+
+    fn state(level: u32) -> Tree {
+        let mut t = Tree::empty();
+        t.set_value(&[b"level"], &level.to_be_bytes()).unwrap();
+        t
+    }
+
+    #[test]
+    fn the_writer_stores_batches_in_order_and_publishes_only_what_is_stored() {
+        let store = scratch_store("writer");
+        let shared = Arc::new(RwLock::new(Shared::default()));
+        let mut unwritten = Unwritten::new(store.clone(), shared.clone());
+        for batch in [1..=3, 4..=4, 5..=9] {
+            let end = *batch.end();
+            for level in batch {
+                unwritten.levels.push(processed(level, state(level)));
+            }
+            unwritten.write().unwrap();
+            // Levels being written (or just written) are found without the store.
+            let last = unwritten.last_level().or(shared.read().unwrap().head);
+            assert_eq!(last, Some(end));
+            assert_eq!(unwritten.record(end).map(|r| r.level), Some(end));
+        }
+        assert!(unwritten.record(9).is_some());
+        unwritten.flush().unwrap();
+        assert!(unwritten.inflight.is_empty() && unwritten.levels.is_empty());
+        assert_eq!(unwritten.tip.as_ref().map(|p| p.record.level), Some(9));
+        assert_eq!(unwritten.record(9).map(|r| r.level), Some(9));
+        assert_eq!(shared.read().unwrap().head, Some(9));
+        for level in 1..=9 {
+            let r = store.level(level).unwrap().unwrap();
+            assert_eq!(r, processed(level, state(level)).record);
+            assert_eq!(
+                store.state(&r.state_hash).unwrap().hash(),
+                state(level).hash()
+            );
+            assert!(shared.read().unwrap().states.contains_key(&level));
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_is_stored_not_at_all_and_fails_the_follower() {
+        let store = scratch_store("writer-fails");
+        let shared = Arc::new(RwLock::new(Shared::default()));
+        let mut unwritten = Unwritten::new(store.clone(), shared.clone());
+        unwritten.levels.push(processed(1, state(1)));
+        unwritten.flush().unwrap();
+        // A proof tree cannot be stored: the batch's transaction fails as a whole.
+        let mut blinded = state(3);
+        blinded
+            .set_subtree(&[b"x"], Tree::blinded_value([3; 32]))
+            .unwrap();
+        unwritten.levels.push(processed(2, state(2)));
+        unwritten.levels.push(processed(3, blinded));
+        let failed = unwritten.write().and_then(|()| unwritten.flush());
+        assert!(
+            matches!(&failed, Err(FollowError::Store(StoreError::Record(what, _))) if what == "tree_nodes"),
+            "{failed:?}"
+        );
+        assert!(store.level(2).unwrap().is_none());
+        assert_eq!(shared.read().unwrap().head, Some(1));
+        // The follower stops: every later write fails too.
+        unwritten.levels.push(processed(4, state(4)));
+        assert!(unwritten.flush().is_err());
     }
 }

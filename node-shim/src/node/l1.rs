@@ -78,6 +78,15 @@ impl Header {
     }
 }
 
+/// Fetches blocks and inboxes from a thread of its own: the follower reads ahead of the PVM
+/// while it catches up ([`Layer1::fetcher`]).
+pub trait BlockFetch: Send {
+    /// [`Layer1::block`].
+    fn block(&self, level: u32) -> Result<Value, L1Error>;
+    /// [`Layer1::inbox`].
+    fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error>;
+}
+
 /// What the node asks of its L1.
 pub trait Layer1: Send {
     /// The current head's header.
@@ -95,6 +104,11 @@ pub trait Layer1: Send {
     fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error>;
     /// Waits until a head newer than `level` may exist (a head arrived or `timeout` passed).
     fn wait_for_head(&self, level: u32, timeout: Duration);
+    /// Another client of the same L1 for [`BlockFetch`]'s requests, to be used from another
+    /// thread; `None` if this L1 has none (the follower then fetches each block as it goes).
+    fn fetcher(&self) -> Option<Box<dyn BlockFetch>> {
+        None
+    }
     /// The shared Merkleized inbox after `block` (a level, a hash or `head`): octez's
     /// `context/smart_rollups/all/inbox`. An answer [`Inbox::from_json`] refuses is an
     /// [`L1Error::Shape`] naming the field.
@@ -109,9 +123,15 @@ pub trait Layer1: Send {
 
 /// An octez-RPC L1 over HTTP.
 pub struct HttpLayer1 {
+    client: Client,
+    heads: mpsc::Receiver<u32>,
+}
+
+/// The HTTP client of [`HttpLayer1`]; a clone shares its connection pool.
+#[derive(Clone)]
+struct Client {
     base: String,
     agent: ureq::Agent,
-    heads: mpsc::Receiver<u32>,
 }
 
 impl HttpLayer1 {
@@ -129,9 +149,14 @@ impl HttpLayer1 {
             .name("l1-heads".into())
             .spawn(move || monitor_heads(&stream_base, &tx))
             .expect("spawning a thread");
-        HttpLayer1 { base, agent, heads }
+        HttpLayer1 {
+            client: Client { base, agent },
+            heads,
+        }
     }
+}
 
+impl Client {
     fn get(&self, path: &str) -> Result<Value, L1Error> {
         self.get_opt(path)?.ok_or_else(|| L1Error::Http {
             url: format!("{}{}", self.base, path),
@@ -151,6 +176,41 @@ impl HttpLayer1 {
             return Ok(None);
         }
         json_answer(&url, resp).map(Some)
+    }
+
+    fn block(&self, level: u32) -> Result<Value, L1Error> {
+        self.get(&format!("/chains/main/blocks/{level}?metadata=always"))
+    }
+
+    fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
+        let path = format!("/chains/main/blocks/{level}/sandbox/inbox");
+        let Some(v) = self.get_opt(&path)? else {
+            return Ok(None);
+        };
+        let shape = || L1Error::Shape {
+            url: format!("{}{path}", self.base),
+            message: "expected an array of hex strings".into(),
+        };
+        v.as_array()
+            .ok_or_else(shape)?
+            .iter()
+            .map(|m| {
+                m.as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(shape)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
+impl BlockFetch for Client {
+    fn block(&self, level: u32) -> Result<Value, L1Error> {
+        Client::block(self, level)
+    }
+
+    fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
+        Client::inbox(self, level)
     }
 }
 
@@ -177,24 +237,25 @@ fn json_answer(url: &str, resp: Result<ureq::Response, ureq::Error>) -> Result<V
 impl Layer1 for HttpLayer1 {
     fn head(&self) -> Result<Header, L1Error> {
         let path = "/chains/main/blocks/head/header";
-        let v = self.get(path)?;
+        let v = self.client.get(path)?;
         Header::from_json(&v, path)
     }
 
     fn block(&self, level: u32) -> Result<Value, L1Error> {
-        self.get(&format!("/chains/main/blocks/{level}?metadata=always"))
+        self.client.block(level)
     }
 
     fn block_rpc(&self, block: &str, path: &str) -> Result<Value, L1Error> {
-        self.get(&format!(
+        self.client.get(&format!(
             "/chains/main/blocks/{block}/{}",
             path.trim_start_matches('/')
         ))
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, L1Error> {
-        let url = format!("{}{}", self.base, path);
+        let url = format!("{}{}", self.client.base, path);
         let resp = self
+            .client
             .agent
             .post(&url)
             .set("Accept", "application/json")
@@ -204,24 +265,11 @@ impl Layer1 for HttpLayer1 {
     }
 
     fn inbox(&self, level: u32) -> Result<Option<Vec<Vec<u8>>>, L1Error> {
-        let path = format!("/chains/main/blocks/{level}/sandbox/inbox");
-        let Some(v) = self.get_opt(&path)? else {
-            return Ok(None);
-        };
-        let shape = || L1Error::Shape {
-            url: format!("{}{path}", self.base),
-            message: "expected an array of hex strings".into(),
-        };
-        v.as_array()
-            .ok_or_else(shape)?
-            .iter()
-            .map(|m| {
-                m.as_str()
-                    .and_then(|h| hex::decode(h).ok())
-                    .ok_or_else(shape)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+        self.client.inbox(level)
+    }
+
+    fn fetcher(&self) -> Option<Box<dyn BlockFetch>> {
+        Some(Box::new(self.client.clone()))
     }
 
     fn wait_for_head(&self, level: u32, timeout: Duration) {
