@@ -15,7 +15,9 @@
 #   6. the light client (scripts/bench-verifier.sh) and the rollup node against a real sandbox
 #      (`cargo bench -p soru-node --bench node`: catching up SORU_NODE_BENCH_LEVELS levels of 100
 #      messages, default 1000, against `soru replay` of the same messages; RPC requests/s; store
-#      size per level; peak RSS).
+#      size per level; peak RSS), and the sandbox L1 alone (`cargo bench -p soru-node --bench
+#      sandbox`: add_messages operations applied per second, RPC requests/s for
+#      /chains/main/blocks/head, memory).
 #
 # Environment: SORU_TREE_BENCH_KEYS (tree size), SORU_DURABLE_BENCH_KEYS (keys written in one
 # run), SORU_BASELINE_SECONDS (time per wasmtime measurement, default 3), CARGO (cargo binary).
@@ -72,6 +74,10 @@ bash scripts/bench-web.sh
 echo
 echo "== the light client: proofs natively vs npm package vs WASI, replay, package sizes (scripts/bench-verifier.sh)"
 bash scripts/bench-verifier.sh
+
+echo
+echo "== the sandbox L1 (cargo bench -p soru-node --bench sandbox)"
+"$CARGO" bench -p soru-node --bench sandbox
 
 echo
 echo "== the rollup node against a real sandbox (cargo bench -p soru-node --bench node, ${SORU_NODE_BENCH_LEVELS:-1000} levels)"

@@ -360,3 +360,84 @@ fn the_shared_inbox_is_served_per_block_and_the_node_rebuilds_it() {
     drop(sb);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An operation is applied once: injected again while in the mempool, after its block, and
+/// after a restart, it is refused as octez does (`prevalidation.operation_duplicated`).
+#[test]
+fn an_operation_is_applied_once_even_across_restarts() {
+    use soru_core::encoding::operation::{ManagerOperation, Operation};
+    let dir = scratch_dir("sandbox-duplicate");
+    init(&dir);
+    let wallet: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("wallet.json")).unwrap()).unwrap();
+    let key = SecretKey::from_b58check(wallet[0]["secret_key"].as_str().unwrap()).unwrap();
+    let source = key.public_key().hash();
+    let sb = run(&dir, &["--manual"]);
+    let bake = |sb: &Server| assert_eq!(http(&sb.addr, "POST", "/sandbox/bake", Some("")).0, 200);
+    // Reveal the key.
+    Injector::new(key.clone(), Default::default())
+        .inject(
+            &HttpLayer1::new(&sb.url()),
+            OperationKind::SmartRollupAddMessages {
+                messages: vec![b"reveal".to_vec()],
+            },
+        )
+        .unwrap();
+    bake(&sb);
+    let head = get_json(&sb.addr, "/chains/main/blocks/head/hash");
+    let counter: u64 = get_json(
+        &sb.addr,
+        &format!(
+            "/chains/main/blocks/head/context/contracts/{}/counter",
+            source.to_b58check()
+        ),
+    )
+    .as_str()
+    .unwrap()
+    .parse()
+    .unwrap();
+    let mut op = Operation {
+        branch: BlockHash::from_b58check(head.as_str().unwrap()).unwrap(),
+        contents: vec![ManagerOperation {
+            source,
+            fee: 2_000,
+            counter: counter + 1,
+            gas_limit: 10_000,
+            storage_limit: 0,
+            kind: OperationKind::SmartRollupAddMessages {
+                messages: vec![b"once".to_vec()],
+            },
+        }],
+        signature: None,
+    };
+    op.signature = Some(key.sign_operation(&op.forge()));
+    let body = Value::from(hex::encode(op.encode())).to_string();
+    let inject = |sb: &Server| http(&sb.addr, "POST", "/injection/operation", Some(&body));
+    let (status, hash) = inject(&sb);
+    assert_eq!(status, 200, "{hash}");
+    let duplicated = |(status, answer): (u16, String)| {
+        assert_eq!(status, 500, "{answer}");
+        assert!(
+            answer.contains("prevalidation.operation_duplicated")
+                && answer.contains(hash.trim().trim_matches('"')),
+            "{answer}"
+        );
+    };
+    duplicated(inject(&sb));
+    bake(&sb);
+    let included = get_json(&sb.addr, "/chains/main/blocks/head/operations/3");
+    assert_eq!(included.as_array().unwrap().len(), 1, "{included}");
+    duplicated(inject(&sb));
+    drop(sb);
+    let sb = run(&dir, &["--manual"]);
+    duplicated(inject(&sb));
+    bake(&sb);
+    assert_eq!(
+        get_json(&sb.addr, "/chains/main/blocks/head/operations/3")
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

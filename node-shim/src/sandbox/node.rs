@@ -3,6 +3,7 @@
 //! transaction (its record, the inbox after it, every ledger entry it changed and the head), so
 //! a crash leaves either the whole block or none of it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, TableDefinition};
@@ -241,6 +242,18 @@ pub struct Node {
     pub mempool: Vec<Pending>,
     /// The chain id.
     pub chain_id: [u8; 4],
+    /// The hash (`o...`) of every operation in a block, so an injection is checked against
+    /// them in constant time.
+    included: HashSet<String>,
+}
+
+/// The hashes of the operations in `blocks`.
+fn included_hashes(blocks: &[Block]) -> HashSet<String> {
+    blocks
+        .iter()
+        .flat_map(|b| &b.operations)
+        .filter_map(|o| o["hash"].as_str().map(str::to_string))
+        .collect()
 }
 
 impl Node {
@@ -341,6 +354,7 @@ impl Node {
             db_path,
             pending: ledger.clone(),
             ledger,
+            included: included_hashes(&blocks),
             blocks,
             inboxes,
             mempool: Vec::new(),
@@ -385,11 +399,7 @@ impl Node {
         }
         let hash = op.hash();
         if self.mempool.iter().any(|p| p.hash == hash)
-            || self.blocks.iter().any(|b| {
-                b.operations
-                    .iter()
-                    .any(|o| o["hash"].as_str() == Some(&hash.to_b58check()))
-            })
+            || self.included.contains(&hash.to_b58check())
         {
             return Err(vec![
                 json!({"kind": "temporary", "id": "prevalidation.operation_duplicated",
@@ -471,6 +481,8 @@ impl Node {
         tracing::info!(level = block.level, hash = %block.hash, operations = block.operations.len(), inbox = %shared.hash(), "baked");
         self.ledger = l;
         self.pending = self.ledger.clone();
+        self.included
+            .extend(included_hashes(std::slice::from_ref(&block)));
         self.blocks.push(block);
         self.inboxes.push(shared);
         Ok(self.head())

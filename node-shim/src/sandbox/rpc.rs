@@ -179,8 +179,7 @@ async fn dispatch(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes
             let Some(b) = node.block(block) else {
                 return not_found(format!("no block {block}"));
             };
-            let b = b.clone();
-            block_rpc(&node, &b, method, rest, &body)
+            block_rpc(&node, b, method, rest, &body)
         }
         (Method::GET, ["chains", _, "blocks"]) => {
             let node = lock(&s.node);

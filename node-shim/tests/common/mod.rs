@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+pub mod load;
+
 /// A fresh scratch directory for test `name` (removed first if it exists).
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("soru-{name}-{}", std::process::id()));
