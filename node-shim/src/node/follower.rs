@@ -10,7 +10,7 @@
 //! Merkleized inbox (which starts from the L1's inbox at the origination level, as octez's node
 //! does), compute the commitment on commitment levels, and store it. While the node catches
 //! up, a thread (`l1-fetch`) fetches the next blocks and the L1's inboxes of them ahead of the
-//! PVM (at most [`AHEAD_LEVELS`]), and processed levels are stored in batches (up to 64 levels
+//! PVM (at most 32 levels), and processed levels are stored in batches (up to 64 levels
 //! or 0.5 s of work, each batch one transaction, [`Store::put_levels`]) by another thread
 //! (`store-writer`) while the PVM runs the next levels; at the L1 head every level is stored
 //! before the node goes on (the operator's duties read the store). The RPC only ever sees
