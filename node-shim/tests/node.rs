@@ -451,6 +451,29 @@ fn the_node_follows_the_sandbox_and_serves_octez_rpc() {
         "{}",
         again[0]
     );
+    // A proof changed in one hex digit (its last byte: part of the output message) does not
+    // verify against the cemented state: octez's error, nothing applied.
+    let proof = fresh["proof"].as_str().unwrap();
+    let last = if proof.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &proof[..proof.len() - 1]);
+    let refused = node_script(
+        script,
+        &[
+            &l1.url(),
+            l1_dir_s,
+            "execute",
+            rollup,
+            fresh["commitment"].as_str().unwrap(),
+            &forged,
+        ],
+    );
+    assert!(
+        refused[0]["error"]
+            .to_string()
+            .contains("smart_rollup_invalid_output_proof"),
+        "{}",
+        refused[0]
+    );
 
     // kill -9, restart: the stored levels are re-run and checked, nothing is lost, the node goes on.
     node.kill();
