@@ -443,22 +443,26 @@ impl Follower {
         if level == info.origination_level + 1 {
             return Ok((origin.inbox.clone(), origin.protocol.clone()));
         }
+        let stored;
         let r = match unwritten.record(level - 1) {
-            Some(r) => r.clone(),
-            None => self.store.level(level - 1)?.ok_or_else(|| {
-                self.rollup_err(format!(
-                    "the store has no level {} before level {level}",
-                    level - 1
-                ))
-            })?,
+            Some(r) => r,
+            None => {
+                stored = self.store.level(level - 1)?.ok_or_else(|| {
+                    self.rollup_err(format!(
+                        "the store has no level {} before level {level}",
+                        level - 1
+                    ))
+                })?;
+                &stored
+            }
         };
-        let inbox = r.inbox.ok_or_else(|| {
+        let inbox = r.inbox.clone().ok_or_else(|| {
             self.rollup_err(format!(
                 "the stored level {} has no shared inbox",
                 level - 1
             ))
         })?;
-        Ok((inbox, r.protocol))
+        Ok((inbox, r.protocol.clone()))
     }
 
     /// Originates the PVM (checking the genesis commitment against the L1's), then continues
