@@ -168,3 +168,100 @@ fn corrupted_octez_proofs_are_rejected_naming_the_link() {
         "{e}"
     );
 }
+
+/// Every octez refutation proof of the vectors, as the final move of a `smart_rollup_refute`
+/// operation: the proof decodes and re-encodes byte for byte, and so does the operation, in
+/// binary and through octez's JSON; an opening and a dissection round-trip the same way, and a
+/// truncated proof is an error naming the byte.
+#[test]
+fn octez_refutation_proofs_round_trip_in_refute_operations() {
+    use soru_core::commitment::{CommitmentHash, StateHash};
+    use soru_core::encoding::address::{KeyKind, PublicKeyHash, SmartRollupAddress};
+    use soru_core::encoding::binary::Zarith;
+    use soru_core::encoding::inbox::BlockHash;
+    use soru_core::encoding::operation::{ManagerOperation, Operation, OperationKind};
+    use soru_core::encoding::refutation::{DissectionChunk, InputProof, Proof, Refutation, Step};
+
+    let Some(file) = vectors() else { return };
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut refutations = vec![
+        Refutation::Start {
+            player_commitment_hash: CommitmentHash([1; 32]),
+            opponent_commitment_hash: CommitmentHash([2; 32]),
+        },
+        Refutation::Move {
+            choice: Zarith::from_u64(0),
+            step: Step::Dissection(vec![
+                DissectionChunk {
+                    state: Some(StateHash([3; 32])),
+                    tick: Zarith::from_u64(0),
+                },
+                DissectionChunk {
+                    state: None,
+                    tick: Zarith::from_decimal("1100000000000000000000").unwrap(),
+                },
+            ]),
+        },
+    ];
+    let mut kinds = std::collections::BTreeSet::new();
+    for (row, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let bytes = hex::decode(line.split('\t').nth(3).unwrap()).unwrap();
+        let mut r = Reader::new(&bytes);
+        let proof = Proof::read(&mut r).unwrap_or_else(|e| panic!("row {}: {e}", row + 1));
+        r.finish()
+            .unwrap_or_else(|e| panic!("row {}: {e}", row + 1));
+        assert_eq!(proof.encode(), bytes, "row {}: byte-exact", row + 1);
+        kinds.insert(match &proof.input_proof {
+            None => "none",
+            Some(InputProof::Inbox { .. }) => "inbox",
+            Some(InputProof::Reveal(_)) => "reveal",
+            Some(InputProof::FirstInput) => "first_input",
+        });
+        let mut truncated = Reader::new(&bytes[..bytes.len() - 1]);
+        let e = Proof::read(&mut truncated).and_then(|_| truncated.finish());
+        assert!(e.is_err(), "row {}: a truncated proof is refused", row + 1);
+        refutations.push(Refutation::Move {
+            choice: Zarith::from_u64(row as u64 * 1_000_000_007),
+            step: Step::Proof(proof),
+        });
+    }
+    assert!(
+        kinds.contains("inbox") && kinds.contains("none"),
+        "{kinds:?}"
+    );
+    for (i, refutation) in refutations.into_iter().enumerate() {
+        let op = Operation {
+            branch: BlockHash([9; 32]),
+            contents: vec![ManagerOperation {
+                source: PublicKeyHash {
+                    kind: KeyKind::Ed25519,
+                    hash: [4; 20],
+                },
+                fee: 1_000,
+                counter: 7,
+                gas_limit: 100_000,
+                storage_limit: 0,
+                kind: OperationKind::SmartRollupRefute {
+                    rollup: SmartRollupAddress([5; 20]),
+                    opponent: PublicKeyHash {
+                        kind: KeyKind::Ed25519,
+                        hash: [6; 20],
+                    },
+                    refutation,
+                },
+            }],
+            signature: None,
+        };
+        let forged = op.forge();
+        assert_eq!(forged[32], 204, "refutation {i}: the tag");
+        let back = Operation::decode_unsigned(&forged).unwrap_or_else(|e| panic!("{i}: {e}"));
+        assert_eq!(back, op, "refutation {i}: binary");
+        let json = op.contents[0].to_json();
+        assert_eq!(json["kind"], "smart_rollup_refute");
+        let parsed = ManagerOperation::from_json(&json).unwrap_or_else(|e| panic!("{i}: {e}"));
+        assert_eq!(parsed, op.contents[0], "refutation {i}: JSON {json}");
+    }
+}

@@ -361,20 +361,11 @@ fn the_shared_inbox_is_served_per_block_and_the_node_rebuilds_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// An operation is applied once: injected again while in the mempool, after its block, and
-/// after a restart, it is refused as octez does (`prevalidation.operation_duplicated`).
-#[test]
-fn an_operation_is_applied_once_even_across_restarts() {
-    use soru_core::encoding::operation::{ManagerOperation, Operation};
-    let dir = scratch_dir("sandbox-duplicate");
-    init(&dir);
+/// Reveals wallet key 0 of the sandbox at `sb` in a block of its own; the key.
+fn revealed_key(dir: &Path, sb: &Server) -> SecretKey {
     let wallet: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("wallet.json")).unwrap()).unwrap();
     let key = SecretKey::from_b58check(wallet[0]["secret_key"].as_str().unwrap()).unwrap();
-    let source = key.public_key().hash();
-    let sb = run(&dir, &["--manual"]);
-    let bake = |sb: &Server| assert_eq!(http(&sb.addr, "POST", "/sandbox/bake", Some("")).0, 200);
-    // Reveal the key.
     Injector::new(key.clone(), Default::default())
         .inject(
             &HttpLayer1::new(&sb.url()),
@@ -383,7 +374,18 @@ fn an_operation_is_applied_once_even_across_restarts() {
             },
         )
         .unwrap();
-    bake(&sb);
+    bake(sb);
+    key
+}
+
+fn bake(sb: &Server) {
+    assert_eq!(http(&sb.addr, "POST", "/sandbox/bake", Some("")).0, 200);
+}
+
+/// The `/injection/operation` body of `kind` from `key` on the head, with the next counter.
+fn signed(sb: &Server, key: &SecretKey, kind: OperationKind) -> String {
+    use soru_core::encoding::operation::{ManagerOperation, Operation};
+    let source = key.public_key().hash();
     let head = get_json(&sb.addr, "/chains/main/blocks/head/hash");
     let counter: u64 = get_json(
         &sb.addr,
@@ -404,14 +406,29 @@ fn an_operation_is_applied_once_even_across_restarts() {
             counter: counter + 1,
             gas_limit: 10_000,
             storage_limit: 0,
-            kind: OperationKind::SmartRollupAddMessages {
-                messages: vec![b"once".to_vec()],
-            },
+            kind,
         }],
         signature: None,
     };
     op.signature = Some(key.sign_operation(&op.forge()));
-    let body = Value::from(hex::encode(op.encode())).to_string();
+    Value::from(hex::encode(op.encode())).to_string()
+}
+
+/// An operation is applied once: injected again while in the mempool, after its block, and
+/// after a restart, it is refused as octez does (`prevalidation.operation_duplicated`).
+#[test]
+fn an_operation_is_applied_once_even_across_restarts() {
+    let dir = scratch_dir("sandbox-duplicate");
+    init(&dir);
+    let sb = run(&dir, &["--manual"]);
+    let key = revealed_key(&dir, &sb);
+    let body = signed(
+        &sb,
+        &key,
+        OperationKind::SmartRollupAddMessages {
+            messages: vec![b"once".to_vec()],
+        },
+    );
     let inject = |sb: &Server| http(&sb.addr, "POST", "/injection/operation", Some(&body));
     let (status, hash) = inject(&sb);
     assert_eq!(status, 200, "{hash}");
@@ -438,6 +455,55 @@ fn an_operation_is_applied_once_even_across_restarts() {
             .unwrap()
             .len(),
         0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `smart_rollup_refute` decodes (binary, and back to octez's JSON in the block) and fails
+/// in its block with octez's error shape: the sandbox plays no refutation games.
+#[test]
+fn a_refutation_is_decoded_and_fails_with_a_named_error() {
+    use soru_core::commitment::CommitmentHash;
+    use soru_core::encoding::address::SmartRollupAddress;
+    use soru_core::encoding::refutation::Refutation;
+    let dir = scratch_dir("sandbox-refute");
+    init(&dir);
+    let sb = run(&dir, &["--manual"]);
+    let key = revealed_key(&dir, &sb);
+    let opponent = key.public_key().hash();
+    let body = signed(
+        &sb,
+        &key,
+        OperationKind::SmartRollupRefute {
+            rollup: SmartRollupAddress([7; 20]),
+            opponent,
+            refutation: Refutation::Start {
+                player_commitment_hash: CommitmentHash([1; 32]),
+                opponent_commitment_hash: CommitmentHash([2; 32]),
+            },
+        },
+    );
+    let (status, answer) = http(&sb.addr, "POST", "/injection/operation", Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    bake(&sb);
+    let ops = get_json(&sb.addr, "/chains/main/blocks/head/operations/3");
+    let content = &ops[0]["contents"][0];
+    assert_eq!(content["kind"], "smart_rollup_refute", "{content}");
+    assert_eq!(
+        content["refutation"]["refutation_kind"], "start",
+        "{content}"
+    );
+    assert_eq!(
+        content["refutation"]["player_commitment_hash"],
+        CommitmentHash([1; 32]).to_b58check()
+    );
+    let result = &content["metadata"]["operation_result"];
+    assert_eq!(result["status"], "failed", "{content}");
+    assert!(
+        result["errors"]
+            .to_string()
+            .contains("smart_rollup_no_game"),
+        "{result}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -44,3 +44,4 @@ pub mod michelson;
 pub mod operation;
 pub mod outbox;
 pub mod quote;
+pub mod refutation;

@@ -15,6 +15,7 @@
 //! | 201 | `smart_rollup_add_messages` | a list of byte strings |
 //! | 202 | `smart_rollup_cement` | rollup |
 //! | 203 | `smart_rollup_publish` | rollup, commitment (76 bytes) |
+//! | 204 | `smart_rollup_refute` | rollup, opponent, refutation ([`super::refutation`]) |
 //! | 205 | `smart_rollup_timeout` | rollup, the two stakers |
 //! | 206 | `smart_rollup_execute_outbox_message` | rollup, cemented commitment hash, proof bytes |
 //! | 207 | `smart_rollup_recover_bond` | rollup, staker |
@@ -36,6 +37,7 @@ use super::binary::{
 pub use super::inbox::BlockHash;
 use super::keys::{PublicKey, Signature};
 use super::micheline::Expr;
+use super::refutation::Refutation;
 use crate::commitment::{Commitment, CommitmentHash};
 
 /// octez's `max_operation_data_length`: the largest signed operation accepted (32 KiB).
@@ -161,6 +163,15 @@ pub enum OperationKind {
         /// The commitment.
         commitment: Commitment,
     },
+    /// Opens a refutation game against a staker, or plays a move in one.
+    SmartRollupRefute {
+        /// The rollup.
+        rollup: SmartRollupAddress,
+        /// The staker the source plays against.
+        opponent: PublicKeyHash,
+        /// The opening or the move.
+        refutation: Refutation,
+    },
     /// Ends a refutation game whose player ran out of time.
     SmartRollupTimeout {
         /// The rollup.
@@ -199,6 +210,7 @@ impl OperationKind {
             OperationKind::SmartRollupAddMessages { .. } => 201,
             OperationKind::SmartRollupCement { .. } => 202,
             OperationKind::SmartRollupPublish { .. } => 203,
+            OperationKind::SmartRollupRefute { .. } => 204,
             OperationKind::SmartRollupTimeout { .. } => 205,
             OperationKind::SmartRollupExecuteOutboxMessage { .. } => 206,
             OperationKind::SmartRollupRecoverBond { .. } => 207,
@@ -215,6 +227,7 @@ impl OperationKind {
             OperationKind::SmartRollupAddMessages { .. } => "smart_rollup_add_messages",
             OperationKind::SmartRollupCement { .. } => "smart_rollup_cement",
             OperationKind::SmartRollupPublish { .. } => "smart_rollup_publish",
+            OperationKind::SmartRollupRefute { .. } => "smart_rollup_refute",
             OperationKind::SmartRollupTimeout { .. } => "smart_rollup_timeout",
             OperationKind::SmartRollupExecuteOutboxMessage { .. } => {
                 "smart_rollup_execute_outbox_message"
@@ -426,6 +439,15 @@ impl ManagerOperation {
                 rollup.encode_into(out);
                 out.extend_from_slice(&commitment.encode());
             }
+            OperationKind::SmartRollupRefute {
+                rollup,
+                opponent,
+                refutation,
+            } => {
+                rollup.encode_into(out);
+                opponent.encode_into(out);
+                refutation.encode_into(out);
+            }
             OperationKind::SmartRollupTimeout { rollup, alice, bob } => {
                 rollup.encode_into(out);
                 alice.encode_into(out);
@@ -498,6 +520,11 @@ impl ManagerOperation {
             203 => OperationKind::SmartRollupPublish {
                 rollup: SmartRollupAddress::read(r)?,
                 commitment: Commitment::read(r)?,
+            },
+            204 => OperationKind::SmartRollupRefute {
+                rollup: SmartRollupAddress::read(r)?,
+                opponent: PublicKeyHash::read(r)?,
+                refutation: Refutation::read(r)?,
             },
             205 => OperationKind::SmartRollupTimeout {
                 rollup: SmartRollupAddress::read(r)?,
@@ -766,6 +793,15 @@ mod json {
                     put("rollup", rollup.to_b58check().into());
                     put("commitment", commitment.to_json());
                 }
+                OperationKind::SmartRollupRefute {
+                    rollup,
+                    opponent,
+                    refutation,
+                } => {
+                    put("rollup", rollup.to_b58check().into());
+                    put("opponent", opponent.to_b58check().into());
+                    put("refutation", refutation.to_json());
+                }
                 OperationKind::SmartRollupTimeout { rollup, alice, bob } => {
                     put("rollup", rollup.to_b58check().into());
                     put(
@@ -874,6 +910,12 @@ mod json {
                     rollup: rollup()?,
                     commitment: Commitment::from_json(get(o, "commitment")?)
                         .map_err(|e| err("commitment", e.to_string()))?,
+                },
+                "smart_rollup_refute" => OperationKind::SmartRollupRefute {
+                    rollup: rollup()?,
+                    opponent: b58(o, "opponent", PublicKeyHash::from_b58check)?,
+                    refutation: Refutation::from_json(get(o, "refutation")?)
+                        .map_err(|e| err("refutation", e.to_string()))?,
                 },
                 "smart_rollup_timeout" => {
                     let s = match get(o, "stakers")? {

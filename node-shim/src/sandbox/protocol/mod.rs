@@ -732,10 +732,10 @@ impl Ledger {
             OperationKind::SmartRollupRecoverBond { rollup, staker } => {
                 result = self.recover_bond(&c.source, rollup, staker)?;
             }
-            OperationKind::SmartRollupTimeout { .. } => {
+            OperationKind::SmartRollupRefute { .. } | OperationKind::SmartRollupTimeout { .. } => {
                 return Err(err(
                     "smart_rollup_no_game",
-                    json!({"message": "the sandbox has no refutation games"}),
+                    json!({"message": "the sandbox decodes refutations and timeouts but plays no refutation games"}),
                 )
                 .into());
             }
