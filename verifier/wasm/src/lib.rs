@@ -7,7 +7,9 @@
 //! is a `JsError` whose message says what is wrong and where.
 //!
 //! Built without features this is the proof/commitment entry point; with `replay` it is the
-//! second, lazily loaded entry point that also runs kernels (see `pkg/README.md`).
+//! second, lazily loaded entry point that runs kernels (see `pkg/README.md`) and exports only
+//! the replay functions: the package's JavaScript calls the proof ones in the first entry, so
+//! the replay module does not carry a second copy of them.
 //!
 //! On `wasm32` the crate is `no_std`: the standard library's allocator and panic machinery are
 //! most of what a proof check does not need. [`heap`] is the allocator; a panic (a bug: every
@@ -18,8 +20,11 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+#[cfg(not(feature = "replay"))]
 use soru_verifier::input::{decode_hex as decode_hex_text, parse_commitment, parse_state_hash};
-use soru_verifier::{Commitment, Json, Zarith, COMMITMENT_SIZE};
+use soru_verifier::Json;
+#[cfg(not(feature = "replay"))]
+use soru_verifier::{Commitment, Zarith, COMMITMENT_SIZE};
 use wasm_bindgen::prelude::*;
 
 extern crate alloc;
@@ -41,6 +46,7 @@ fn js_error(e: impl ToString) -> JsError {
 }
 
 /// Hex text (whitespace anywhere, optional `0x`) to bytes.
+#[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, JsError> {
     decode_hex_text(text).map_err(js_error)
@@ -48,6 +54,7 @@ pub fn decode_hex(text: &str) -> Result<Vec<u8>, JsError> {
 
 /// Verifies an output proof against a state hash (`srs1...` or hex) and returns the
 /// [`soru_verifier::OutboxProof::to_json`] text.
+#[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn verify_outbox_proof(proof: &[u8], state_hash: &str) -> Result<String, JsError> {
     let state =
@@ -58,6 +65,7 @@ pub fn verify_outbox_proof(proof: &[u8], state_hash: &str) -> Result<String, JsE
 }
 
 /// Decodes outbox message bytes into the octez JSON form.
+#[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn decode_outbox_message(message: &[u8]) -> Result<String, JsError> {
     let m = soru_verifier::decode_outbox_message(message)
@@ -74,6 +82,7 @@ pub fn decode_outbox_message(message: &[u8]) -> Result<String, JsError> {
 }
 
 /// The 76-byte encoding of a commitment given by its fields.
+#[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn commitment_bytes(
     compressed_state: &str,
@@ -92,6 +101,7 @@ pub fn commitment_bytes(
 }
 
 /// The `src1...` hash of a 76-byte commitment.
+#[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn commitment_hash(bytes: &[u8]) -> Result<String, JsError> {
     let c = Commitment::decode(bytes).map_err(|e| js_error(alloc::format!("commitment: {e}")))?;
@@ -100,6 +110,7 @@ pub fn commitment_hash(bytes: &[u8]) -> Result<String, JsError> {
 
 /// Checks a chain of commitments given as their concatenated 76-byte encodings. Returns
 /// `{"valid": true, "hashes": [..], "ticks": ".."}` or `{"valid": false, "index": i, "error": ".."}`.
+#[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn check_commitment_chain(encoded: &[u8], commitment_period: i32) -> Result<String, JsError> {
     if encoded.len() % COMMITMENT_SIZE != 0 {
