@@ -21,6 +21,7 @@
 //! reveal): the PVM is then stuck for good ([`crate::pvm::StuckReason::HostCrash`]).
 
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -41,7 +42,9 @@ pub(crate) struct HostState {
     /// The state tree without durable storage and the per-tick counters: `/tag`, the input and
     /// output buffers and the origination parameters.
     pub(crate) buffers: Tree,
-    pub(crate) debug: Vec<Vec<u8>>,
+    /// The level's debug messages, shared with copies of the PVM (a fork costs no copy of them;
+    /// the first message written after a fork copies the list once).
+    pub(crate) debug: Arc<Vec<Vec<u8>>>,
     /// Debug output of the level: what is kept counts against [`MAX_DEBUG_BYTES_PER_LEVEL`].
     pub(crate) debug_bytes: usize,
     /// Debug bytes dropped this level because the cap was reached.
@@ -443,7 +446,7 @@ impl HostState {
         self.debug_dropped += (bytes.len() - kept) as u64;
         if self.debug_bytes + DEBUG_MESSAGE_OVERHEAD <= MAX_DEBUG_BYTES_PER_LEVEL {
             self.debug_bytes += kept + DEBUG_MESSAGE_OVERHEAD;
-            self.debug.push(bytes[..kept].to_vec());
+            Arc::make_mut(&mut self.debug).push(bytes[..kept].to_vec());
         } else if bytes.is_empty() {
             // An empty message past the cap is dropped too: count it as one byte.
             self.debug_dropped += 1;

@@ -566,6 +566,7 @@ fn a_trapping_kernel_fails_its_evaluation_and_sets_the_stuck_flag() {
 Loaded 3 inputs at level 0
 > step result
 about to trap
+Trap in `kernel_run` (at tick 12, 9 ticks into kernel_run 0 of level 0): wasm trap: wasm `unreachable` instruction executed
 Evaluation took 199996 ticks so far
 Status: Evaluating
 Internal_status: Evaluation failed (wasm trap: wasm `unreachable` instruction executed)
@@ -583,6 +584,7 @@ Internal_status: Collect
 > step inbox
 Loaded 3 inputs at level 1
 about to trap
+Trap in `kernel_run` (at tick 200012, 9 ticks into kernel_run 0 of level 1): wasm trap: wasm `unreachable` instruction executed
 Evaluation took 200000 ticks so far
 Status: Waiting for input
 Internal_status: Collect

@@ -563,3 +563,54 @@ fn hash_at_tick_prints_state_hashes_before_the_level_line() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown PVM version"));
 }
+
+/// A trap's level line names the kernel functions open at the trap (the level is run again
+/// instrumented), in JSON and in text.
+#[test]
+fn a_trap_names_its_call_stack() {
+    let dir = scratch_dir("trap-stack");
+    let kernel = dir.join("k.wat");
+    std::fs::write(
+        &kernel,
+        r#"(module
+  (import "smart_rollup_core" "read_input" (func $read (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $fail unreachable)
+  (func $middle (call $fail))
+  (func (export "kernel_run")
+    (loop $inputs
+      (if (i32.gt_s (call $read (i32.const 0) (i32.const 100) (i32.const 200)) (i32.const 0))
+        (then
+          (if (i32.eq (i32.load16_u (i32.const 100)) (i32.const 0x2101)) (then (call $middle)))
+          (br $inputs))))))"#,
+    )
+    .unwrap();
+    let inputs = dir.join("inputs.json");
+    std::fs::write(&inputs, r#"[[{"external": "21"}], [{"external": "2e"}]]"#).unwrap();
+    let lines = replay_json(&kernel, &inputs, &[]);
+    let failure = &lines[0]["failures"][0];
+    assert_eq!(
+        failure["stack"],
+        serde_json::json!(["kernel_run", "middle", "fail"]),
+        "{failure}"
+    );
+    assert_eq!(failure["function"], "read_input", "the last host call");
+    assert_eq!(
+        lines[1]["failures"],
+        serde_json::json!([]),
+        "level 1 returns"
+    );
+    let text = soru(&[
+        "replay",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("kernel_run 0 failed in `fail` (kernel_run > middle > fail) after "),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

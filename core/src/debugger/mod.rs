@@ -65,7 +65,7 @@ use crate::state::{output_buffer, TickState, KERNEL_KEY, REBOOT_FLAG_KEY};
 
 pub use command::{parse, Command, ParseError, StepKind, ValueKind, Watch};
 pub use profile::{ProfileOptions, ProfileReport};
-pub use trap::TrapSite;
+pub use trap::{level_trap_stacks, TrapSite};
 
 /// Settings of a session (the shell's command-line options).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -320,31 +320,36 @@ impl Session {
         }
     }
 
-    /// Names of the current kernel's functions: its name section, else the import's name.
+    /// Names of the current kernel's functions ([`kernel_frame_names`]).
     pub(super) fn frame_names(&self) -> Result<BTreeMap<u32, String>, String> {
-        let kernel = self
-            .pvm
-            .durable()
-            .read_all(&Key::from_path(KERNEL_KEY).map_err(|e| format!("Error: {e}"))?)
-            .map_err(|e| format!("Error: {e}"))?
-            .unwrap_or_default();
-        let mut names = BTreeMap::new();
-        let mut index = 0u32;
-        for payload in wasmparser::Parser::new(0).parse_all(&kernel) {
-            if let Ok(wasmparser::Payload::ImportSection(reader)) = payload {
-                for import in reader.into_iter().flatten() {
-                    if let wasmparser::TypeRef::Func(_) = import.ty {
-                        names.insert(index, String::from(import.name));
-                        index += 1;
-                    }
+        kernel_frame_names(&self.pvm)
+    }
+}
+
+/// Names of the functions of `pvm`'s current kernel, by function index: its name section, else
+/// the import's field name.
+pub fn kernel_frame_names(pvm: &Pvm) -> Result<BTreeMap<u32, String>, String> {
+    let kernel = pvm
+        .durable()
+        .read_all(&Key::from_path(KERNEL_KEY).map_err(|e| format!("Error: {e}"))?)
+        .map_err(|e| format!("Error: {e}"))?
+        .unwrap_or_default();
+    let mut names = BTreeMap::new();
+    let mut index = 0u32;
+    for payload in wasmparser::Parser::new(0).parse_all(&kernel) {
+        if let Ok(wasmparser::Payload::ImportSection(reader)) = payload {
+            for import in reader.into_iter().flatten() {
+                if let wasmparser::TypeRef::Func(_) = import.ty {
+                    names.insert(index, String::from(import.name));
+                    index += 1;
                 }
             }
         }
-        let named = function_names(&kernel)
-            .map_err(|e| format!("Error: the kernel's name section: {e}"))?;
-        names.extend(named);
-        Ok(names)
     }
+    let named =
+        function_names(&kernel).map_err(|e| format!("Error: the kernel's name section: {e}"))?;
+    names.extend(named);
+    Ok(names)
 }
 
 /// Evaluates until the PVM waits for inputs (or, with `one_run`, until one `kernel_run`

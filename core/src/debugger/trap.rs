@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::profile::frame_name;
+use super::profile::{frame_name, kernel_frame_names};
 use super::Session;
 use crate::pvm::{Progress, Pvm, RunFailure};
 use crate::reveal::Reveal;
@@ -152,6 +152,34 @@ fn rerun(start: &Pvm, reveal: &mut dyn Reveal) -> Result<Vec<u32>, String> {
         Some(run) if !run.open.is_empty() => Ok(run.open),
         _ => Err(String::from("the profiled run ended outside any function")),
     }
+}
+
+/// The call stacks of the `kernel_run`s of one level that trapped, found the same way for a
+/// whole level (`soru replay` uses it): `start` is the PVM before the level (waiting for its
+/// inputs, e.g. a [`Pvm::fork`] taken then), `messages` the level's inbox as
+/// [`Pvm::run_level`] takes it. The level runs again on a profiling copy of `start`; the answer
+/// maps each trapped run's index to its stack, outermost (`kernel_run`) first. Names come from
+/// the kernel installed at the level's start.
+pub fn level_trap_stacks(
+    start: &Pvm,
+    messages: &[alloc::vec::Vec<u8>],
+    reveal: &mut dyn Reveal,
+) -> Result<BTreeMap<u32, Vec<String>>, String> {
+    let names = kernel_frame_names(start)?;
+    let mut copy = start
+        .profiling_copy(None)
+        .map_err(|e| alloc::format!("{e}"))?;
+    let report = copy
+        .run_level(messages, reveal)
+        .map_err(|e| alloc::format!("{e}"))?;
+    let runs = copy.take_profiles();
+    let mut stacks = BTreeMap::new();
+    for f in report.failures.iter().filter(|f| !f.stuck) {
+        if let Some(run) = runs.get(f.run as usize).filter(|r| !r.open.is_empty()) {
+            stacks.insert(f.run, named(&names, &run.open));
+        }
+    }
+    Ok(stacks)
 }
 
 fn named(names: &BTreeMap<u32, String>, open: &[u32]) -> Vec<String> {

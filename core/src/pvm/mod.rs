@@ -586,7 +586,7 @@ impl Pvm {
         let host = HostState {
             durable,
             buffers,
-            debug: Vec::new(),
+            debug: Default::default(),
             debug_bytes: 0,
             debug_dropped: 0,
             memory: None,
@@ -909,7 +909,8 @@ impl Pvm {
             self.level_runs = 0;
             self.start_history_level();
             let host = self.host_mut();
-            host.debug.clear();
+            // A fresh list, not a cleared one: a fork of the PVM may still share the old one.
+            host.debug = Default::default();
             host.debug_bytes = 0;
             host.debug_dropped = 0;
         }
@@ -1536,7 +1537,7 @@ impl Pvm {
         Ok(LevelReport {
             level,
             outbox,
-            debug: host.debug.clone(),
+            debug: host.debug.to_vec(),
             debug_dropped: host.debug_dropped,
             state_hash: self.state_hash()?,
             ticks: self.tick,

@@ -16,7 +16,11 @@
 //!
 //! `flags` lists the PVM flags set in durable storage (`stuck`, `upgrade_error`,
 //! `too_many_reboot`); `failures` has one `{"run", "reason", "function", "fuel", "stuck"}` per
-//! `kernel_run` of the level that trapped or got the PVM stuck.
+//! `kernel_run` of the level that trapped or got the PVM stuck (`function`: the host function
+//! executing or last called, or `kernel_run`), plus, for a trap, `"stack"`: the kernel
+//! functions open at the trap, outermost (`kernel_run`) first, the last one trapped. wasmi does
+//! not say where a trap happened, so a level with a trap is run again instrumented from a fork
+//! of the PVM taken before it (`soru_core::debugger::level_trap_stacks`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +30,7 @@ use clap::Args;
 use serde::Serialize;
 use soru_core::abi::PvmVersion;
 use soru_core::commitment::StateHash;
+use soru_core::debugger::level_trap_stacks;
 use soru_core::durable::Key;
 use soru_core::encoding::address::SmartRollupAddress;
 use soru_core::inputs;
@@ -138,6 +143,8 @@ struct FailureLine {
     function: String,
     fuel: u64,
     stuck: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stack: Vec<String>,
 }
 
 impl From<&LevelReport> for LevelLine {
@@ -174,6 +181,7 @@ impl From<&LevelReport> for LevelLine {
                     function: f.function.clone(),
                     fuel: f.fuel,
                     stuck: f.stuck,
+                    stack: Vec::new(),
                 })
                 .collect(),
         }
@@ -261,9 +269,21 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
                 messages: messages.clone(),
             });
         }
+        let start = pvm.fork().ok();
         let report = pvm
             .run_level(messages, &mut preimages)
             .map_err(|e| format!("level {}: {e}", pvm_level_hint(&pvm)))?;
+        let mut line = LevelLine::from(&report);
+        if let Some(start) = start.filter(|_| report.failures.iter().any(|f| !f.stuck)) {
+            // A located trap, or (should the rerun fail) the failure as the PVM reported it.
+            if let Ok(stacks) = level_trap_stacks(&start, messages, &mut preimages) {
+                for f in &mut line.failures {
+                    if let Some(stack) = stacks.get(&f.run) {
+                        f.stack = stack.clone();
+                    }
+                }
+            }
+        }
         let reached = pending_ticks.partition_point(|&t| t <= pvm.ticks());
         for tick in pending_ticks.drain(..reached) {
             let hash = pvm.state_hash_at(tick).map(|h| StateHash(h).to_b58check());
@@ -271,7 +291,7 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
                 return Ok(());
             }
         }
-        if !super::print_line(&level_text(args.json, &report))? {
+        if !super::print_line(&level_text(args.json, &line))? {
             return Ok(());
         }
         if report.status == Status::WaitingForReveal {
@@ -397,10 +417,9 @@ fn tick_text(json: bool, tick: u128, hash: Result<String, String>) -> String {
 }
 
 /// The output for one level: its JSON line, or a few lines of text.
-fn level_text(json: bool, report: &LevelReport) -> String {
-    let line = LevelLine::from(report);
+fn level_text(json: bool, line: &LevelLine) -> String {
     if json {
-        return serde_json::to_string(&line).unwrap_or_default();
+        return serde_json::to_string(line).unwrap_or_default();
     }
     let mut text = format!(
         "level {}: {}, {} ticks, {} fuel in {} kernel_run(s), state {}",
@@ -413,10 +432,13 @@ fn level_text(json: bool, report: &LevelReport) -> String {
         text.push_str(&format!("\n  flags: {}", line.flags.join(", ")));
     }
     for f in &line.failures {
+        let place = match f.stack.last() {
+            Some(function) => format!("`{function}` ({})", f.stack.join(" > ")),
+            None => f.function.clone(),
+        };
         text.push_str(&format!(
-            "\n  kernel_run {} failed in {} after {} fuel: {}{}",
+            "\n  kernel_run {} failed in {place} after {} fuel: {}{}",
             f.run,
-            f.function,
             f.fuel,
             f.reason,
             if f.stuck { " (stuck for good)" } else { "" }
