@@ -18,114 +18,16 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::load::{bake, env_or, load, peak_rss_kib, Baker};
 use common::{get_json, http, js_dir, node_script, repo, scratch_dir, Server};
 use serde_json::{json, Value};
 use soru_core::encoding::keys::SecretKey;
 use soru_core::encoding::operation::OperationKind;
 use soru_node::node::l1::HttpLayer1;
 use soru_node::node::operator::Injector;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn bake(l1: &Server) -> u64 {
-    let (status, body) = http(&l1.addr, "POST", "/sandbox/bake", Some(""));
-    assert_eq!(status, 200, "bake: {body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    v["level"].as_u64().unwrap()
-}
-
-/// Bakes every `every` in the background until dropped.
-struct Baker(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
-
-impl Baker {
-    fn start(addr: &str, every: Duration) -> Baker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, addr) = (stop.clone(), addr.to_string());
-        let h = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let _ = http(&addr, "POST", "/sandbox/bake", Some(""));
-                std::thread::sleep(every);
-            }
-        });
-        Baker(stop, Some(h))
-    }
-}
-
-impl Drop for Baker {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-        if let Some(h) = self.1.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Requests/s of `GET path` from `clients` keep-alive connections during `seconds`.
-fn load(addr: &str, path: &str, clients: u64, seconds: u64) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let threads: Vec<_> = (0..clients)
-        .map(|_| {
-            let (addr, path, done) = (addr.to_string(), path.to_string(), done.clone());
-            std::thread::spawn(move || {
-                let s = TcpStream::connect(&addr).unwrap();
-                s.set_nodelay(true).unwrap();
-                let mut w = s.try_clone().unwrap();
-                let mut r = BufReader::new(s);
-                let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-                let mut line = String::new();
-                while Instant::now() < deadline {
-                    w.write_all(request.as_bytes()).unwrap();
-                    let mut length = 0;
-                    line.clear();
-                    r.read_line(&mut line).unwrap();
-                    assert!(line.contains(" 200 "), "{path}: {line}");
-                    loop {
-                        line.clear();
-                        r.read_line(&mut line).unwrap();
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    r.read_exact(&mut body).unwrap();
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    for t in threads {
-        t.join().unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
