@@ -631,21 +631,14 @@ impl Replayer<'_> {
                     expected - 1
                 ));
             }
+            let payloads = decode_level(expected, messages)?;
             if !self.l1.is_empty() {
-                let payloads = messages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| {
-                        hex::decode(m)
-                            .map_err(|e| format!("level {expected}: message {i} is not hex: {e}"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
                 let computed = LevelWitness::of_level(&payloads)
                     .map_err(|e| format!("level {expected}: {e}"))?
                     .hash();
                 on_l1(self.l1, expected, computed, "the node's")?;
             }
-            replay_level(&mut self.pvm, expected, messages)?;
+            replay_level(&mut self.pvm, expected, &payloads)?;
             self.next_level += 1;
             self.done += 1;
             progress(&ReplayProgress {
@@ -673,12 +666,21 @@ impl Replayer<'_> {
     }
 }
 
+/// The messages of one full inbox as the node served them (hex), decoded.
+fn decode_level(level: u32, messages: &[String]) -> Result<Vec<Vec<u8>>, String> {
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            hex::decode(m).map_err(|e| format!("level {level}: message {i} is not hex: {e}"))
+        })
+        .collect()
+}
+
 /// Feeds one full inbox (protocol messages included) and runs the kernel to the end of it.
-fn replay_level(pvm: &mut Pvm, level: u32, messages: &[String]) -> Result<(), String> {
-    for (counter, m) in messages.iter().enumerate() {
-        let bytes = hex::decode(m)
-            .map_err(|e| format!("level {level}: message {counter} is not hex: {e}"))?;
-        pvm.step_input(level, counter as u32, &bytes)
+fn replay_level(pvm: &mut Pvm, level: u32, messages: &[Vec<u8>]) -> Result<(), String> {
+    for (counter, bytes) in messages.iter().enumerate() {
+        pvm.step_input(level, counter as u32, bytes)
             .map_err(|e| format!("level {level}: input {counter}: {e}"))?;
     }
     match pvm.finish_level(&mut NoReveal) {
@@ -756,7 +758,7 @@ mod tests {
         let mut period_levels = Vec::new();
         for level in origination + 1..=origination + levels {
             let inbox = full_inbox(level);
-            replay_level(&mut pvm, level, &inbox).unwrap();
+            replay_level(&mut pvm, level, &decode_level(level, &inbox).unwrap()).unwrap();
             inboxes.push((level, inbox));
             period_levels.push(WitnessLevel {
                 level,
