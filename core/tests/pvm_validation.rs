@@ -55,6 +55,44 @@ fn float_instructions_are_rejected_with_their_location() {
 }
 
 #[test]
+fn every_kind_of_float_instruction_is_named() {
+    // Integer-typed instructions that touch floats are caught by name (`...F32...`), blocks and
+    // `select` by their result type; integer instructions pass.
+    for (body, instruction) in [
+        ("i32.const 0 f64.load drop", "F64Load"),
+        (
+            "i32.const 0 i64.const 0 f64.reinterpret_i64 f64.store",
+            "F64ReinterpretI64",
+        ),
+        (
+            "i32.const 0 f32.reinterpret_i32 i32.reinterpret_f32 drop",
+            "F32ReinterpretI32",
+        ),
+        ("block (result f32) unreachable end drop", "Block"),
+        (
+            "i32.const 1 i32.const 2 i32.const 0 select (result f64) drop",
+            "TypedSelect",
+        ),
+    ] {
+        let wat =
+            format!(r#"(module (memory (export "memory") 1) (func (export "kernel_run") {body}))"#);
+        match check(&wat) {
+            Err(KernelError::FloatInstruction {
+                instruction: found, ..
+            }) => assert_eq!(found, instruction, "{body}"),
+            other => panic!("{body}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        check(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "kernel_run") i32.const 1 i32.const 2 i32.const 0 select (result i32) drop))"#
+        ),
+        Ok(())
+    );
+}
+
+#[test]
 fn float_types_are_rejected() {
     let e =
         check(r#"(module (memory (export "memory") 1) (func (export "kernel_run") (local f64)))"#);

@@ -18,8 +18,6 @@
 //! that fails to decode, link or initialise is replaced by the fallback kernel on upgrade, while
 //! a missing or ill-typed `kernel_run` leaves the PVM stuck.
 
-use core::fmt;
-
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -241,37 +239,26 @@ fn check_types(types: &[ValType], location: impl Fn() -> String) -> Result<(), K
     }
 }
 
-/// The name of `op` (its `Debug` name up to its fields), written into a fixed buffer: the
-/// validation scans every instruction of the kernel, so it must not allocate per instruction.
-struct OperatorName {
-    bytes: [u8; 48],
-    len: usize,
-}
-
-impl fmt::Write for OperatorName {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            // The name ends where `Debug` starts the fields; stop formatting there.
-            if matches!(b, b' ' | b'{' | b'(') || self.len == self.bytes.len() {
-                return Err(fmt::Error);
+/// Defines [`operator_name`] from wasmparser's list of every operator it decodes.
+macro_rules! define_operator_name {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
+        /// The name of `op`'s variant (`F32Add`, `I64TruncF64S`, ...): a static string, so
+        /// validating every instruction of a kernel neither formats nor allocates.
+        fn operator_name(op: &Operator<'_>) -> &'static str {
+            #[allow(unreachable_patterns)]
+            match op {
+                $( Operator::$op { .. } => stringify!($op), )*
+                _ => "unknown operator",
             }
-            self.bytes[self.len] = b;
-            self.len += 1;
         }
-        Ok(())
-    }
+    };
 }
+wasmparser::for_each_operator!(define_operator_name);
 
 fn float_operator(op: &Operator<'_>) -> Option<String> {
     let blockty_float =
         |bt: &wasmparser::BlockType| matches!(bt, wasmparser::BlockType::Type(t) if is_float(t));
-    let mut name = OperatorName {
-        bytes: [0; 48],
-        len: 0,
-    };
-    // An error only means formatting stopped at the fields.
-    let _ = fmt::write(&mut name, format_args!("{op:?}"));
-    let head = core::str::from_utf8(&name.bytes[..name.len]).unwrap_or("");
+    let head = operator_name(op);
     let float = head.contains("F32")
         || head.contains("F64")
         || match op {
