@@ -6,9 +6,11 @@
 //! 016-017 (layout [`Layout::Obj3`]) put the 32-byte proof start state between them.
 //!
 //! Verification: decode, check the proof's `before` equals the expected state hash (the
-//! cemented commitment's `compressed_state`), recompute the partial tree's root hash, read the
+//! cemented commitment's `compressed_state`), recompute the proof tree's root hash, read the
 //! message from the output buffer exactly as octez does (see [`crate::state::output_buffer`]) and
 //! compare it with the claimed one, then check the proof's `after` equals the unchanged root.
+//! The proof tree is hashed and read as it is ([`crate::tree::proof::ProofTree::view`]), not
+//! rebuilt into a [`Tree`].
 //!
 //! ```
 //! use soru_core::output_proof::{verify_output_proof, OutputProofError};
@@ -207,8 +209,10 @@ fn verify_with(
     if !matches!(proof.before, KindedHash::Node(_)) {
         return Err(OutputProofError::RootNotDirectory);
     }
-    let mut tree = proof.state.to_tree().map_err(OutputProofError::Proof)?;
-    let computed = tree.hash();
+    // The proof tree is checked, hashed and read as it is, not rebuilt into a `Tree`: the
+    // same checks, hash, reads and errors without the tree machinery (4 KB of the npm
+    // package's gzipped proof entry).
+    let (computed, mut tree) = proof.state.view().map_err(OutputProofError::Proof)?;
     if computed != before {
         return Err(OutputProofError::RootHashMismatch {
             computed,
@@ -305,6 +309,51 @@ mod tests {
             output_buffer::push_message(&mut t, &m.to_be_bytes()).unwrap();
         }
         t
+    }
+
+    /// The proof tree read through `ProofTree::view` gives what the partial [`Tree`] of
+    /// `ProofTree::to_tree` gives: the same shape errors, root hash, message and read errors,
+    /// for a real proof and every one-byte change and truncation of it.
+    #[test]
+    fn view_reads_as_the_rebuilt_tree() {
+        fn both(bytes: &[u8], level: u32, index: u64) -> Option<[alloc::string::String; 2]> {
+            let (p, _) = codec::decode_prefix(bytes).ok()?;
+            let via_tree = p.state.to_tree().map(|mut t| {
+                let h = t.hash();
+                (h, output_buffer::read_message(&mut t, level, index))
+            });
+            let via_view = p
+                .state
+                .view()
+                .map(|(h, mut v)| (h, output_buffer::read_message(&mut v, level, index)));
+            Some([
+                alloc::format!("{via_tree:?}"),
+                alloc::format!("{via_view:?}"),
+            ])
+        }
+        let t = state();
+        let mut decoded = 0;
+        for (level, index) in [(3, 0), (3, 129), (3, 77)] {
+            let bytes = produce_output_proof(&t, level, index, Layout::Obj2).unwrap();
+            for probe in [(level, index), (level, index + 1), (2, 0), (3, 130)] {
+                let [a, b] = both(&bytes, probe.0, probe.1).unwrap();
+                assert_eq!(a, b);
+            }
+            for at in 0..bytes.len() {
+                for flip in [0x01, 0x02, 0x10, 0x80, 0xff] {
+                    let mut m = bytes.clone();
+                    m[at] ^= flip;
+                    if let Some([a, b]) = both(&m, level, index) {
+                        assert_eq!(a, b, "byte {at} ^ {flip:#x}");
+                        decoded += 1;
+                    }
+                }
+                if let Some([a, b]) = both(&bytes[..at], level, index) {
+                    assert_eq!(a, b, "first {at} bytes");
+                }
+            }
+        }
+        assert!(decoded > 1000, "{decoded} changed proofs decoded");
     }
 
     #[test]

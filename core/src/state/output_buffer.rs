@@ -23,7 +23,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader};
-use crate::tree::proof::TreeAccess;
+use crate::tree::proof::{TreeAccess, TreeRead};
 use crate::tree::{Tree, TreeError};
 
 use super::{z_bytes, TAG, TAG_SOME};
@@ -115,11 +115,11 @@ fn full_path<'a>(suffix: &[&'a [u8]]) -> Vec<&'a [u8]> {
     p
 }
 
-fn read<T: TreeAccess + ?Sized>(
+fn read<T: TreeRead + ?Sized>(
     tree: &mut T,
     suffix: &[&[u8]],
 ) -> Result<Vec<u8>, OutputBufferError> {
-    tree.value(&full_path(suffix))?
+    tree.read_value(&full_path(suffix))?
         .ok_or_else(|| OutputBufferError::Missing(path_of(suffix)))
 }
 
@@ -173,11 +173,11 @@ fn int32_bytes(v: i32) -> Vec<u8> {
 }
 
 /// Reads the scalar fields of the output buffer.
-pub fn read_info<T: TreeAccess + ?Sized>(
+pub fn read_info<T: TreeRead + ?Sized>(
     tree: &mut T,
 ) -> Result<OutputBufferInfo, OutputBufferError> {
     let ll: [&[u8]; 2] = [b"2", b"last_level"];
-    let last_level = match tree.value(&full_path(&ll))? {
+    let last_level = match tree.read_value(&full_path(&ll))? {
         None => None,
         Some(b) => Some(int32(&b, &ll)?),
     };
@@ -193,8 +193,8 @@ pub fn read_info<T: TreeAccess + ?Sized>(
 }
 
 /// Checks `/tag` is `"Some"` (octez decodes no buffers otherwise).
-pub fn check_tag<T: TreeAccess + ?Sized>(tree: &mut T) -> Result<(), OutputBufferError> {
-    match tree.value(&TAG)? {
+pub fn check_tag<T: TreeRead + ?Sized>(tree: &mut T) -> Result<(), OutputBufferError> {
+    match tree.read_value(&TAG)? {
         Some(t) if t == TAG_SOME => Ok(()),
         Some(t) => Err(OutputBufferError::BadTag(t)),
         None => Err(OutputBufferError::Missing(String::from("/tag"))),
@@ -218,13 +218,13 @@ pub fn check_level(info: &OutputBufferInfo, level: u32) -> Result<(), OutputBuff
 }
 
 /// `head` and `length` of the outbox at `level` (both 0 if the outbox is absent).
-pub fn read_outbox_bounds<T: TreeAccess + ?Sized>(
+pub fn read_outbox_bounds<T: TreeRead + ?Sized>(
     tree: &mut T,
     level: u32,
 ) -> Result<(u64, u64), OutputBufferError> {
     let lvl = format!("{level}");
     let outbox: [&[u8]; 3] = [b"1", b"outboxes", lvl.as_bytes()];
-    if tree.kind(&full_path(&outbox))?.is_none() {
+    if tree.read_kind(&full_path(&outbox))?.is_none() {
         return Ok((0, 0));
     }
     let h: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"head"];
@@ -247,7 +247,7 @@ fn message_key(head: u64, index: u64) -> String {
 
 /// Message `index` of the outbox at `level` after the octez checks (state tag, validity
 /// window, index range): the raw message bytes (`Sc_rollup_outbox_message_repr` encoding).
-pub fn read_message<T: TreeAccess + ?Sized>(
+pub fn read_message<T: TreeRead + ?Sized>(
     tree: &mut T,
     level: u32,
     index: u64,

@@ -41,9 +41,10 @@ use alloc::collections::BTreeSet;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::hash::{self, EntryKind};
 use super::inode::{Inode, InodeV, ENTRIES, MAX_DEPTH};
 use super::node::{NodeV, Observer};
-use super::{Hash, Kind, Tree, TreeError};
+use super::{BlindedKind, Hash, Kind, Tree, TreeError};
 
 /// A root hash together with the kind of the root (octez `kinded_hash`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -245,52 +246,179 @@ impl ProofTree {
     /// The partial [`Tree`] this proof tree describes (blinded parts stay blinded), after
     /// checking irmin's shape invariants. Its hash is the proof's root hash.
     pub fn to_tree(&self) -> Result<Tree, ProofError> {
-        let mut path = Vec::new();
-        tree_of(self, &mut path, 0)
+        tree_of(&mut TreeBuild, self, &mut Vec::new(), 0)
+    }
+
+    /// Checks irmin's shape invariants exactly as [`ProofTree::to_tree`] does and returns the
+    /// root hash with a read-only view of the proof tree, without building a [`Tree`] (the npm
+    /// package's proof check needs no tree machinery). A directory listed in full with more
+    /// than 2 entries, which the proof encoding cannot express, is rejected here.
+    pub fn view(&self) -> Result<(Hash, ProofView<'_>), ProofError> {
+        let (_, hash) = tree_of(&mut HashBuild, self, &mut Vec::new(), 0)?;
+        Ok((hash, ProofView(self)))
     }
 }
 
-/// The tree of a directory entry at `path/step`; a directory below the root is never empty.
-fn child_tree<'a>(
+/// What a pass over a proof tree makes of each of its parts. The pass ([`tree_of`] and the
+/// functions below it) checks irmin's shape rules, once for every builder: [`TreeBuild`]
+/// builds the partial [`Tree`], [`HashBuild`] only hashes.
+trait Build {
+    /// A value or directory.
+    type Node;
+    /// An inode of a large directory.
+    type Inode;
+    fn value(&mut self, v: &[u8]) -> Self::Node;
+    fn blinded_value(&mut self, h: Hash) -> Self::Node;
+    fn blinded_dir(&mut self, h: Hash) -> Self::Node;
+    /// A directory listed in full, entries in the proof's order (irmin adds them one by one,
+    /// a later entry replacing an earlier one of the same step); `Err` says why not.
+    fn node(&mut self, entries: Vec<(&[u8], Self::Node)>) -> Result<Self::Node, &'static str>;
+    /// A large directory given by its root inode.
+    fn large_dir(&mut self, root: Self::Inode) -> Self::Node;
+    fn blinded_inode(&mut self, h: Hash) -> Self::Inode;
+    /// A bucket, entries sorted and distinct.
+    fn bucket(&mut self, entries: Vec<(&[u8], Self::Node)>) -> Self::Inode;
+    fn level(&mut self, depth: u32, length: u64, children: [Option<Self::Inode>; 2])
+        -> Self::Inode;
+}
+
+/// Builds the partial [`Tree`].
+struct TreeBuild;
+
+impl Build for TreeBuild {
+    type Node = Tree;
+    type Inode = Inode;
+    fn value(&mut self, v: &[u8]) -> Tree {
+        Tree::from_value(v)
+    }
+    fn blinded_value(&mut self, h: Hash) -> Tree {
+        Tree::blinded_value(h)
+    }
+    fn blinded_dir(&mut self, h: Hash) -> Tree {
+        Tree::blinded_directory(h)
+    }
+    fn node(&mut self, entries: Vec<(&[u8], Tree)>) -> Result<Tree, &'static str> {
+        // irmin (`load_node_proof`) builds the node by adding the entries one by one.
+        let mut inode = Inode::empty();
+        for (step, child) in entries {
+            let mut key = super::inode::Key::new(step);
+            inode = inode
+                .add(0, &mut key, child, &mut super::node::Ignore)
+                .map_err(|_| "step hash collision")?
+                .0;
+        }
+        Ok(Tree::dir(inode))
+    }
+    fn large_dir(&mut self, root: Inode) -> Tree {
+        Tree::dir(root)
+    }
+    fn blinded_inode(&mut self, h: Hash) -> Inode {
+        Inode::from_v(InodeV::Blinded(Box::new(h)))
+    }
+    fn bucket(&mut self, entries: Vec<(&[u8], Tree)>) -> Inode {
+        let vs = entries.into_iter().map(|(s, t)| (s.into(), t)).collect();
+        Inode::from_v(InodeV::Values(vs))
+    }
+    fn level(&mut self, depth: u32, length: u64, children: [Option<Inode>; 2]) -> Inode {
+        Inode::from_v(InodeV::Tree {
+            depth,
+            length,
+            children,
+        })
+    }
+}
+
+/// Hashes: a node is its entry kind and hash, an inode its hash (the functions of
+/// [`super::hash`] that [`Tree::hash`] uses).
+struct HashBuild;
+
+impl Build for HashBuild {
+    type Node = (EntryKind, Hash);
+    type Inode = Hash;
+    fn value(&mut self, v: &[u8]) -> (EntryKind, Hash) {
+        (EntryKind::Contents, hash::contents(v, v.len()))
+    }
+    fn blinded_value(&mut self, h: Hash) -> (EntryKind, Hash) {
+        (EntryKind::Contents, h)
+    }
+    fn blinded_dir(&mut self, h: Hash) -> (EntryKind, Hash) {
+        (EntryKind::Node, h)
+    }
+    fn node(
+        &mut self,
+        mut entries: Vec<(&[u8], (EntryKind, Hash))>,
+    ) -> Result<(EntryKind, Hash), &'static str> {
+        if entries.len() > ENTRIES {
+            return Err("directory of more than 2 entries listed in full");
+        }
+        // The stable form of the bucket irmin's adds leave: sorted, the last of equal steps.
+        if let [(a, _), (b, _)] = entries[..] {
+            if a == b {
+                entries.remove(0);
+            } else if a > b {
+                entries.swap(0, 1);
+            }
+        }
+        let h = hash::stable_node(entries.iter().map(|(s, (k, h))| (*s, *k, *h)));
+        Ok((EntryKind::Node, h))
+    }
+    fn large_dir(&mut self, root: Hash) -> (EntryKind, Hash) {
+        (EntryKind::Node, root)
+    }
+    fn blinded_inode(&mut self, h: Hash) -> Hash {
+        h
+    }
+    fn bucket(&mut self, entries: Vec<(&[u8], (EntryKind, Hash))>) -> Hash {
+        hash::inode_values(entries.iter().map(|(s, (k, h))| (*s, *k, *h)))
+    }
+    fn level(&mut self, depth: u32, length: u64, children: [Option<Hash>; 2]) -> Hash {
+        hash::inode_tree(depth, length, &children)
+    }
+}
+
+/// The node of a directory entry at `path/step`; a directory below the root is never empty.
+fn child_tree<'a, B: Build>(
+    b: &mut B,
     step: &'a [u8],
     child: &'a ProofTree,
     path: &mut Vec<&'a [u8]>,
     used: usize,
-) -> Result<Tree, ProofError> {
+) -> Result<B::Node, ProofError> {
     path.push(step);
-    let tree = tree_of(child, path, used + 1)?;
+    let tree = tree_of(b, child, path, used + 1)?;
     path.pop();
-    if tree.is_empty() {
+    if matches!(child, ProofTree::Node(entries) if entries.is_empty()) {
         return Err(ill(path, "empty directory below the root"));
     }
     Ok(tree)
 }
 
-fn tree_of<'a>(
+fn tree_of<'a, B: Build>(
+    b: &mut B,
     p: &'a ProofTree,
     path: &mut Vec<&'a [u8]>,
     used: usize,
-) -> Result<Tree, ProofError> {
+) -> Result<B::Node, ProofError> {
     check_levels(used, path)?;
     Ok(match p {
-        ProofTree::Value(v) => Tree::from_value(v),
-        ProofTree::BlindedValue(h) => Tree::blinded_value(*h),
-        ProofTree::BlindedNode(h) => Tree::blinded_directory(*h),
+        ProofTree::Value(v) => b.value(v),
+        ProofTree::BlindedValue(h) => b.blinded_value(*h),
+        ProofTree::BlindedNode(h) => b.blinded_dir(*h),
         ProofTree::Node(entries) => {
-            // irmin (`load_node_proof`) builds the node by adding the entries one by one.
-            let mut inode = Inode::empty();
+            let mut children = Vec::with_capacity(entries.len());
             for (step, child) in entries {
-                let child = child_tree(step, child, path, used)?;
-                let mut key = super::inode::Key::new(step);
-                inode = inode
-                    .add(0, &mut key, child, &mut super::node::Ignore)
-                    .map_err(|_| ill(path, "step hash collision"))?
-                    .0;
+                children.push((&step[..], child_tree(b, step, child, path, used)?));
             }
-            Tree::dir(inode)
+            b.node(children).map_err(|reason| ill(path, reason))?
         }
-        ProofTree::Inode(i) => root_inode(inode_level(i, 0, path, used + 1)?, path)?,
-        ProofTree::Extender(e) => root_inode(extender(e, 0, path, used + 1)?, path)?,
+        ProofTree::Inode(i) => {
+            let root = inode_level(b, i, 0, path, used + 1)?;
+            root_inode(b, root, path)?
+        }
+        ProofTree::Extender(e) => {
+            let root = extender(b, e, 0, path, used + 1)?;
+            root_inode(b, root, path)?
+        }
     })
 }
 
@@ -306,17 +434,21 @@ fn check_levels(used: usize, path: &[&[u8]]) -> Result<(), ProofError> {
     Ok(())
 }
 
-/// A root inode from a proof: irmin hashes roots of at most 2 entries in the stable form, which
-/// a trie level cannot provide; such non-canonical proofs are rejected.
-fn root_inode(i: (Inode, Len), path: &[&[u8]]) -> Result<Tree, ProofError> {
-    let (inode, _) = i;
-    match inode.v() {
-        InodeV::Tree { length, .. } if *length <= ENTRIES as u64 => Err(ill(
+/// A root inode from a proof (a trie level, the form of [`inode_level`] and [`extender`]):
+/// irmin hashes roots of at most 2 entries in the stable form, which a trie level cannot
+/// provide; such non-canonical proofs are rejected.
+fn root_inode<B: Build>(
+    b: &mut B,
+    (inode, len): (B::Inode, Len),
+    path: &[&[u8]],
+) -> Result<B::Node, ProofError> {
+    if len.n <= ENTRIES as u64 {
+        return Err(ill(
             path,
             "root inode of at most 2 entries (must be a node)",
-        )),
-        _ => Ok(Tree::dir(inode)),
+        ));
     }
+    Ok(b.large_dir(inode))
 }
 
 /// Entries counted below an inode: exact, or a lower bound when parts are blinded.
@@ -326,17 +458,15 @@ struct Len {
     exact: bool,
 }
 
-fn inode_tree<'a>(
+fn inode_tree<'a, B: Build>(
+    b: &mut B,
     t: &'a InodeTree,
     depth: u32,
     path: &mut Vec<&'a [u8]>,
     used: usize,
-) -> Result<(Inode, Len), ProofError> {
+) -> Result<(B::Inode, Len), ProofError> {
     match t {
-        InodeTree::Blinded(h) => Ok((
-            Inode::from_v(InodeV::Blinded(Box::new(*h))),
-            Len { n: 0, exact: false },
-        )),
+        InodeTree::Blinded(h) => Ok((b.blinded_inode(*h), Len { n: 0, exact: false })),
         InodeTree::Values(entries) => {
             if entries.is_empty() || entries.len() > ENTRIES {
                 return Err(ill(path, "inode bucket must hold 1 or 2 entries"));
@@ -349,14 +479,13 @@ fn inode_tree<'a>(
             }
             let mut vs = Vec::with_capacity(entries.len());
             for (step, child) in entries {
-                let tree = child_tree(step, child, path, used)?;
-                vs.push((step.as_slice().into(), tree));
+                vs.push((&step[..], child_tree(b, step, child, path, used)?));
             }
             let n = vs.len() as u64;
-            Ok((Inode::from_v(InodeV::Values(vs)), Len { n, exact: true }))
+            Ok((b.bucket(vs), Len { n, exact: true }))
         }
-        InodeTree::Tree(i) => inode_level(i, depth, path, used),
-        InodeTree::Extender(e) => extender(e, depth, path, used),
+        InodeTree::Tree(i) => inode_level(b, i, depth, path, used),
+        InodeTree::Extender(e) => extender(b, e, depth, path, used),
     }
 }
 
@@ -367,21 +496,22 @@ fn check_len(length: u64, len: Len, path: &[&[u8]]) -> Result<(), ProofError> {
     Ok(())
 }
 
-fn inode_level<'a>(
+fn inode_level<'a, B: Build>(
+    b: &mut B,
     i: &'a InodeProof,
     depth: u32,
     path: &mut Vec<&'a [u8]>,
     used: usize,
-) -> Result<(Inode, Len), ProofError> {
+) -> Result<(B::Inode, Len), ProofError> {
     check_levels(used, path)?;
     if depth >= MAX_DEPTH {
         return Err(ill(path, "inode deeper than the 256 bits of a step hash"));
     }
     let mut total = Len { n: 0, exact: true };
-    let mut children: [Option<Inode>; 2] = [None, None];
+    let mut children: [Option<B::Inode>; 2] = [None, None];
     for (slot, child) in children.iter_mut().zip(&i.children) {
         if let Some(c) = child {
-            let (inode, len) = inode_tree(c, depth + 1, path, used + 1)?;
+            let (inode, len) = inode_tree(b, c, depth + 1, path, used + 1)?;
             total.n = total.n.saturating_add(len.n);
             total.exact &= len.exact;
             *slot = Some(inode);
@@ -391,50 +521,162 @@ fn inode_level<'a>(
         return Err(ill(path, "inode without children"));
     }
     check_len(i.length, total, path)?;
-    let inode = Inode::from_v(InodeV::Tree {
-        depth,
-        length: i.length,
-        children,
-    });
-    Ok((
-        inode,
-        Len {
-            n: i.length,
-            exact: true,
-        },
-    ))
+    let len = Len {
+        n: i.length,
+        exact: true,
+    };
+    Ok((b.level(depth, i.length, children), len))
 }
 
-fn extender<'a>(
+fn extender<'a, B: Build>(
+    b: &mut B,
     e: &'a Extender,
     depth: u32,
     path: &mut Vec<&'a [u8]>,
     used: usize,
-) -> Result<(Inode, Len), ProofError> {
+) -> Result<(B::Inode, Len), ProofError> {
     let bits = e.segment.bits();
     let k = u32::try_from(bits.len()).unwrap_or(u32::MAX);
     let bottom = depth
         .checked_add(k)
         .filter(|&d| d <= MAX_DEPTH)
         .ok_or_else(|| ill(path, "extender too long"))?;
-    let (mut acc, len) = inode_tree(&e.proof, bottom, path, used.saturating_add(k as usize))?;
+    let (mut acc, len) = inode_tree(b, &e.proof, bottom, path, used.saturating_add(k as usize))?;
     check_len(e.length, len, path)?;
     for (j, &bit) in bits.iter().enumerate().rev() {
-        let mut children: [Option<Inode>; 2] = [None, None];
+        let mut children = [None, None];
         children[usize::from(bit)] = Some(acc);
-        acc = Inode::from_v(InodeV::Tree {
-            depth: depth + j as u32,
-            length: e.length,
-            children,
-        });
+        acc = b.level(depth + j as u32, e.length, children);
     }
-    Ok((
-        acc,
-        Len {
-            n: e.length,
-            exact: true,
-        },
-    ))
+    let len = Len {
+        n: e.length,
+        exact: true,
+    };
+    Ok((acc, len))
+}
+
+/// A read-only view of a checked proof tree ([`ProofTree::view`]): reads go through it as
+/// through the partial [`Tree`] of [`ProofTree::to_tree`], with the same results and errors.
+#[derive(Clone, Copy)]
+pub struct ProofView<'a>(&'a ProofTree);
+
+impl<'a> ProofView<'a> {
+    /// The node at `path`, if any ([`Tree`]'s `find` on the proof tree itself).
+    fn find(&self, path: &[&[u8]]) -> Result<Option<&'a ProofTree>, TreeError> {
+        let mut cur = self.0;
+        for (i, step) in path.iter().enumerate() {
+            let here = &path[..i];
+            let found = match cur {
+                ProofTree::Value(_) | ProofTree::BlindedValue(_) => None,
+                ProofTree::BlindedNode(h) => return Err(blinded(BlindedKind::Directory, here, *h)),
+                // The last entry of a step is the one irmin's adds kept.
+                ProofTree::Node(entries) => {
+                    entries.iter().rev().find(|(s, _)| s.as_slice() == *step)
+                }
+                ProofTree::Inode(i) => find_in(Slot::Level(i), step, here)?,
+                ProofTree::Extender(e) => find_in(Slot::Extender(e), step, here)?,
+            };
+            match found {
+                Some((_, child)) => cur = child,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(cur))
+    }
+}
+
+/// A position in a large directory's trie, as [`find_in`] walks it.
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Level(&'a InodeProof),
+    Extender(&'a Extender),
+    Other(&'a InodeTree),
+}
+
+/// The entry named `step` in the large directory at `here`, walking the trie by the bits of
+/// `H(step)` as [`Inode`]'s `find` does.
+fn find_in<'a>(
+    mut slot: Slot<'a>,
+    step: &[u8],
+    here: &[&[u8]],
+) -> Result<Option<&'a (Vec<u8>, ProofTree)>, TreeError> {
+    let key = hash::blake2b(step);
+    let bit = |depth: u32| {
+        hash::index_bit(&key, depth).ok_or_else(|| TreeError::TooDeep {
+            path: super::display_path(here),
+        })
+    };
+    let mut depth = 0u32;
+    loop {
+        slot = match slot {
+            Slot::Other(InodeTree::Blinded(h)) => {
+                return Err(blinded(BlindedKind::Inode, here, *h))
+            }
+            Slot::Other(InodeTree::Values(entries)) => {
+                return Ok(entries.iter().find(|(s, _)| s.as_slice() == step))
+            }
+            Slot::Other(InodeTree::Tree(i)) => Slot::Level(i),
+            Slot::Other(InodeTree::Extender(e)) => Slot::Extender(e),
+            Slot::Level(i) => match &i.children[bit(depth)?] {
+                None => return Ok(None),
+                Some(child) => {
+                    depth += 1;
+                    Slot::Other(child)
+                }
+            },
+            Slot::Extender(e) => {
+                for &b in e.segment.bits() {
+                    if bit(depth)? != usize::from(b) {
+                        return Ok(None);
+                    }
+                    depth += 1;
+                }
+                Slot::Other(&e.proof)
+            }
+        };
+    }
+}
+
+fn blinded(kind: BlindedKind, path: &[&[u8]], hash: Hash) -> TreeError {
+    TreeError::Blinded {
+        kind,
+        path: super::display_path(path),
+        hash,
+    }
+}
+
+/// The reads of [`TreeAccess`] that reading the output buffer needs, which a [`ProofView`]
+/// provides too. Every [`TreeAccess`] has them.
+pub trait TreeRead {
+    /// [`TreeAccess::kind`].
+    fn read_kind(&mut self, path: &[&[u8]]) -> Result<Option<Kind>, TreeError>;
+    /// [`TreeAccess::value`].
+    fn read_value(&mut self, path: &[&[u8]]) -> Result<Option<Vec<u8>>, TreeError>;
+}
+
+impl<T: TreeAccess + ?Sized> TreeRead for T {
+    fn read_kind(&mut self, path: &[&[u8]]) -> Result<Option<Kind>, TreeError> {
+        self.kind(path)
+    }
+    fn read_value(&mut self, path: &[&[u8]]) -> Result<Option<Vec<u8>>, TreeError> {
+        self.value(path)
+    }
+}
+
+impl TreeRead for ProofView<'_> {
+    fn read_kind(&mut self, path: &[&[u8]]) -> Result<Option<Kind>, TreeError> {
+        Ok(self.find(path)?.map(|t| match t {
+            ProofTree::Value(_) | ProofTree::BlindedValue(_) => Kind::Value,
+            _ => Kind::Directory,
+        }))
+    }
+    fn read_value(&mut self, path: &[&[u8]]) -> Result<Option<Vec<u8>>, TreeError> {
+        match self.find(path)? {
+            Some(ProofTree::Value(v)) => Ok(Some(v.clone())),
+            Some(ProofTree::BlindedValue(h)) => Err(blinded(BlindedKind::Value, path, *h)),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Tree operations that both a plain [`Tree`] and a [`Recorder`] provide, so one operation can
