@@ -179,7 +179,12 @@ impl Segment {
             return None;
         }
         let n = bytes.len() * 8 - (last.trailing_zeros() as usize + 1);
-        let bits = (0..n).map(|i| (bytes[i / 8] >> (7 - i % 8)) & 1).collect();
+        let mut bits = Vec::with_capacity(n);
+        for (i, byte) in bytes.iter().enumerate() {
+            for j in 0..8.min(n - i * 8) {
+                bits.push((byte >> (7 - j)) & 1);
+            }
+        }
         Segment::new(bits)
     }
 
@@ -992,6 +997,24 @@ fn inode_proof(i: &Inode, touched: &BTreeSet<usize>, root: bool) -> InodeTree {
 mod tests {
     use super::*;
     use alloc::format;
+
+    #[test]
+    fn segments_read_back_from_their_bytes() {
+        for n in 1..=40usize {
+            let bits: Vec<u8> = (0..n).map(|i| ((i * 7 + n) % 3 == 0) as u8).collect();
+            let seg = Segment::new(bits.clone()).unwrap();
+            let bytes = seg.to_bytes().unwrap();
+            assert_eq!(bytes.len(), n / 8 + 1);
+            assert_eq!(
+                Segment::from_bytes(&bytes).unwrap().bits(),
+                &bits[..],
+                "{n} bits"
+            );
+        }
+        assert_eq!(Segment::from_bytes(&[0x80]), None);
+        assert_eq!(Segment::from_bytes(&[0xff, 0x00]), None);
+        assert_eq!(Segment::from_bytes(&[]), None);
+    }
 
     #[test]
     fn kinded_hash_debug_is_the_derived_form() {
