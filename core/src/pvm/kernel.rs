@@ -239,36 +239,101 @@ fn check_types(types: &[ValType], location: impl Fn() -> String) -> Result<(), K
     }
 }
 
-/// Defines [`operator_name`] from wasmparser's list of every operator it decodes.
-macro_rules! define_operator_name {
-    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
-        /// The name of `op`'s variant (`F32Add`, `I64TruncF64S`, ...): a static string, so
-        /// validating every instruction of a kernel neither formats nor allocates.
-        fn operator_name(op: &Operator<'_>) -> &'static str {
-            #[allow(unreachable_patterns)]
-            match op {
-                $( Operator::$op { .. } => stringify!($op), )*
-                _ => "unknown operator",
-            }
-        }
+/// The text-format name (`f32.add`, `i32.trunc_sat_f64_u`, ...) of a floating-point
+/// instruction: every MVP and saturating-conversion instruction that takes or makes an `f32` or
+/// `f64`, and blocks and `select` typed with one. `None` for every other instruction.
+fn float_operator(op: &Operator<'_>) -> Option<&'static str> {
+    use wasmparser::BlockType;
+    let name = match op {
+        Operator::F32Load { .. } => "f32.load",
+        Operator::F64Load { .. } => "f64.load",
+        Operator::F32Store { .. } => "f32.store",
+        Operator::F64Store { .. } => "f64.store",
+        Operator::F32Const { .. } => "f32.const",
+        Operator::F64Const { .. } => "f64.const",
+        Operator::F32Eq { .. } => "f32.eq",
+        Operator::F32Ne { .. } => "f32.ne",
+        Operator::F32Lt { .. } => "f32.lt",
+        Operator::F32Gt { .. } => "f32.gt",
+        Operator::F32Le { .. } => "f32.le",
+        Operator::F32Ge { .. } => "f32.ge",
+        Operator::F64Eq { .. } => "f64.eq",
+        Operator::F64Ne { .. } => "f64.ne",
+        Operator::F64Lt { .. } => "f64.lt",
+        Operator::F64Gt { .. } => "f64.gt",
+        Operator::F64Le { .. } => "f64.le",
+        Operator::F64Ge { .. } => "f64.ge",
+        Operator::F32Abs { .. } => "f32.abs",
+        Operator::F32Neg { .. } => "f32.neg",
+        Operator::F32Ceil { .. } => "f32.ceil",
+        Operator::F32Floor { .. } => "f32.floor",
+        Operator::F32Trunc { .. } => "f32.trunc",
+        Operator::F32Nearest { .. } => "f32.nearest",
+        Operator::F32Sqrt { .. } => "f32.sqrt",
+        Operator::F32Add { .. } => "f32.add",
+        Operator::F32Sub { .. } => "f32.sub",
+        Operator::F32Mul { .. } => "f32.mul",
+        Operator::F32Div { .. } => "f32.div",
+        Operator::F32Min { .. } => "f32.min",
+        Operator::F32Max { .. } => "f32.max",
+        Operator::F32Copysign { .. } => "f32.copysign",
+        Operator::F64Abs { .. } => "f64.abs",
+        Operator::F64Neg { .. } => "f64.neg",
+        Operator::F64Ceil { .. } => "f64.ceil",
+        Operator::F64Floor { .. } => "f64.floor",
+        Operator::F64Trunc { .. } => "f64.trunc",
+        Operator::F64Nearest { .. } => "f64.nearest",
+        Operator::F64Sqrt { .. } => "f64.sqrt",
+        Operator::F64Add { .. } => "f64.add",
+        Operator::F64Sub { .. } => "f64.sub",
+        Operator::F64Mul { .. } => "f64.mul",
+        Operator::F64Div { .. } => "f64.div",
+        Operator::F64Min { .. } => "f64.min",
+        Operator::F64Max { .. } => "f64.max",
+        Operator::F64Copysign { .. } => "f64.copysign",
+        Operator::I32TruncF32S { .. } => "i32.trunc_f32_s",
+        Operator::I32TruncF32U { .. } => "i32.trunc_f32_u",
+        Operator::I32TruncF64S { .. } => "i32.trunc_f64_s",
+        Operator::I32TruncF64U { .. } => "i32.trunc_f64_u",
+        Operator::I64TruncF32S { .. } => "i64.trunc_f32_s",
+        Operator::I64TruncF32U { .. } => "i64.trunc_f32_u",
+        Operator::I64TruncF64S { .. } => "i64.trunc_f64_s",
+        Operator::I64TruncF64U { .. } => "i64.trunc_f64_u",
+        Operator::F32ConvertI32S { .. } => "f32.convert_i32_s",
+        Operator::F32ConvertI32U { .. } => "f32.convert_i32_u",
+        Operator::F32ConvertI64S { .. } => "f32.convert_i64_s",
+        Operator::F32ConvertI64U { .. } => "f32.convert_i64_u",
+        Operator::F32DemoteF64 { .. } => "f32.demote_f64",
+        Operator::F64ConvertI32S { .. } => "f64.convert_i32_s",
+        Operator::F64ConvertI32U { .. } => "f64.convert_i32_u",
+        Operator::F64ConvertI64S { .. } => "f64.convert_i64_s",
+        Operator::F64ConvertI64U { .. } => "f64.convert_i64_u",
+        Operator::F64PromoteF32 { .. } => "f64.promote_f32",
+        Operator::I32ReinterpretF32 { .. } => "i32.reinterpret_f32",
+        Operator::I64ReinterpretF64 { .. } => "i64.reinterpret_f64",
+        Operator::F32ReinterpretI32 { .. } => "f32.reinterpret_i32",
+        Operator::F64ReinterpretI64 { .. } => "f64.reinterpret_i64",
+        Operator::I32TruncSatF32S { .. } => "i32.trunc_sat_f32_s",
+        Operator::I32TruncSatF32U { .. } => "i32.trunc_sat_f32_u",
+        Operator::I32TruncSatF64S { .. } => "i32.trunc_sat_f64_s",
+        Operator::I32TruncSatF64U { .. } => "i32.trunc_sat_f64_u",
+        Operator::I64TruncSatF32S { .. } => "i64.trunc_sat_f32_s",
+        Operator::I64TruncSatF32U { .. } => "i64.trunc_sat_f32_u",
+        Operator::I64TruncSatF64S { .. } => "i64.trunc_sat_f64_s",
+        Operator::I64TruncSatF64U { .. } => "i64.trunc_sat_f64_u",
+        Operator::TypedSelect { ty } if is_float(ty) => "select",
+        Operator::Block {
+            blockty: BlockType::Type(t),
+        } if is_float(t) => "block",
+        Operator::Loop {
+            blockty: BlockType::Type(t),
+        } if is_float(t) => "loop",
+        Operator::If {
+            blockty: BlockType::Type(t),
+        } if is_float(t) => "if",
+        _ => return None,
     };
-}
-wasmparser::for_each_operator!(define_operator_name);
-
-fn float_operator(op: &Operator<'_>) -> Option<String> {
-    let blockty_float =
-        |bt: &wasmparser::BlockType| matches!(bt, wasmparser::BlockType::Type(t) if is_float(t));
-    let head = operator_name(op);
-    let float = head.contains("F32")
-        || head.contains("F64")
-        || match op {
-            Operator::TypedSelect { ty } => is_float(ty),
-            Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
-                blockty_float(blockty)
-            }
-            _ => false,
-        };
-    float.then(|| head.to_string())
+    Some(name)
 }
 
 fn show_sig(params: &[ValType], results: &[ValType]) -> String {
@@ -506,7 +571,7 @@ pub fn validate(bytes: &[u8], version: PvmVersion) -> Result<(), KernelError> {
                         return Err(KernelError::FloatInstruction {
                             function,
                             offset,
-                            instruction,
+                            instruction: instruction.to_string(),
                         });
                     }
                 }
