@@ -27,9 +27,14 @@ cat > "$WORK/compute.wat" <<'WAT'
 WAT
 echo '[[], [], []]' > "$WORK/inputs.json"
 
-start=$(date +%s%N)
-target/release/soru replay --kernel "$WORK/compute.wat" --inputs "$WORK/inputs.json" --json >/dev/null
-native_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# Best of 3 runs on each side (the worker's in tests/js/web/bench.mjs).
+native_ms=
+for _ in 1 2 3; do
+  start=$(date +%s%N)
+  target/release/soru replay --kernel "$WORK/compute.wat" --inputs "$WORK/inputs.json" --json >/dev/null
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  if [ -z "$native_ms" ] || [ "$ms" -lt "$native_ms" ]; then native_ms=$ms; fi
+done
 
 json=$(node tests/js/web/bench.mjs "$WORK/compute.wat" "$WORK/inputs.json")
 node -e '
@@ -41,5 +46,5 @@ console.log("|---|---|---|---|");
 console.log(`| gzipped wasm + JS | ${kb(total)} (wasm ${kb(r.wasm_gz)}, JS/HTML/CSS ${kb(r.js_gz)}) | 1024 KiB | ${(total / 1048576).toFixed(2)} |`);
 console.log(`| load to interactive (local server) | ${r.load_to_interactive_ms.toFixed(0)} ms | - | - |`);
 if (r.verify_ms !== undefined) console.log(`| verify the Hello world output proof in the page | ${r.verify_ms.toFixed(1)} ms | - | - |`);
-console.log(`| replay 3 levels of a compute kernel: worker vs native soru replay | ${r.worker_replay_ms} ms vs ${native} ms | 3x | ${(r.worker_replay_ms / native).toFixed(2)}x |`);
+console.log(`| replay 3 levels of a compute kernel, best of 3: worker vs native soru replay | ${r.worker_replay_ms} ms vs ${native} ms | 3x | ${(r.worker_replay_ms / native).toFixed(2)}x |`);
 ' "$json" "$native_ms"

@@ -55,15 +55,32 @@ if (fs.existsSync(VECTOR)) {
 if (kernel) {
   await page.getByRole("button", { name: "Playground", exact: true }).click();
   await page.getByLabel("Inbox (octez debugger JSON: one list of messages per level)").fill(fs.readFileSync(inputs, "utf8"));
-  await page.locator("#kernel-file").setInputFiles(kernel);
-  const done = () => page.waitForFunction(() => / done in | failed: /.test(document.querySelector("#playground-status")?.textContent ?? ""));
-  await done();
-  await page.getByRole("button", { name: "Run all inboxes" }).click();
-  await done();
-  const status = await page.locator("#playground-status").textContent();
-  const m = status.match(/done in (\d+) ms/);
-  if (!m) throw new Error(`replay failed: ${status}`);
-  out.worker_replay_ms = Number(m[1]);
+  // Runs `action` and waits for the status line to change to a finished one.
+  const status = () => page.locator("#playground-status").textContent();
+  const finished = async (action) => {
+    const before = await status();
+    await action();
+    await page.waitForFunction((b) => {
+      const t = document.querySelector("#playground-status")?.textContent ?? "";
+      return t !== b && / done in | failed: /.test(t);
+    }, before);
+    return status();
+  };
+  // Best of 3 (the kernel loaded afresh each time), as for the native side: one run on a
+  // shared machine says more about the load than about the code.
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    await finished(async () => {
+      await page.locator("#kernel-file").setInputFiles([]);
+      await page.locator("#kernel-file").setInputFiles(kernel);
+    });
+    const ran = await finished(() => page.getByRole("button", { name: "Run all inboxes" }).click());
+    const m = ran.match(/done in (\d+) ms/);
+    if (!m) throw new Error(`replay failed: ${ran}`);
+    runs.push(Number(m[1]));
+  }
+  out.worker_replay_ms = Math.min(...runs);
+  out.worker_replay_runs = runs;
 }
 console.log(JSON.stringify(out));
 await browser.close();
