@@ -181,7 +181,9 @@ pub struct StoredCommitment {
 pub struct Shared {
     /// The rollup, once bootstrapped.
     pub rollup: Option<RollupInfo>,
-    /// The state tree after each level still held (the genesis state at the origination level).
+    /// The state trees held in memory, by level: the genesis state at the origination level and
+    /// the [`STATES_IN_MEMORY`] latest ones ([`Shared::hold_state`]); the RPC reads the others
+    /// from the store.
     pub states: BTreeMap<u32, Tree>,
     /// The last processed level.
     pub head: Option<u32>,
@@ -203,6 +205,35 @@ pub struct Shared {
     pub last_error: Option<String>,
     /// The inbox mismatch that keeps the operator from publishing, if any.
     pub inconsistent_inbox: Option<InconsistentInbox>,
+}
+
+/// How many of the latest states the node holds in memory besides the genesis one. The store
+/// has every state from [`Shared::first_available_level`] on (archive mode: all of them), so
+/// memory no longer grows with the chain; older states are read from the store when asked for.
+pub const STATES_IN_MEMORY: usize = 64;
+
+impl Shared {
+    /// Holds `tree` as the state after `level`, then lets go of the oldest states beyond the
+    /// [`STATES_IN_MEMORY`] latest (never the genesis state).
+    pub fn hold_state(&mut self, level: u32, tree: Tree) {
+        self.states.insert(level, tree);
+        let genesis = self.rollup.as_ref().map(|r| r.origination_level);
+        keep_latest_states(&mut self.states, genesis);
+    }
+}
+
+/// Drops the states of `states` older than its [`STATES_IN_MEMORY`] latest, except `genesis`'s.
+fn keep_latest_states(states: &mut BTreeMap<u32, Tree>, genesis: Option<u32>) {
+    let old: Vec<u32> = states
+        .keys()
+        .rev()
+        .filter(|&&l| Some(l) != genesis)
+        .skip(STATES_IN_MEMORY)
+        .copied()
+        .collect();
+    for l in old {
+        states.remove(&l);
+    }
 }
 
 /// The shared inbox after the origination level, as the L1 answered it (the node's
@@ -529,7 +560,19 @@ impl Follower {
         }
         let mut s = self.shared.write().expect("lock");
         s.rollup = Some(info.clone());
-        s.first_available_level = states.keys().next().copied();
+        // The store has every state in archive mode, and from the first one held on in full mode
+        // (the last cemented level's, or every level re-run from genesis).
+        s.first_available_level = if self.gc {
+            let genesis = info.origination_level;
+            states
+                .keys()
+                .copied()
+                .find(|&l| l != genesis)
+                .or(Some(genesis))
+        } else {
+            Some(info.origination_level)
+        };
+        keep_latest_states(&mut states, Some(info.origination_level));
         s.states = states;
         s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
         s.last_commitment = Some(last_commitment);
@@ -914,7 +957,7 @@ impl Follower {
                         if let Some((_, lcc_level)) = lcc {
                             let keep = s.states.split_off(&lcc_level);
                             s.states = keep;
-                            s.first_available_level = s.states.keys().next().copied();
+                            s.first_available_level = Some(lcc_level);
                             drop(s);
                             self.gc_store(lcc_level);
                         }
@@ -1263,7 +1306,7 @@ fn store_batch(
     store.put_levels(&writes)?;
     let mut s = shared.write().expect("lock");
     for p in batch {
-        s.states.insert(p.record.level, p.tree.clone());
+        s.hold_state(p.record.level, p.tree.clone());
         s.head = Some(p.record.level);
         if let Some(c) = &p.commitment {
             tracing::info!(
@@ -1554,6 +1597,24 @@ mod tests {
         let mut t = Tree::empty();
         t.set_value(&[b"level"], &level.to_be_bytes()).unwrap();
         t
+    }
+
+    #[test]
+    fn memory_holds_the_genesis_state_and_the_latest_states_only() {
+        let mut states: BTreeMap<u32, Tree> = (10..=200).map(|l| (l, state(l))).collect();
+        keep_latest_states(&mut states, Some(10));
+        assert_eq!(states.len(), STATES_IN_MEMORY + 1);
+        let held: Vec<u32> = states.keys().copied().collect();
+        assert_eq!(held[0], 10, "the genesis state stays");
+        assert_eq!(held[1], 200 - STATES_IN_MEMORY as u32 + 1);
+        assert_eq!(states[&200].hash(), state(200).hash());
+        // Levels published one by one: memory stays bounded whatever the chain's length.
+        let mut shared = Shared::default();
+        for level in 1..=3 * STATES_IN_MEMORY as u32 {
+            shared.hold_state(level, state(level));
+            assert!(shared.states.len() <= STATES_IN_MEMORY);
+            assert!(shared.states.contains_key(&level));
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct Ctx {
     pub stop: Arc<AtomicBool>,
     /// One simulation runs at a time; the others wait.
     simulations: tokio::sync::Semaphore,
-    /// The states last loaded from the store (archive mode, levels not held in memory).
+    /// The states last loaded from the store (the levels not held in memory).
     cache: Mutex<StateCache>,
 }
 
@@ -649,8 +649,9 @@ fn record(ctx: &Ctx, level: u32, id: &str) -> Result<LevelRecord, RpcError> {
     })
 }
 
-/// The state after `level`: from memory (the levels from the last cemented one on), else, in
-/// archive mode, loaded from the store.
+/// The state after `level`: from memory (the genesis state and the latest ones), else loaded
+/// from the store, which has every state in archive mode and those from the
+/// `first_available_level` on in full mode.
 fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
     let first_available = {
         let s = ctx.shared.read().expect("lock");
@@ -666,7 +667,8 @@ fn state(ctx: &Ctx, level: u32) -> Result<Tree, RpcError> {
             json!({"level": level, "first_available_level": first_available}),
         )
     };
-    if ctx.config.history_mode != HistoryMode::Archive {
+    if ctx.config.history_mode != HistoryMode::Archive && first_available.is_none_or(|f| level < f)
+    {
         return Err(unavailable());
     }
     let record = ctx
