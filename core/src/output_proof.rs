@@ -223,7 +223,7 @@ fn verify_with(
     if stored != message {
         return Err(OutputProofError::MessageMismatch {
             stored_len: stored.len(),
-            stored_prefix: stored.iter().take(16).copied().collect(),
+            stored_prefix: stored[..stored.len().min(16)].to_vec(),
             claimed_len: message.len(),
         });
     }

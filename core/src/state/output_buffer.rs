@@ -222,14 +222,21 @@ pub fn read_outbox_bounds<T: TreeRead + ?Sized>(
     tree: &mut T,
     level: u32,
 ) -> Result<(u64, u64), OutputBufferError> {
-    let lvl = format!("{level}");
-    let outbox: [&[u8]; 3] = [b"1", b"outboxes", lvl.as_bytes()];
+    bounds_at(tree, format!("{level}").as_bytes())
+}
+
+/// [`read_outbox_bounds`] with the level already in decimal (`read_message` formats it once).
+fn bounds_at<T: TreeRead + ?Sized>(
+    tree: &mut T,
+    lvl: &[u8],
+) -> Result<(u64, u64), OutputBufferError> {
+    let outbox: [&[u8]; 3] = [b"1", b"outboxes", lvl];
     if tree.read_kind(&full_path(&outbox))?.is_none() {
         return Ok((0, 0));
     }
-    let h: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"head"];
+    let h: [&[u8]; 4] = [b"1", b"outboxes", lvl, b"head"];
     let head = z_u64(&read(tree, &h)?, &h)?;
-    let l: [&[u8]; 4] = [b"1", b"outboxes", lvl.as_bytes(), b"length"];
+    let l: [&[u8]; 4] = [b"1", b"outboxes", lvl, b"length"];
     let length = z_u64(&read(tree, &l)?, &l)?;
     Ok((head, length))
 }
@@ -255,7 +262,8 @@ pub fn read_message<T: TreeRead + ?Sized>(
     check_tag(tree)?;
     let info = read_info(tree)?;
     check_level(&info, level)?;
-    let (head, length) = read_outbox_bounds(tree, level)?;
+    let lvl = format!("{level}");
+    let (head, length) = bounds_at(tree, lvl.as_bytes())?;
     if index >= length {
         return Err(OutputBufferError::IndexOutOfRange {
             level,
@@ -263,7 +271,6 @@ pub fn read_message<T: TreeRead + ?Sized>(
             length,
         });
     }
-    let lvl = format!("{level}");
     let i = message_key(head, index);
     let c: [&[u8]; 5] = [b"1", b"outboxes", lvl.as_bytes(), b"contents", i.as_bytes()];
     let stored = read(tree, &c)?;

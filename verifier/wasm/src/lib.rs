@@ -41,7 +41,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-fn js_error(e: impl ToString) -> JsError {
+/// One non-generic constructor for every error (a `JsError` per error type is code for each).
+fn js_error(e: &dyn core::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
@@ -49,7 +50,7 @@ fn js_error(e: impl ToString) -> JsError {
 #[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, JsError> {
-    decode_hex_text(text).map_err(js_error)
+    decode_hex_text(text).map_err(|e| js_error(&e))
 }
 
 /// Verifies an output proof against a state hash (`srs1...` or hex) and returns the
@@ -58,9 +59,9 @@ pub fn decode_hex(text: &str) -> Result<Vec<u8>, JsError> {
 #[wasm_bindgen]
 pub fn verify_outbox_proof(proof: &[u8], state_hash: &str) -> Result<String, JsError> {
     let state =
-        parse_state_hash(state_hash).map_err(|e| js_error(alloc::format!("state hash: {e}")))?;
+        parse_state_hash(state_hash).map_err(|e| js_error(&format_args!("state hash: {e}")))?;
     let out = soru_verifier::verify_outbox_proof(proof, &state)
-        .map_err(|e| js_error(alloc::format!("invalid output proof: {e}")))?;
+        .map_err(|e| js_error(&format_args!("invalid output proof: {e}")))?;
     Ok(out.to_json().to_string())
 }
 
@@ -69,7 +70,7 @@ pub fn verify_outbox_proof(proof: &[u8], state_hash: &str) -> Result<String, JsE
 #[wasm_bindgen]
 pub fn decode_outbox_message(message: &[u8]) -> Result<String, JsError> {
     let m = soru_verifier::decode_outbox_message(message)
-        .map_err(|e| js_error(alloc::format!("invalid outbox message: {e}")))?;
+        .map_err(|e| js_error(&format_args!("invalid outbox message: {e}")))?;
     let tickets = soru_verifier::tickets(&m);
     Ok(Json::object([
         ("message", m.to_json()),
@@ -96,7 +97,7 @@ pub fn commitment_bytes(
         -1
     };
     let c = parse_commitment(compressed_state, level, predecessor, number_of_ticks)
-        .map_err(js_error)?;
+        .map_err(|e| js_error(&e))?;
     Ok(c.encode().to_vec())
 }
 
@@ -104,7 +105,7 @@ pub fn commitment_bytes(
 #[cfg(not(feature = "replay"))]
 #[wasm_bindgen]
 pub fn commitment_hash(bytes: &[u8]) -> Result<String, JsError> {
-    let c = Commitment::decode(bytes).map_err(|e| js_error(alloc::format!("commitment: {e}")))?;
+    let c = Commitment::decode(bytes).map_err(|e| js_error(&format_args!("commitment: {e}")))?;
     Ok(c.hash().to_b58check())
 }
 
@@ -114,7 +115,7 @@ pub fn commitment_hash(bytes: &[u8]) -> Result<String, JsError> {
 #[wasm_bindgen]
 pub fn check_commitment_chain(encoded: &[u8], commitment_period: i32) -> Result<String, JsError> {
     if encoded.len() % COMMITMENT_SIZE != 0 {
-        return Err(js_error(alloc::format!(
+        return Err(js_error(&format_args!(
             "commitments: {} bytes is not a multiple of {COMMITMENT_SIZE}",
             encoded.len()
         )));
@@ -123,7 +124,7 @@ pub fn check_commitment_chain(encoded: &[u8], commitment_period: i32) -> Result<
         .chunks(COMMITMENT_SIZE)
         .enumerate()
         .map(|(i, b)| {
-            Commitment::decode(b).map_err(|e| js_error(alloc::format!("commitment {i}: {e}")))
+            Commitment::decode(b).map_err(|e| js_error(&format_args!("commitment {i}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let json = match soru_verifier::check_commitment_chain(&commitments, commitment_period) {
@@ -184,11 +185,11 @@ pub fn replay(
     };
     if !rollup_address.is_empty() {
         config.rollup_address = SmartRollupAddress::from_b58check(rollup_address)
-            .map_err(|e| js_error(alloc::format!("rollup address: {e}")))?
+            .map_err(|e| js_error(&format_args!("rollup address: {e}")))?
             .0;
     }
     let levels = read_levels(levels)?;
-    let r = soru_verifier::replay::replay(kernel, &levels, &config).map_err(js_error)?;
+    let r = soru_verifier::replay::replay(kernel, &levels, &config).map_err(|e| js_error(&e))?;
     Ok(r.to_json().to_string())
 }
 
@@ -198,7 +199,7 @@ pub fn replay(
 #[cfg(feature = "replay")]
 #[wasm_bindgen]
 pub fn replay_witness(witness: &[u8]) -> Result<String, JsError> {
-    let run = soru_verifier::replay::replay_witness(witness).map_err(js_error)?;
+    let run = soru_verifier::replay::replay_witness(witness).map_err(|e| js_error(&e))?;
     Ok(soru_verifier::replay::witness_run_json(&run).to_string())
 }
 
@@ -207,7 +208,7 @@ pub fn replay_witness(witness: &[u8]) -> Result<String, JsError> {
 #[cfg(feature = "replay")]
 #[wasm_bindgen]
 pub fn witness_levels(witness: &[u8]) -> Result<Vec<u32>, JsError> {
-    let w = soru_core::witness::decode(witness).map_err(js_error)?;
+    let w = soru_core::witness::decode(witness).map_err(|e| js_error(&e))?;
     Ok(w.levels.iter().map(|l| l.level).collect())
 }
 
@@ -219,21 +220,21 @@ pub fn witness_levels(witness: &[u8]) -> Result<Vec<u32>, JsError> {
 #[wasm_bindgen]
 pub fn check_witness_inbox(witness: &[u8], inboxes: &str) -> Result<String, JsError> {
     let value: serde_json::Value =
-        serde_json::from_str(inboxes).map_err(|e| js_error(alloc::format!("L1 inboxes: {e}")))?;
+        serde_json::from_str(inboxes).map_err(|e| js_error(&format_args!("L1 inboxes: {e}")))?;
     let items = value
         .as_array()
-        .ok_or_else(|| js_error("L1 inboxes: expected a JSON array"))?;
+        .ok_or_else(|| js_error(&"L1 inboxes: expected a JSON array"))?;
     let inboxes = items
         .iter()
         .enumerate()
         .map(|(i, v)| {
             soru_core::inbox::Inbox::from_json(v)
-                .map_err(|e| js_error(alloc::format!("L1 inbox {i}: {e}")))
+                .map_err(|e| js_error(&format_args!("L1 inbox {i}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let witness = soru_core::witness::decode(witness).map_err(js_error)?;
+    let witness = soru_core::witness::decode(witness).map_err(|e| js_error(&e))?;
     let checked =
-        soru_verifier::replay::check_witness_inbox(&witness, &inboxes).map_err(js_error)?;
+        soru_verifier::replay::check_witness_inbox(&witness, &inboxes).map_err(|e| js_error(&e))?;
     let levels = checked.iter().map(|(level, hash)| {
         Json::object([
             ("level", Json::Int(i64::from(*level))),
@@ -248,7 +249,7 @@ pub fn check_witness_inbox(witness: &[u8], inboxes: &str) -> Result<String, JsEr
 #[wasm_bindgen]
 pub fn encode_inputs_json(json: &str) -> Result<Vec<u8>, JsError> {
     let levels =
-        soru_core::inputs::parse(json).map_err(|e| js_error(alloc::format!("inputs: {e}")))?;
+        soru_core::inputs::parse(json).map_err(|e| js_error(&format_args!("inputs: {e}")))?;
     let mut out = Vec::new();
     for level in levels {
         out.extend_from_slice(&(level.len() as u32).to_be_bytes());
@@ -266,7 +267,7 @@ fn read_levels(mut bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, JsError> {
     let total = bytes.len();
     let u32_at = |bytes: &mut &[u8]| -> Result<usize, JsError> {
         let (head, rest) = bytes.split_first_chunk::<4>().ok_or_else(|| {
-            js_error(alloc::format!(
+            js_error(&format_args!(
                 "levels: truncated at byte {}",
                 total - bytes.len()
             ))
@@ -281,7 +282,7 @@ fn read_levels(mut bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, JsError> {
         for _ in 0..count {
             let len = u32_at(&mut bytes)?;
             if len > bytes.len() {
-                return Err(js_error(alloc::format!(
+                return Err(js_error(&format_args!(
                     "levels: message of {len} bytes at byte {} overruns the input",
                     total - bytes.len()
                 )));
