@@ -6,8 +6,8 @@
 #      `replay` (the second, lazily loaded entry with the PVM);
 #   2. wasm-bindgen --target web for each (one ES-module glue serves browsers and Node: node.js
 #      passes the bytes to initSync, web.js lets init fetch them);
-#   (wasm-opt -Oz first, when installed; the glue's JSDoc, copied from the Rust doc comments, is
-#   dropped: pkg/index.d.ts and replay.d.ts are the package's types).
+#   (wasm-opt -Oz first, when installed; the glue's JSDoc, copied from the Rust doc comments, and
+#   its indentation are dropped: pkg/index.d.ts and replay.d.ts are the package's types).
 # Then `cd pkg && npm pack` makes the tarball.
 set -euo pipefail
 
@@ -44,7 +44,11 @@ build() { # name, extra wasm-opt passes, cargo feature args...
   fi
   wasm-bindgen --target web --no-typescript --out-dir "$work/out" "$work/$name.wasm"
   cp "$work/out/${name}_bg.wasm" "$OUT/${name}_bg.wasm"
-  perl -0pe 's{^ */\*\*\n.*?\*/\n}{}gms' "$work/out/$name.js" >"$OUT/$name.js"
+  # Indentation and blank lines go too (179 bytes of the proof entry's gzipped glue): each line
+  # of the glue is whole tokens, no template literal spans lines (the build stops if one would).
+  perl -0pe 's{^ */\*\*\n.*?\*/\n}{}gms' "$work/out/$name.js" |
+    perl -ne 'die "make pkg: a template literal spans lines of the glue\n" if tr/`// % 2; s/^\s+//; print' \
+      >"$OUT/$name.js"
 }
 
 # The proof entry's code is also flattened and its control flow rebuilt (--rereloop) before
