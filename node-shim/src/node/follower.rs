@@ -207,27 +207,32 @@ pub struct Shared {
     pub inconsistent_inbox: Option<InconsistentInbox>,
 }
 
-/// How many of the latest states the node holds in memory besides the genesis one. The store
-/// has every state from [`Shared::first_available_level`] on (archive mode: all of them), so
-/// memory no longer grows with the chain; older states are read from the store when asked for.
+/// How many of the latest states the node holds in memory besides the genesis state and the
+/// last cemented one (which outbox proofs are made against). The store has every state from
+/// [`Shared::first_available_level`] on (archive mode: all of them), so memory does not grow
+/// with the chain; other states are read from the store when asked for.
 pub const STATES_IN_MEMORY: usize = 64;
 
 impl Shared {
     /// Holds `tree` as the state after `level`, then lets go of the oldest states beyond the
-    /// [`STATES_IN_MEMORY`] latest (never the genesis state).
+    /// [`STATES_IN_MEMORY`] latest (never the genesis or the last cemented state).
     pub fn hold_state(&mut self, level: u32, tree: Tree) {
         self.states.insert(level, tree);
-        let genesis = self.rollup.as_ref().map(|r| r.origination_level);
-        keep_latest_states(&mut self.states, genesis);
+        let keep = [
+            self.rollup.as_ref().map(|r| r.origination_level),
+            self.lcc.as_ref().map(|l| l.1),
+        ];
+        keep_latest_states(&mut self.states, &keep);
     }
 }
 
-/// Drops the states of `states` older than its [`STATES_IN_MEMORY`] latest, except `genesis`'s.
-fn keep_latest_states(states: &mut BTreeMap<u32, Tree>, genesis: Option<u32>) {
+/// Drops the states of `states` older than its [`STATES_IN_MEMORY`] latest, except those of the
+/// levels in `keep`.
+fn keep_latest_states(states: &mut BTreeMap<u32, Tree>, keep: &[Option<u32>]) {
     let old: Vec<u32> = states
         .keys()
         .rev()
-        .filter(|&&l| Some(l) != genesis)
+        .filter(|&&l| !keep.contains(&Some(l)))
         .skip(STATES_IN_MEMORY)
         .copied()
         .collect();
@@ -572,7 +577,10 @@ impl Follower {
         } else {
             Some(info.origination_level)
         };
-        keep_latest_states(&mut states, Some(info.origination_level));
+        keep_latest_states(
+            &mut states,
+            &[Some(info.origination_level), lcc.as_ref().map(|l| l.1)],
+        );
         s.states = states;
         s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
         s.last_commitment = Some(last_commitment);
@@ -937,6 +945,21 @@ impl Follower {
         }
     }
 
+    /// The stored state after `level`, if the store has it (a failure is logged: the RPC then
+    /// reads that state from the store when asked).
+    fn stored_state(&self, level: u32) -> Option<Tree> {
+        let read = || -> Result<Option<Tree>, StoreError> {
+            match self.store.level(level)? {
+                Some(r) => Ok(Some(self.store.state(&r.state_hash)?)),
+                None => Ok(None),
+            }
+        };
+        read()
+            .inspect_err(|e| tracing::warn!("the state of level {level}: {e}"))
+            .ok()
+            .flatten()
+    }
+
     fn refresh_lcc(&self, info: &RollupInfo) {
         let path = format!(
             "context/smart_rollups/smart_rollup/{}/last_cemented_commitment_hash_with_level",
@@ -951,8 +974,15 @@ impl Follower {
                     if let Err(e) = self.store.set_meta("lcc", &v) {
                         tracing::warn!("{e}");
                     }
+                    let lcc_state = lcc.as_ref().and_then(|(_, level)| {
+                        let held = self.shared.read().expect("lock").states.contains_key(level);
+                        (!held).then(|| self.stored_state(*level)).flatten()
+                    });
                     s = self.shared.write().expect("lock");
                     s.lcc = lcc.clone();
+                    if let (Some((_, level)), Some(tree)) = (&lcc, lcc_state) {
+                        s.states.insert(*level, tree);
+                    }
                     if self.gc {
                         if let Some((_, lcc_level)) = lcc {
                             let keep = s.states.split_off(&lcc_level);
@@ -1600,21 +1630,30 @@ mod tests {
     }
 
     #[test]
-    fn memory_holds_the_genesis_state_and_the_latest_states_only() {
+    fn memory_holds_the_genesis_cemented_and_latest_states_only() {
         let mut states: BTreeMap<u32, Tree> = (10..=200).map(|l| (l, state(l))).collect();
-        keep_latest_states(&mut states, Some(10));
-        assert_eq!(states.len(), STATES_IN_MEMORY + 1);
+        keep_latest_states(&mut states, &[Some(10), Some(20), None]);
+        assert_eq!(states.len(), STATES_IN_MEMORY + 2);
         let held: Vec<u32> = states.keys().copied().collect();
-        assert_eq!(held[0], 10, "the genesis state stays");
-        assert_eq!(held[1], 200 - STATES_IN_MEMORY as u32 + 1);
+        assert_eq!(
+            held[..2],
+            [10, 20],
+            "the genesis and the cemented states stay"
+        );
+        assert_eq!(held[2], 200 - STATES_IN_MEMORY as u32 + 1);
         assert_eq!(states[&200].hash(), state(200).hash());
         // Levels published one by one: memory stays bounded whatever the chain's length.
-        let mut shared = Shared::default();
+        let mut shared = Shared {
+            lcc: Some((String::new(), 2)),
+            ..Shared::default()
+        };
         for level in 1..=3 * STATES_IN_MEMORY as u32 {
             shared.hold_state(level, state(level));
-            assert!(shared.states.len() <= STATES_IN_MEMORY);
+            assert!(shared.states.len() <= STATES_IN_MEMORY + 1);
             assert!(shared.states.contains_key(&level));
         }
+        assert!(shared.states.contains_key(&2), "the cemented state stays");
+        assert!(!shared.states.contains_key(&3));
     }
 
     #[test]
