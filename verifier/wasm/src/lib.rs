@@ -120,13 +120,12 @@ pub fn check_commitment_chain(encoded: &[u8], commitment_period: i32) -> Result<
             encoded.len()
         )));
     }
-    let commitments = encoded
-        .chunks(COMMITMENT_SIZE)
-        .enumerate()
-        .map(|(i, b)| {
-            Commitment::decode(b).map_err(|e| js_error(&format_args!("commitment {i}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut commitments = Vec::new();
+    for (i, b) in encoded.chunks(COMMITMENT_SIZE).enumerate() {
+        commitments.push(
+            Commitment::decode(b).map_err(|e| js_error(&format_args!("commitment {i}: {e}")))?,
+        );
+    }
     let json = match soru_verifier::check_commitment_chain(&commitments, commitment_period) {
         Ok(s) => Json::object([
             ("valid", Json::Bool(true)),
