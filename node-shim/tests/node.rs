@@ -892,6 +892,98 @@ fn kill_9_in_a_loop_loses_nothing() {
     let _ = std::fs::remove_dir_all(&crashing_dir);
 }
 
+/// Waits until the node holds L1 block `level` of the L1's current branch.
+fn wait_for_block(node: &Server, l1: &Server, level: u64) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let theirs = get_json(&l1.addr, &format!("/chains/main/blocks/{level}/hash"));
+        let (status, ours) = http(
+            &node.addr,
+            "GET",
+            &format!("/global/block/{level}/hash"),
+            None,
+        );
+        if status == 200 && serde_json::from_str::<Value>(&ours).ok() == Some(theirs.clone()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not reach L1 block {level} ({theirs}): {status} {ours}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An L1 reorganisation (`POST /sandbox/reorganise`): the sandbox takes back the blocks from
+/// the one holding a message on, and goes on along another branch with another message. The
+/// node, which had processed the old branch, drops those levels, follows the new branch and
+/// ends with the state hashes of a node that only ever saw the new branch.
+#[test]
+fn an_l1_reorganisation_is_followed() {
+    let Some(sandbox) = Sandbox::with_echo_rollup("node-reorg-l1") else {
+        return;
+    };
+    let follower_dir = scratch_dir("node-reorg-follower");
+    let reference_dir = scratch_dir("node-reorg-reference");
+    sandbox.init_observer(&follower_dir);
+    sandbox.init_observer(&reference_dir);
+    let start = |dir: &std::path::Path| {
+        let mut c = soru_node();
+        c.args(["run", "--data-dir", dir.to_str().unwrap()]);
+        Server::start(c)
+    };
+    let follower = start(&follower_dir);
+    let dropped = sandbox.send(&[&hex::encode("on the old branch")]);
+    wait_for_block(&follower, &sandbox.l1, dropped + 1);
+    let old = get_json(&follower.addr, &format!("/global/block/{dropped}/hash"));
+
+    let body = format!(r#"{{"level": {}}}"#, dropped - 1);
+    let (status, answer) = http(&sandbox.l1.addr, "POST", "/sandbox/reorganise", Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = http(
+        &sandbox.l1.addr,
+        "POST",
+        "/sandbox/reorganise",
+        Some(r#"{"level": 1000000}"#),
+    );
+    assert_eq!(status, 400, "a level above the head is refused: {answer}");
+    assert!(answer.contains("cannot take back"), "{answer}");
+    let kept = sandbox.send(&[&hex::encode("on the new branch")]);
+    // Past the old branch's head, so the node meets a block whose predecessor it does not have.
+    let last = kept + 3;
+    wait_for_block(&follower, &sandbox.l1, last);
+    let new = get_json(&follower.addr, &format!("/global/block/{dropped}/hash"));
+    assert_ne!(
+        old, new,
+        "level {dropped} is another block on the new branch"
+    );
+
+    let reference = start(&reference_dir);
+    wait_for_block(&reference, &sandbox.l1, last);
+    for level in sandbox.origination_level + 1..=last {
+        for field in ["hash", "state_hash", "inbox"] {
+            let path = format!("/global/block/{level}/{field}");
+            assert_eq!(
+                get_json(&follower.addr, &path),
+                get_json(&reference.addr, &path),
+                "level {level} {field}"
+            );
+        }
+    }
+    assert_eq!(
+        get_json(
+            &follower.addr,
+            &format!("/global/block/{last}/durable/wasm_2_0_0/value?key=/counter")
+        ),
+        "01000000",
+        "only the new branch's message is counted"
+    );
+    drop(follower);
+    drop(reference);
+    let _ = std::fs::remove_dir_all(&follower_dir);
+    let _ = std::fs::remove_dir_all(&reference_dir);
+}
+
 /// `soru-node snapshot export|info|import`: a snapshot of a stopped node, imported into a fresh
 /// data directory after octez's checks (against the sandbox L1), resumes there with the same
 /// states; a running node, a populated directory and a hostile archive are refused by name.

@@ -2,6 +2,11 @@
 //! redb database, the mempool, and block production. Each block is written in one redb write
 //! transaction (its record, the inbox after it, every ledger entry it changed and the head), so
 //! a crash leaves either the whole block or none of it.
+//!
+//! Each block also records what it changed ([`Undo`]: the previous value of every ledger entry
+//! it wrote), for the last [`REORG_DEPTH`] blocks, so the head can be taken back
+//! ([`Node::reorganise`]) and the chain continued on another branch, as an L1 reorganisation
+//! of unfinalised blocks looks to its clients.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,21 @@ const BLOCKS: TableDefinition<u64, &str> = TableDefinition::new("blocks");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 /// The shared inbox after each block, by level, in its binary form ([`Inbox::encode`]).
 const INBOXES: TableDefinition<u64, &[u8]> = TableDefinition::new("inboxes");
+
+/// What each of the last [`REORG_DEPTH`] blocks changed, by level ([`Undo`] as JSON).
+const UNDO: TableDefinition<u64, &str> = TableDefinition::new("undo");
+
+/// How many of the latest blocks [`Node::reorganise`] can take back.
+pub const REORG_DEPTH: u32 = 32;
+
+/// The ledger as it was before a block: what taking the block back restores.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Undo {
+    /// The ledger's `next_big_map` before the block.
+    next_big_map: String,
+    /// Each entry the block wrote: its table, its key and its previous JSON (`None`: absent).
+    entries: Vec<(String, String, Option<String>)>,
+}
 
 fn ledger_table(t: Table) -> TableDefinition<'static, &'static str, &'static str> {
     TableDefinition::new(t.name())
@@ -145,7 +165,7 @@ pub fn init(
     let inbox = shared_inbox::genesis(&genesis)?;
     let db = Database::create(&db_path).map_err(|e| db_err(&db_path, e))?;
     let dirty = ledger.take_dirty();
-    commit(&db, &db_path, &ledger, &dirty, &genesis, &inbox)?;
+    commit(&db, &db_path, &ledger, &dirty, &genesis, &inbox, None)?;
     Ok(wallet)
 }
 
@@ -177,10 +197,21 @@ fn commit(
     dirty: &std::collections::BTreeSet<(Table, String)>,
     block: &Block,
     inbox: &Inbox,
+    undo: Option<&Undo>,
 ) -> Result<(), NodeError> {
     let e = |e: &dyn std::fmt::Display| db_err(path, e);
     let tx = db.begin_write().map_err(|x| e(&x))?;
     {
+        let mut undos = tx.open_table(UNDO).map_err(|x| e(&x))?;
+        if let Some(undo) = undo {
+            let json = serde_json::to_string(undo).map_err(|x| e(&x))?;
+            undos
+                .insert(u64::from(block.level), json.as_str())
+                .map_err(|x| e(&x))?;
+        }
+        if let Some(old) = block.level.checked_sub(REORG_DEPTH) {
+            undos.remove(u64::from(old)).map_err(|x| e(&x))?;
+        }
         for t in Table::ALL {
             let mut table = tx.open_table(ledger_table(t)).map_err(|x| e(&x))?;
             for (_, key) in dirty.iter().filter(|(tt, _)| *tt == t) {
@@ -256,6 +287,35 @@ fn included_hashes(blocks: &[Block]) -> HashSet<String> {
         .collect()
 }
 
+/// The ledger stored in `tx`'s database (at `path`).
+fn read_ledger(tx: &redb::ReadTransaction, path: &Path) -> Result<Ledger, NodeError> {
+    let e = |x: &dyn std::fmt::Display| db_err(path, x);
+    let meta = tx.open_table(META).map_err(|x| e(&x))?;
+    let get = |k: &str| -> Result<String, NodeError> {
+        Ok(meta
+            .get(k)
+            .map_err(|x| e(&x))?
+            .map(|v| v.value().to_string())
+            .unwrap_or_default())
+    };
+    let constants: Constants = serde_json::from_str(&get("constants")?).map_err(|x| e(&x))?;
+    let mut ledger = Ledger {
+        constants,
+        next_big_map: get("next_big_map")?.parse().unwrap_or(0),
+        ..Ledger::default()
+    };
+    for t in Table::ALL {
+        let table = tx.open_table(ledger_table(t)).map_err(|x| e(&x))?;
+        for row in table.iter().map_err(|x| e(&x))? {
+            let (k, v) = row.map_err(|x| e(&x))?;
+            ledger
+                .load_entry(t, k.value().to_string(), v.value())
+                .map_err(|x| e(&x))?;
+        }
+    }
+    Ok(ledger)
+}
+
 impl Node {
     /// Opens the sandbox of a data directory made by [`init`].
     pub fn open(dir: &Path) -> Result<Node, NodeError> {
@@ -269,29 +329,7 @@ impl Node {
         let db = Database::open(&db_path).map_err(|e| db_err(&db_path, e))?;
         let e = |x: &dyn std::fmt::Display| db_err(&db_path, x);
         let tx = db.begin_read().map_err(|x| e(&x))?;
-        let meta = tx.open_table(META).map_err(|x| e(&x))?;
-        let get = |k: &str| -> Result<String, NodeError> {
-            Ok(meta
-                .get(k)
-                .map_err(|x| e(&x))?
-                .map(|v| v.value().to_string())
-                .unwrap_or_default())
-        };
-        let constants: Constants = serde_json::from_str(&get("constants")?).map_err(|x| e(&x))?;
-        let mut ledger = Ledger {
-            constants,
-            next_big_map: get("next_big_map")?.parse().unwrap_or(0),
-            ..Ledger::default()
-        };
-        for t in Table::ALL {
-            let table = tx.open_table(ledger_table(t)).map_err(|x| e(&x))?;
-            for row in table.iter().map_err(|x| e(&x))? {
-                let (k, v) = row.map_err(|x| e(&x))?;
-                ledger
-                    .load_entry(t, k.value().to_string(), v.value())
-                    .map_err(|x| e(&x))?;
-            }
-        }
+        let ledger = read_ledger(&tx, &db_path)?;
         let mut blocks = Vec::new();
         let table = tx.open_table(BLOCKS).map_err(|x| e(&x))?;
         for row in table.iter().map_err(|x| e(&x))? {
@@ -334,7 +372,6 @@ impl Node {
             Err(redb::TableError::TableDoesNotExist(_)) => missing.extend(0..inboxes.len()),
             Err(x) => return Err(e(&x)),
         }
-        drop(meta);
         drop(tx);
         if !missing.is_empty() {
             let tx = db.begin_write().map_err(|x| e(&x))?;
@@ -477,7 +514,28 @@ impl Node {
             operations: ops,
             inbox: inbox.iter().map(hex::encode).collect(),
         };
-        commit(&self.db, &self.db_path, &l, &dirty, &block, &shared)?;
+        let undo = Undo {
+            next_big_map: self.ledger.next_big_map.to_string(),
+            entries: dirty
+                .iter()
+                .map(|(t, k)| {
+                    (
+                        t.name().to_string(),
+                        k.clone(),
+                        self.ledger.entry_json(*t, k),
+                    )
+                })
+                .collect(),
+        };
+        commit(
+            &self.db,
+            &self.db_path,
+            &l,
+            &dirty,
+            &block,
+            &shared,
+            Some(&undo),
+        )?;
         tracing::info!(level = block.level, hash = %block.hash, operations = block.operations.len(), inbox = %shared.hash(), "baked");
         self.ledger = l;
         self.pending = self.ledger.clone();
@@ -486,6 +544,68 @@ impl Node {
         self.blocks.push(block);
         self.inboxes.push(shared);
         Ok(self.head())
+    }
+
+    /// Takes back every block above `level` (at most [`REORG_DEPTH`] of them, never genesis):
+    /// their ledger changes are undone, their operations dropped with the mempool, and the next
+    /// block is baked at `level + 1` on another branch. One write transaction: a crash leaves
+    /// the chain as it was or without those blocks.
+    pub fn reorganise(&mut self, level: u32) -> Result<(), NodeError> {
+        let head = self.head().level;
+        let e = |x: &dyn std::fmt::Display| db_err(&self.db_path, x);
+        if level >= head {
+            return Err(e(&format!(
+                "cannot take back the blocks above level {level}: the head is at level {head}"
+            )));
+        }
+        if head - level > REORG_DEPTH {
+            return Err(e(&format!(
+                "cannot take back {} blocks (down to level {level}): the sandbox keeps what the last {REORG_DEPTH} changed",
+                head - level
+            )));
+        }
+        let tx = self.db.begin_write().map_err(|x| e(&x))?;
+        {
+            let mut undos = tx.open_table(UNDO).map_err(|x| e(&x))?;
+            let mut meta = tx.open_table(META).map_err(|x| e(&x))?;
+            let mut blocks = tx.open_table(BLOCKS).map_err(|x| e(&x))?;
+            let mut inboxes = tx.open_table(INBOXES).map_err(|x| e(&x))?;
+            for l in (level + 1..=head).rev() {
+                let undo: Undo = match undos.remove(u64::from(l)).map_err(|x| e(&x))? {
+                    Some(v) => serde_json::from_str(v.value()).map_err(|x| {
+                        e(&format!(
+                            "the undo record of block {l} does not decode: {x}"
+                        ))
+                    })?,
+                    None => return Err(e(&format!("block {l} has no undo record"))),
+                };
+                for (name, key, previous) in &undo.entries {
+                    let Some(t) = Table::ALL.into_iter().find(|t| t.name() == name) else {
+                        return Err(e(&format!("block {l}'s undo record names table {name:?}")));
+                    };
+                    let mut table = tx.open_table(ledger_table(t)).map_err(|x| e(&x))?;
+                    match previous {
+                        Some(v) => table.insert(key.as_str(), v.as_str()).map(drop),
+                        None => table.remove(key.as_str()).map(drop),
+                    }
+                    .map_err(|x| e(&x))?;
+                }
+                meta.insert("next_big_map", undo.next_big_map.as_str())
+                    .map_err(|x| e(&x))?;
+                blocks.remove(u64::from(l)).map_err(|x| e(&x))?;
+                inboxes.remove(u64::from(l)).map_err(|x| e(&x))?;
+            }
+        }
+        tx.commit().map_err(|x| e(&x))?;
+        let tx = self.db.begin_read().map_err(|x| e(&x))?;
+        self.ledger = read_ledger(&tx, &self.db_path)?;
+        self.pending = self.ledger.clone();
+        self.mempool.clear();
+        self.blocks.truncate(level as usize + 1);
+        self.inboxes.truncate(level as usize + 1);
+        self.included = included_hashes(&self.blocks);
+        tracing::info!(level, taken_back = head - level, "reorganised");
+        Ok(())
     }
 
     /// Resolves a block id: `head`, `head~N`, `genesis`, a level or a `B…` hash. `head~N`

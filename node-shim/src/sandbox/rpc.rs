@@ -174,6 +174,25 @@ async fn dispatch(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes
                 ),
             }
         }
+        (Method::POST, ["sandbox", "reorganise"]) => {
+            // {"level": N}: the blocks above N are taken back; the next block is baked at N + 1.
+            let level = match body_json() {
+                Ok(v) => match v.get("level").and_then(J::as_u64).map(u32::try_from) {
+                    Some(Ok(l)) => l,
+                    _ => return bad_request("the body must be {\"level\": <block level>}".into()),
+                },
+                Err(r) => return *r,
+            };
+            let mut node = lock(&s.node);
+            match node.reorganise(level) {
+                Ok(()) => {
+                    let h = node.header_json(node.head());
+                    let _ = s.heads.send(h.clone());
+                    ok(h)
+                }
+                Err(e) => bad_request(e.to_string()),
+            }
+        }
         (_, ["chains", _, "blocks", block, rest @ ..]) => {
             let node = lock(&s.node);
             let Some(b) = node.block(block) else {
