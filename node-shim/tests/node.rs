@@ -896,14 +896,21 @@ fn kill_9_in_a_loop_loses_nothing() {
 fn wait_for_block(node: &Server, l1: &Server, level: u64) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let theirs = get_json(&l1.addr, &format!("/chains/main/blocks/{level}/hash"));
+        // The L1 may not have baked it yet: then its answer is a 404.
+        let (l1_status, theirs) = http(
+            &l1.addr,
+            "GET",
+            &format!("/chains/main/blocks/{level}/hash"),
+            None,
+        );
         let (status, ours) = http(
             &node.addr,
             "GET",
             &format!("/global/block/{level}/hash"),
             None,
         );
-        if status == 200 && serde_json::from_str::<Value>(&ours).ok() == Some(theirs.clone()) {
+        let hash = |body: &str| serde_json::from_str::<Value>(body).ok();
+        if l1_status == 200 && status == 200 && hash(&ours) == hash(&theirs) {
             return;
         }
         assert!(
