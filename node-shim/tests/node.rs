@@ -57,6 +57,14 @@ fn wait_for_level(node: &Server, level: u64) {
     }
 }
 
+/// `soru-node run` on a data directory whose configuration says everything (no wallet).
+fn run_node(dir: &std::path::Path) -> Server {
+    let mut c = soru_node();
+    c.args(["run", "--data-dir", dir.to_str().unwrap()]);
+    Server::start(c)
+}
+
+/// `soru-node run` with the operator keys of `wallet`.
 fn start_node(dir: &std::path::Path, wallet: &std::path::Path) -> Server {
     let mut c = soru_node();
     c.args(["run", "--data-dir", dir.to_str().unwrap()])
@@ -851,13 +859,8 @@ fn kill_9_in_a_loop_loses_nothing() {
     let crashing_dir = scratch_dir("node-crash-victim");
     sandbox.init_observer(&reference_dir);
     sandbox.init_observer(&crashing_dir);
-    let start = |dir: &std::path::Path| {
-        let mut c = soru_node();
-        c.args(["run", "--data-dir", dir.to_str().unwrap()]);
-        Server::start(c)
-    };
-    let reference = start(&reference_dir);
-    let mut victim = start(&crashing_dir);
+    let reference = run_node(&reference_dir);
+    let mut victim = run_node(&crashing_dir);
     for round in 0..10u64 {
         if round % 3 == 0 {
             sandbox.send(&[&hex::encode(format!("round {round}"))]);
@@ -865,7 +868,7 @@ fn kill_9_in_a_loop_loses_nothing() {
         // Uneven pauses, so the kill lands at different points of the node's work.
         std::thread::sleep(Duration::from_millis(60 + (round * 97) % 400));
         victim.kill();
-        victim = start(&crashing_dir);
+        victim = run_node(&crashing_dir);
     }
     let last = sandbox.send(&["656e64"]);
     wait_for_level(&reference, last);
@@ -934,12 +937,7 @@ fn an_l1_reorganisation_is_followed() {
     let reference_dir = scratch_dir("node-reorg-reference");
     sandbox.init_observer(&follower_dir);
     sandbox.init_observer(&reference_dir);
-    let start = |dir: &std::path::Path| {
-        let mut c = soru_node();
-        c.args(["run", "--data-dir", dir.to_str().unwrap()]);
-        Server::start(c)
-    };
-    let follower = start(&follower_dir);
+    let follower = run_node(&follower_dir);
     let dropped = sandbox.send(&[&hex::encode("on the old branch")]);
     wait_for_block(&follower, &sandbox.l1, dropped + 1);
     let old = get_json(&follower.addr, &format!("/global/block/{dropped}/hash"));
@@ -965,7 +963,7 @@ fn an_l1_reorganisation_is_followed() {
         "level {dropped} is another block on the new branch"
     );
 
-    let reference = start(&reference_dir);
+    let reference = run_node(&reference_dir);
     wait_for_block(&reference, &sandbox.l1, last);
     for level in sandbox.origination_level + 1..=last {
         for field in ["hash", "state_hash", "inbox"] {
@@ -1012,11 +1010,6 @@ fn snapshots_export_import_and_resume() {
         .args(["--endpoint", &sandbox.l1.url(), "--rpc-addr", "127.0.0.1:0"])
         .args(["--history-mode", "archive"]);
     run_ok(init);
-    let start = |dir: &std::path::Path| {
-        let mut c = soru_node();
-        c.args(["run", "--data-dir", dir.to_str().unwrap()]);
-        Server::start(c)
-    };
     let node = start_node(&source, &wallet_file);
     let sent = sandbox.send(&["6f6e65", "74776f"]);
     // The operator publishes and cements (short sandbox windows); the snapshot stops at the
@@ -1130,7 +1123,7 @@ fn snapshots_export_import_and_resume() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("already populated"), "{err}");
     sandbox.init_observer(&target);
-    let node = start(&target);
+    let node = run_node(&target);
     wait_for_level(&node, level);
     assert_eq!(
         get_json(&node.addr, &format!("/global/block/{level}/state_hash")),
