@@ -3,7 +3,7 @@
 //! transaction (its record, the inbox after it, every ledger entry it changed and the head), so
 //! a crash leaves either the whole block or none of it.
 //!
-//! Each block also records what it changed ([`Undo`]: the previous value of every ledger entry
+//! Each block also records what it changed (the previous value of every ledger entry
 //! it wrote), for the last [`REORG_DEPTH`] blocks, so the head can be taken back
 //! ([`Node::reorganise`]) and the chain continued on another branch, as an L1 reorganisation
 //! of unfinalised blocks looks to its clients.
@@ -30,7 +30,7 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 /// The shared inbox after each block, by level, in its binary form ([`Inbox::encode`]).
 const INBOXES: TableDefinition<u64, &[u8]> = TableDefinition::new("inboxes");
 
-/// What each of the last [`REORG_DEPTH`] blocks changed, by level ([`Undo`] as JSON).
+/// What each of the last [`REORG_DEPTH`] blocks changed, by level (an `Undo` as JSON).
 const UNDO: TableDefinition<u64, &str> = TableDefinition::new("undo");
 
 /// How many of the latest blocks [`Node::reorganise`] can take back.
