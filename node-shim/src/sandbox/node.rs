@@ -45,6 +45,18 @@ struct Undo {
     entries: Vec<(String, String, Option<String>)>,
 }
 
+/// Sets a ledger entry's stored JSON (`None`: removes the entry).
+fn write_entry(
+    table: &mut redb::Table<&str, &str>,
+    key: &str,
+    json: Option<&str>,
+) -> Result<(), redb::StorageError> {
+    match json {
+        Some(v) => table.insert(key, v).map(drop),
+        None => table.remove(key).map(drop),
+    }
+}
+
 fn ledger_table(t: Table) -> TableDefinition<'static, &'static str, &'static str> {
     TableDefinition::new(t.name())
 }
@@ -215,14 +227,8 @@ fn commit(
         for t in Table::ALL {
             let mut table = tx.open_table(ledger_table(t)).map_err(|x| e(&x))?;
             for (_, key) in dirty.iter().filter(|(tt, _)| *tt == t) {
-                match ledger.entry_json(t, key) {
-                    Some(v) => {
-                        table.insert(key.as_str(), v.as_str()).map_err(|x| e(&x))?;
-                    }
-                    None => {
-                        table.remove(key.as_str()).map_err(|x| e(&x))?;
-                    }
-                }
+                write_entry(&mut table, key, ledger.entry_json(t, key).as_deref())
+                    .map_err(|x| e(&x))?;
             }
         }
         let mut blocks = tx.open_table(BLOCKS).map_err(|x| e(&x))?;
@@ -584,11 +590,7 @@ impl Node {
                         return Err(e(&format!("block {l}'s undo record names table {name:?}")));
                     };
                     let mut table = tx.open_table(ledger_table(t)).map_err(|x| e(&x))?;
-                    match previous {
-                        Some(v) => table.insert(key.as_str(), v.as_str()).map(drop),
-                        None => table.remove(key.as_str()).map(drop),
-                    }
-                    .map_err(|x| e(&x))?;
+                    write_entry(&mut table, key, previous.as_deref()).map_err(|x| e(&x))?;
                 }
                 meta.insert("next_big_map", undo.next_big_map.as_str())
                     .map_err(|x| e(&x))?;

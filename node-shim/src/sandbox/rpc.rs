@@ -55,6 +55,14 @@ async fn allow_any_origin(mut r: Response) -> Response {
     r
 }
 
+/// Sends the head's header to `/monitor/heads` and answers with it (after a bake or a
+/// reorganisation).
+fn announce_head(s: &Shared, node: &Node) -> Response {
+    let h = node.header_json(node.head());
+    let _ = s.heads.send(h.clone());
+    ok(h)
+}
+
 fn ok(v: J) -> Response {
     (StatusCode::OK, axum::Json(v)).into_response()
 }
@@ -160,12 +168,7 @@ async fn dispatch(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes
         (Method::POST, ["sandbox", "bake"]) => {
             let mut node = lock(&s.node);
             match node.bake(now()) {
-                Ok(b) => {
-                    let b = b.clone();
-                    let h = node.header_json(&b);
-                    let _ = s.heads.send(h.clone());
-                    ok(h)
-                }
+                Ok(_) => announce_head(&s, &node),
                 Err(e) => octez_errors(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     vec![
@@ -185,11 +188,7 @@ async fn dispatch(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes
             };
             let mut node = lock(&s.node);
             match node.reorganise(level) {
-                Ok(()) => {
-                    let h = node.header_json(node.head());
-                    let _ = s.heads.send(h.clone());
-                    ok(h)
-                }
+                Ok(()) => announce_head(&s, &node),
                 Err(e) => bad_request(e.to_string()),
             }
         }
