@@ -218,6 +218,12 @@ impl Shared {
     /// [`STATES_IN_MEMORY`] latest (never the genesis or the last cemented state).
     pub fn hold_state(&mut self, level: u32, tree: Tree) {
         self.states.insert(level, tree);
+        self.let_go_of_old_states();
+    }
+
+    /// Drops the held states older than the [`STATES_IN_MEMORY`] latest, except the genesis
+    /// and the last cemented ones.
+    fn let_go_of_old_states(&mut self) {
         let keep = [
             self.rollup.as_ref().map(|r| r.origination_level),
             self.lcc.as_ref().map(|l| l.1),
@@ -577,15 +583,12 @@ impl Follower {
         } else {
             Some(info.origination_level)
         };
-        keep_latest_states(
-            &mut states,
-            &[Some(info.origination_level), lcc.as_ref().map(|l| l.1)],
-        );
         s.states = states;
         s.head = Some(records.last().map_or(info.origination_level, |r| r.level));
         s.last_commitment = Some(last_commitment);
         s.commitments = commitments;
         s.lcc = lcc;
+        s.let_go_of_old_states();
         Ok(pvm)
     }
 
