@@ -41,20 +41,30 @@ fn run_ok(mut c: Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Calls `attempt` every `every` until it gives `Ok`, for at most `seconds`; then fails with
+/// its last `Err` (what is still missing).
+fn poll<T>(seconds: u64, every: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        match attempt() {
+            Ok(v) => return v,
+            Err(why) => assert!(Instant::now() < deadline, "{why}"),
+        }
+        std::thread::sleep(every);
+    }
+}
+
 /// Waits until the node has processed `level`.
 fn wait_for_level(node: &Server, level: u64) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    poll(90, Duration::from_millis(100), || {
         let (status, body) = http(&node.addr, "GET", "/global/block/head/level", None);
         if status == 200 && body.trim().parse::<u64>().is_ok_and(|l| l >= level) {
-            return;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
+        Err(format!(
             "the node did not reach level {level}: {status} {body}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ))
+    })
 }
 
 /// `soru-node run` on a data directory whose configuration says everything (no wallet).
@@ -90,15 +100,13 @@ fn withdrawal(ticketer: &str, receiver: &str, amount: i128) -> Vec<u8> {
 
 /// Waits until `path` answers 200 on the node, and returns the JSON.
 fn wait_for(node: &Server, path: &str, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    poll(120, Duration::from_millis(200), || {
         let (status, body) = http(&node.addr, "GET", path, None);
         if status == 200 {
-            return serde_json::from_str(&body).unwrap();
+            return Ok(serde_json::from_str(&body).unwrap());
         }
-        assert!(Instant::now() < deadline, "{what}: still {status} {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        Err(format!("{what}: still {status} {body}"))
+    })
 }
 
 #[test]
@@ -897,8 +905,7 @@ fn kill_9_in_a_loop_loses_nothing() {
 
 /// Waits until the node holds L1 block `level` of the L1's current branch.
 fn wait_for_block(node: &Server, l1: &Server, level: u64) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    poll(90, Duration::from_millis(100), || {
         // The L1 may not have baked it yet: then its answer is a 404.
         let (l1_status, theirs) = http(
             &l1.addr,
@@ -914,14 +921,12 @@ fn wait_for_block(node: &Server, l1: &Server, level: u64) {
         );
         let hash = |body: &str| serde_json::from_str::<Value>(body).ok();
         if l1_status == 200 && status == 200 && hash(&ours) == hash(&theirs) {
-            return;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
+        Err(format!(
             "the node did not reach L1 block {level} ({theirs}): {status} {ours}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        ))
+    })
 }
 
 /// An L1 reorganisation (`POST /sandbox/reorganise`): the sandbox takes back the blocks from
@@ -1481,18 +1486,13 @@ fn the_operator_publishes_only_when_its_inbox_is_the_l1_s() {
 
 /// Waits until the node's `/health` reports an inconsistent inbox; returns it.
 fn wait_for_inconsistent_inbox(node: &Server) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    poll(120, Duration::from_millis(200), || {
         let health = get_json(&node.addr, "/health");
         if !health["inconsistent_inbox"].is_null() {
-            return health;
+            return Ok(health);
         }
-        assert!(
-            Instant::now() < deadline,
-            "no inconsistent inbox reported: {health}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        Err(format!("no inconsistent inbox reported: {health}"))
+    })
 }
 
 #[test]
