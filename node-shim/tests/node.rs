@@ -67,6 +67,25 @@ fn wait_for_level(node: &Server, level: u64) {
     })
 }
 
+/// Asserts that nodes `a` and `b` answer the same `fields` of every L2 block of `levels`.
+fn assert_same_blocks(
+    a: &Server,
+    b: &Server,
+    levels: std::ops::RangeInclusive<u64>,
+    fields: &[&str],
+) {
+    for level in levels {
+        for field in fields {
+            let path = format!("/global/block/{level}/{field}");
+            assert_eq!(
+                get_json(&a.addr, &path),
+                get_json(&b.addr, &path),
+                "level {level} {field}"
+            );
+        }
+    }
+}
+
 /// `soru-node run` on a data directory whose configuration says everything (no wallet).
 fn run_node(dir: &std::path::Path) -> Server {
     let mut c = soru_node();
@@ -881,14 +900,12 @@ fn kill_9_in_a_loop_loses_nothing() {
     let last = sandbox.send(&["656e64"]);
     wait_for_level(&reference, last);
     wait_for_level(&victim, last);
-    for level in sandbox.origination_level + 1..=last {
-        let path = format!("/global/block/{level}/state_hash");
-        assert_eq!(
-            get_json(&victim.addr, &path),
-            get_json(&reference.addr, &path),
-            "level {level}"
-        );
-    }
+    assert_same_blocks(
+        &victim,
+        &reference,
+        sandbox.origination_level + 1..=last,
+        &["state_hash"],
+    );
     assert_eq!(
         get_json(
             &victim.addr,
@@ -970,16 +987,12 @@ fn an_l1_reorganisation_is_followed() {
 
     let reference = run_node(&reference_dir);
     wait_for_block(&reference, &sandbox.l1, last);
-    for level in sandbox.origination_level + 1..=last {
-        for field in ["hash", "state_hash", "inbox"] {
-            let path = format!("/global/block/{level}/{field}");
-            assert_eq!(
-                get_json(&follower.addr, &path),
-                get_json(&reference.addr, &path),
-                "level {level} {field}"
-            );
-        }
-    }
+    assert_same_blocks(
+        &follower,
+        &reference,
+        sandbox.origination_level + 1..=last,
+        &["hash", "state_hash", "inbox"],
+    );
     assert_eq!(
         get_json(
             &follower.addr,
