@@ -110,3 +110,38 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// CPU seconds (user + system) process `pid` has used so far, from `/proc/<pid>/stat`; 0 where
+/// that file cannot be read.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    stat_ticks(&format!("/proc/{pid}/stat"), 14)
+}
+
+/// CPU seconds (user + system) of this process's children that have been waited for, from
+/// `/proc/self/stat` (`cutime` + `cstime`): the difference around a `Command::output` is that
+/// command's CPU time.
+pub fn children_cpu_seconds() -> f64 {
+    stat_ticks("/proc/self/stat", 16)
+}
+
+/// The sum of fields `first` and `first + 1` (numbered from 1 as in proc(5): 14 and 15 are
+/// `utime` and `stime`, 16 and 17 `cutime` and `cstime`) of a `/proc/.../stat` file, clock
+/// ticks at `USER_HZ` = 100, in seconds.
+fn stat_ticks(path: &str, first: usize) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    // The command name may contain spaces: the fields start after its closing parenthesis.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    // `rest` starts with the state, field 3 of proc(5), so field n is at index n - 3.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field(first) + field(first + 1)) as f64 / 100.0
+}
