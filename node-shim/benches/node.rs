@@ -206,7 +206,8 @@ fn main() {
             Instant::now() < deadline,
             "the node did not catch up: {status} {body}"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        // Each poll reads the head's stored record: poll gently, the node is being measured.
+        std::thread::sleep(Duration::from_millis(50));
     }
     let node_secs = started.elapsed().as_secs_f64();
     let node_cpu = cpu_seconds(node.child.id());

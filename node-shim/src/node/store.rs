@@ -25,7 +25,9 @@
 //! the level's state hash) and goes on from there; a store without trees, or with trees in
 //! another record format, is rebuilt by re-running the stored inboxes.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Mutex;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::{json, Value};
@@ -220,16 +222,63 @@ pub struct LevelWrite<'a> {
 /// The node's database.
 pub struct Store {
     db: Database,
+    /// `tree_nodes` keys known to be committed (see [`StoredKeys`]). Every write transaction
+    /// on `tree_nodes` holds this lock from its start until the set is brought up to date, so
+    /// the set never names a record another transaction has deleted.
+    stored: Mutex<StoredKeys>,
 }
 
-/// Saves `state`'s records missing from `nodes`.
-fn save_tree(nodes: &mut redb::Table<&[u8], &[u8]>, state: &Tree) -> Result<SaveStats, StoreError> {
+/// Keys of `tree_nodes` records known to be in the committed database, so saving a level's
+/// state asks the database only about large subtrees it has not seen stored yet (the same
+/// unchanged siblings along the changed paths, level after level). Bounded: emptied when it
+/// reaches [`StoredKeys::MAX`] keys (about 4 MiB); emptied by a garbage collection, which
+/// deletes records.
+#[derive(Default)]
+struct StoredKeys {
+    keys: HashSet<RecordKey>,
+}
+
+impl StoredKeys {
+    /// Most keys remembered.
+    const MAX: usize = 1 << 16;
+
+    /// Remembers the keys a committed transaction wrote or found stored.
+    fn add(&mut self, keys: impl IntoIterator<Item = RecordKey>) {
+        for k in keys {
+            if self.keys.len() >= Self::MAX {
+                self.keys.clear();
+            }
+            self.keys.insert(k);
+        }
+    }
+}
+
+/// Saves `state`'s records missing from `nodes`; `known` are keys known to be stored. The keys
+/// written or found stored are added to `seen`, for the caller to remember once the
+/// transaction has committed.
+fn save_tree(
+    nodes: &mut redb::Table<&[u8], &[u8]>,
+    state: &Tree,
+    known: &StoredKeys,
+    seen: &mut Vec<RecordKey>,
+) -> Result<SaveStats, StoreError> {
     let nodes = std::cell::RefCell::new(nodes);
+    let seen = std::cell::RefCell::new(seen);
     save::<redb::StorageError>(
         state,
-        &mut |k| Ok(nodes.borrow().get(&k[..])?.is_some()),
+        &mut |k| {
+            if known.keys.contains(k) {
+                return Ok(true);
+            }
+            let found = nodes.borrow().get(&k[..])?.is_some();
+            if found {
+                seen.borrow_mut().push(*k);
+            }
+            Ok(found)
+        },
         &mut |k, v| {
             nodes.borrow_mut().insert(&k[..], v)?;
+            seen.borrow_mut().push(*k);
             Ok(())
         },
     )
@@ -298,7 +347,10 @@ impl Store {
                 .insert(OUTBOX_INDEX, b"true".as_slice())?;
         }
         tx.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            stored: Mutex::default(),
+        })
     }
 
     /// Whether the store keeps the state tree of every level it holds (`tree_nodes` in the
@@ -314,12 +366,15 @@ impl Store {
 
     /// Stores a state tree's new nodes on its own (a level's are stored by [`Store::put_level`]).
     pub fn put_state(&self, state: &Tree) -> Result<SaveStats, StoreError> {
+        let mut stored = self.stored.lock().expect("stored keys lock");
+        let mut seen = Vec::new();
         let tx = self.db.begin_write()?;
         let stats = {
             let mut t = tx.open_table(NODES)?;
-            save_tree(&mut t, state)?
+            save_tree(&mut t, state, &stored, &mut seen)?
         };
         tx.commit()?;
+        stored.add(seen);
         Ok(stats)
     }
 
@@ -327,6 +382,10 @@ impl Store {
     /// history mode `full`'s garbage collection. One transaction; returns how many records
     /// were deleted and how many are kept.
     pub fn gc_states(&self, keep: &[&str]) -> Result<(u64, u64), StoreError> {
+        let mut stored = self.stored.lock().expect("stored keys lock");
+        // Forgotten first: whether or not the deletion commits, no remembered key may name a
+        // deleted record.
+        stored.keys.clear();
         let tx = self.db.begin_write()?;
         let (deleted, kept) = {
             let mut t = tx.open_table(NODES)?;
@@ -441,6 +500,8 @@ impl Store {
     /// checksummed once per batch and the database is synced once, not once per level. A
     /// crash keeps all of the batch or none of it. Returns what the states added.
     pub fn put_levels(&self, levels: &[LevelWrite<'_>]) -> Result<SaveStats, StoreError> {
+        let mut stored = self.stored.lock().expect("stored keys lock");
+        let mut seen = Vec::new();
         let tx = self.db.begin_write()?;
         let mut stats = SaveStats::default();
         {
@@ -466,7 +527,7 @@ impl Store {
                     }
                     executions.insert(outbox_level, json!(list).to_string().as_bytes())?;
                 }
-                let added = save_tree(&mut nodes, w.state)?;
+                let added = save_tree(&mut nodes, w.state, &stored, &mut seen)?;
                 stats.records += added.records;
                 stats.bytes += added.bytes;
                 records.insert(record.level, record.to_json().to_string().as_bytes())?;
@@ -477,6 +538,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        stored.add(seen);
         Ok(stats)
     }
 
@@ -735,6 +797,35 @@ mod tests {
                 .hash(),
             next.hash()
         );
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_garbage_collected_is_written_again_when_a_later_state_needs_it() {
+        let dir = std::env::temp_dir().join(format!("soru-store-gc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Store::open(&dir).unwrap();
+        let b58 = |t: &Tree| soru_core::commitment::StateHash(t.hash()).to_b58check();
+        // `big` is a record of its own, so saving `first` remembers its key.
+        let big = vec![7u8; soru_core::tree::store::INLINE_MAX + 1];
+        let mut first = Tree::empty();
+        first.set_value(&[b"a"], &big).unwrap();
+        s.put_state(&first).unwrap();
+        // Saving `first` again asks nothing of the database and writes nothing.
+        assert_eq!(s.put_state(&first).unwrap(), SaveStats::default());
+        let mut other = Tree::empty();
+        other.set_value(&[b"b"], b"x").unwrap();
+        s.put_state(&other).unwrap();
+        // The collection keeps only `other`: `big`'s record goes, and must be forgotten.
+        let (deleted, _) = s.gc_states(&[&b58(&other)]).unwrap();
+        assert!(deleted >= 2, "{deleted}");
+        let mut again = other.clone();
+        again.set_value(&[b"a"], &big).unwrap();
+        let stats = s.put_state(&again).unwrap();
+        assert_eq!(stats.records, 2, "the root and `big` again");
+        assert_eq!(s.state(&b58(&again)).unwrap().hash(), again.hash());
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }
