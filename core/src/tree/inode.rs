@@ -100,21 +100,22 @@ impl Inode {
             InodeV::Blinded(h) => {
                 hash.call_once(|| **h);
             }
-            // Buckets live as long as their version of the tree: drop the spare capacity an
-            // insertion left (a `Vec` grows to 4 entries, a bucket holds at most 2).
             InodeV::Values(vs) => vs.shrink_to_fit(),
             InodeV::Tree { .. } => {}
         }
         Inode(Arc::new(InodeNode { v, hash }))
     }
 
-    /// The empty directory's root inode.
-    pub(crate) fn empty() -> Inode {
-        Inode::from_v(InodeV::Values(Vec::new()))
-    }
-
     pub(crate) fn v(&self) -> &InodeV {
         &self.0.v
+    }
+
+    /// The content of this inode, as a directory's root (a copy if it is shared).
+    pub(crate) fn into_v(self) -> InodeV {
+        match Arc::try_unwrap(self.0) {
+            Ok(node) => node.v,
+            Err(shared) => shared.v.clone(),
+        }
     }
 
     /// The content of this inode for changing it in place: the inode itself if this handle
@@ -126,10 +127,24 @@ impl Inode {
         &mut node.v
     }
 
-    /// The node named `step`, to be changed in place (`None` if absent). The inodes on the
-    /// way are made this handle's own ([`Inode::make_mut`]); their content does not change,
-    /// so an error leaves the directory as it was.
-    pub(crate) fn entry_mut<O: Observer>(
+    /// The address of the shared inode, used to remember which inodes an operation read.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
+    /// Number of entries below this inode.
+    pub(crate) fn length(&self) -> Result<u64, Miss> {
+        self.0.v.length()
+    }
+
+    /// The hash of this inode as a non-root inode (`Bin.V.hash`), cached.
+    pub(crate) fn hash(&self) -> Hash {
+        *self.0.hash.call_once(|| self.0.v.hash())
+    }
+
+    /// [`InodeV::entry_mut`] on this (non-root) inode, made this handle's own first unless
+    /// it is blinded.
+    fn entry_mut<O: Observer>(
         &mut self,
         key: &mut Key<'_>,
         obs: &mut O,
@@ -137,7 +152,40 @@ impl Inode {
         if let InodeV::Blinded(h) = &self.0.v {
             return Err(Miss::Blinded(**h));
         }
-        match self.make_mut() {
+        self.make_mut().entry_mut(key, obs)
+    }
+
+    /// [`InodeV::add_mut`] on this (non-root) inode, made this handle's own first unless it
+    /// is blinded.
+    fn add_mut<O: Observer>(
+        &mut self,
+        depth: u32,
+        key: &mut Key<'_>,
+        tree: Tree,
+        obs: &mut O,
+    ) -> Result<bool, Miss> {
+        if let InodeV::Blinded(h) = &self.0.v {
+            return Err(Miss::Blinded(**h));
+        }
+        self.make_mut().add_mut(depth, key, tree, obs)
+    }
+}
+
+impl InodeV {
+    /// The empty directory's root inode.
+    pub(crate) fn empty() -> InodeV {
+        InodeV::Values(Vec::new())
+    }
+
+    /// The node named `step`, to be changed in place (`None` if absent). The inodes below
+    /// this one on the way are made this handle's own ([`Inode::make_mut`]); their content
+    /// does not change, so an error leaves the directory as it was.
+    pub(crate) fn entry_mut<O: Observer>(
+        &mut self,
+        key: &mut Key<'_>,
+        obs: &mut O,
+    ) -> Result<Option<&mut Tree>, Miss> {
+        match self {
             InodeV::Values(vs) => Ok(vs
                 .binary_search_by(|(s, _)| (**s).cmp(key.step))
                 .ok()
@@ -155,9 +203,9 @@ impl Inode {
         }
     }
 
-    /// [`Inode::add`] in place: binds `step` to `tree` in this inode (at `depth`), copying only
-    /// the inodes other handles share; says whether the entry is new. On an error the inode
-    /// keeps its content.
+    /// [`InodeV::add`] in place: binds `step` to `tree` in this inode (at `depth`), copying
+    /// only the inodes below it that other handles share; says whether the entry is new. On an
+    /// error the inode keeps its content.
     pub(crate) fn add_mut<O: Observer>(
         &mut self,
         depth: u32,
@@ -165,10 +213,7 @@ impl Inode {
         tree: Tree,
         obs: &mut O,
     ) -> Result<bool, Miss> {
-        if let InodeV::Blinded(h) = &self.0.v {
-            return Err(Miss::Blinded(**h));
-        }
-        let split_into = match self.make_mut() {
+        let split_into = match self {
             InodeV::Values(vs) => match vs.binary_search_by(|(s, _)| (**s).cmp(key.step)) {
                 Ok(i) => {
                     vs[i].1 = tree;
@@ -217,27 +262,22 @@ impl Inode {
         Ok(true)
     }
 
-    /// The address of the shared inode, used to remember which inodes an operation read.
-    pub(crate) fn addr(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
-        matches!(&self.0.v, InodeV::Values(vs) if vs.is_empty())
+        matches!(self, InodeV::Values(vs) if vs.is_empty())
     }
 
     /// Number of entries below this inode.
     pub(crate) fn length(&self) -> Result<u64, Miss> {
-        match &self.0.v {
+        match self {
             InodeV::Values(vs) => Ok(vs.len() as u64),
             InodeV::Tree { length, .. } => Ok(*length),
             InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
     }
 
-    /// The hash of this inode as a non-root inode (`Bin.V.hash`), cached.
+    /// The hash of this content as a non-root inode (`Bin.V.hash`), not cached.
     pub(crate) fn hash(&self) -> Hash {
-        *self.0.hash.call_once(|| match &self.0.v {
+        match self {
             InodeV::Values(vs) => {
                 hash::inode_values(vs.iter().map(|(s, t)| (&s[..], t.entry_kind(), t.hash())))
             }
@@ -254,7 +294,7 @@ impl Inode {
                 ],
             ),
             InodeV::Blinded(h) => **h,
-        })
+        }
     }
 
     /// The hash of the directory whose root inode this is. irmin hashes a root with at most
@@ -262,7 +302,7 @@ impl Inode {
     /// else in the inode form. A canonical root bucket always has at most 2 entries; a root
     /// tree always has more (proof decoding rejects other shapes).
     pub(crate) fn root_hash(&self) -> Hash {
-        match &self.0.v {
+        match self {
             InodeV::Values(vs) if vs.len() <= ENTRIES => {
                 hash::stable_node(vs.iter().map(|(s, t)| (&s[..], t.entry_kind(), t.hash())))
             }
@@ -278,7 +318,7 @@ impl Inode {
     ) -> Result<Option<&Tree>, Miss> {
         let mut cur = self;
         loop {
-            match &cur.0.v {
+            match cur {
                 InodeV::Values(vs) => {
                     return Ok(vs
                         .binary_search_by(|(s, _)| (**s).cmp(key.step))
@@ -291,7 +331,7 @@ impl Inode {
                     None => return Ok(None),
                     Some(child) => {
                         obs.inode(child);
-                        cur = child;
+                        cur = &child.0.v;
                     }
                 },
                 InodeV::Blinded(h) => return Err(Miss::Blinded(**h)),
@@ -307,8 +347,8 @@ impl Inode {
         key: &mut Key<'_>,
         tree: Tree,
         obs: &mut O,
-    ) -> Result<(Inode, bool), Miss> {
-        match &self.0.v {
+    ) -> Result<(InodeV, bool), Miss> {
+        match self {
             InodeV::Values(vs) => {
                 let mut vs = vs.clone();
                 let added = match vs.binary_search_by(|(s, _)| (**s).cmp(key.step)) {
@@ -340,8 +380,8 @@ impl Inode {
                     }
                     Some(child) => {
                         obs.inode(child);
-                        let (c, added) = child.add(d.saturating_add(1), key, tree, obs)?;
-                        children[i] = Some(c);
+                        let (c, added) = child.0.v.add(d.saturating_add(1), key, tree, obs)?;
+                        children[i] = Some(Inode::from_v(c));
                         added
                     }
                 };
@@ -351,11 +391,11 @@ impl Inode {
                     *length
                 };
                 Ok((
-                    Inode::from_v(InodeV::Tree {
+                    InodeV::Tree {
                         depth: *d,
                         length,
                         children,
-                    }),
+                    },
                     added,
                 ))
             }
@@ -369,22 +409,22 @@ impl Inode {
         &self,
         key: &mut Key<'_>,
         obs: &mut O,
-    ) -> Result<Option<Inode>, Miss> {
+    ) -> Result<Option<InodeV>, Miss> {
         if self.find(key, obs)?.is_none() {
             return Ok(None);
         }
         self.remove_present(key, obs).map(Some)
     }
 
-    fn remove_present<O: Observer>(&self, key: &mut Key<'_>, obs: &mut O) -> Result<Inode, Miss> {
-        match &self.0.v {
+    fn remove_present<O: Observer>(&self, key: &mut Key<'_>, obs: &mut O) -> Result<InodeV, Miss> {
+        match self {
             InodeV::Values(vs) => {
                 let vs: Vec<Entry> = vs
                     .iter()
                     .filter(|(s, _)| **s != *key.step)
                     .cloned()
                     .collect();
-                Ok(Inode::from_v(InodeV::Values(vs)))
+                Ok(InodeV::Values(vs))
             }
             InodeV::Tree {
                 depth,
@@ -397,7 +437,7 @@ impl Inode {
                     self.collect(&mut all, obs)?;
                     all.retain(|(s, _)| **s != *key.step);
                     all.sort_by(|a, b| a.0.cmp(&b.0));
-                    return Ok(Inode::from_v(InodeV::Values(all)));
+                    return Ok(InodeV::Values(all));
                 }
                 let i = key.bit(*depth)?;
                 let mut children = children.clone();
@@ -406,14 +446,14 @@ impl Inode {
                     children[i] = if child.length()? == 1 {
                         None
                     } else {
-                        Some(child.remove_present(key, obs)?)
+                        Some(Inode::from_v(child.0.v.remove_present(key, obs)?))
                     };
                 }
-                Ok(Inode::from_v(InodeV::Tree {
+                Ok(InodeV::Tree {
                     depth: *depth,
                     length,
                     children,
-                }))
+                })
             }
             InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
         }
@@ -425,7 +465,7 @@ impl Inode {
         out: &mut Vec<Entry>,
         obs: &mut O,
     ) -> Result<(), Miss> {
-        match &self.0.v {
+        match self {
             InodeV::Values(vs) => {
                 out.extend(vs.iter().cloned());
                 Ok(())
@@ -433,7 +473,7 @@ impl Inode {
             InodeV::Tree { children, .. } => {
                 for child in children.iter().flatten() {
                     obs.inode(child);
-                    child.collect(out, obs)?;
+                    child.0.v.collect(out, obs)?;
                 }
                 Ok(())
             }
@@ -451,7 +491,7 @@ impl Inode {
         out: &mut Vec<Entry>,
         obs: &mut O,
     ) -> Result<(), Miss> {
-        match &self.0.v {
+        match self {
             InodeV::Values(vs) => {
                 for e in vs {
                     if *remaining == 0 {
@@ -476,7 +516,7 @@ impl Inode {
                     if *skip >= len {
                         *skip -= len;
                     } else {
-                        child.list(skip, remaining, out, obs)?;
+                        child.0.v.list(skip, remaining, out, obs)?;
                     }
                 }
                 Ok(())
@@ -489,9 +529,9 @@ impl Inode {
 /// The canonical inode at `depth` for sorted `entries`: a bucket if there are at most 2, else a
 /// tree splitting them on bit `depth` of their step hashes (recursively). The hash of `key`'s
 /// step is known already (or kept for the caller): it is not computed twice.
-fn split_known(entries: Vec<Entry>, depth: u32, key: &mut Key<'_>) -> Result<Inode, Miss> {
+fn split_known(entries: Vec<Entry>, depth: u32, key: &mut Key<'_>) -> Result<InodeV, Miss> {
     if entries.len() <= ENTRIES {
-        return Ok(Inode::from_v(InodeV::Values(entries)));
+        return Ok(InodeV::Values(entries));
     }
     let known = *key.hash();
     let keyed: Vec<(Hash, Entry)> = entries
@@ -508,11 +548,11 @@ fn split_known(entries: Vec<Entry>, depth: u32, key: &mut Key<'_>) -> Result<Ino
     split_keyed(keyed, depth)
 }
 
-fn split_keyed(entries: Vec<(Hash, Entry)>, depth: u32) -> Result<Inode, Miss> {
+fn split_keyed(entries: Vec<(Hash, Entry)>, depth: u32) -> Result<InodeV, Miss> {
     if entries.len() <= ENTRIES {
-        return Ok(Inode::from_v(InodeV::Values(
+        return Ok(InodeV::Values(
             entries.into_iter().map(|(_, e)| e).collect(),
-        )));
+        ));
     }
     if depth >= MAX_DEPTH {
         return Err(Miss::TooDeep);
@@ -528,13 +568,13 @@ fn split_keyed(entries: Vec<(Hash, Entry)>, depth: u32) -> Result<Inode, Miss> {
         if side.is_empty() {
             Ok(None)
         } else {
-            split_keyed(side, depth + 1).map(Some)
+            split_keyed(side, depth + 1).map(|v| Some(Inode::from_v(v)))
         }
     };
     let children = [child(zero)?, child(one)?];
-    Ok(Inode::from_v(InodeV::Tree {
+    Ok(InodeV::Tree {
         depth,
         length,
         children,
-    }))
+    })
 }

@@ -69,7 +69,7 @@ pub use hash::Hash;
 pub use node::Tree;
 
 use bytes::ValueBytes;
-use inode::{Inode, Key, Miss};
+use inode::{InodeV, Key, Miss};
 #[cfg(not(feature = "pvm"))]
 use node::Ignore as Ambient;
 use node::{NodeV, Observer};
@@ -171,7 +171,7 @@ fn dir_inode<'a, O: Observer>(
     tree: &'a Tree,
     path: &[&[u8]],
     obs: &mut O,
-) -> Result<Option<&'a Inode>, TreeError> {
+) -> Result<Option<&'a InodeV>, TreeError> {
     match &tree.0.v {
         NodeV::Dir(inode) => {
             obs.node(tree);
@@ -219,7 +219,7 @@ pub(crate) fn set_at<O: Observer>(
     let inode = match dir_inode(node, here, obs)? {
         Some(inode) => inode,
         None => {
-            empty = Inode::empty();
+            empty = InodeV::empty();
             &empty
         }
     };
@@ -423,7 +423,7 @@ pub(crate) fn len_at<O: Observer>(
 impl Tree {
     /// The empty directory (the state of a fresh PVM before origination).
     pub fn empty() -> Tree {
-        Tree::dir(Inode::empty())
+        Tree::dir(InodeV::empty())
     }
 
     /// What `path` names: `None` if nothing. Blinded nodes still have a known kind.

@@ -6,7 +6,7 @@ use spin::Once;
 
 use super::bytes::ValueBytes;
 use super::hash::{self, EntryKind, Hash};
-use super::inode::Inode;
+use super::inode::{Inode, InodeV};
 
 /// A persistent tree node: a value or a directory, possibly blinded (in a proof tree).
 ///
@@ -38,8 +38,9 @@ pub(crate) enum NodeV {
     /// Contents (irmin `Contents`): arbitrary bytes, up to 32 inline (lengths, hashes), long
     /// zero tails (padded durable chunks) kept short.
     Value(ValueBytes),
-    /// A directory: its entries, organised as irmin's root inode.
-    Dir(Inode),
+    /// A directory: its entries, organised as irmin's root inode, held in the node itself (the
+    /// directory's hash is its root inode's, cached once in the node).
+    Dir(InodeV),
     /// A value of a proof tree whose bytes were left out; only its hash is known.
     BlindedValue(Hash),
     /// A directory of a proof tree whose entries were left out; only its hash is known.
@@ -66,7 +67,11 @@ impl Tree {
     }
 
     /// A directory node with the given root inode.
-    pub(crate) fn dir(inode: Inode) -> Tree {
+    pub(crate) fn dir(mut inode: InodeV) -> Tree {
+        // Directories live as long as their version of the tree: no spare bucket capacity.
+        if let InodeV::Values(vs) = &mut inode {
+            vs.shrink_to_fit();
+        }
         Tree::from_v(NodeV::Dir(inode))
     }
 

@@ -304,7 +304,7 @@ impl Build for TreeBuild {
     }
     fn node(&mut self, entries: Vec<(&[u8], Tree)>) -> Result<Tree, &'static str> {
         // irmin (`load_node_proof`) builds the node by adding the entries one by one.
-        let mut inode = Inode::empty();
+        let mut inode = InodeV::empty();
         for (step, child) in entries {
             let mut key = super::inode::Key::new(step);
             inode = inode
@@ -315,7 +315,7 @@ impl Build for TreeBuild {
         Ok(Tree::dir(inode))
     }
     fn large_dir(&mut self, root: Inode) -> Tree {
-        Tree::dir(root)
+        Tree::dir(root.into_v())
     }
     fn blinded_inode(&mut self, h: Hash) -> Inode {
         Inode::from_v(InodeV::Blinded(Box::new(h)))
@@ -905,13 +905,13 @@ pub(crate) fn tree_proof(t: &Tree, touched: &BTreeSet<usize>) -> ProofTree {
     match &t.0.v {
         NodeV::Value(v) if seen => ProofTree::Value(v.to_vec()),
         NodeV::Value(_) | NodeV::BlindedValue(_) => ProofTree::BlindedValue(t.hash()),
-        NodeV::Dir(inode) if seen => match inode.v() {
+        NodeV::Dir(inode) if seen => match inode {
             InodeV::Values(vs) => ProofTree::Node(
                 vs.iter()
                     .map(|(s, c)| (s.to_vec(), tree_proof(c, touched)))
                     .collect(),
             ),
-            _ => match inode_proof(inode, touched, true) {
+            _ => match inode_v_proof(inode, touched) {
                 InodeTree::Tree(i) => ProofTree::Inode(i),
                 InodeTree::Extender(e) => ProofTree::Extender(e),
                 InodeTree::Blinded(h) => ProofTree::BlindedNode(h),
@@ -922,13 +922,18 @@ pub(crate) fn tree_proof(t: &Tree, touched: &BTreeSet<usize>) -> ProofTree {
     }
 }
 
-/// The proof of an inode (`root`: revealed with its directory node), folding chains of
-/// single-child levels into extenders as irmin's `iproof_of_inode` does.
-fn inode_proof(i: &Inode, touched: &BTreeSet<usize>, root: bool) -> InodeTree {
-    if !root && !touched.contains(&i.addr()) {
+/// The proof of a non-root inode: blinded unless it was read.
+fn inode_proof(i: &Inode, touched: &BTreeSet<usize>) -> InodeTree {
+    if !touched.contains(&i.addr()) {
         return InodeTree::Blinded(i.hash());
     }
-    match i.v() {
+    inode_v_proof(i.v(), touched)
+}
+
+/// The proof of an inode's content (a root one is revealed with its directory node), folding
+/// chains of single-child levels into extenders as irmin's `iproof_of_inode` does.
+fn inode_v_proof(i: &InodeV, touched: &BTreeSet<usize>) -> InodeTree {
+    match i {
         InodeV::Blinded(h) => InodeTree::Blinded(**h),
         InodeV::Values(vs) => InodeTree::Values(
             vs.iter()
@@ -960,7 +965,7 @@ fn inode_proof(i: &Inode, touched: &BTreeSet<usize>, root: bool) -> InodeTree {
                         proof,
                     })
                 };
-                return match inode_proof(only, touched, false) {
+                return match inode_proof(only, touched) {
                     InodeTree::Tree(InodeProof {
                         children: [Some(p), None],
                         ..
@@ -980,10 +985,10 @@ fn inode_proof(i: &Inode, touched: &BTreeSet<usize>, root: bool) -> InodeTree {
             let kids = [
                 children[0]
                     .as_ref()
-                    .map(|c| Box::new(inode_proof(c, touched, false))),
+                    .map(|c| Box::new(inode_proof(c, touched))),
                 children[1]
                     .as_ref()
-                    .map(|c| Box::new(inode_proof(c, touched, false))),
+                    .map(|c| Box::new(inode_proof(c, touched))),
             ];
             InodeTree::Tree(InodeProof {
                 length: *length,

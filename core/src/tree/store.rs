@@ -154,15 +154,20 @@ impl<E> Saver<'_, E> {
             }
             NodeV::Dir(inode) => {
                 out.push(1);
-                self.inode_ref(inode, out)?;
+                // A root tree's inode hash is the directory's (cached); a root bucket's is not.
+                let hash = || match inode {
+                    InodeV::Values(_) => inode.hash(),
+                    _ => tree.hash(),
+                };
+                self.inode_v_ref(inode, hash, out)?;
             }
             NodeV::BlindedValue(h) | NodeV::BlindedDir(h) => return Err(SaveError::Blinded(*h)),
         }
         Ok(())
     }
 
-    fn encode_inode(&mut self, inode: &Inode, out: &mut Vec<u8>) -> Result<(), SaveError<E>> {
-        match inode.v() {
+    fn encode_inode(&mut self, inode: &InodeV, out: &mut Vec<u8>) -> Result<(), SaveError<E>> {
+        match inode {
             InodeV::Values(entries) => {
                 out.push(2);
                 out.push(entries.len() as u8);
@@ -216,10 +221,20 @@ impl<E> Saver<'_, E> {
     }
 
     fn inode_ref(&mut self, child: &Inode, out: &mut Vec<u8>) -> Result<(), SaveError<E>> {
+        self.inode_v_ref(child.v(), || child.hash(), out)
+    }
+
+    /// [`Saver::inode_ref`] for an inode's content, whose inode hash `hash` gives.
+    fn inode_v_ref(
+        &mut self,
+        child: &InodeV,
+        hash: impl FnOnce() -> Hash,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SaveError<E>> {
         if inline_inode(child, out) {
             return Ok(());
         }
-        let k = inode_key(&child.hash());
+        let k = inode_key(&hash());
         if self.has(&k)? {
             out.push(0);
             out.extend_from_slice(&k[1..]);
@@ -259,7 +274,7 @@ fn inline_node(tree: &Tree, out: &mut Vec<u8>) -> bool {
 }
 
 /// [`inline_node`] for an inode.
-fn inline_inode(inode: &Inode, out: &mut Vec<u8>) -> bool {
+fn inline_inode(inode: &InodeV, out: &mut Vec<u8>) -> bool {
     inline_inode_within(inode, out, usize::MAX)
 }
 
@@ -285,8 +300,8 @@ fn inline_node_within(tree: &Tree, out: &mut Vec<u8>, end: usize) -> bool {
     })
 }
 
-fn inline_inode_within(inode: &Inode, out: &mut Vec<u8>, end: usize) -> bool {
-    inline_with(out, end, |enc, end| match inode.v() {
+fn inline_inode_within(inode: &InodeV, out: &mut Vec<u8>, end: usize) -> bool {
+    inline_with(out, end, |enc, end| match inode {
         InodeV::Values(entries) => {
             enc.push(2);
             enc.push(entries.len() as u8);
@@ -315,7 +330,7 @@ fn inline_inode_within(inode: &Inode, out: &mut Vec<u8>, end: usize) -> bool {
             children
                 .iter()
                 .flatten()
-                .all(|child| inline_inode_within(child, enc, end))
+                .all(|child| inline_inode_within(child.v(), enc, end))
         }
         InodeV::Blinded(_) => false,
     })
@@ -488,7 +503,7 @@ impl<'a, E> Loader<'a, E> {
                 }
                 Tree::from_v(NodeV::Value(ValueBytes::from_parts(head, len as usize)))
             }
-            Some(1) => Tree::dir(self.inode_ref(&mut r, None, k)?),
+            Some(1) => Tree::dir(self.inode_ref(&mut r, None, k)?.into_v()),
             _ => return Err(corrupt(k, "not a value or directory")),
         };
         if !r.0.is_empty() {
