@@ -50,6 +50,11 @@ pub const FORMAT_VERSION: u8 = 2;
 /// Largest encoding written inline in its parent's record (see the module documentation).
 pub const INLINE_MAX: usize = 1024;
 
+/// Fewest bytes one directory entry takes in an inline encoding: step length (4), an empty
+/// step, kind (1), the inline reference's header (5) and the smallest node under it (an empty
+/// directory, 1 + 5 + 2; a value is 9).
+const MIN_INLINE_ENTRY: u64 = 4 + 1 + 5 + 8;
+
 /// A record's key: a space byte (`n` node, `i` inode) and a hash.
 pub type RecordKey = [u8; 33];
 
@@ -301,6 +306,14 @@ fn inline_node_within(tree: &Tree, out: &mut Vec<u8>, end: usize) -> bool {
 }
 
 fn inline_inode_within(inode: &InodeV, out: &mut Vec<u8>, end: usize) -> bool {
+    // A trie with too many entries below it for [`INLINE_MAX`] is refused without encoding
+    // anything: saving a level meets the large unchanged siblings of every changed path, and
+    // encoding each of them up to the bound was most of the cost of saving.
+    if let InodeV::Tree { length, .. } = inode {
+        if length.saturating_mul(MIN_INLINE_ENTRY) > INLINE_MAX as u64 {
+            return false;
+        }
+    }
     inline_with(out, end, |enc, end| match inode {
         InodeV::Values(entries) => {
             enc.push(2);
@@ -547,7 +560,7 @@ impl<'a, E> Loader<'a, E> {
                     }
                     entries.push((Step::new(step), child));
                 }
-                Inode::from_v(InodeV::Values(entries))
+                Inode::from_v(InodeV::Values(entries.into()))
             }
             Some(3) => {
                 let d = r.u32().ok_or_else(|| corrupt(k, "truncated trie"))?;
