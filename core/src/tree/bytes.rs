@@ -13,8 +13,9 @@ use spin::Once;
 pub(crate) enum SmallBytes<const N: usize> {
     /// `len` bytes at the start of `buf`.
     Inline { len: u8, buf: [u8; N] },
-    /// Longer than `N` bytes.
-    Heap(Box<[u8]>),
+    /// Longer than `N` bytes. Behind a thin pointer, so `SmallBytes<14>` (a step) takes 16
+    /// bytes: one more allocation for a long step, 8 bytes fewer for every entry.
+    Heap(Box<Box<[u8]>>),
 }
 
 impl<const N: usize> SmallBytes<N> {
@@ -26,7 +27,7 @@ impl<const N: usize> SmallBytes<N> {
                 buf[..bytes.len()].copy_from_slice(bytes);
                 SmallBytes::Inline { len, buf }
             }
-            _ => SmallBytes::Heap(bytes.into()),
+            _ => SmallBytes::Heap(Box::new(bytes.into())),
         }
     }
 }
@@ -36,7 +37,7 @@ impl<const N: usize> Deref for SmallBytes<N> {
     fn deref(&self) -> &[u8] {
         match self {
             SmallBytes::Inline { len, buf } => &buf[..usize::from(*len)],
-            SmallBytes::Heap(b) => b,
+            SmallBytes::Heap(b) => &b[..],
         }
     }
 }
@@ -200,14 +201,14 @@ mod tests {
 
     #[test]
     fn inline_up_to_n_heap_beyond() {
-        for len in [0usize, 1, 22, 23, 300] {
+        for len in [0usize, 1, 14, 15, 22, 23, 300] {
             let v: alloc::vec::Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let s = SmallBytes::<22>::new(&v);
+            let s = SmallBytes::<14>::new(&v);
             assert_eq!(&*s, &v[..]);
-            assert_eq!(matches!(s, SmallBytes::Inline { .. }), len <= 22);
+            assert_eq!(matches!(s, SmallBytes::Inline { .. }), len <= 14);
         }
-        // Steps stay as small as a boxed slice plus a tag; values fit a 32-byte hash inline.
-        assert_eq!(core::mem::size_of::<SmallBytes<22>>(), 24);
+        // Steps take 16 bytes; values fit a 32-byte hash inline.
+        assert_eq!(core::mem::size_of::<SmallBytes<14>>(), 16);
         assert!(core::mem::size_of::<SmallBytes<32>>() <= 40);
     }
 }

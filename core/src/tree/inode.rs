@@ -8,6 +8,7 @@
 //! collapses back into a bucket (`remove`). Hence updates copy O(depth) small nodes and the
 //! hash of a directory is irmin's, whatever sequence of operations built it.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use spin::Once;
@@ -18,9 +19,89 @@ use super::node::{Observer, Tree};
 /// One directory entry: its step and the node it names.
 pub(crate) type Entry = (Step, Tree);
 
-/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes; up to 22 bytes inline
-/// (durable steps are short), so an entry costs no allocation of its own.
-pub(crate) type Step = super::bytes::SmallBytes<22>;
+/// A path step (irmin `step`): arbitrary bytes, compared as raw bytes; up to 14 bytes inline
+/// (durable steps are short: `@`, `length`, `contents`, chunk indices, 8-hex-digit names), so
+/// an entry costs no allocation of its own and takes 24 bytes.
+pub(crate) type Step = super::bytes::SmallBytes<14>;
+
+/// A bucket's entries, sorted by step: a single entry inline (most buckets of a large
+/// directory's trie and most directories of durable storage hold one), more in a boxed slice
+/// of exactly their number. Dereferences to the slice of entries. Takes 24 bytes, like the
+/// `Vec` it replaces, without its allocation for one entry or its spare capacity.
+#[derive(Clone)]
+pub(crate) enum Bucket {
+    /// Exactly one entry.
+    One(Entry),
+    /// Any other number of entries (none: no allocation).
+    Many(Box<[Entry]>),
+}
+
+impl Bucket {
+    /// No entries.
+    pub(crate) fn new() -> Bucket {
+        Bucket::Many(Box::default())
+    }
+
+    /// Inserts `entry` at index `i` (as `Vec::insert`).
+    pub(crate) fn insert(&mut self, i: usize, entry: Entry) {
+        let mut v = core::mem::replace(self, Bucket::new()).into_vec();
+        v.insert(i, entry);
+        *self = Bucket::from(v);
+    }
+
+    fn into_vec(self) -> Vec<Entry> {
+        match self {
+            Bucket::One(e) => alloc::vec![e],
+            Bucket::Many(es) => es.into_vec(),
+        }
+    }
+}
+
+impl From<Vec<Entry>> for Bucket {
+    fn from(mut v: Vec<Entry>) -> Bucket {
+        match v.pop() {
+            Some(e) if v.is_empty() => Bucket::One(e),
+            Some(e) => {
+                v.push(e);
+                Bucket::Many(v.into_boxed_slice())
+            }
+            None => Bucket::new(),
+        }
+    }
+}
+
+impl FromIterator<Entry> for Bucket {
+    fn from_iter<I: IntoIterator<Item = Entry>>(iter: I) -> Bucket {
+        Bucket::from(iter.into_iter().collect::<Vec<Entry>>())
+    }
+}
+
+impl core::ops::Deref for Bucket {
+    type Target = [Entry];
+    fn deref(&self) -> &[Entry] {
+        match self {
+            Bucket::One(e) => core::slice::from_ref(e),
+            Bucket::Many(es) => es,
+        }
+    }
+}
+
+impl core::ops::DerefMut for Bucket {
+    fn deref_mut(&mut self) -> &mut [Entry] {
+        match self {
+            Bucket::One(e) => core::slice::from_mut(e),
+            Bucket::Many(es) => es,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Bucket {
+    type Item = &'a Entry;
+    type IntoIter = core::slice::Iter<'a, Entry>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
 
 /// Most entries a bucket holds (irmin `Conf.entries`); a third one splits it.
 pub(crate) const ENTRIES: usize = 2;
@@ -53,7 +134,7 @@ impl Clone for InodeNode {
 #[derive(Clone)]
 pub(crate) enum InodeV {
     /// A bucket of entries sorted by step bytes.
-    Values(Vec<Entry>),
+    Values(Bucket),
     /// A trie level: `length` entries in total below, children indexed by bit `depth`.
     Tree {
         depth: u32,
@@ -62,7 +143,7 @@ pub(crate) enum InodeV {
     },
     /// An inode of a proof tree left out; only its hash is known. Boxed: it only occurs in
     /// proof trees, and inline it would make every inode of every tree 8 bytes larger.
-    Blinded(alloc::boxed::Box<Hash>),
+    Blinded(Box<Hash>),
 }
 
 /// Why an inode operation could not complete.
@@ -100,8 +181,7 @@ impl Inode {
             InodeV::Blinded(h) => {
                 hash.call_once(|| **h);
             }
-            InodeV::Values(vs) => vs.shrink_to_fit(),
-            InodeV::Tree { .. } => {}
+            InodeV::Values(_) | InodeV::Tree { .. } => {}
         }
         Inode(Arc::new(InodeNode { v, hash }))
     }
@@ -174,7 +254,7 @@ impl Inode {
 impl InodeV {
     /// The empty directory's root inode.
     pub(crate) fn empty() -> InodeV {
-        InodeV::Values(Vec::new())
+        InodeV::Values(Bucket::new())
     }
 
     /// The node named `step`, to be changed in place (`None` if absent). The inodes below
@@ -220,7 +300,6 @@ impl InodeV {
                     return Ok(false);
                 }
                 Err(i) if vs.len() < ENTRIES => {
-                    vs.reserve_exact(1);
                     vs.insert(i, (key.step.into(), tree));
                     return Ok(true);
                 }
@@ -240,10 +319,10 @@ impl InodeV {
                 let i = key.bit(*d)?;
                 let added = match &mut children[i] {
                     None => {
-                        children[i] = Some(Inode::from_v(InodeV::Values(alloc::vec![(
+                        children[i] = Some(Inode::from_v(InodeV::Values(Bucket::One((
                             key.step.into(),
-                            tree
-                        )])));
+                            tree,
+                        )))));
                         true
                     }
                     Some(child) => {
@@ -350,7 +429,7 @@ impl InodeV {
     ) -> Result<(InodeV, bool), Miss> {
         match self {
             InodeV::Values(vs) => {
-                let mut vs = vs.clone();
+                let mut vs = vs.to_vec();
                 let added = match vs.binary_search_by(|(s, _)| (**s).cmp(key.step)) {
                     Ok(i) => {
                         vs[i].1 = tree;
@@ -372,10 +451,10 @@ impl InodeV {
                 let mut children = children.clone();
                 let added = match &children[i] {
                     None => {
-                        children[i] = Some(Inode::from_v(InodeV::Values(alloc::vec![(
+                        children[i] = Some(Inode::from_v(InodeV::Values(Bucket::One((
                             key.step.into(),
-                            tree
-                        )])));
+                            tree,
+                        )))));
                         true
                     }
                     Some(child) => {
@@ -418,14 +497,12 @@ impl InodeV {
 
     fn remove_present<O: Observer>(&self, key: &mut Key<'_>, obs: &mut O) -> Result<InodeV, Miss> {
         match self {
-            InodeV::Values(vs) => {
-                let vs: Vec<Entry> = vs
-                    .iter()
+            InodeV::Values(vs) => Ok(InodeV::Values(
+                vs.iter()
                     .filter(|(s, _)| **s != *key.step)
                     .cloned()
-                    .collect();
-                Ok(InodeV::Values(vs))
-            }
+                    .collect(),
+            )),
             InodeV::Tree {
                 depth,
                 length,
@@ -437,7 +514,7 @@ impl InodeV {
                     self.collect(&mut all, obs)?;
                     all.retain(|(s, _)| **s != *key.step);
                     all.sort_by(|a, b| a.0.cmp(&b.0));
-                    return Ok(InodeV::Values(all));
+                    return Ok(InodeV::Values(all.into()));
                 }
                 let i = key.bit(*depth)?;
                 let mut children = children.clone();
@@ -531,7 +608,7 @@ impl InodeV {
 /// step is known already (or kept for the caller): it is not computed twice.
 fn split_known(entries: Vec<Entry>, depth: u32, key: &mut Key<'_>) -> Result<InodeV, Miss> {
     if entries.len() <= ENTRIES {
-        return Ok(InodeV::Values(entries));
+        return Ok(InodeV::Values(entries.into()));
     }
     let known = *key.hash();
     let keyed: Vec<(Hash, Entry)> = entries

@@ -67,11 +67,7 @@ impl Tree {
     }
 
     /// A directory node with the given root inode.
-    pub(crate) fn dir(mut inode: InodeV) -> Tree {
-        // Directories live as long as their version of the tree: no spare bucket capacity.
-        if let InodeV::Values(vs) = &mut inode {
-            vs.shrink_to_fit();
-        }
+    pub(crate) fn dir(inode: InodeV) -> Tree {
         Tree::from_v(NodeV::Dir(inode))
     }
 
