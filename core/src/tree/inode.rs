@@ -44,16 +44,13 @@ impl Bucket {
 
     /// Inserts `entry` at index `i` (as `Vec::insert`).
     pub(crate) fn insert(&mut self, i: usize, entry: Entry) {
-        let mut v = core::mem::replace(self, Bucket::new()).into_vec();
+        let mut v = Vec::with_capacity(self.len() + 1);
+        match core::mem::replace(self, Bucket::new()) {
+            Bucket::One(e) => v.push(e),
+            Bucket::Many(es) => v.extend(es.into_vec()),
+        }
         v.insert(i, entry);
         *self = Bucket::from(v);
-    }
-
-    fn into_vec(self) -> Vec<Entry> {
-        match self {
-            Bucket::One(e) => alloc::vec![e],
-            Bucket::Many(es) => es.into_vec(),
-        }
     }
 }
 
