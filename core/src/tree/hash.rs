@@ -95,8 +95,61 @@ pub(crate) fn step_key(step: &[u8]) -> Hash {
     };
     match slot {
         Some(once) => *once.call_once(|| blake2b(step)),
-        None => blake2b(step),
+        None => recent_step_key(step),
     }
+}
+
+/// Longest step [`RECENT_STEPS`] keeps.
+const RECENT_MAX: usize = 30;
+
+/// A step and its `H(step)`, one slot of [`RECENT_STEPS`] (`len` > [`RECENT_MAX`]: empty).
+#[derive(Clone, Copy)]
+struct Recent {
+    len: u8,
+    step: [u8; RECENT_MAX],
+    hash: Hash,
+}
+
+/// The hashes of recently seen steps outside [`KNOWN_STEPS`], one slot per value of a cheap
+/// hash of the step (a new step replaces the one in its slot). A kernel's own directories
+/// (`/durable/accounts` and the like) are on the path of its every write, and each write into
+/// a directory of more than 2 entries needs `H(step)` of the step below it: without this, a
+/// BLAKE2b compression per write for a step that never changes.
+static RECENT_STEPS: spin::Mutex<[Recent; 64]> = spin::Mutex::new(
+    [Recent {
+        len: u8::MAX,
+        step: [0; RECENT_MAX],
+        hash: [0; 32],
+    }; 64],
+);
+
+/// `H(step)` through [`RECENT_STEPS`] (computed directly when another thread holds it).
+fn recent_step_key(step: &[u8]) -> Hash {
+    if step.len() > RECENT_MAX {
+        return blake2b(step);
+    }
+    // FNV-1a of the step picks the slot.
+    let fnv = step.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let i = (fnv % 64) as usize;
+    if let Some(recent) = RECENT_STEPS.try_lock() {
+        let r = &recent[i];
+        if usize::from(r.len) == step.len() && r.step[..step.len()] == *step {
+            return r.hash;
+        }
+    }
+    let hash = blake2b(step);
+    if let Some(mut recent) = RECENT_STEPS.try_lock() {
+        let mut r = Recent {
+            len: step.len() as u8,
+            step: [0; RECENT_MAX],
+            hash,
+        };
+        r.step[..step.len()].copy_from_slice(step);
+        recent[i] = r;
+    }
+    hash
 }
 
 /// A streaming hasher for pre-images that batches the many small fields of a pre-image into
@@ -271,6 +324,10 @@ mod tests {
             b"12a",
             b"valu",
             b"",
+            b"accounts",
+            b"accountt",
+            &[7; 30],
+            &[7; 31],
         ] {
             assert_eq!(step_key(step), blake2b(step), "{step:?}");
             assert_eq!(step_key(step), blake2b(step), "{step:?} (kept)");
