@@ -62,8 +62,9 @@ pub(crate) enum ValueBytes {
 
 /// A value kept as its bytes before a tail of zeros.
 pub(crate) struct Padded {
-    /// The bytes before the zero tail (they do not end in a zero).
-    head: Box<[u8]>,
+    /// The bytes before the zero tail (they do not end in a zero); inline up to 14 (a short
+    /// value in its padded chunk: no allocation besides the box).
+    head: SmallBytes<14>,
     /// The total length, zeros included.
     len: usize,
     /// The full bytes, built on the first read that needs them as one slice.
@@ -138,7 +139,7 @@ impl ValueBytes {
     pub(crate) fn parts(&self) -> (&[u8], usize) {
         match self {
             ValueBytes::Plain(b) => (b, b.len()),
-            ValueBytes::Padded(p) => (&p.head, p.len),
+            ValueBytes::Padded(p) => (&p.head[..], p.len),
         }
     }
 
