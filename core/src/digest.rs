@@ -78,28 +78,38 @@ impl<const N: usize> Blake2b<N> {
         }
     }
 
-    /// Absorbs `data`.
+    /// Absorbs `data`. Whole blocks are compressed where they lie in `data`, not copied into
+    /// the buffer first; the last block is always kept for [`Blake2b::finalize`] to flag.
     pub fn update(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            if self.len == BLOCK {
-                self.t += BLOCK as u128;
-                let block = self.buf;
-                compress(&mut self.h, &block, self.t, false);
-                self.len = 0;
-            }
+        if self.len < BLOCK {
             let take = (BLOCK - self.len).min(data.len());
             self.buf[self.len..self.len + take].copy_from_slice(&data[..take]);
             self.len += take;
             data = &data[take..];
         }
+        if data.is_empty() {
+            return;
+        }
+        // The buffer is full and more follows: it is not the last block.
+        self.t += BLOCK as u128;
+        compress(&mut self.h, &self.buf, self.t, false);
+        while data.len() > BLOCK {
+            let Some((block, rest)) = data.split_first_chunk::<BLOCK>() else {
+                break;
+            };
+            self.t += BLOCK as u128;
+            compress(&mut self.h, block, self.t, false);
+            data = rest;
+        }
+        self.buf[..data.len()].copy_from_slice(data);
+        self.len = data.len();
     }
 
     /// The digest of everything absorbed.
     pub fn finalize(mut self) -> [u8; N] {
         self.t += self.len as u128;
         self.buf[self.len..].fill(0);
-        let block = self.buf;
-        compress(&mut self.h, &block, self.t, true);
+        compress(&mut self.h, &self.buf, self.t, true);
         let mut out = [0; N];
         for (i, b) in out.iter_mut().enumerate() {
             *b = (self.h[i / 8] >> (8 * (i % 8))) as u8;
@@ -291,12 +301,14 @@ mod tests {
             );
             let ours = Blake2b::<20>::new().tap(&data).finalize();
             assert_eq!(ours[..], blake2::Blake2b::<U20>::digest(&data)[..]);
-            // Absorbing in uneven pieces changes nothing.
-            let mut h = Blake2b::<32>::new();
-            for piece in data.chunks(37) {
-                h.update(piece);
+            // Absorbing in uneven pieces (shorter and longer than a block) changes nothing.
+            for size in [1, 37, 127, 128, 129, 300] {
+                let mut h = Blake2b::<32>::new();
+                for piece in data.chunks(size) {
+                    h.update(piece);
+                }
+                assert_eq!(h.finalize(), blake2b_256(&data), "pieces of {size}");
             }
-            assert_eq!(h.finalize(), blake2b_256(&data));
         }
     }
 
