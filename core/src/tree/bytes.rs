@@ -87,10 +87,11 @@ pub(crate) const MIN_ZERO_TAIL: usize = 64;
 impl ValueBytes {
     /// A copy of `bytes`.
     pub(crate) fn new(bytes: &[u8]) -> Self {
-        // The zero tail, eight bytes at a time (chunks are mostly zeros).
+        // The zero tail, 32 bytes at a time (chunks are mostly zeros; an OR over the 32 bytes
+        // compiles to a few vector instructions, where comparing slices called `memcmp`).
         let mut head = bytes.len();
-        while head >= 8 && bytes[head - 8..head] == [0; 8] {
-            head -= 8;
+        while head >= 32 && bytes[head - 32..head].iter().fold(0, |a, &b| a | b) == 0 {
+            head -= 32;
         }
         while head > 0 && bytes[head - 1] == 0 {
             head -= 1;
