@@ -30,6 +30,7 @@ test: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p soru-core --no-deps
 	$(CARGO) build -p soru-core --no-default-features --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-core --no-default-features --features pvm,json --target wasm32-unknown-unknown
 	$(CARGO) build -p soru-verifier --target wasm32-unknown-unknown

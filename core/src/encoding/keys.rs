@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`PublicKey`] | `edpk`, `sppk`, `p2pk`, `BLpk` | tag (0 Ed25519, 1 Secp256k1, 2 P256, 3 BLS) + key |
 //! | [`Signature`] | `edsig`, `spsig1`, `p2sig`, `sig`, `BLsig` | the raw 64 (BLS: 96) bytes |
-//! | [`SecretKey`] (feature `keys`) | `edsk` (seed or seed + public key) | |
+//! | `SecretKey` (feature `keys`) | `edsk` (seed or seed + public key) | |
 //!
 //! A manager operation is signed over `blake2b_256(0x03 || forged bytes)`
 //! ([`operation_digest`]); the key's hash (`tz1..`) is `blake2b_160` of the key bytes without
