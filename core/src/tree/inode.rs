@@ -219,32 +219,13 @@ impl Inode {
         *self.0.hash.call_once(|| self.0.v.hash())
     }
 
-    /// [`InodeV::entry_mut`] on this (non-root) inode, made this handle's own first unless
-    /// it is blinded.
-    fn entry_mut<O: Observer>(
-        &mut self,
-        key: &mut Key<'_>,
-        obs: &mut O,
-    ) -> Result<Option<&mut Tree>, Miss> {
+    /// This (non-root) inode's content for changing it in place ([`Inode::make_mut`]), or the
+    /// miss if it is blinded (left as it is).
+    fn own(&mut self) -> Result<&mut InodeV, Miss> {
         if let InodeV::Blinded(h) = &self.0.v {
             return Err(Miss::Blinded(**h));
         }
-        self.make_mut().entry_mut(key, obs)
-    }
-
-    /// [`InodeV::add_mut`] on this (non-root) inode, made this handle's own first unless it
-    /// is blinded.
-    fn add_mut<O: Observer>(
-        &mut self,
-        depth: u32,
-        key: &mut Key<'_>,
-        tree: Tree,
-        obs: &mut O,
-    ) -> Result<bool, Miss> {
-        if let InodeV::Blinded(h) = &self.0.v {
-            return Err(Miss::Blinded(**h));
-        }
-        self.make_mut().add_mut(depth, key, tree, obs)
+        Ok(self.make_mut())
     }
 }
 
@@ -273,7 +254,7 @@ impl InodeV {
                 None => Ok(None),
                 Some(child) => {
                     obs.inode(child);
-                    child.entry_mut(key, obs)
+                    child.own()?.entry_mut(key, obs)
                 }
             },
             InodeV::Blinded(h) => Err(Miss::Blinded(**h)),
@@ -324,7 +305,7 @@ impl InodeV {
                     }
                     Some(child) => {
                         obs.inode(child);
-                        child.add_mut(d.saturating_add(1), key, tree, obs)?
+                        child.own()?.add_mut(d.saturating_add(1), key, tree, obs)?
                     }
                 };
                 if added {
