@@ -670,6 +670,14 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// An empty scratch directory for one test, named after it and this process.
+    fn fresh_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("soru-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     fn record(level: u32) -> LevelRecord {
         LevelRecord {
             level,
@@ -698,9 +706,7 @@ mod tests {
 
     #[test]
     fn levels_round_trip_and_truncate() {
-        let dir = std::env::temp_dir().join(format!("soru-store-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("test");
         {
             let s = Store::open(&dir).unwrap();
             for l in 1..=5 {
@@ -731,9 +737,7 @@ mod tests {
 
     #[test]
     fn outbox_index_and_executions_follow_levels_and_reorgs() {
-        let dir = std::env::temp_dir().join(format!("soru-store-exec-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("exec");
         let s = Store::open(&dir).unwrap();
         let mut r = record(1);
         r.outbox = vec![vec![1], vec![2], vec![3]];
@@ -765,9 +769,7 @@ mod tests {
 
     #[test]
     fn a_batch_of_levels_is_one_transaction_that_sees_its_own_writes() {
-        let dir = std::env::temp_dir().join(format!("soru-store-batch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("batch");
         let s = Store::open(&dir).unwrap();
         let mut state = Tree::empty();
         // Large enough to be a record of its own (small nodes are inline in their parent's).
@@ -814,9 +816,7 @@ mod tests {
 
     #[test]
     fn a_record_garbage_collected_is_written_again_when_a_later_state_needs_it() {
-        let dir = std::env::temp_dir().join(format!("soru-store-gc-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("gc");
         let s = Store::open(&dir).unwrap();
         let b58 = |t: &Tree| soru_core::commitment::StateHash(t.hash()).to_b58check();
         // `big` is a record of its own, so saving `first` remembers its key.
@@ -843,9 +843,7 @@ mod tests {
 
     #[test]
     fn tree_records_of_another_format_are_dropped_on_open() {
-        let dir = std::env::temp_dir().join(format!("soru-store-format-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("format");
         let mut state = Tree::empty();
         state.set_value(&[b"a"], b"x").unwrap();
         let hash = soru_core::commitment::StateHash(state.hash()).to_b58check();
