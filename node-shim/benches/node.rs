@@ -16,7 +16,8 @@
 //! The overhead is given twice: from wall-clock rates, and from the CPU time of the node
 //! process against that of the `soru replay` process (`/proc/<pid>/stat`). The node overlaps
 //! fetching blocks with running the PVM, so on a loaded 2-core machine its wall-clock rate
-//! swings either way by tens of percent between runs; its CPU time is what it costs.
+//! swings either way by tens of percent between runs; its CPU time is what it costs (less
+//! dependent on the load, though a shared machine still moves it by tens of percent).
 //!
 //! Prints one table: benchmark | soru-node | baseline | ratio.
 
@@ -262,7 +263,7 @@ fn main() {
         node_cpu / replay_cpu
     );
     println!(
-        "| node overhead outside the PVM in CPU time (node/replay - 1; the load-independent measure) | {:.1}% | goal <= 10% | |",
+        "| node overhead outside the PVM in CPU time (node/replay - 1; less load-dependent than the rates, still noisy on a shared machine) | {:.1}% | goal <= 10% | |",
         100.0 * (node_cpu / replay_cpu - 1.0)
     );
     println!("| RPC GET .../state_hash, requests/s | {state_hash_rps:.0} | | |");
