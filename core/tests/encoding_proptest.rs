@@ -11,7 +11,7 @@ use soru_core::encoding::binary::{put_n, put_z, Reader, Zarith};
 use soru_core::encoding::inbox::{
     BlockHash, DalAttestedSlots, InboxMessage, InternalInboxMessage, Transfer,
 };
-use soru_core::encoding::micheline::{Expr, Primitive, PRIMITIVES};
+use soru_core::encoding::micheline::{Expr, Primitive};
 use soru_core::encoding::michelson;
 use soru_core::encoding::outbox::{Entrypoint, OutboxMessage, Transaction, TypedTransaction};
 
@@ -25,7 +25,7 @@ fn annotation() -> impl Strategy<Value = String> {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
-    let prim = (0..PRIMITIVES.len() as u8).prop_map(|i| Primitive::from_index(i).unwrap());
+    let prim = (0..Primitive::COUNT).prop_map(|i| Primitive::from_index(i).unwrap());
     let leaf = prop_oneof![
         zarith().prop_map(Expr::Int),
         any::<String>().prop_map(Expr::String),

@@ -36,176 +36,35 @@ pub const MAX_DEPTH: usize = 2100;
 /// The largest annotation octez accepts (`Micheline_parser.max_annot_length`).
 pub const MAX_ANNOT_LENGTH: usize = 255;
 
-/// The `Michelson_v1_primitives` names, in encoding order (index = byte).
-pub const PRIMITIVES: [&str; 161] = [
-    "parameter",
-    "storage",
-    "code",
-    "False",
-    "Elt",
-    "Left",
-    "None",
-    "Pair",
-    "Right",
-    "Some",
-    "True",
-    "Unit",
-    "PACK",
-    "UNPACK",
-    "BLAKE2B",
-    "SHA256",
-    "SHA512",
-    "ABS",
-    "ADD",
-    "AMOUNT",
-    "AND",
-    "BALANCE",
-    "CAR",
-    "CDR",
-    "CHECK_SIGNATURE",
-    "COMPARE",
-    "CONCAT",
-    "CONS",
-    "CREATE_ACCOUNT",
-    "CREATE_CONTRACT",
-    "IMPLICIT_ACCOUNT",
-    "DIP",
-    "DROP",
-    "DUP",
-    "EDIV",
-    "EMPTY_MAP",
-    "EMPTY_SET",
-    "EQ",
-    "EXEC",
-    "FAILWITH",
-    "GE",
-    "GET",
-    "GT",
-    "HASH_KEY",
-    "IF",
-    "IF_CONS",
-    "IF_LEFT",
-    "IF_NONE",
-    "INT",
-    "LAMBDA",
-    "LE",
-    "LEFT",
-    "LOOP",
-    "LSL",
-    "LSR",
-    "LT",
-    "MAP",
-    "MEM",
-    "MUL",
-    "NEG",
-    "NEQ",
-    "NIL",
-    "NONE",
-    "NOT",
-    "NOW",
-    "OR",
-    "PAIR",
-    "PUSH",
-    "RIGHT",
-    "SIZE",
-    "SOME",
-    "SOURCE",
-    "SENDER",
-    "SELF",
-    "STEPS_TO_QUOTA",
-    "SUB",
-    "SWAP",
-    "TRANSFER_TOKENS",
-    "SET_DELEGATE",
-    "UNIT",
-    "UPDATE",
-    "XOR",
-    "ITER",
-    "LOOP_LEFT",
-    "ADDRESS",
-    "CONTRACT",
-    "ISNAT",
-    "CAST",
-    "RENAME",
-    "bool",
-    "contract",
-    "int",
-    "key",
-    "key_hash",
-    "lambda",
-    "list",
-    "map",
-    "big_map",
-    "nat",
-    "option",
-    "or",
-    "pair",
-    "set",
-    "signature",
-    "string",
-    "bytes",
-    "mutez",
-    "timestamp",
-    "unit",
-    "operation",
-    "address",
-    "SLICE",
-    "DIG",
-    "DUG",
-    "EMPTY_BIG_MAP",
-    "APPLY",
-    "chain_id",
-    "CHAIN_ID",
-    "LEVEL",
-    "SELF_ADDRESS",
-    "never",
-    "NEVER",
-    "UNPAIR",
-    "VOTING_POWER",
-    "TOTAL_VOTING_POWER",
-    "KECCAK",
-    "SHA3",
-    "PAIRING_CHECK",
-    "bls12_381_g1",
-    "bls12_381_g2",
-    "bls12_381_fr",
-    "sapling_state",
-    "sapling_transaction_deprecated",
-    "SAPLING_EMPTY_STATE",
-    "SAPLING_VERIFY_UPDATE",
-    "ticket",
-    "TICKET_DEPRECATED",
-    "READ_TICKET",
-    "SPLIT_TICKET",
-    "JOIN_TICKETS",
-    "GET_AND_UPDATE",
-    "chest",
-    "chest_key",
-    "OPEN_CHEST",
-    "VIEW",
-    "view",
-    "constant",
-    "SUB_MUTEZ",
-    "tx_rollup_l2_address",
-    "MIN_BLOCK_TIME",
-    "sapling_transaction",
-    "EMIT",
-    "Lambda_rec",
-    "LAMBDA_REC",
-    "TICKET",
-    "BYTES",
-    "NAT",
-    "Ticket",
-    "IS_IMPLICIT_ACCOUNT",
-    "INDEX_ADDRESS",
-    "GET_ADDRESS_INDEX",
-];
+/// The `Michelson_v1_primitives` names in encoding order, one space apart: the `i`-th name is the
+/// primitive of byte `i`. One string rather than a `[&str; 161]`, whose 161 pointers were about
+/// 1 KB of the npm proof entry.
+const NAMES: &str = concat!(
+    "parameter storage code False Elt Left None Pair Right Some True Unit PACK UNPACK ",
+    "BLAKE2B SHA256 SHA512 ABS ADD AMOUNT AND BALANCE CAR CDR CHECK_SIGNATURE COMPARE ",
+    "CONCAT CONS CREATE_ACCOUNT CREATE_CONTRACT IMPLICIT_ACCOUNT DIP DROP DUP EDIV ",
+    "EMPTY_MAP EMPTY_SET EQ EXEC FAILWITH GE GET GT HASH_KEY IF IF_CONS IF_LEFT IF_NONE ",
+    "INT LAMBDA LE LEFT LOOP LSL LSR LT MAP MEM MUL NEG NEQ NIL NONE NOT NOW OR PAIR ",
+    "PUSH RIGHT SIZE SOME SOURCE SENDER SELF STEPS_TO_QUOTA SUB SWAP TRANSFER_TOKENS ",
+    "SET_DELEGATE UNIT UPDATE XOR ITER LOOP_LEFT ADDRESS CONTRACT ISNAT CAST RENAME bool ",
+    "contract int key key_hash lambda list map big_map nat option or pair set signature ",
+    "string bytes mutez timestamp unit operation address SLICE DIG DUG EMPTY_BIG_MAP ",
+    "APPLY chain_id CHAIN_ID LEVEL SELF_ADDRESS never NEVER UNPAIR VOTING_POWER ",
+    "TOTAL_VOTING_POWER KECCAK SHA3 PAIRING_CHECK bls12_381_g1 bls12_381_g2 bls12_381_fr ",
+    "sapling_state sapling_transaction_deprecated SAPLING_EMPTY_STATE ",
+    "SAPLING_VERIFY_UPDATE ticket TICKET_DEPRECATED READ_TICKET SPLIT_TICKET ",
+    "JOIN_TICKETS GET_AND_UPDATE chest chest_key OPEN_CHEST VIEW view constant SUB_MUTEZ ",
+    "tx_rollup_l2_address MIN_BLOCK_TIME sapling_transaction EMIT Lambda_rec LAMBDA_REC ",
+    "TICKET BYTES NAT Ticket IS_IMPLICIT_ACCOUNT INDEX_ADDRESS GET_ADDRESS_INDEX",
+);
 
-/// A Michelson primitive: an index into [`PRIMITIVES`].
+/// A Michelson primitive, by its encoding byte (below [`Primitive::COUNT`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Primitive(u8);
 
 impl Primitive {
+    /// How many primitives the encoding has (bytes `0..COUNT`).
+    pub const COUNT: u8 = 161;
     /// `False`.
     pub const FALSE: Primitive = Primitive(3);
     /// `Elt`.
@@ -227,14 +86,14 @@ impl Primitive {
 
     /// The primitive with this encoding byte, if the table has one.
     pub fn from_index(index: u8) -> Option<Self> {
-        (usize::from(index) < PRIMITIVES.len()).then_some(Primitive(index))
+        (index < Self::COUNT).then_some(Primitive(index))
     }
 
     /// The primitive with this name (case-sensitive, as in Michelson).
     pub fn from_name(name: &str) -> Option<Self> {
-        PRIMITIVES
-            .iter()
-            .position(|&n| n == name)
+        NAMES
+            .split(' ')
+            .position(|n| n == name)
             .map(|i| Primitive(i as u8))
     }
 
@@ -245,7 +104,10 @@ impl Primitive {
 
     /// Its Michelson name.
     pub fn name(self) -> &'static str {
-        PRIMITIVES[usize::from(self.0)]
+        NAMES
+            .split(' ')
+            .nth(usize::from(self.0))
+            .unwrap_or_default()
     }
 }
 
@@ -732,7 +594,8 @@ mod tests {
 
     #[test]
     fn table_is_complete_and_unique() {
-        assert_eq!(PRIMITIVES[0], "parameter");
+        assert_eq!(NAMES.split(' ').count(), usize::from(Primitive::COUNT));
+        assert_eq!(Primitive(0).name(), "parameter");
         assert_eq!(Primitive::from_name("Pair"), Some(Primitive::PAIR));
         assert_eq!(Primitive::from_name("Unit"), Some(Primitive::UNIT));
         assert_eq!(Primitive::from_name("Ticket").unwrap().index(), 157);
@@ -740,8 +603,9 @@ mod tests {
             Primitive::from_name("GET_ADDRESS_INDEX").unwrap().index(),
             160
         );
-        for (i, a) in PRIMITIVES.iter().enumerate() {
-            assert_eq!(PRIMITIVES.iter().position(|b| b == a), Some(i));
+        for i in 0..Primitive::COUNT {
+            let p = Primitive::from_index(i).unwrap();
+            assert_eq!(Primitive::from_name(p.name()), Some(p));
         }
         assert_eq!(Primitive::from_index(161), None);
     }
