@@ -9,8 +9,11 @@
 //! | [`cli`] | the `soru` command line: one file per subcommand |
 //! | [`sandbox`] | `soru sandbox`: the embedded Tezos L1 for smart rollups |
 //! | [`node`] | `soru-node`: the rollup node |
+//! | [`heap`] | the native programs' allocator |
 
 pub mod cli;
+#[cfg(unix)]
+pub mod heap;
 mod hex_text;
 mod kernel;
 #[cfg(not(target_family = "wasm"))]
@@ -20,10 +23,8 @@ pub mod node;
 mod preimages;
 pub mod sandbox;
 
-/// The allocator of every native program and test built on this crate: mimalloc. The state tree
-/// allocates and frees a small node for each entry a level touches; on `soru replay` of 300 echo
-/// levels mimalloc takes about a quarter less CPU time than glibc's malloc, with a twelfth as many
-/// page faults (README, Performance). WebAssembly builds keep Rust's default allocator.
-#[cfg(not(target_family = "wasm"))]
+/// The allocator of every native program and test built on this crate ([`heap::Heap`]: mimalloc
+/// for small blocks, `malloc` for large ones). Other targets keep Rust's default allocator.
+#[cfg(unix)]
 #[global_allocator]
-static HEAP: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static HEAP: heap::Heap = heap::Heap;
