@@ -151,7 +151,11 @@ impl From<&LevelReport> for LevelLine {
     fn from(report: &LevelReport) -> Self {
         LevelLine {
             level: report.level,
-            outbox: report.outbox.iter().map(hex::encode).collect(),
+            outbox: report
+                .outbox
+                .iter()
+                .map(|m| crate::hex_text::encode(m))
+                .collect(),
             debug: report
                 .debug
                 .iter()
