@@ -320,6 +320,46 @@ impl<'a> Reader<'a> {
         }
         Ok(Zarith::from_groups(negative, &groups))
     }
+
+    /// A zarith number that must fit a `u64` (a counter, a length): what `z()?.to_u64()`
+    /// accepts, read without building the arbitrary-precision [`Zarith`] (no allocation). A
+    /// negative or larger value is [`DecodeErrorKind::Invalid`] for `what`, at its first byte;
+    /// negative zero reads as 0.
+    pub fn z_u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let start = self.pos;
+        let b0 = self.u8()?;
+        let negative = b0 & 0x40 != 0;
+        let mut value = u128::from(b0 & 0x3f);
+        let mut shift = 6u32;
+        let mut more = b0 & 0x80 != 0;
+        let mut too_large = false;
+        while more {
+            let at = self.pos;
+            let b = self.u8()?;
+            more = b & 0x80 != 0;
+            if !more && b == 0 {
+                return Err(self.error_at(at, DecodeErrorKind::ZarithTrailingZero));
+            }
+            let group = u128::from(b & 0x7f);
+            // A group at bit 71 or above cannot be part of a u64 (nor fit the u128 unshifted).
+            if shift <= 70 {
+                value |= group << shift;
+            } else if group != 0 {
+                too_large = true;
+            }
+            shift = shift.saturating_add(7);
+        }
+        match u64::try_from(value) {
+            Ok(v) if !(too_large || negative && v != 0) => Ok(v),
+            _ => Err(self.error_at(
+                start,
+                DecodeErrorKind::Invalid {
+                    what,
+                    reason: "negative or above 2^64-1",
+                },
+            )),
+        }
+    }
 }
 
 /// Appends one byte.
@@ -676,6 +716,47 @@ mod tests {
         assert_eq!(enc(127), vec![0x7f]);
         assert_eq!(enc(128), vec![0x80, 0x01]);
         assert_eq!(enc(300), vec![0xac, 0x02]);
+    }
+
+    #[test]
+    fn z_u64_reads_what_z_then_to_u64_accepts() {
+        let mut cases: Vec<Vec<u8>> = [0, 1, 63, 64, 127, 128, 1000, -1, -64, 1 << 40]
+            .iter()
+            .chain(&[
+                i128::from(u64::MAX),
+                i128::from(u64::MAX) + 1,
+                1 << 80,
+                -(1 << 70),
+            ])
+            .map(|&v| enc_z(v))
+            .collect();
+        // Negative zero, non-canonical leading groups, a trailing zero, and truncations.
+        cases.extend([
+            vec![0x40],
+            vec![0x80, 0x80, 0x01],
+            vec![0x80, 0x00],
+            vec![0x80],
+            vec![],
+        ]);
+        for bytes in cases {
+            let slow = Reader::new(&bytes).z().map(|z| z.to_u64());
+            let fast = Reader::new(&bytes).z_u64("counter");
+            match (slow, fast) {
+                (Ok(Some(a)), Ok(b)) => assert_eq!(a, b, "{bytes:02x?}"),
+                (Ok(None), Err(e)) => {
+                    assert_eq!(e.offset, 0, "{bytes:02x?}");
+                    assert!(matches!(
+                        e.kind,
+                        DecodeErrorKind::Invalid {
+                            what: "counter",
+                            ..
+                        }
+                    ));
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{bytes:02x?}"),
+                (slow, fast) => panic!("{bytes:02x?}: z {slow:?}, z_u64 {fast:?}"),
+            }
+        }
     }
 
     #[test]

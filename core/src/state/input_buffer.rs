@@ -77,12 +77,9 @@ fn counter_at(buffer: &Tree, suffix: &[&[u8]]) -> Result<u64, InputBufferError> 
         return Ok(0);
     };
     let mut r = Reader::new(bytes);
-    let v = r
-        .z()
-        .and_then(|z| r.finish().map(|()| z))
-        .map_err(|e| malformed(suffix, format!("{e}")))?;
-    v.to_u64()
-        .ok_or_else(|| malformed(suffix, "negative or above 2^64-1"))
+    r.z_u64("counter")
+        .and_then(|v| r.finish().map(|()| v))
+        .map_err(|e| malformed(suffix, format!("{e}")))
 }
 
 fn set_counter(buffer: &mut Tree, name: &'static [u8], v: u64) -> Result<(), TreeError> {

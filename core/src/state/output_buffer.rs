@@ -22,7 +22,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::encoding::binary::{self, DecodeError, DecodeErrorKind, Reader};
+use crate::encoding::binary::{self, DecodeError, Reader};
 use crate::tree::proof::{TreeAccess, TreeRead};
 use crate::tree::{Tree, TreeError};
 
@@ -151,18 +151,7 @@ fn int32(bytes: &[u8], suffix: &[&[u8]]) -> Result<i32, OutputBufferError> {
 
 /// A `Data_encoding.z` field that must hold a non-negative `u64`.
 fn z_u64(bytes: &[u8], suffix: &[&[u8]]) -> Result<u64, OutputBufferError> {
-    decode(bytes, suffix, |r| {
-        let at = r.position();
-        r.z()?.to_u64().ok_or_else(|| {
-            r.error_at(
-                at,
-                DecodeErrorKind::Invalid {
-                    what: "counter",
-                    reason: "negative or above 2^64-1",
-                },
-            )
-        })
-    })
+    decode(bytes, suffix, |r| r.z_u64("counter"))
 }
 
 /// The `int32` bytes of a level or period.
@@ -417,6 +406,7 @@ pub fn push_message<T: TreeAccess + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::binary::DecodeErrorKind;
 
     #[test]
     fn message_keys_are_the_decimal_sum() {
