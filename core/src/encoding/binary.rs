@@ -329,7 +329,7 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let b0 = self.u8()?;
         let negative = b0 & 0x40 != 0;
-        let mut value = u128::from(b0 & 0x3f);
+        let mut value = u64::from(b0 & 0x3f);
         let mut shift = 6u32;
         let mut more = b0 & 0x80 != 0;
         let mut too_large = false;
@@ -340,17 +340,18 @@ impl<'a> Reader<'a> {
             if !more && b == 0 {
                 return Err(self.error_at(at, DecodeErrorKind::ZarithTrailingZero));
             }
-            let group = u128::from(b & 0x7f);
-            // A group at bit 71 or above cannot be part of a u64 (nor fit the u128 unshifted).
-            if shift <= 70 {
+            let group = u64::from(b & 0x7f);
+            if shift < 64 {
                 value |= group << shift;
-            } else if group != 0 {
-                too_large = true;
+                // The group's bits that `<<` pushed past bit 63.
+                too_large |= shift > 57 && group >> (64 - shift) != 0;
+            } else {
+                too_large |= group != 0;
             }
             shift = shift.saturating_add(7);
         }
-        match u64::try_from(value) {
-            Ok(v) if !(too_large || negative && v != 0) => Ok(v),
+        match value {
+            v if !(too_large || negative && v != 0) => Ok(v),
             _ => Err(self.error_at(
                 start,
                 DecodeErrorKind::Invalid {
@@ -723,11 +724,18 @@ mod tests {
         let mut cases: Vec<Vec<u8>> = [0, 1, 63, 64, 127, 128, 1000, -1, -64, 1 << 40]
             .iter()
             .chain(&[
+                1 << 57,
+                (1 << 58) - 1,
+                1 << 62,
+                1 << 63,
+                i128::from(u64::MAX) - 1,
+            ])
+            .chain(&[
                 i128::from(u64::MAX),
                 i128::from(u64::MAX) + 1,
-                1 << 80,
-                -(1 << 70),
+                (1 << 64) + (1 << 63),
             ])
+            .chain(&[1 << 70, 1 << 71, 1 << 80, -(1 << 70)])
             .map(|&v| enc_z(v))
             .collect();
         // Negative zero, non-canonical leading groups, a trailing zero, and truncations.
