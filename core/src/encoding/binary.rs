@@ -284,22 +284,29 @@ impl<'a> Reader<'a> {
 
     /// Reads a zarith natural (`Data_encoding.n`) of any size.
     pub fn n(&mut self) -> Result<Zarith, DecodeError> {
+        let b0 = self.u8()?;
         let mut groups = Vec::new();
-        let mut first = true;
-        loop {
-            let at = self.pos;
-            let b = self.u8()?;
-            let last = b & 0x80 == 0;
-            if last && b == 0 && !first {
-                return Err(self.error_at(at, DecodeErrorKind::ZarithTrailingZero));
-            }
-            groups.push((b & 0x7f, 7u8));
-            first = false;
-            if last {
-                break;
-            }
+        groups.push((b0 & 0x7f, 7u8));
+        let mut more = b0 & 0x80 != 0;
+        while more {
+            let (group, next) = self.next_group()?;
+            groups.push((group, 7u8));
+            more = next;
         }
         Ok(Zarith::from_groups(false, &groups))
+    }
+
+    /// The next 7-bit group of a zarith number after its first byte, and whether another
+    /// follows; a last byte of 0 is [`DecodeErrorKind::ZarithTrailingZero`] (octez accepts only
+    /// the shortest encoding).
+    fn next_group(&mut self) -> Result<(u8, bool), DecodeError> {
+        let at = self.pos;
+        let b = self.u8()?;
+        let more = b & 0x80 != 0;
+        if !more && b == 0 {
+            return Err(self.error_at(at, DecodeErrorKind::ZarithTrailingZero));
+        }
+        Ok((b & 0x7f, more))
     }
 
     /// Reads a zarith integer (`Data_encoding.z`): first byte carries a sign bit and 6 bits.
@@ -310,13 +317,9 @@ impl<'a> Reader<'a> {
         groups.push((b0 & 0x3f, 6u8));
         let mut more = b0 & 0x80 != 0;
         while more {
-            let at = self.pos;
-            let b = self.u8()?;
-            more = b & 0x80 != 0;
-            if !more && b == 0 {
-                return Err(self.error_at(at, DecodeErrorKind::ZarithTrailingZero));
-            }
-            groups.push((b & 0x7f, 7u8));
+            let (group, next) = self.next_group()?;
+            groups.push((group, 7u8));
+            more = next;
         }
         Ok(Zarith::from_groups(negative, &groups))
     }
@@ -334,13 +337,9 @@ impl<'a> Reader<'a> {
         let mut more = b0 & 0x80 != 0;
         let mut too_large = false;
         while more {
-            let at = self.pos;
-            let b = self.u8()?;
-            more = b & 0x80 != 0;
-            if !more && b == 0 {
-                return Err(self.error_at(at, DecodeErrorKind::ZarithTrailingZero));
-            }
-            let group = u64::from(b & 0x7f);
+            let (group, next) = self.next_group()?;
+            more = next;
+            let group = u64::from(group);
             if shift < 64 {
                 value |= group << shift;
                 // The group's bits that `<<` pushed past bit 63.
@@ -350,16 +349,16 @@ impl<'a> Reader<'a> {
             }
             shift = shift.saturating_add(7);
         }
-        match value {
-            v if !(too_large || negative && v != 0) => Ok(v),
-            _ => Err(self.error_at(
+        if too_large || negative && value != 0 {
+            return Err(self.error_at(
                 start,
                 DecodeErrorKind::Invalid {
                     what,
                     reason: "negative or above 2^64-1",
                 },
-            )),
+            ));
         }
+        Ok(value)
     }
 }
 
