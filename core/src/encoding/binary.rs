@@ -285,15 +285,22 @@ impl<'a> Reader<'a> {
     /// Reads a zarith natural (`Data_encoding.n`) of any size.
     pub fn n(&mut self) -> Result<Zarith, DecodeError> {
         let b0 = self.u8()?;
+        let groups = self.groups_from(b0, 7)?;
+        Ok(Zarith::from_groups(false, &groups))
+    }
+
+    /// The groups of a zarith number whose first byte is `b0`, holding `bits` value bits (7 for
+    /// a natural, 6 after an integer's sign bit), least significant first.
+    fn groups_from(&mut self, b0: u8, bits: u8) -> Result<Vec<(u8, u8)>, DecodeError> {
         let mut groups = Vec::new();
-        groups.push((b0 & 0x7f, 7u8));
+        groups.push((b0 & ((1 << bits) - 1), bits));
         let mut more = b0 & 0x80 != 0;
         while more {
             let (group, next) = self.next_group()?;
             groups.push((group, 7u8));
             more = next;
         }
-        Ok(Zarith::from_groups(false, &groups))
+        Ok(groups)
     }
 
     /// The next 7-bit group of a zarith number after its first byte, and whether another
@@ -313,14 +320,7 @@ impl<'a> Reader<'a> {
     pub fn z(&mut self) -> Result<Zarith, DecodeError> {
         let b0 = self.u8()?;
         let negative = b0 & 0x40 != 0;
-        let mut groups = Vec::new();
-        groups.push((b0 & 0x3f, 6u8));
-        let mut more = b0 & 0x80 != 0;
-        while more {
-            let (group, next) = self.next_group()?;
-            groups.push((group, 7u8));
-            more = next;
-        }
+        let groups = self.groups_from(b0, 6)?;
         Ok(Zarith::from_groups(negative, &groups))
     }
 
